@@ -1,0 +1,9 @@
+"""`gtcore` subcommands for export (filled in by its issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    return None

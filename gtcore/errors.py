@@ -1,0 +1,148 @@
+"""The gtcore exception tree.
+
+Every error a user can see is a ``GTError`` with a message a team lead understands and the
+context that locates the problem (file, line, field, URI)::
+
+    GTError
+    ├── ConfigError              a setting in the environment is unusable
+    ├── StorageError(uri)        object store problems, always naming the URI
+    │   ├── ObjectNotFound       key / file / bucket does not exist
+    │   ├── AccessDenied         the store refused the credentials
+    │   ├── UriNotAllowed        outside the local roots, bucket not allowed, scheme not a storage URI
+    │   └── StoreUnavailable     endpoint unreachable, timeouts, 5xx
+    ├── ValidationError(problems)  one or more Problem records, all collected before raising
+    │   ├── ManifestError        problems in a manifest (each Problem carries a line number)
+    │   └── SpecError            problems in a job spec (each Problem names the field)
+    ├── NotFound                 a job, user, team or task that does not exist (or is not visible)
+    ├── Conflict                 name taken, state does not allow the transition
+    ├── PermissionDenied         the acting user's role or team does not allow the call
+    ├── AuthError                sign-in problems
+    │   ├── InvalidCredentials
+    │   ├── Throttled            too many failures; ``retry_after`` seconds
+    │   ├── SessionExpired
+    │   └── PasswordChangeRequired
+    ├── TaskError                queue refusals (lease expired, not the lease holder, already submitted)
+    └── ImageError               an image that cannot be decoded safely
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GTError(Exception):
+    """Base of every error gtcore raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(GTError):
+    pass
+
+
+class StorageError(GTError):
+    def __init__(self, message: str, uri: str = "") -> None:
+        super().__init__(message)
+        self.uri = uri
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+class AccessDenied(StorageError):
+    pass
+
+
+class UriNotAllowed(StorageError):
+    pass
+
+
+class StoreUnavailable(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem. ``where`` is a file or URI, ``line`` is 1-based, ``field`` a dotted path."""
+
+    message: str
+    where: str = ""
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        loc = []
+        if self.where:
+            loc.append(self.where)
+        if self.line is not None:
+            loc.append(f"line {self.line}")
+        if self.field:
+            loc.append(self.field)
+        return f"{': '.join([', '.join(loc)]) + ': ' if loc else ''}{self.message}"
+
+
+class ValidationError(GTError):
+    def __init__(self, problems: list[Problem], summary: str | None = None) -> None:
+        self.problems = list(problems)
+        head = summary or f"{len(self.problems)} problem(s)"
+        shown = "\n".join(f"- {p}" for p in self.problems[:50])
+        more = f"\n- ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+        super().__init__(f"{head}:\n{shown}{more}" if self.problems else head)
+
+
+class ManifestError(ValidationError):
+    pass
+
+
+class SpecError(ValidationError):
+    pass
+
+
+class NotFound(GTError):
+    pass
+
+
+class Conflict(GTError):
+    pass
+
+
+class PermissionDenied(GTError):
+    pass
+
+
+class AuthError(GTError):
+    pass
+
+
+class InvalidCredentials(AuthError):
+    pass
+
+
+class Throttled(AuthError):
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionExpired(AuthError):
+    pass
+
+
+class PasswordChangeRequired(AuthError):
+    pass
+
+
+class TaskError(GTError):
+    pass
+
+
+class ImageError(GTError):
+    def __init__(self, message: str, uri: str = "") -> None:
+        super().__init__(message)
+        self.uri = uri

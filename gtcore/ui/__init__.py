@@ -1,0 +1,1 @@
+"""Streamlit glue. The only part of gtcore that imports streamlit."""

@@ -1,0 +1,6 @@
+"""Shared fixtures. Fixture modules live in tests/fixtures/ and are loaded as plugins."""
+
+pytest_plugins = [
+    "tests.fixtures.core",
+    "tests.fixtures.services",
+]
