@@ -44,9 +44,8 @@ def test_schema_created_and_versioned(fresh_db: dbm.Database) -> None:
 
 
 def test_write_rolls_back_on_error(fresh_db: dbm.Database) -> None:
-    with pytest.raises(RuntimeError):
-        with fresh_db.write() as c:
-            c.execute(dbm.teams.insert().values(name="a", name_lower="a", description="", created_at=1.0))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), fresh_db.write() as c:
+        c.execute(dbm.teams.insert().values(name="a", name_lower="a", description="", created_at=1.0))
+        raise RuntimeError("boom")
     with fresh_db.read() as c:
         assert c.execute(select(dbm.teams)).first() is None
