@@ -3,4 +3,8 @@
 pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.services",
+    "tests.fixtures.people",
+    "tests.fixtures.queue",
+    "tests.fixtures.browser",
+    "tests.fixtures.jobs",
 ]
