@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.queue",
     "tests.fixtures.browser",
     "tests.fixtures.jobs",
+    "tests.fixtures.viewer",
+    "tests.fixtures.labeling",
 ]

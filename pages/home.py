@@ -1,0 +1,83 @@
+"""Home: where data and the database live, whether the stores answer, and the labeling jobs (newest first).
+
+Admins and auditors see the environment and every job; a worker sees only the jobs of his teams.
+Everything is rendered as text or table cells (no HTML).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from gtcore import jobs
+from gtcore.access import ADMIN, AUDITOR
+from gtcore.errors import GTError
+from gtcore.ui.auth import require_actor
+from gtcore.ui.errors import show_error
+from gtcore.ui.resources import get_context
+
+actor = require_actor()
+ctx = get_context()
+st.title("Home")
+
+if actor.has(ADMIN) or actor.has(AUDITOR):
+    settings = ctx.settings
+    st.subheader("Where things live")
+    st.text(f"Data home: {settings.home}")
+    st.text("Local folders allowed: " + ", ".join(str(p) for p in settings.local_roots))
+    st.text(f"S3 endpoint: {settings.s3_endpoint_url or 'AWS default (boto3 configuration)'}")
+    if settings.allowed_buckets:
+        st.text("Allowed buckets: " + ", ".join(sorted(settings.allowed_buckets)))
+    try:
+        st.text(f"Database: {ctx.db.ping()}")
+    except GTError as exc:
+        show_error(exc, prefix="Database")
+    with st.spinner("Checking the storage backends..."):
+        backends = ctx.storage.ping()
+    st.dataframe(
+        pd.DataFrame([{"Backend": b.name, "Answers": "yes" if b.ok else "NO", "Detail": b.detail} for b in backends]),
+        hide_index=True,
+        key="home_backends",
+    )
+    if not all(b.ok for b in backends):
+        st.warning("A storage backend does not answer: jobs reading from it will fail.", icon=":material/warning:")
+
+st.subheader("Labeling jobs")
+try:
+    listed = jobs.list_jobs(ctx, actor, sort_by="CreationTime", sort_order="Descending")
+except GTError as exc:
+    show_error(exc)
+    st.stop()
+
+if not listed:
+    hint = " Create one on the Create job page." if actor.has(ADMIN) else ""
+    st.info(f"No labeling jobs yet.{hint}", icon=":material/info:")
+    st.stop()
+
+table = pd.DataFrame([
+    {
+        "Job": j.name,
+        "Status": j.status,
+        "Progress": round(100 * j.progress, 1),
+        "Labeled": j.counters.total_labeled,
+        "Failed": j.counters.failed_non_retryable_error,
+        "Unlabeled": j.counters.unlabeled,
+        "Already labeled": j.already_labeled,
+        "Objects": j.total_objects,
+        "Task type": j.task_type,
+        "Team": j.team_name or "",
+        "Created (UTC)": datetime.fromtimestamp(j.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
+    }
+    for j in listed
+])
+st.dataframe(
+    table,
+    hide_index=True,
+    key="home_jobs",
+    column_config={
+        "Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100, format="%.0f%%"),
+    },
+)
+st.caption(f"{len(listed)} job(s), newest first.")
