@@ -1,0 +1,298 @@
+"""The Create job page's state: defaults, the Clone/Chain prefill, the input-data callbacks and the JobForm.
+
+Widget values live under ``cj_*`` keys of ``st.session_state`` (set here before the widgets exist, never
+through a widget's ``value=``); lists the widgets edit (labels, examples) and results of actions (the
+input data) live under non-widget keys. Callbacks run before the next script run, so they may change
+widget keys; a gtcore error they meet is kept under ``FLASH_ERROR`` and shown by the page once.
+
+The Jobs page opens this page prefilled by setting ``st.session_state[PREFILL] = {"origin": "clone" |
+"chain", "job": <name>}`` and switching to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from gtcore import jobform_data as data
+from gtcore import jobs
+from gtcore.access import Actor
+from gtcore.errors import GTError, ManifestError, PermissionDenied
+from gtcore.jobform import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobform_create import form_from_job
+from gtcore.ui.resources import get_context
+
+PREFILL = "create_job_prefill"
+JOBS_SELECTED = "jobs_selected"
+FLASH_ERROR, FLASH_INFO = "cj_flash_error", "cj_flash_info"
+LABELS, EXAMPLES, DATA, ORIGIN, CREATED = "cj_labels", "cj_examples", "cj_data", "cj_origin", "cj_created"
+OUTPUT_DEFAULT = "cj_output_default"
+MINUTE, HOUR = 60, 3600
+STATUS_PAGE, STATUS_KEY = "pages/job_status.py", "job_status_job_id"  # the Job status page and its input
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def ss() -> Any:
+    return st.session_state
+
+
+def page_exists(page: str) -> bool:
+    """Whether ``page`` (relative to the repository, like ``pages/job_status.py``) is there to switch to."""
+    return (REPO_ROOT / page).is_file()
+
+
+def go(page: str, what: str) -> None:
+    """Switch to ``page``; when the page is not in the navigation (a page run on its own) say where to go."""
+    try:
+        st.switch_page(page)
+    except StreamlitAPIException:
+        st.info(f"Open the {what} page from the menu.", icon=":material/arrow_forward:")
+
+
+def init_defaults(ctx_home: str) -> None:
+    """Fill every missing ``cj_*`` value with a default a new user can keep."""
+    state = ss()
+    task_type = state.setdefault("cj_task_type", "BoundingBox")
+    title, description, seconds = DEFAULT_TEXTS[task_type]
+    for key, value in (
+        ("cj_name", ""),
+        ("cj_attr", ""),
+        ("cj_input_kind", "folder"),
+        ("cj_folder", ""),
+        ("cj_manifest_uri", ""),
+        ("cj_title", title),
+        ("cj_description", description),
+        ("cj_full", ""),
+        ("cj_new_label", ""),
+        ("cj_workers", 1),
+        ("cj_time_min", seconds // MINUTE),
+        ("cj_lifetime_h", 720),
+        ("cj_max_concurrent", 1000),
+        ("cj_auto", False),
+        ("cj_ex_kind", "good"),
+        ("cj_ex_uri", ""),
+        ("cj_ex_caption", ""),
+        ("cj_chain_same", False),
+        ("cj_adjust", False),
+    ):
+        state.setdefault(key, value)
+    state.setdefault(LABELS, [])
+    state.setdefault(EXAMPLES, [])
+    default = default_output(ctx_home, "")
+    state.setdefault(OUTPUT_DEFAULT, default)
+    state.setdefault("cj_output", default)
+
+
+def reset() -> None:
+    """Forget the whole form (the next run starts from the defaults)."""
+    for key in [k for k in ss() if str(k).startswith("cj_")]:
+        del ss()[key]
+
+
+def fail(exc: GTError) -> None:
+    ss()[FLASH_ERROR] = exc
+
+
+def note(text: str) -> None:
+    ss()[FLASH_INFO] = text
+
+
+def apply_form(form: JobForm, source_status: str = "") -> None:
+    """Write ``form`` into the widget keys (before they are drawn), e.g. a Clone or Chain prefill."""
+    reset()
+    state = ss()
+    state.update(
+        {
+            "cj_name": form.name,
+            "cj_attr": form.label_attribute,
+            "cj_input_kind": "uri",
+            "cj_manifest_uri": form.manifest_uri,
+            "cj_output": form.output_path,
+            OUTPUT_DEFAULT: None,  # the source's output location stays, whatever the input
+            "cj_task_type": form.task_type,
+            "cj_title": form.title,
+            "cj_description": form.description,
+            "cj_full": form.full_instructions,
+            "cj_workers": form.workers_per_object,
+            "cj_time_min": max(1, form.task_time_limit // MINUTE),
+            "cj_lifetime_h": max(1, form.availability_lifetime // HOUR),
+            "cj_max_concurrent": form.max_concurrent,
+            "cj_team": form.team,
+            "cj_auto": form.auto_labeling,
+            LABELS: list(form.labels),
+            EXAMPLES: [{"kind": e.kind, "image_uri": e.image_uri, "caption": e.caption} for e in form.examples],
+        }
+    )
+    if form.origin in ("clone", "chain"):
+        state[ORIGIN] = {
+            "origin": form.origin,
+            "job": form.source_job,
+            "attribute": form.source_attribute,
+            "task_type": form.task_type,
+            "status": source_status,
+            "base": form.base_request,
+        }
+        state["cj_chain_same"] = bool(form.label_attribute) and form.label_attribute == form.source_attribute
+
+
+def apply_prefill(actor: Actor) -> None:
+    """Take a Clone/Chain request left by the Jobs page: prefill from the job, check its input manifest."""
+    request = ss().pop(PREFILL, None)
+    if not isinstance(request, dict):
+        return
+    ctx = get_context()
+    try:
+        form = form_from_job(ctx, actor, str(request.get("job", "")), str(request.get("origin", "")))
+        status = jobs.job_summary(ctx, actor, form.source_job).status
+    except (GTError, ValueError) as exc:
+        fail(exc if isinstance(exc, GTError) else GTError(str(exc)))
+        return
+    apply_form(form, status)
+    check_manifest(form.manifest_uri, source="the source job")
+
+
+def signed_in() -> Actor:
+    """The signed-in user, for button callbacks (gtcore checks the role on every call)."""
+    from gtcore.ui.auth import current_actor
+
+    who = current_actor()
+    if who is None:
+        raise PermissionDenied("please sign in again")
+    return who
+
+
+# --------------------------------------------------------------------------- callbacks: input data
+
+
+def _store_data(manifest_uri: str, count: int, first_lines: list[str], problems: list[Any], source: str) -> None:
+    ss()[DATA] = {
+        "manifest_uri": manifest_uri,
+        "count": count,
+        "first_lines": first_lines,
+        "problems": problems,
+        "source": source,
+    }
+    if ss().get("cj_output") in ("", ss().get(OUTPUT_DEFAULT)):
+        default = default_output(str(get_context().settings.home), ss().get("cj_folder") or manifest_uri)
+        ss()[OUTPUT_DEFAULT] = default
+        ss()["cj_output"] = default
+
+
+def do_setup() -> None:
+    try:
+        setup = data.run_data_setup(get_context(), signed_in(), ss().get("cj_folder", ""))
+    except GTError as exc:
+        ss().pop(DATA, None)
+        return fail(exc)
+    _store_data(setup.manifest_uri, setup.count, setup.first_lines, [], "data setup")
+
+
+def check_manifest(uri: str | None = None, source: str = "manifest") -> None:
+    try:
+        check = data.check_manifest(get_context(), signed_in(), uri if uri is not None else ss().get("cj_manifest_uri"))
+    except GTError as exc:
+        ss().pop(DATA, None)
+        return fail(exc)
+    _store_data(check.uri, check.count, check.first_lines, check.problems, source)
+
+
+def do_upload_manifest() -> None:
+    upload = ss().get("cj_manifest_file")
+    if upload is None:
+        return note("Choose a manifest file first.")
+    try:
+        check = data.save_manifest_upload(
+            get_context(), signed_in(), ss().get("cj_name", ""), upload.name, upload.getvalue()
+        )
+    except GTError as exc:
+        return fail(exc)
+    _store_data(check.uri, check.count, check.first_lines, check.problems, f"upload {upload.name}")
+
+
+def do_sample() -> None:
+    """Load sample data: sample faces, the folder filled in, data setup run, labels and task type set."""
+    ctx = get_context()
+    try:
+        sample = data.load_sample_data(ctx, signed_in())
+    except GTError as exc:
+        return fail(exc)
+    ss()["cj_input_kind"] = "folder"
+    ss()["cj_folder"] = str(sample.folder)
+    if not ss().get(LABELS):
+        ss()["cj_task_type"] = "BoundingBox"
+        ss()[LABELS] = list(sample.labels)
+    if not ss().get("cj_name"):
+        ss()["cj_name"] = "sample-faces"
+    do_setup()
+    note(f"Sample data: {sample.images} faces in {sample.folder}; the data setup ran on them.")
+
+
+def data_problems() -> ManifestError | None:
+    found = (ss().get(DATA) or {}).get("problems") or []
+    return ManifestError(found, summary=f"{len(found)} problem(s) in the input manifest") if found else None
+
+
+# --------------------------------------------------------------------------- callbacks: labels and examples
+
+
+def on_type_change() -> None:
+    """Replace the title, description and time limit when they still hold the previous type's defaults."""
+    new = ss().get("cj_task_type", "BoundingBox")
+    old_defaults = {v[0] for v in DEFAULT_TEXTS.values()}, {v[1] for v in DEFAULT_TEXTS.values()}
+    title, description, seconds = DEFAULT_TEXTS.get(new, DEFAULT_TEXTS["BoundingBox"])
+    if ss().get("cj_title", "") in old_defaults[0] | {""}:
+        ss()["cj_title"] = title
+    if ss().get("cj_description", "") in old_defaults[1] | {""}:
+        ss()["cj_description"] = description
+    if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
+        ss()["cj_time_min"] = seconds // MINUTE
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def origin() -> dict[str, Any]:
+    return ss().get(ORIGIN) or {"origin": "new"}
+
+
+def current_task_type() -> str:
+    o = origin()
+    if o["origin"] == "chain":
+        return "AdjustmentBoundingBox" if ss().get("cj_adjust") else str(o["task_type"])
+    return str(ss().get("cj_task_type", "BoundingBox"))
+
+
+def current_form(auto_allowed: bool) -> JobForm:
+    """The JobForm the widgets describe now."""
+    state, o = ss(), origin()
+    found = state.get(DATA) or {}
+    chain = o["origin"] == "chain"
+    attribute = str(state.get("cj_attr", ""))
+    if chain and state.get("cj_chain_same") and not state.get("cj_adjust"):
+        attribute = str(o["attribute"])
+    return JobForm(
+        name=str(state.get("cj_name", "")),
+        label_attribute=attribute,
+        manifest_uri=str(found.get("manifest_uri", "")),
+        object_count=found.get("count"),
+        output_path=str(state.get("cj_output", "")),
+        task_type=current_task_type(),
+        labels=list(state.get(LABELS, [])),
+        title=str(state.get("cj_title", "")),
+        description=str(state.get("cj_description", "")),
+        full_instructions=str(state.get("cj_full", "")),
+        examples=[ExampleImage(e["kind"], e["image_uri"], e["caption"]) for e in state.get(EXAMPLES, [])],
+        workers_per_object=int(state.get("cj_workers", 1)),
+        task_time_limit=int(state.get("cj_time_min", 60)) * MINUTE,
+        availability_lifetime=int(state.get("cj_lifetime_h", 720)) * HOUR,
+        max_concurrent=int(state.get("cj_max_concurrent", 1000)),
+        team=str(state.get("cj_team") or ""),
+        auto_labeling=bool(state.get("cj_auto")) and auto_allowed,
+        origin=str(o["origin"]),
+        source_job=str(o.get("job", "")),
+        source_attribute=str(o.get("attribute", "")),
+        base_request=dict(o.get("base") or {}),
+    )

@@ -1,0 +1,298 @@
+"""The Create job page's sections, one ``*_ui`` function each (state and callbacks: ``gtcore.ui.jobform_state``;
+the labels and instructions sections: ``gtcore.ui.jobform_content``).
+
+Every field has help text and a default a new user can keep; user text (labels, captions, file names,
+manifest lines) is shown with ``st.text`` / ``st.code`` / ``st.caption`` of escaped text, and the team
+lead's instructions through ``gtcore.textsafe.safe_markdown``: no HTML from a user reaches the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from gtcore import jobform, jobs, tasktypes
+from gtcore.access import Actor
+from gtcore.context import Context
+from gtcore.errors import GTError
+from gtcore.jobform_create import chain_task_types
+from gtcore.ui import jobform_state as fs
+from gtcore.ui.errors import show_error
+from gtcore.ui.labeling import md_escape
+
+INPUT_KINDS = {
+    "folder": "Folder or S3 prefix (automated data setup)",
+    "uri": "Existing manifest (path or S3 URI)",
+    "upload": "Upload a manifest file",
+}
+TYPE_TITLES = {t.name: t.title for t in tasktypes.TASK_TYPES.values()}
+
+
+def flash() -> None:
+    """Show (once) what a button callback reported."""
+    error = fs.ss().pop(fs.FLASH_ERROR, None)
+    if error is not None:
+        show_error(error)
+    info = fs.ss().pop(fs.FLASH_INFO, None)
+    if info:
+        st.info(md_escape(str(info)), icon=":material/info:")
+
+
+def origin_ui() -> dict[str, Any]:
+    """A banner when the form is a Clone or a Chain, with a way back to a new job."""
+    o = fs.origin()
+    if o["origin"] == "clone":
+        st.info(
+            f"Cloning {o['job']}: its setup and input manifest are filled in. Give the new job a name.",
+            icon=":material/content_copy:",
+        )
+    elif o["origin"] == "chain":
+        st.info(
+            f"Chaining from {o['job']} ({o['status']}): the input is its output manifest, so earlier labels "
+            "carry over. Give the new job a name.",
+            icon=":material/link:",
+        )
+    if o["origin"] != "new":
+        st.button("Start a new job instead", key="cj_reset", on_click=fs.reset, icon=":material/restart_alt:")
+    return o
+
+
+def sample_ui() -> None:
+    with st.expander("New here? Load sample data", icon=":material/school:", expanded=not fs.ss().get(fs.DATA)):
+        st.write(
+            "Creates 12 synthetic 240x240 faces (eyes, mouth, ears) in the data home, fills in the input "
+            "folder, runs the data setup and adds the labels eye, mouth and ear, so you can try the whole flow."
+        )
+        st.button("Load sample data", key="cj_sample", on_click=fs.do_sample, icon=":material/face:")
+
+
+def _live(problems: list[str], ok_text: str) -> None:
+    """Live check results; they quote what the user typed, so Markdown in it is escaped."""
+    for message in problems:
+        st.error(md_escape(message), icon=":material/error:")
+    if not problems:
+        st.caption(md_escape(ok_text))
+
+
+def name_ui(ctx: Context, actor: Actor, o: dict[str, Any]) -> None:
+    name = st.text_input(
+        "Job name",
+        key="cj_name",
+        max_chars=63,
+        placeholder="e.g. faces-2026-01",
+        help="1-63 letters, digits and hyphens, not at either end. Unique (ignoring case) and "
+        "kept for good: jobs are never deleted.",
+    )
+    found = jobform.name_problems(name) if name else []
+    if (
+        name
+        and not found
+        and any(j.name.lower() == name.lower() for j in jobs.list_jobs(ctx, actor, name_contains=name))
+    ):
+        found = [f"a labeling job named {name!r} already exists; pick another name"]
+    _live(found, "The name is free." if name else "Required.")
+    if o["origin"] == "chain":
+        _chain_attribute_ui(name, o)
+        return
+    attr = st.text_input(
+        "Label attribute name",
+        key="cj_attr",
+        max_chars=127,
+        placeholder=name or "the job name",
+        help="The key the labels get in the output manifest. Leave it blank to use the job name.",
+    )
+    _live(
+        jobform.attribute_problems(attr, job_name=name),
+        f"Labels go under {(attr or name)!r}." if attr or name else "Defaults to the job name.",
+    )
+
+
+def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
+    boxes = tasktypes.ADJUSTMENT_BOUNDING_BOX.name in chain_task_types(str(o["task_type"]))
+    adjust = boxes and st.checkbox(
+        "Adjustment job (workers adjust the boxes of the previous job)",
+        key="cj_adjust",
+        help="Creates a bounding-box adjustment job; it needs a new label attribute.",
+    )
+    same = not adjust and st.checkbox(
+        f"Same label attribute ({o['attribute']}): label only the objects without it",
+        key="cj_chain_same",
+        help="Otherwise every object is labeled again under a new attribute, beside the earlier labels.",
+    )
+    if same:
+        st.caption(
+            md_escape(f"Labels go under {o['attribute']!r}; objects that already have it are not sent to workers.")
+        )
+        return
+    attr = st.text_input(
+        "New label attribute name",
+        key="cj_attr",
+        max_chars=127,
+        placeholder=name or "the job name",
+        help="Leave blank to use the new job's name.",
+    )
+    _live(
+        jobform.attribute_problems(attr, job_name=name, source_attribute=str(o["attribute"]), adjustment=adjust),
+        f"Labels go under {(attr or name)!r}." if attr or name else "Defaults to the job name.",
+    )
+
+
+def input_ui(o: dict[str, Any]) -> None:
+    if o["origin"] == "chain":
+        st.caption(
+            "A chained job reads the previous job's output manifest; to add objects, edit that manifest and "
+            "create a new job from it."
+        )
+    else:
+        kind = st.radio(
+            "Where are the images?",
+            list(INPUT_KINDS),
+            format_func=INPUT_KINDS.get,
+            key="cj_input_kind",
+            horizontal=True,
+            help="A folder or S3 prefix gets an input manifest written into it; a "
+            'manifest lists one {"source-ref": ...} per line.',
+        )
+        if kind == "folder":
+            st.text_input(
+                "Images folder or S3 prefix",
+                key="cj_folder",
+                placeholder="/data/images or s3://bucket/images/",
+                help="Every .jpg, .jpeg and .png under it is listed, like the console's data setup.",
+            )
+            st.button("Complete data setup", key="cj_setup", on_click=fs.do_setup, icon=":material/dataset:")
+        elif kind == "uri":
+            st.text_input(
+                "Input manifest",
+                key="cj_manifest_uri",
+                placeholder="s3://bucket/data/dataset.manifest",
+                help="A path or S3 URI of a JSON Lines manifest.",
+            )
+            st.button("Check manifest", key="cj_check", on_click=fs.check_manifest, icon=":material/fact_check:")
+        else:
+            st.file_uploader(
+                "Manifest file",
+                key="cj_manifest_file",
+                type=["manifest", "jsonl", "json", "txt"],
+                help="Stored in the data home under uploads/<job name>/, then checked.",
+            )
+            st.button("Use this file", key="cj_use_upload", on_click=fs.do_upload_manifest, icon=":material/upload:")
+    found = fs.ss().get(fs.DATA)
+    if not found:
+        st.caption("No input data chosen yet.")
+        return
+    problem = fs.data_problems()
+    if problem is not None:
+        show_error(problem)
+    else:
+        n = found["count"]
+        st.success(
+            md_escape(f"{n:,} object{'' if n == 1 else 's'} from {found['source']}."), icon=":material/check_circle:"
+        )
+    st.text(f"Input manifest: {found['manifest_uri']}")
+    if found["first_lines"]:
+        st.code("\n".join(found["first_lines"]), language=None)
+
+
+def output_ui() -> None:
+    st.text_input(
+        "Output location",
+        key="cj_output",
+        help="A folder or s3://bucket/prefix/; the job writes "
+        "<location>/<job name>/ (manifests, annotations). Defaults under the data home, or next to an S3 "
+        "input prefix.",
+    )
+
+
+def task_type_ui(o: dict[str, Any]) -> None:
+    if o["origin"] == "chain":
+        st.text(f"Task type: {TYPE_TITLES.get(fs.current_task_type(), fs.current_task_type())}")
+        return
+    options = [t.name for t in tasktypes.CREATABLE]
+    if fs.ss().get("cj_task_type") not in options:
+        options.append(str(fs.ss().get("cj_task_type")))
+    st.radio(
+        "Task type",
+        options,
+        format_func=TYPE_TITLES.get,
+        key="cj_task_type",
+        on_change=fs.on_type_change,
+        help="Bounding box: workers draw labeled boxes. Classification: workers pick one label (single) or "
+        "every label that applies (multi-label).",
+    )
+
+
+def workers_ui(team_names: list[str]) -> None:
+    c0, c1 = st.columns(2)
+    c0.number_input(
+        "Workers per dataset object",
+        1,
+        9,
+        key="cj_workers",
+        step=1,
+        help="How many workers label each image (1-9); their answers are consolidated.",
+    )
+    c1.number_input(
+        "Task time limit (minutes)",
+        1,
+        480,
+        key="cj_time_min",
+        step=1,
+        help="How long a worker may hold one task (at most 8 hours).",
+    )
+    c0.number_input(
+        "Task availability lifetime (hours)",
+        1,
+        720,
+        key="cj_lifetime_h",
+        step=1,
+        help="How long tasks stay available to workers (at most 30 days).",
+    )
+    c1.number_input(
+        "Maximum concurrent tasks",
+        1,
+        5000,
+        key="cj_max_concurrent",
+        step=1,
+        help="How many objects are in the workers' queue at once (the console uses 1000).",
+    )
+    if not team_names:
+        st.warning("No work team exists yet: create one on the Workforce page first.", icon=":material/group_off:")
+    if fs.ss().get("cj_team") not in team_names:
+        fs.ss()["cj_team"] = team_names[0] if team_names else None
+    st.selectbox("Private work team", team_names, key="cj_team", help="Only members of this team get the tasks.")
+
+
+def auto_labeling_ui(object_count: int | None) -> bool:
+    """The switch, disabled with the reason when not available; returns whether it may be on."""
+    ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count)
+    if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
+        st.caption(reason[0].upper() + reason[1:] + ".")
+        return False
+    st.toggle("Enable automated data labeling", key="cj_auto", disabled=not ok, help=reason)
+    st.caption(("Available: " if ok else "Not available: ") + reason + ".")
+    return ok
+
+
+def preview_ui(ctx: Context, actor: Actor, form: jobform.JobForm) -> None:
+    if not st.toggle(
+        "Show the preview",
+        key="cj_preview",
+        help="The labeling screen exactly as annotators will see it, on the first image; nothing is created.",
+    ):
+        return
+    if not form.manifest_uri or not form.labels:
+        st.info("Choose the input data and add labels first.", icon=":material/info:")
+        return
+    from gtcore.jobform_data import preview_task
+    from gtcore.ui.task_view import render_task_screen
+
+    try:
+        task = preview_task(ctx, actor, form)
+    except GTError as exc:
+        show_error(exc)
+        return
+    with st.container(border=True):
+        # queue.Task is frozen; task_view's TaskLike protocol declares plain (settable) attributes
+        render_task_screen(ctx, task, preview=True, key_prefix="cj_preview_screen", actor=actor)  # type: ignore[arg-type]
