@@ -1,23 +1,60 @@
 """What happens when a job's work ends: finish it (consolidate, write output, set final status).
 
-Called by ``jobs.stop_labeling_job`` (final status Stopped) and by the queue when every object of a
-job is done or failed (final status Completed). The consolidation/output issue fills in the body.
+Called by ``jobs.stop_labeling_job`` (final status Stopped, after it set Stopping) and by the queue when
+every object of a job is done, failed or skipped (final status Completed).
+
+Concurrency guard: ``jobs.ended_at`` doubles as a claim. One conditional UPDATE sets it only while the
+job is not final and not already claimed, so of two concurrent calls exactly one does the work; the
+other returns at once. The winner consolidates and writes the output tree (``gtcore.output.write_final``)
+and then sets the final status in an UPDATE conditioned on its own claim. If writing fails the claim is
+released (``ended_at`` back to NULL) and the error propagates, so a later call can retry; a claim left
+by a crashed process is taken over after ``STALE_CLAIM_SECONDS``. Calling it again on a final job is a
+no-op (idempotent). Callers must not set ``ended_at`` themselves before calling it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from gtcore import db as dbm
 from gtcore.context import Context
 
+FINAL_STATUSES = ("Completed", "Stopped", "Failed")
+STALE_CLAIM_SECONDS = 900.0
+
 
 def finish_job(ctx: Context, job_id: int, final_status: str) -> None:
-    """Move the job to ``final_status`` (Completed or Stopped)."""
+    """Consolidate every answered object, write the output tree, then move the job to ``final_status``."""
+    if final_status not in FINAL_STATUSES:
+        raise ValueError(f"final status must be one of {', '.join(FINAL_STATUSES)}, not {final_status!r}")
+    from gtcore import output  # output imports storage/manifest; keep this module light for importers
+
+    jobs = dbm.jobs
+    token = dbm.now()
+    with ctx.db.write() as conn:
+        claimed = conn.execute(
+            update(jobs)
+            .where(
+                and_(
+                    jobs.c.id == job_id,
+                    jobs.c.status.not_in(FINAL_STATUSES),
+                    or_(jobs.c.ended_at.is_(None), jobs.c.ended_at < token - STALE_CLAIM_SECONDS),
+                )
+            )
+            .values(ended_at=token, updated_at=token)
+        ).rowcount
+    if claimed != 1:
+        return
+    try:
+        output.write_final(ctx, job_id, final_status)
+    except BaseException:
+        with ctx.db.write() as conn:
+            conn.execute(update(jobs).where(and_(jobs.c.id == job_id, jobs.c.ended_at == token)).values(ended_at=None))
+        raise
     t = dbm.now()
     with ctx.db.write() as conn:
         conn.execute(
-            update(dbm.jobs)
-            .where(dbm.jobs.c.id == job_id)
+            update(jobs)
+            .where(and_(jobs.c.id == job_id, jobs.c.ended_at == token))
             .values(status=final_status, updated_at=t, ended_at=t)
         )

@@ -1,0 +1,207 @@
+"""Benchmark: consolidate and write the output of a 100,000-object job with 3 answers per object (SQLite).
+
+    python bench/bench_output.py [--objects 100000] [--workers 3] [--task BoundingBox ImageClassification]
+                                 [--breakdown] [--dir /tmp/gt-bench-output]
+
+For each task type, the rows are inserted directly (jobs, objects, users, 'submitted' assignments; not
+timed), then ``gtcore.lifecycle.finish_job(ctx, job, "Completed")`` is timed: bulk reads, consolidation
+(box matching per object, or Dawid-Skene EM over the whole job), storing ``consolidated_json`` for every
+object, the consolidation request/response files, the intermediate and the final manifest on the local
+backend. Target: < 30 s on this 2-core machine. ``--breakdown`` re-runs the phases one by one.
+
+Images: source-refs are local paths that do not exist, so the header probe for ``depth`` fails fast
+and the default depth is used (with real local images each probe reads a few KiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gtcore import db as dbm  # noqa: E402
+from gtcore import output  # noqa: E402
+from gtcore.context import Context  # noqa: E402
+from gtcore.lifecycle import finish_job  # noqa: E402
+from gtcore.settings import Settings  # noqa: E402
+
+LABELS = ["cat", "dog", "bird", "car"]
+
+
+def _answer(task: str, rng: random.Random, truth: int, base: list[tuple[int, float, float]]) -> dict:
+    if task == "ImageClassification":
+        label = truth if rng.random() < 0.8 else rng.randrange(len(LABELS))
+        return {"crowd-image-classifier": {"label": LABELS[label]}}
+    boxes = []
+    for cls, left, top in base:
+        if rng.random() < 0.9:  # a worker misses a box now and then
+            boxes.append(
+                {
+                    "height": 80 + rng.randint(-4, 4),
+                    "label": LABELS[cls],
+                    "left": left + rng.randint(-5, 5),
+                    "top": top + rng.randint(-5, 5),
+                    "width": 120 + rng.randint(-4, 4),
+                }
+            )
+    return {"boundingBox": {"boundingBoxes": boxes, "inputImageProperties": {"height": 768, "width": 1024}}}
+
+
+def setup(ctx: Context, root: Path, task: str, n_objects: int, n_workers: int, seed: int = 7) -> int:
+    rng = random.Random(seed)
+    t = dbm.now()
+    name = f"bench-{task.lower()}-{uuid.uuid4().hex[:6]}"
+    with ctx.db.write() as c:
+        job = int(
+            c.execute(
+                dbm.jobs.insert().values(
+                    name=name,
+                    name_lower=name,
+                    arn="arn:bench",
+                    reference_code="bench",
+                    label_attribute="label",
+                    task_type=task,
+                    status="InProgress",
+                    spec_json="{}",
+                    labels_json=json.dumps(LABELS),
+                    instructions_json="{}",
+                    team_id=None,
+                    input_manifest_uri=str(root / "in.manifest"),
+                    output_path=str(root / "out"),
+                    workers_per_object=n_workers,
+                    task_time_limit=300,
+                    availability_lifetime=86400,
+                    max_concurrent=1000,
+                    total_objects=n_objects,
+                    origin="new",
+                    created_at=t,
+                    updated_at=t,
+                )
+            ).inserted_primary_key[0]
+        )
+        users = []
+        for k in range(max(n_workers, 10)):
+            uid = c.execute(
+                dbm.users.insert().values(
+                    email=f"{name}-w{k}@bench.test",
+                    email_lower=f"{name}-w{k}@bench.test",
+                    display_name=f"w{k}",
+                    roles="worker",
+                    is_active=True,
+                    worker_id=f"private.local.{uuid.uuid4().hex[:16]}",
+                    sub=str(uuid.uuid4()),
+                    created_at=t,
+                    failed_logins=0,
+                )
+            ).inserted_primary_key[0]
+            users.append(int(uid))
+        objects, assigns = [], []
+        for i in range(n_objects):
+            line = {"source-ref": str(root / "images" / f"img_{i:06d}.jpg"), "meta": {"i": i}}
+            objects.append(
+                {
+                    "job_id": job,
+                    "idx": i,
+                    "line_json": json.dumps(line, separators=(",", ":")),
+                    "source_ref": line["source-ref"],
+                    "needed": n_workers,
+                    "taken": n_workers,
+                    "answers": n_workers,
+                    "declines": 0,
+                    "status": "done",
+                    "updated_at": t,
+                }
+            )
+            truth = rng.randrange(len(LABELS))
+            base = [(rng.randrange(len(LABELS)), rng.uniform(0, 800), rng.uniform(0, 600)) for _ in range(2)]
+            for w in rng.sample(users, n_workers):
+                assigns.append(
+                    {
+                        "job_id": job,
+                        "object_idx": i,
+                        "worker_id": w,
+                        "status": "submitted",
+                        "accepted_at": t,
+                        "lease_expires_at": t + 300,
+                        "submitted_at": t + 10,
+                        "time_spent": 10.0,
+                        "answer_json": json.dumps(_answer(task, rng, truth, base)),
+                        "updated_at": t,
+                    }
+                )
+        for k in range(0, len(objects), 10_000):
+            c.execute(dbm.objects.insert(), objects[k : k + 10_000])
+        for k in range(0, len(assigns), 10_000):
+            c.execute(dbm.assignments.insert(), assigns[k : k + 10_000])
+    return job
+
+
+def breakdown(ctx: Context, job: int) -> None:
+    """The phases of ``output.write_final`` one by one (garbage collector paused, as there)."""
+    gc.disable()
+    t0 = time.perf_counter()
+    data = output._load(ctx, job)
+    t1 = time.perf_counter()
+    res = output._consolidate(ctx, data)
+    t2 = time.perf_counter()
+    output._store(ctx, job, res, only_open_job=False)
+    t3 = time.perf_counter()
+    text = output._manifest(data, res, labelled_only=False)
+    t4 = time.perf_counter()
+    gc.enable()
+    print(
+        f"    breakdown: load {t1 - t0:.2f} s, consolidate {t2 - t1:.2f} s, store {t3 - t2:.2f} s, "
+        f"manifest text {t4 - t3:.2f} s ({len(text) / 1e6:.1f} MB)"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--objects", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--task", nargs="+", default=["BoundingBox", "ImageClassification"])
+    ap.add_argument("--breakdown", action="store_true")
+    ap.add_argument("--dir", default="/tmp/gt-bench-output")
+    args = ap.parse_args()
+    root = Path(args.dir)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    settings = Settings.from_env({"GT_HOME": str(root / "home"), "GT_LOCAL_ROOTS": str(root)}, cwd=root)
+    ctx = Context.from_settings(settings)
+    print(f"SQLite at {settings.database_url}; {args.objects} objects x {args.workers} answers")
+    worst = 0.0
+    try:
+        for task in args.task:
+            t0 = time.perf_counter()
+            job = setup(ctx, root, task, args.objects, args.workers)
+            print(f"{task}: rows inserted in {time.perf_counter() - t0:.1f} s (not part of the figure)")
+            t0, c0 = time.perf_counter(), time.process_time()
+            finish_job(ctx, job, "Completed")
+            secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+            worst = max(worst, secs)
+            with ctx.db.read() as c:
+                row = c.execute(dbm.jobs.select().where(dbm.jobs.c.id == job)).one()
+            size = os.path.getsize(output.output_manifest_uri(row))
+            print(
+                f"  finish_job: {secs:.2f} s wall, {cpu:.2f} s CPU -> {row.status}; "
+                f"output.manifest {size / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}"
+            )
+            if args.breakdown:
+                breakdown(ctx, job)
+    finally:
+        ctx.db.dispose()
+    print(f"slowest: {worst:.2f} s (target < 30 s)")
+    return 0 if worst < 30 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
