@@ -1,0 +1,93 @@
+"""Statistics and export panels of the manifest viewer page (charts in class colours, lint + zip download)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gtcore import augmented as aug
+from gtcore import export, lint, provenance, viewer
+from gtcore.access import Actor
+from gtcore.errors import GTError
+from gtcore.ui.errors import show_error
+from gtcore.ui.viewer_widgets import md_escape
+
+_FIX_LABELS = {"fix": "Fix by clipping", "drop": "Drop what has issues", "abort": "Abort if anything is wrong"}
+
+
+def _bars(df: pd.DataFrame, x: str, y: str, title: str, *, color: str | None = None) -> alt.Chart:
+    enc: dict[str, Any] = {"x": alt.X(f"{x}:O", title=title, sort=None), "y": alt.Y(f"{y}:Q", title=y)}
+    if color:
+        enc["color"] = alt.Color(f"{x}:N", scale=alt.Scale(domain=list(df[x]), range=list(df[color])), legend=None)
+    return alt.Chart(df).mark_bar().encode(**enc, tooltip=[x, y]).properties(height=220)
+
+
+def stats_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, positions: np.ndarray, filtered: bool) -> None:
+    """Counts and charts over the filtered lines (never decodes an image)."""
+    s = viewer.statistics(view, positions if filtered else None)
+    st.caption("Over the lines that match the filters." if filtered else "Over the whole file.")
+    m = st.columns(5)
+    m[0].metric("Images", s.images)
+    m[1].metric("Labels", s.labels)
+    m[2].metric("Images without labels", s.unlabeled_images)
+    m[3].metric("Human / machine", f"{s.human} / {s.machine}")
+    m[4].metric("Adjusted / unadjusted", f"{s.adjusted} / {s.unadjusted}")
+    if len(s.per_class):
+        st.altair_chart(_bars(s.per_class, "class_name", "labels", "Labels per class", color="color"))
+        st.dataframe(s.per_class, hide_index=True, key="viewer_stats_classes")
+    c1, c2 = st.columns(2)
+    noun = "Boxes" if view.kind == aug.OBJECT_DETECTION else "Labels"
+    c1.altair_chart(_bars(s.labels_per_image, "labels", "images", f"{noun} per image"))
+    if view.kind == aug.OBJECT_DETECTION and s.box_sizes["boxes"].sum():
+        c2.altair_chart(_bars(s.box_sizes, "side_px", "boxes", "Box size (square root of area, px)"))
+    if s.confidence["labels"].sum():
+        st.altair_chart(_bars(s.confidence, "confidence", "labels", "Confidence (bins of 0.05)"))
+    workers_ui(ctx, actor, view)
+
+
+def workers_ui(ctx: Any, actor: Actor, view: viewer.AttributeView) -> None:
+    index = provenance.response_index(ctx, actor, view.manifest.uri)
+    if not index.files:
+        st.caption(md_escape(f"Labels per worker: unknown ({index.reason})."))
+        return
+    if st.button(f"Count labels per worker ({sum(map(len, index.files.values()))} response files)",
+                 key="viewer_workers"):  # fmt: skip
+        table, note = provenance.labels_per_worker(ctx, actor, view.manifest)
+        if note:
+            st.caption(md_escape(note))
+        if len(table):
+            st.altair_chart(_bars(table, "worker_id", "labels", "Labels per worker"))
+            st.dataframe(table, hide_index=True, key="viewer_workers_table")
+
+
+def export_ui(view: viewer.AttributeView) -> None:
+    """Lint, choose what to do with the issues, build a zip of COCO / YOLO / Pascal VOC files."""
+    if view.attr is None or view.kind != aug.OBJECT_DETECTION:
+        st.info("Exports are made from object-detection attributes; pick one above.")
+        return
+    cols = st.columns(2)
+    fmt = cols[0].radio("Format", export.FORMATS, format_func=str.upper, key="viewer_x_fmt", horizontal=True)
+    mode = cols[1].radio("When the linter finds issues", lint.MODES, format_func=_FIX_LABELS.__getitem__,
+                         key="viewer_x_mode", horizontal=True)  # fmt: skip
+    if not st.button("Check and build the export", key="viewer_x_build", type="primary"):
+        return
+    report = lint.lint(view.manifest, view.attr)
+    if report.ok:
+        st.success(f"The linter found no issues in {report.lines} lines and {report.boxes} boxes.")
+    else:
+        counts = ", ".join(f"{n} {code}" for code, n in report.counts().items())
+        st.warning(f"The linter found {len(report.issues)} issue(s): {counts}.", icon=":material/rule:")
+        st.dataframe(report.table(), hide_index=True, key="viewer_x_issues")
+    try:
+        result = export.export_files(view.manifest, view.attr, fmt, mode)
+    except GTError as exc:
+        show_error(exc, prefix="Export aborted")
+        return
+    st.text(result.resolution.summary())
+    name = f"{view.attr.name}-{fmt}.zip"
+    st.download_button(f"Download {name}", export.zip_bytes(result.files), file_name=name, mime="application/zip",
+                       key="viewer_x_download", on_click="ignore", type="primary")  # fmt: skip
