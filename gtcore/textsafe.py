@@ -14,6 +14,8 @@ import re
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _TABLE = str.maketrans(_ESCAPES)
 _TAG = re.compile(r"</?[A-Za-z!?]")
+# every ASCII punctuation Markdown or Streamlit (":red[...]", ":icon:", "$math$") could act on
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=^&'/%?])")
 
 
 def escape_html(text: str | None) -> str:
@@ -45,3 +47,13 @@ def safe_markdown(text: str | None) -> str:
 def has_markup(text: str | None) -> bool:
     """True when ``text`` holds something that looks like an HTML tag (to tell the author it shows as text)."""
     return _TAG.search(text or "") is not None
+
+
+def md_escape(text: str | None, *, single_line: bool = False) -> str:
+    """User text shown literally inside a Markdown-rendering element (``st.error``, ``st.markdown``, captions).
+
+    Every Markdown / Streamlit-directive character is backslash-escaped, so an e-mail address, label name or
+    URI can neither format itself nor open a link. ``single_line`` folds newlines into spaces.
+    """
+    out = _MD_SPECIAL.sub(r"\\\1", text or "")
+    return out.replace("\n", " ") if single_line else out

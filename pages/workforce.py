@@ -11,6 +11,7 @@ from gtcore import invitations, roster, teams
 from gtcore.access import ROLES
 from gtcore.errors import GTError
 from gtcore.invitations import Delivery
+from gtcore.textsafe import md_escape as _md
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
@@ -21,11 +22,6 @@ st.title("Workforce")
 flash = st.session_state.pop("wf_flash", None)
 if flash:
     st.info(str(flash))
-
-
-def _md(text: str) -> str:
-    """User text inside a markdown message, shown literally (e.g. ``*`` ``_`` ``$`` in an e-mail address)."""
-    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:^=&'/%?" else c for c in text)
 
 
 def _when(ts: float | None) -> str:

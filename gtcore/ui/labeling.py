@@ -7,18 +7,12 @@ in a fragment of its own would not reach a canvas outside it until the next full
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
+
+from gtcore.textsafe import md_escape  # noqa: F401  (re-exported for pages)
 
 # Streamlit reserves "C" (clear cache) and "R" (rerun); digits are free and sit under the fingers.
 SHORTCUT_KEYS: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=])")
-
-
-def md_escape(text: str) -> str:
-    """Backslash-escape Markdown (and Streamlit's ``:color[...]``/``:icon:`` syntax) in user text."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def shortcut_for(index: int) -> str | None:

@@ -8,13 +8,12 @@ the page needs. Session state holds only small ids (source, selected line, page)
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from gtcore import audit, provenance, tiles, viewer
+from gtcore import audit, provenance, textsafe, tiles, viewer
 from gtcore.access import Actor
 from gtcore.augmented import AugmentedManifest, LabelAttribute
 from gtcore.colors import parse_hex
@@ -25,12 +24,11 @@ from gtcore.ui.errors import show_error
 SOURCE = "viewer_source"  # {"kind": "job"|"uri"|"upload", "id"|"uri"|"name": ...}
 SELECTED = "viewer_selected"  # position of the line shown in the detail panel
 PAGE = "viewer_page"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
 
 
 def md_escape(text: str) -> str:
-    """``text`` with every markdown (and Streamlit directive) character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", text.replace("\n", " "))
+    """``text`` on one line with every markdown (and Streamlit directive) character escaped."""
+    return textsafe.md_escape(text, single_line=True)
 
 
 def reset_view() -> None:
