@@ -1,0 +1,302 @@
+"""THE labeling screen: instructions on the left, the task on the right. Used by the Label page and the Preview.
+
+    result = render_task_screen(ctx, task, preview=False, key_prefix="label", actor=actor)
+    if result and result.answer is not None: queue.submit(ctx, actor, task.assignment_id, result.answer)
+
+- Left column: the short instructions, a "Full instructions" expander, the good and bad example images with
+  their captions. Instructions are Markdown written by the team lead; HTML in them is escaped (shown as
+  text, never rendered).
+- Right column: bounding box (and adjustment) jobs get the label picker (keys 1..9, 0) and the box canvas
+  over the display-sized JPEG, opened with the worker's saved draft, else (adjustment) the chained-from
+  boxes; classification jobs get the image and a single-choice radio; multi-label jobs a multi-choice.
+- The picker, canvas and choice widgets run in one ``st.fragment``: a label switch or a drawn box reruns
+  only that part. In worker mode every change is saved at once as a server-side draft
+  (``queue.save_draft``, which also renews the lease), so a refresh or a crash loses nothing; the images
+  of the next tasks are prepared ahead (``taskimages.prefetch_next_later``).
+- ``preview=True`` (the team lead's Preview, with a ``gtcore.queue.Task``-shaped stand-in whose
+  ``assignment_id`` is -1): the same screen, but no queue call is made and nothing is saved.
+
+The action buttons (Submit, Decline, Release, Stop) belong to the page, not to this screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from gtcore import queue, taskimages, tasktypes
+from gtcore.access import Actor
+from gtcore.context import Context
+from gtcore.errors import GTError
+from gtcore.taskimages import DISPLAY_MAX_SIDE, DisplayImage
+from gtcore.textsafe import safe_markdown
+from gtcore.ui.errors import show_error
+from gtcore.ui.labeling import label_picker, md_escape
+from gtcore.ui.task_session import (
+    TaskLike,
+    TaskScreenResult,
+    canvas_key,
+    choice_key,
+    current_answer,
+    remember,
+    screen_state,
+)
+
+__all__ = ["TaskLike", "TaskScreenResult", "current_answer", "lease_timer", "render_task_screen", "safe_markdown",
+           "time_left_text"]
+
+_MISSING_IMAGE = "the image is still loading"
+
+
+# --------------------------------------------------------------------------- left column
+
+
+def instructions_ui(ctx: Context, actor: Actor, task: TaskLike, key_prefix: str) -> None:
+    """Short instructions, the full ones in an expander, and the good/bad examples with captions."""
+    ins = task.instructions or {}
+    short = str(ins.get("Short") or "").strip()
+    full = str(ins.get("Full") or "").strip()
+    st.subheader("Instructions")
+    if short:
+        st.markdown(safe_markdown(short))
+    elif not full:
+        st.caption("The team lead gave no instructions for this job.")
+    if full:
+        with st.expander("Full instructions", icon=":material/menu_book:"):
+            st.markdown(safe_markdown(full))
+    examples = [e for e in ins.get("Examples") or [] if isinstance(e, dict) and e.get("ImageUri")]
+    for kind, title, icon in (
+        ("good", "Good examples", ":material/check_circle:"),
+        ("bad", "Bad examples", ":material/cancel:"),
+    ):
+        chosen = [e for e in examples if e.get("Kind") == kind]
+        if not chosen:
+            continue
+        with st.expander(title, expanded=True, icon=icon):
+            for ex in chosen:
+                img = taskimages.example_image(ctx, actor, task, str(ex["ImageUri"]))
+                if img.jpeg is not None and img.ok:
+                    st.image(img.jpeg, width="stretch")
+                else:
+                    st.warning(f"Example image not shown: {img.error}", icon=":material/broken_image:")
+                if ex.get("Caption"):
+                    st.caption(md_escape(str(ex["Caption"])))
+
+
+# --------------------------------------------------------------------------- right column
+
+
+def _box_answer(boxes: list[dict], img: DisplayImage) -> dict:
+    w, h = img.original_size
+    return {
+        "boundingBox": {
+            "boundingBoxes": [{k: b[k] for k in ("height", "label", "left", "top", "width")} for b in boxes],
+            "inputImageProperties": {"height": h, "width": w},
+        }
+    }
+
+
+def _boxes_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str) -> TaskScreenResult:
+    from gtcore.ui.canvas import box_canvas
+
+    labels = list(task.labels)
+    current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
+    st.space("small")  # room for the canvas toolbar, which sits above the image's top right corner
+    ckey = canvas_key(key_prefix, task)
+    state["widget_keys"] = [f"_gt_canvas::{ckey}"]
+    assert img.jpeg is not None
+    # pass back the latest boxes: that keeps the canvas, and a new image size re-opens it with them
+    boxes = box_canvas(
+        img.jpeg,
+        display_scale=img.scale,
+        original_size=img.original_size,
+        labels=labels,
+        current_label=current,
+        boxes=state["seed"],
+        key=ckey,
+    )
+    if boxes is not None:
+        state["seed"] = boxes
+    if boxes is None:  # the browser has not reported the canvas yet: keep what is saved
+        saved = state["saved"]
+        return TaskScreenResult(answer=None, draft=saved, missing=_MISSING_IMAGE)
+    answer = _box_answer(boxes, img)
+    n = len(boxes)
+    st.caption(
+        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx}. Keys 1-9 and 0 switch the label; "
+        "the toolbar above the "
+        "image has undo, redo, edit (move, resize) and delete."
+    )
+    return TaskScreenResult(answer=answer, draft=answer)
+
+
+def _choice_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str) -> TaskScreenResult:
+    tt = tasktypes.get(task.task_type)
+    labels = list(task.labels)
+    assert img.jpeg is not None
+    st.image(img.jpeg, width="content")
+    key = choice_key(key_prefix, task)
+    state["widget_keys"] = [key]
+    if tt.multi_choice:
+        chosen = st.pills(
+            "Every label that applies",
+            labels,
+            selection_mode="multi",
+            default=state["seed"],
+            format_func=md_escape,
+            key=key,
+        )
+        picked = [x for x in labels if x in (chosen or [])]
+        state["seed"] = picked  # a remounted widget opens with the latest choice
+        answer = {tt.answer_element: {"labels": picked}}
+        return TaskScreenResult(answer=answer, draft=answer)
+    seed = state["seed"]
+    choice = st.radio(
+        "The label of this image",
+        labels,
+        index=labels.index(seed) if seed in labels else None,
+        format_func=md_escape,
+        key=key,
+    )
+    state["seed"] = choice
+    if choice is None:
+        return TaskScreenResult(answer=None, draft={}, missing="pick a label first")
+    single: dict[str, Any] = {tt.answer_element: {"label": choice}}
+    return TaskScreenResult(answer=single, draft=single)
+
+
+def _save_draft(ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], draft: dict) -> None:
+    if draft == state["saved"] or (not state["saved"] and not task.previous and _blank(draft)):
+        return  # nothing new (a fresh canvas reporting "no boxes yet" is not worth a write)
+    try:
+        queue.save_draft(ctx, actor, task.assignment_id, draft)
+    except GTError as exc:
+        show_error(exc, prefix="Your work is on the screen but could not be saved")
+        return
+    state["saved"] = draft
+
+
+def _blank(draft: dict) -> bool:
+    body = next(iter(draft.values()), None) if len(draft) == 1 else None
+    return isinstance(body, dict) and body.get("boundingBoxes") == []
+
+
+@st.fragment
+def _task_fragment(
+    ctx: Context, actor: Actor, task: TaskLike, preview: bool, key_prefix: str, max_side: int
+) -> TaskScreenResult:
+    state = screen_state(key_prefix, task)
+    img = taskimages.task_image(ctx, actor, task, max_side=max_side, flag=not preview)
+    if not img.ok:
+        st.error(f"This image cannot be shown: {img.error}", icon=":material/broken_image:")
+        if not preview:
+            st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
+        result = TaskScreenResult(
+            answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=img.error
+        )
+    elif tasktypes.get(task.task_type).draws_boxes:
+        result = _boxes_ui(task, img, state, key_prefix)
+    else:
+        result = _choice_ui(task, img, state, key_prefix)
+    if not preview and result.missing != _MISSING_IMAGE and not result.image_error:
+        _save_draft(ctx, actor, task, state, result.draft)
+    if not preview and not state["prefetched"]:
+        state["prefetched"] = True
+        taskimages.prefetch_next_later(ctx, actor, task, max_side=max_side)  # the run does not wait for it
+    remember(key_prefix, task, state, result)
+    return result
+
+
+def render_task_screen(
+    ctx: Context,
+    task: TaskLike,
+    *,
+    preview: bool,
+    key_prefix: str,
+    actor: Actor | None = None,
+    max_side: int = DISPLAY_MAX_SIDE,
+    columns: tuple[float, float] = (1.0, 3.0),
+) -> TaskScreenResult | None:
+    """Render the labeling screen of ``task``; return what the annotator has on it now.
+
+    Args:
+        ctx: the Context (``gtcore.ui.resources.get_context()``).
+        task: a ``gtcore.queue.Task`` (or, for the Preview, a stand-in with the same fields, assignment_id -1).
+        preview: the team lead's Preview: no queue call, nothing saved.
+        key_prefix: prefix of every widget key and session-state key of this screen (one per page).
+        actor: the signed-in user (default: ``gtcore.ui.auth.current_actor()``). In worker mode, the holder.
+        max_side: longest side of the display JPEG (the canvas).
+        columns: relative widths of the instructions and task columns.
+
+    Returns:
+        A TaskScreenResult (the latest one is also in ``st.session_state[f"{key_prefix}::result"]``), or
+        None when nobody is signed in or the task type has no screen (a message is shown).
+    """
+    if actor is None:
+        from gtcore.ui.auth import current_actor
+
+        actor = current_actor()
+        if actor is None:
+            st.info("Please sign in first.", icon=":material/login:")
+            return None
+    try:
+        tasktypes.get(task.task_type)
+    except KeyError as exc:
+        st.error(f"Tasks of type {task.task_type!r} cannot be shown here: {exc}", icon=":material/error:")
+        return None
+    left, right = st.columns(list(columns), gap="medium")
+    try:
+        with left:
+            instructions_ui(ctx, actor, task, key_prefix)
+        with right:
+            return _task_fragment(ctx, actor, task, preview, key_prefix, max_side)
+    except GTError as exc:  # PermissionDenied, NotFound ...
+        show_error(exc)
+        return None
+
+
+# --------------------------------------------------------------------------- the lease, for the Label page
+
+
+def time_left_text(expires_at: float, now: float) -> str:
+    """``"4:05 (until 10:31:00 UTC)"``, or that the time limit has ended."""
+    from datetime import UTC, datetime
+
+    left = int(expires_at - now)
+    until = datetime.fromtimestamp(expires_at, UTC).strftime("%H:%M:%S UTC")
+    if left <= 0:
+        return f"The time limit of this task ended at {until}."
+    hours, rest = divmod(left, 3600)
+    clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+    return f"{clock} (until {until})"
+
+
+@st.fragment(run_every=10)
+def lease_timer(ctx: Context, actor: Actor, task: TaskLike, *, expires_at: float | None = None,
+                as_of: float | None = None) -> None:
+    """The time left on the worker's lease; re-read from the database every 10 s (drafts renew it).
+
+    ``expires_at`` (with ``as_of``, the time of the page run that knows it, e.g. from ``queue.heartbeat``)
+    spares that read on the page's own runs; the 10 s ticks rerun with the same ``as_of`` and read.
+    """
+    from gtcore import db as dbm
+
+    seen_key = f"_gt_lease_timer::{task.assignment_id}"
+    if expires_at is not None and as_of is not None and st.session_state.get(seen_key) != as_of:
+        st.session_state[seen_key] = as_of
+        st.caption(f"Time left: {time_left_text(expires_at, dbm.now())}")
+        return
+    try:
+        held = queue.current_task(ctx, actor, task.job_id)
+    except GTError as exc:
+        show_error(exc)
+        return
+    if held is None or held.assignment_id != task.assignment_id:
+        st.warning(
+            "Your time limit for this task ended and it went back to the pool: it can no longer be "
+            "submitted. Your drawing stays on the screen.",
+            icon=":material/timer_off:",
+        )
+        return
+    st.caption(f"Time left: {time_left_text(held.lease_expires_at, dbm.now())}")
