@@ -210,11 +210,12 @@ class Database:
     ``write()`` opens a write transaction (``BEGIN IMMEDIATE`` on SQLite), ``read()`` a read one.
     """
 
-    def __init__(self, url: str, *, create: bool = True, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0, **engine_kwargs: Any) -> None:
+        """``busy_timeout``: seconds SQLite waits for another connection's lock before DatabaseUnavailable."""
         self.url = url
         try:
             if url.startswith("sqlite"):
-                self.engine = _sqlite_engine(url, **engine_kwargs)
+                self.engine = _sqlite_engine(url, busy_timeout, **engine_kwargs)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True, **engine_kwargs)
         except Exception as exc:  # bad URL, missing driver
@@ -265,7 +266,10 @@ class Database:
         except OperationalError:
             # another process may be creating the same tables right now
             time.sleep(0.2)
-            metadata.create_all(self.engine, checkfirst=True)
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+            except OperationalError as exc:  # unreachable, locked, refused: a clear GTError, not a traceback
+                raise DatabaseUnavailable(f"the database {_safe_url(self.url)} did not answer ({_short(exc)})") from exc
         except Exception as exc:
             if "already exists" not in str(exc):
                 raise
@@ -306,7 +310,7 @@ def _safe_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, busy_timeout: float = 30.0, **kwargs: Any) -> Engine:
     from pathlib import Path
 
     from sqlalchemy.engine import make_url
@@ -314,7 +318,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     u = make_url(url)
     if u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
@@ -324,7 +328,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")

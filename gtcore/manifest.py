@@ -92,6 +92,7 @@ def parse_manifest_lines(
     where: str = "",
     check_uri: Callable[[str], object] | None = None,
     require_source: bool = True,
+    keep: bool = True,
 ) -> tuple[list[dict], list[Problem]]:
     """Parse and check manifest lines; collect every problem instead of stopping at the first.
 
@@ -104,6 +105,7 @@ def parse_manifest_lines(
             raises UriNotAllowed) becomes a problem carrying its message. Pass a :class:`UriChecker`
             for speed on large manifests.
         require_source: when true every line needs exactly one of ``source-ref`` and ``source``.
+        keep: false to check only and return no records (bounded memory on huge manifests).
 
     Returns:
         ``(records, problems)``: the objects of the lines that have no problem, in file order, and
@@ -111,7 +113,7 @@ def parse_manifest_lines(
         An empty final item (the text after the last newline) is not a line; any other blank line
         is a problem.
     """
-    return _parse(lines, where, check_uri, require_source, keep=True)
+    return _parse(lines, where, check_uri, require_source, keep=keep)
 
 
 def _parse(
@@ -246,13 +248,16 @@ def _check_record(
             add(Problem(f"source-ref must be a string URI, not {_json_kind(ref)}", where, lineno, "source-ref"))
         elif not ref.strip():
             add(Problem("source-ref is empty", where, lineno, "source-ref"))
-        elif ref.endswith("/"):
-            add(Problem(f"source-ref {ref!r} names a folder, not an object", where, lineno, "source-ref"))
-        elif check_uri is not None:
-            try:
-                check_uri(ref)
-            except GTError as exc:
-                add(Problem(str(exc), where, lineno, "source-ref"))
+        else:
+            refused = False
+            if check_uri is not None:  # first: "scheme 'http' is not allowed" says more than "names a folder"
+                try:
+                    check_uri(ref)
+                except GTError as exc:
+                    add(Problem(str(exc), where, lineno, "source-ref"))
+                    refused = True
+            if not refused and ref.endswith("/"):
+                add(Problem(f"source-ref {ref!r} names a folder, not an object", where, lineno, "source-ref"))
     if has_src and type(obj["source"]) is not str:
         add(Problem(f"source must be a string (inline text), not {_json_kind(obj['source'])}", where, lineno, "source"))
     # A key beginning with "$" appears in the raw line as a literal "$" or as a \u escape.

@@ -1,0 +1,1 @@
+"""Reliability and security suite: load, crashes, store and database faults, hostile input and users."""

@@ -1,0 +1,242 @@
+"""An annotator process killed with SIGKILL in the middle of submits, on SQLite and on PostgreSQL.
+
+The child claims and submits in a loop and appends each assignment id to an acknowledgement file (flushed and
+fsynced) only AFTER ``queue.submit`` returned: that is what the annotator saw as "submitted". The parent kills
+it at a random moment, inside the submit transaction, while a worker-response file is half-written (a test hook
+in the child stops there), and between the last commit of the job and its finishing. After each kill:
+
+- every acknowledged submit is in the database; at most the one submit in flight is there unacknowledged;
+- no visible worker-response file is partial (writes are temp file + rename: only ``.gttmp.*`` temp files, which
+  the store never lists, can be left), the database is intact and its counters equal a recount;
+- after the "restart" ``flush_worker_responses`` writes every missing file, a new process carries on with the
+  job, and a job whose finisher died is finished by ``expire_leases``' recovery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from gtcore import db as dbm
+from gtcore import queue
+from gtcore.access import Actor
+from gtcore.context import Context
+from gtcore.leases import FINISH_GRACE_SECONDS
+from tests.fixtures.core import make_settings, make_user
+from tests.fixtures.jobs import JobFactory
+from tests.fixtures.queue import box_answer
+from tests.reliability.loadsim import forkserver
+
+N_OBJECTS = 24
+FINAL_NAME = re.compile(r"^\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d(\.\d+)?\.json$")
+HANG_SECONDS = 600  # a hooked child waits this long for its SIGKILL
+
+
+def child(spec: dict[str, Any]) -> None:
+    """Claim + submit until the job is over; acknowledge each submit after it returned. ``spec["hook"]`` stops
+    the process (until it is killed) inside the submit transaction ("in_tx"), while a worker-response file is
+    half-written ("mid_file") or just before the job is finished ("before_finish")."""
+    from gtcore import leases, localstore
+    from gtcore.errors import TaskError
+
+    root = Path(spec["root"])
+    ctx = Context.from_settings(make_settings(root, database_url=spec["db_url"]))
+    who = spec["who"]
+    actor = Actor(who["user_id"], who["email"], frozenset({"worker"}), frozenset(who["team_ids"]), who["worker_id"])
+    hook, arm_after = spec["hook"], spec["arm_after"]
+    stuck = root / "stuck"
+    acks = 0
+
+    def hang() -> None:
+        stuck.write_text(str(os.getpid()))
+        time.sleep(HANG_SECONDS)
+
+    if hook == "in_tx":
+        real_bump = leases.bump
+
+        def bump(*a: Any, **k: Any) -> bool:
+            if acks >= arm_after:
+                hang()
+            return real_bump(*a, **k)
+
+        leases.bump = bump  # type: ignore[assignment]
+    elif hook == "mid_file":
+        real_fill = localstore.LocalStore._fill
+
+        def fill(fd: int, data: bytes) -> None:
+            if acks >= arm_after:
+                os.write(fd, data[: len(data) // 2])
+                os.fsync(fd)
+                hang()
+            real_fill(fd, data)
+
+        localstore.LocalStore._fill = staticmethod(fill)  # type: ignore[method-assign]
+    elif hook == "before_finish":
+        leases.finish = lambda *a, **k: hang()  # type: ignore[assignment]
+
+    with open(root / "acks.txt", "a") as ack_file:
+        while True:
+            try:
+                task = queue.claim_next(ctx, actor, spec["job_id"])
+            except TaskError:
+                return  # the job is over
+            if task is None:
+                time.sleep(0.05)
+                continue
+            queue.submit(ctx, actor, task.assignment_id, box_answer(n=2, w=64, h=48))
+            ack_file.write(f"{task.assignment_id}\n")  # acknowledged: only after submit returned
+            ack_file.flush()
+            os.fsync(ack_file.fileno())
+            acks += 1
+
+
+class Crasher:
+    def __init__(self, ctx: Context, root: Path, db_url: str) -> None:
+        self.ctx, self.root, self.db_url = ctx, root, db_url
+        job = JobFactory(ctx, root).create(name="crash", n_images=N_OBJECTS, workers_per_object=1)
+        self.job_id, self.job_name = job.job_id, job.name
+        self.worker = make_user(ctx.db, "crashy@example.test", ("worker",), (job.team_id,))
+        self.mpc = forkserver()
+        self.kills = 0
+        self.unacked: set[int] = set()  # stored submits whose child died before acknowledging them
+
+    def start(self, hook: str = "", arm_after: int = 0) -> Any:
+        (self.root / "stuck").unlink(missing_ok=True)
+        w = self.worker
+        spec = {
+            "db_url": self.db_url, "root": str(self.root), "job_id": self.job_id, "hook": hook, "arm_after": arm_after,
+            "who": {"user_id": w.user_id, "email": w.email, "worker_id": w.worker_id, "team_ids": sorted(w.team_ids)},
+        }  # fmt: skip
+        p = self.mpc.Process(target=child, args=(spec,), name=f"crash-{hook or 'random'}")
+        p.start()
+        return p
+
+    def acked(self) -> list[int]:
+        path = self.root / "acks.txt"
+        text = path.read_text() if path.exists() else ""
+        return [int(x) for x in text.split("\n")[:-1] if x]  # complete lines only
+
+    def kill(self, p: Any, *, after_acks: int | None = None, when_stuck: bool = False) -> None:
+        deadline = time.time() + 120
+        target = len(self.acked()) + (after_acks or 0)
+        while time.time() < deadline and p.is_alive():
+            if when_stuck and (self.root / "stuck").exists():
+                break
+            if after_acks is not None and len(self.acked()) >= target:
+                time.sleep(random.uniform(0.0, 0.05))  # somewhere in the next claim / submit
+                break
+            time.sleep(0.005)
+        assert p.is_alive(), f"the child ended before it was killed (exit {p.exitcode})"
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(30)
+        assert p.exitcode == -signal.SIGKILL
+        self.kills += 1
+
+    def rows(self) -> tuple[Any, list[Any], list[Any]]:
+        with self.ctx.db.read() as c:
+            job = c.execute(select(dbm.jobs).where(dbm.jobs.c.id == self.job_id)).one()
+            objs = list(c.execute(select(dbm.objects).where(dbm.objects.c.job_id == self.job_id)))
+            rows = list(c.execute(select(dbm.assignments).where(dbm.assignments.c.job_id == self.job_id)))
+        return job, objs, rows
+
+    def response_folder(self) -> Path:
+        return self.root / "output" / self.job_name / "annotations" / "worker-response" / "iteration-1"
+
+    def check_after_kill(self) -> dict[str, int]:
+        """Acknowledged answers are stored; nothing visible is half-written; counters equal a recount."""
+        _, objs, rows = self.rows()
+        submitted = {a.id for a in rows if a.status == "submitted"}
+        acked = set(self.acked())
+        assert acked <= submitted, f"acknowledged but lost: {sorted(acked - submitted)}"
+        new = submitted - acked - self.unacked
+        assert len(new) <= 1, "more than the one in-flight submit is stored unacknowledged"
+        self.unacked |= new
+        for o in objs:
+            mine = [a for a in rows if a.object_idx == o.idx]
+            live = sum(a.status in ("leased", "stopped") for a in mine)
+            answers = sum(a.status == "submitted" for a in mine)
+            assert (o.taken, o.answers) == (live + answers, answers), f"object {o.idx} counters"
+        temps = 0
+        folder = self.response_folder()
+        for path in folder.rglob("*") if folder.exists() else []:
+            if path.is_dir():
+                continue
+            if path.name.startswith(".gttmp."):
+                temps += 1
+                continue
+            assert FINAL_NAME.match(path.name), path
+            (answer,) = json.loads(path.read_text())["answers"]  # complete JSON: never half-written
+            assert answer["workerId"] == self.worker.worker_id
+        listed = list(self.ctx.storage.list(str(folder))) if folder.exists() else []
+        assert not [u for u in listed if "/.gttmp." in u], "the store lists a temp file"
+        if self.ctx.db.is_sqlite:
+            with self.ctx.db.read() as c:
+                assert c.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        return {"acked": len(acked), "submitted": len(submitted), "in_flight_stored": len(new), "temps": temps}
+
+
+def test_sigkill_mid_submits_loses_no_acknowledged_answer(db_url: str, tmp_path: Path) -> None:
+    ctx = Context.from_settings(make_settings(tmp_path, database_url=db_url))
+    try:
+        c = Crasher(ctx, tmp_path, db_url)
+        seen = []
+        c.kill(c.start(), after_acks=3)  # at a random moment of the claim/submit loop
+        seen.append(c.check_after_kill())
+        c.kill(c.start("in_tx", arm_after=2), when_stuck=True)  # inside the submit transaction
+        in_tx = c.check_after_kill()
+        assert in_tx["in_flight_stored"] == 0  # the uncommitted submit left nothing behind
+        c.kill(c.start("mid_file", arm_after=2), when_stuck=True)  # worker-response file half-written
+        mid = c.check_after_kill()
+        assert mid["in_flight_stored"] == 1 and mid["temps"] >= 1  # committed; its file not visible yet
+        # restart: the missing file is written (the next process's first submit would also flush it)
+        assert queue.flush_worker_responses(ctx, job_id=c.job_id) == 1
+        _, _, rows = c.rows()
+        assert all(a.response_uri for a in rows if a.status == "submitted")
+        c.kill(c.start(), after_acks=2)
+        seen.append(c.check_after_kill())
+        queue.flush_worker_responses(ctx, job_id=c.job_id)
+        c.kill(c.start("before_finish"), when_stuck=True)  # dies after the last commit, before finishing
+        job, objs, rows = c.rows()
+        assert job.status == "InProgress" and all(o.status == "done" for o in objs)
+        assert set(c.acked()) <= {a.id for a in rows if a.status == "submitted"}
+
+        queue.expire_leases(ctx, c.job_id, now=time.time() + FINISH_GRACE_SECONDS + 1)  # the recovery sweep
+        job, objs, rows = c.rows()
+        assert job.status == "Completed"
+        assert queue.flush_worker_responses(ctx, job_id=c.job_id) == 0
+        submitted = [a for a in rows if a.status == "submitted"]
+        assert len(submitted) == N_OBJECTS and all(a.response_uri for a in submitted)
+        files = [p for p in c.response_folder().rglob("*.json") if FINAL_NAME.match(p.name)]
+        assert len(files) == N_OBJECTS
+        out = (tmp_path / "output" / c.job_name / "manifests" / "output" / "output.manifest").read_text()
+        lines = [json.loads(x) for x in out.splitlines()]
+        assert len(lines) == N_OBJECTS and all(x["crash-metadata"]["human-annotated"] == "yes" for x in lines)
+        assert c.kills == 5
+        print({"rounds": seen + [in_tx, mid], "files": len(files)})
+    finally:
+        ctx.db.dispose()
+
+
+def test_a_killed_lease_holder_gets_his_task_back(tmp_path: Path) -> None:
+    """Killed inside the submit transaction: the lease survives untouched, and the restarted annotator resumes
+    the very same task (with no answer stored for it) instead of being handed a second one."""
+    db_url = f"sqlite:///{tmp_path / 'gt.sqlite3'}"
+    ctx = Context.from_settings(make_settings(tmp_path, database_url=db_url))
+    try:
+        c = Crasher(ctx, tmp_path, db_url)
+        c.kill(c.start("in_tx", arm_after=0), when_stuck=True)
+        _, _, rows = c.rows()
+        (lease,) = rows
+        assert lease.status == "leased" and lease.answer_json is None
+        task = queue.claim_next(ctx, c.worker, c.job_id)
+        assert task is not None and task.assignment_id == lease.id
+    finally:
+        ctx.db.dispose()
