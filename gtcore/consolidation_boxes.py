@@ -71,23 +71,24 @@ class ConsolidatedBox(NamedTuple):
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union (Jaccard index) of two boxes; 0 when either has no area."""
-    iw = min(a.right, b.right) - max(a.left, b.left)
-    ih = min(a.bottom, b.bottom) - max(a.top, b.top)
-    if iw <= 0 or ih <= 0:
+    # tuple unpacking and conditional expressions: this runs for every pair of boxes of a job (hot path)
+    _la, al, at, aw, ah = a
+    _lb, bl, bt, bw, bh = b
+    ar, br, ab, bb = al + aw, bl + bw, at + ah, bt + bh
+    iw = (ar if ar < br else br) - (al if al > bl else bl)
+    if iw <= 0:
+        return 0.0
+    ih = (ab if ab < bb else bb) - (at if at > bt else bt)
+    if ih <= 0:
         return 0.0
     inter = iw * ih
-    union = a.width * a.height + b.width * b.height - inter
+    union = aw * ah + bw * bh - inter
     return inter / union if union > 0 else 0.0
 
 
 def majority(n_workers: int) -> int:
     """Default minimum support: ceil(n / 2), at least 1."""
     return max(1, math.ceil(n_workers / 2))
-
-
-def _tidy(v: float) -> Number:
-    """Whole numbers as int (Ground Truth writes 859, not 859.0); anything else unrounded."""
-    return int(v) if v.is_integer() else v
 
 
 def consolidate_boxes(
@@ -107,16 +108,21 @@ def consolidate_boxes(
         ]
     need = majority(n) if min_support is None else max(1, min_support)
     # every box in answer order (its position is its global order), grouped by label
-    flat: list[Box] = []
-    owner: list[int] = []
+    flat: list[Box] = [b for boxes in worker_boxes for b in boxes]
+    if len(flat) < need:
+        return []  # fewer boxes than the support a cluster needs
+    owner = [w for w, boxes in enumerate(worker_boxes) for _b in boxes]
     by_label: dict[str, list[int]] = {}
-    for w, boxes in enumerate(worker_boxes):
-        for b in boxes:
-            by_label.setdefault(b.label, []).append(len(flat))
-            flat.append(b)
-            owner.append(w)
+    for k, b in enumerate(flat):
+        ids = by_label.get(b[0])
+        if ids is None:
+            by_label[b[0]] = [k]
+        else:
+            ids.append(k)
     out: list[tuple[int, ConsolidatedBox]] = []
     for members in by_label.values():
+        if len(members) < need:
+            continue  # too few boxes of this class for one cluster
         drew = len({owner[k] for k in members})
         if drew < need:
             continue  # too few workers drew this class at all
@@ -138,7 +144,11 @@ def consolidate_boxes(
                     st += bt
                     sw += bw
                     sh += bh
-                left, top, width, height = _tidy(sl / m), _tidy(st / m), _tidy(sw / m), _tidy(sh / m)
+                left, top, width, height = sl / m, st / m, sw / m, sh / m  # whole means as int (rule 4)
+                left = int(left) if left.is_integer() else left
+                top = int(top) if top.is_integer() else top
+                width = int(width) if width.is_integer() else width
+                height = int(height) if height.is_integer() else height
             conf = round(min(1.0, m / n * mean_iou), 2)
             out.append((cl[0], ConsolidatedBox(first.label, left, top, width, height, conf, m)))
     out.sort(key=lambda t: t[0])
@@ -152,7 +162,7 @@ def _small(flat: list[Box], ids: list[int], thr: float) -> list[tuple[list[int],
     if len(ids) == 2:
         v = iou(flat[ids[0]], flat[ids[1]])
         return [(ids, v)] if v >= thr else [([ids[0]], thr), ([ids[1]], thr)]
-    a, b, c = (flat[k] for k in ids)
+    a, b, c = flat[ids[0]], flat[ids[1]], flat[ids[2]]
     vals = (iou(a, b), iou(a, c), iou(b, c))
     if min(vals) >= thr:  # every pair matches: greedy average linkage ends with one cluster
         return [(ids, sum(vals) / 3)]

@@ -7,10 +7,12 @@ State machine (groundtruth-reference.md 4.3, 4.4, 8)::
                               \\-> Failed               (fail_labeling_job, fail_overdue_jobs after 30 days)
 
 Completed, Stopped and Failed are final: a stopped job never restarts. To carry on, chain a new job
-from it: its input is the old job's output manifest. With the same label attribute only the lines
-without that attribute are labeled; with a new attribute every line is labeled again. Chaining a
-bounding-box job may create an AdjustmentBoundingBox job (new attribute required; annotators see the
-previous boxes). Cloning copies the setup (same input manifest) under a new name.
+from it: its input is the old job's output manifest (for a Stopped or Failed job, whose output manifest
+holds only the answered objects, its full-length intermediate manifest: ``output.chain_input_uri``).
+With the same label attribute only the lines without that attribute are labeled; with a new attribute
+every line is labeled again. Chaining a bounding-box job may create an AdjustmentBoundingBox job (new
+attribute required; annotators see the previous boxes). Cloning copies the setup (same input manifest)
+under a new name.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gtcore.context import Context
 from gtcore.errors import Conflict, NotFound, PermissionDenied, Problem, SpecError
 from gtcore.jobcreate import create_job
 from gtcore.joblist import JobSummary, counts_by_status, find_job_row, job_summary, spec_of
-from gtcore.output import output_manifest_uri
+from gtcore.output import chain_input_uri
 
 FINAL = ("Completed", "Failed", "Stopped")
 RUNNING = ("Initializing", "InProgress")
@@ -173,6 +175,9 @@ def chain_labeling_job(
 ) -> JobSummary:
     """A new job whose input is ``source``'s output manifest (source Completed, Stopped or Failed).
 
+    From a Stopped or Failed job the input is its intermediate manifest (every input line, the answered
+    ones labelled), so a same-attribute chain offers exactly the objects the stopped job left unlabeled.
+
     ``label_attribute_name`` defaults as in the console: the new job's name when chaining from a Completed
     job (or for an adjustment), the old attribute from a Stopped or Failed one. ``task_type`` defaults to
     the source's; ``"AdjustmentBoundingBox"`` is allowed from a bounding-box (or adjustment) job.
@@ -188,7 +193,7 @@ def chain_labeling_job(
         kinds = ", ".join(sorted(allowed))
         raise SpecError([Problem(f"a job chained from {row.name} ({row.task_type}) can be: {kinds}",
                                  field="HumanTaskConfig.TaskType")], summary="the labeling job was not created")
-    manifest = output_manifest_uri(row)
+    manifest = chain_input_uri(row)
     if not ctx.storage.exists(manifest):
         raise Conflict(f"labeling job {row.name} has no output manifest at {manifest} to chain from")
     if label_attribute_name is None:

@@ -25,6 +25,7 @@ from gtcore.jobform import ORIGINS, ExampleImage, JobForm, build_request, form_p
 from gtcore.jobform_data import write_label_config
 from gtcore.jobform_problems import LABELS_FORM_FIELD, friendly, merge_problems
 from gtcore.joblist import JobSummary, check_can_read, find_job_row, spec_of
+from gtcore.output import chain_input_uri
 
 _CHAIN_SETS = ("LabelingJobName", "LabelAttributeName", "ChainedFrom", "InputConfig")
 
@@ -55,7 +56,7 @@ def form_from_job(ctx: Context, actor: Actor, name: str, origin: str) -> JobForm
     return JobForm(
         name="",
         label_attribute=row.label_attribute if keep_attribute else "",
-        manifest_uri=summary.output_manifest_uri if chain else row.input_manifest_uri,
+        manifest_uri=chain_input_uri(row) if chain else row.input_manifest_uri,  # full length even when Stopped
         object_count=None if chain else int(row.total_objects),
         output_path=str(row.output_path),
         task_type=str(row.task_type),

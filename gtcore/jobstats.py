@@ -2,6 +2,11 @@
 
 Reads only (three queries: objects grouped by status, assignments grouped by worker and status, and the
 submitted answers' times). Admins and auditors may read it (``gtcore.access.require_reader``).
+
+Also for that page: where the job's output manifests are and whether they exist yet (``output_files``,
+``read_output``), the cumulative count of submitted tasks over time thinned to at most a few hundred
+points for a chart (``completed_over_time``), and how long the job has been running (``running_seconds``,
+``duration_text``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, select
 
 from gtcore import db as dbm
+from gtcore import output
 from gtcore.access import Actor, require_reader
 from gtcore.context import Context
 from gtcore.errors import NotFound
@@ -129,3 +135,80 @@ def job_progress(ctx: Context, actor: Actor, job_id: int) -> JobProgress:
         workers=workers,
         submit_times=sorted(times),
     )
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    """The job's output manifests: the final one (``LabelingJobOutput.OutputDatasetS3Uri``) and the
+    intermediate one (every input line, rewritten while the job runs)."""
+
+    final_uri: str
+    final_ready: bool
+    intermediate_uri: str
+    intermediate_ready: bool
+
+    @property
+    def best_uri(self) -> str | None:
+        """The final manifest once written, else the intermediate one, else None."""
+        if self.final_ready:
+            return self.final_uri
+        return self.intermediate_uri if self.intermediate_ready else None
+
+
+def _job_folder_row(ctx: Context, job_id: int) -> object:
+    j = dbm.jobs
+    with ctx.db.read() as conn:
+        row = conn.execute(select(j.c.name, j.c.output_path).where(j.c.id == job_id)).first()
+    if row is None:
+        raise NotFound(f"labeling job {job_id} does not exist")
+    return row
+
+
+def output_files(ctx: Context, actor: Actor, job_id: int) -> OutputFiles:
+    """Where job ``job_id`` writes its output manifests and which exist now (admins and auditors)."""
+    require_reader(actor, action="see job outputs")
+    row = _job_folder_row(ctx, job_id)
+    final, inter = output.output_manifest_uri(row), output.intermediate_manifest_uri(row)
+    return OutputFiles(final, ctx.storage.exists(final), inter, ctx.storage.exists(inter))
+
+
+def read_output(ctx: Context, actor: Actor, job_id: int, *, final: bool = True) -> bytes:
+    """The bytes of the job's final (or intermediate) output manifest, for a download (admins and auditors).
+
+    Raises ObjectNotFound (a StorageError naming the URI) when it was not written yet.
+    """
+    require_reader(actor, action="download job outputs")
+    row = _job_folder_row(ctx, job_id)
+    uri = output.output_manifest_uri(row) if final else output.intermediate_manifest_uri(row)
+    return ctx.storage.read_bytes(uri)
+
+
+def completed_over_time(submit_times: list[float], max_points: int = 300) -> list[tuple[float, int]]:
+    """``[(epoch seconds, tasks submitted so far), ...]`` from sorted submit times, at most ``max_points``
+    points (every point lies on the exact cumulative curve; the last submit is always included)."""
+    n = len(submit_times)
+    if n == 0:
+        return []
+    step = max(1, -(-n // max(1, max_points)))  # ceil(n / max_points)
+    picks = list(range(step - 1, n, step))
+    if picks[-1] != n - 1:
+        picks.append(n - 1)
+    return [(float(submit_times[i]), i + 1) for i in picks]
+
+
+def running_seconds(created_at: float, ended_at: float | None, now: float | None = None) -> float:
+    """How long the job ran: until it ended, or until now while it runs."""
+    end = ended_at if ended_at is not None else (dbm.now() if now is None else now)
+    return max(0.0, end - created_at)
+
+
+def duration_text(seconds: float) -> str:
+    """``45 s``, ``12 min 5 s``, ``3 h 20 min``, ``2 d 4 h``."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86_400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86_400} d {s % 86_400 // 3600} h"

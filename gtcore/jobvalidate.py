@@ -121,11 +121,11 @@ class _Validation:
         if found is None and isinstance(_raw(self.request, "HumanTaskConfig"), dict):
             found = check_human_task_config(Checker(), self.request["HumanTaskConfig"]).task_type
         template = _raw(self.request, "HumanTaskConfig", "UiConfig", "UiTemplateS3Uri")
-        if found is not None or not self.usable(TEMPLATE_FIELD, template):
+        if not self.usable(TEMPLATE_FIELD, template):
             return found
-        uri = self.normalize(TEMPLATE_FIELD, template)
-        if uri is None:
-            return None
+        uri = self.normalize(TEMPLATE_FIELD, template)  # also when unused: it must be an allowed storage URI
+        if found is not None or uri is None:
+            return found
         try:
             found = task_type_from_template(self.ctx.storage.read_text(uri))
         except StorageError as exc:
@@ -183,12 +183,14 @@ class _Validation:
             return [], []
         lines = split_lines(data)
         del data
-        records, problems = parse_manifest_lines(lines, where=uri, check_uri=UriChecker(storage.normalize))
+        # past the limit the job cannot be created: check every line, but build no records (bounded memory)
+        keep = len(lines) - (1 if lines and not lines[-1] else 0) <= MAX_OBJECTS
+        records, problems = parse_manifest_lines(lines, where=uri, check_uri=UriChecker(storage.normalize), keep=keep)
         self.manifest_problems.extend(problems)
-        if len(records) + len(problems) > MAX_OBJECTS:
+        if not keep or len(records) + len(problems) > MAX_OBJECTS:
             self.manifest_problems.append(Problem(
                 f"the manifest has more than {MAX_OBJECTS:,} lines, the limit of objects per labeling job", uri))
-        if problems or not lines or isinstance(lines[0], bytes):
+        if not keep or problems or not lines or isinstance(lines[0], bytes):
             return [], []
         for i, rec in enumerate(records):
             if "source-ref" not in rec:

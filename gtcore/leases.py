@@ -12,6 +12,16 @@ Invariants (kept by conditional UPDATEs inside one write transaction, never by P
 - The transaction that settles an object takes the job row lock (an UPDATE of ``jobs``) before counting the
   open objects left; so of all transactions settling a job's last objects exactly one sees none left, and
   only that one calls ``lifecycle.finish_job(ctx, job_id, "Completed")`` after its commit.
+- After a commit that settled an object without finishing the job, ``object_settled`` checks the job's
+  StoppingConditions (``jobactions.check_stopping_conditions``) and rewrites the intermediate manifest when
+  ``output.intermediate_due`` says so, but at most once every ``INTERMEDIATE_MIN_SECONDS`` per job and
+  process (a rewrite reads every object of the job and fsyncs three files: without this, a fast crowd on a
+  small job would pay it on every submit). A due write that was skipped or failed is pending: the next
+  settled object of that job writes it once the interval has passed. Nothing here can fail the worker's
+  action: errors are logged. So while a job runs its intermediate manifest lags by at most the interval
+  plus the time to the next completed object (Ground Truth: "a few minutes"); the finish writes it whole.
+- ``maybe_fail_overdue`` (called by claims) fails jobs older than 30 days, at most every
+  ``OVERDUE_CHECK_SECONDS`` per database and process.
 
 Hot statements are built once with ``bindparam`` (building a SQLAlchemy statement costs more than SQLite
 takes to run it).
@@ -19,15 +29,17 @@ takes to run it).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from gtcore import db as dbm
+from gtcore.access import Actor
 from gtcore.context import Context
 from gtcore.db import DatabaseUnavailable
 from gtcore.errors import TaskError
@@ -37,6 +49,11 @@ log = logging.getLogger(__name__)
 LIVE = ("leased", "stopped")  # statuses of a lease that still counts in objects.taken
 BLOCKING = ("submitted", "declined", "leased", "stopped")  # the worker gets this object no more
 FINISH_GRACE_SECONDS = 600.0  # recovery: finish a job left InProgress with no open object after this long
+OVERDUE_CHECK_SECONDS = 300.0  # maybe_fail_overdue looks at most this often (per database, per process)
+INTERMEDIATE_MIN_SECONDS = 5.0  # object_settled rewrites a job's intermediate manifest at most this often
+_intermediate_last: dict[tuple[str, int], float] = {}  # (database URL, job id) -> monotonic time of the last write
+_intermediate_pending: set[tuple[str, int]] = set()  # due, but skipped by the interval or failed
+_overdue_checked: dict[str, float] = {}  # database URL -> time.monotonic() of the last overdue check
 
 A = dbm.assignments
 O = dbm.objects  # noqa: E741
@@ -216,3 +233,77 @@ def _recover_stuck_jobs(ctx: Context, job_id: int | None, now: float) -> None:
     for jid in stuck:
         log.warning("job %s has no open object left but is still InProgress: finishing it", jid)
         finish(ctx, jid)
+
+
+OPEN_LEFT = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.status == "open")
+JOB_FACTS = select(J.c.total_objects, J.c.spec_json).where(J.c.id == bindparam("b_job"))
+_job_facts: dict[tuple[str, int], tuple[int, bool]] = {}  # (db, job) -> (total objects, has StoppingConditions)
+
+
+def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
+    """A job's object count and whether it has StoppingConditions (both fixed at creation: cached)."""
+    key = (ctx.db.url, job_id)
+    if key not in _job_facts:
+        with ctx.db.read() as conn:
+            row = conn.execute(JOB_FACTS, {"b_job": job_id}).first()
+        if row is None:
+            return None
+        try:
+            spec = json.loads(row.spec_json or "{}")
+        except ValueError:
+            spec = {}
+        _job_facts[key] = (int(row.total_objects), bool(isinstance(spec, dict) and spec.get("StoppingConditions")))
+    return _job_facts[key]
+
+
+def object_settled(ctx: Context, job_id: int, actor: Actor | None = None) -> None:
+    """After a commit that moved an object out of ``open`` (the job not finished by it): stop the job if a
+    StoppingConditions limit is reached, else rewrite the intermediate manifest when it is due. Never raises."""
+    from gtcore import jobactions
+
+    try:
+        facts = _facts(ctx, job_id)
+        if facts is None:
+            return
+        if facts[1] and jobactions.check_stopping_conditions(ctx, actor or Actor.system_actor(), job_id):
+            return
+        _write_intermediate_if_due(ctx, job_id, facts[0])
+    except Exception:
+        log.exception("after object settled in job %s: stopping conditions or intermediate manifest failed "
+                      "(the next settled object retries)", job_id)  # fmt: skip
+
+
+def _write_intermediate_if_due(ctx: Context, job_id: int, total: int) -> None:
+    from gtcore import output
+
+    key = (ctx.db.url, job_id)
+    if key not in _intermediate_pending and total > output.INTERMEDIATE_SMALL_JOB:
+        with ctx.db.read() as conn:  # counting is needed for the every-1 % rule only
+            left = int(conn.execute(OPEN_LEFT, {"b_job": job_id}).scalar_one())
+        if not output.intermediate_due(total, total - left):
+            return
+    t = time.monotonic()
+    last = _intermediate_last.get(key)
+    if last is not None and t - last < INTERMEDIATE_MIN_SECONDS:
+        _intermediate_pending.add(key)
+        return
+    _intermediate_last[key] = t
+    _intermediate_pending.add(key)  # until the write succeeded
+    if output.write_intermediate(ctx, job_id) is None:  # the job is finishing or final: nothing more to do
+        _intermediate_last.pop(key, None)
+    _intermediate_pending.discard(key)
+
+
+def maybe_fail_overdue(ctx: Context) -> None:
+    """Fail running jobs older than 30 days (``jobactions.fail_overdue_jobs``), cheaply throttled; never raises."""
+    from gtcore import jobactions
+
+    key, t = ctx.db.url, time.monotonic()
+    last = _overdue_checked.get(key)
+    if last is not None and t - last < OVERDUE_CHECK_SECONDS:
+        return
+    _overdue_checked[key] = t
+    try:
+        jobactions.fail_overdue_jobs(ctx, Actor.system_actor())
+    except Exception:
+        log.exception("failing overdue labeling jobs failed; the next check retries")

@@ -40,6 +40,7 @@ from gtcore.leases import (
     expire_job_leases,
     expire_leases,
     finish,
+    maybe_fail_overdue,
     one_of,
     retrying,
 )
@@ -257,6 +258,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
+    maybe_fail_overdue(ctx)  # jobs past 30 days fail (throttled; never raises)
 
     def tx() -> tuple[Task | None, bool, Any]:
         with ctx.db.write() as conn:

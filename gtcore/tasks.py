@@ -239,6 +239,8 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
         responses.maybe_flush(ctx, row.job_id)
     if job_done:
         leases.finish(ctx, row.job_id)
+    elif object_done:  # stopping conditions, intermediate manifest (never fails the submit)
+        leases.object_settled(ctx, row.job_id, actor)
     return SubmitResult(response_uri=uri, object_done=object_done, job_done=job_done)
 
 
@@ -247,17 +249,19 @@ def _give_back(ctx: Context, actor: Actor, aid: int, now: float | None, action: 
     t = dbm.now() if now is None else now
     declines = 1 if action == "decline" else 0
 
-    def tx() -> tuple[int, bool]:
+    def tx() -> tuple[int, bool, bool]:
         with ctx.db.write() as conn:
             row = _checked(conn, actor, aid, t, action)
             if conn.execute(stmt, {"aid": aid, "owner": row.worker_id, "now": t, **extra}).rowcount != 1:
                 raise _lost(conn, aid, t, action)
             settled = leases.bump(conn, row.job_id, row.object_idx, t, taken=-1, declines=declines)
-            return row.job_id, (leases.close_job_if_done(conn, row.job_id, t) if settled else False)
+            return row.job_id, settled, (leases.close_job_if_done(conn, row.job_id, t) if settled else False)
 
-    job_id, finished = leases.retrying(tx)
+    job_id, settled, finished = leases.retrying(tx)
     if finished:
         leases.finish(ctx, job_id)
+    elif settled:
+        leases.object_settled(ctx, job_id, actor)
 
 
 def decline(ctx: Context, actor: Actor, assignment_id: int, reason: str = "", *, now: float | None = None) -> None:

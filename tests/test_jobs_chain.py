@@ -180,8 +180,10 @@ def test_chain_allowed_only_from_final_states(any_ctx: Context, any_job_factory:
     failed = jobs.fail_labeling_job(any_ctx, SYSTEM, "to-fail", "broken bucket")
     assert len(output_lines(failed)) == 1  # the answered object
     again = jobs.chain_labeling_job(any_ctx, SYSTEM, "to-fail", "to-fail-2", label_attribute_name="fresh")
-    assert again.status == "InProgress" and again.counters.unlabeled == 1
-    Path(failed.output_manifest_uri).unlink()
+    # a Failed (or Stopped) job chains from its full-length intermediate manifest: both lines are relabeled
+    full = failed.output_manifest_uri.replace("/manifests/output/", "/manifests/intermediate/1/")
+    assert again.status == "InProgress" and again.counters.unlabeled == 2 and again.input_manifest_uri == full
+    Path(full).unlink()
     with pytest.raises(Conflict, match="no output manifest"):
         jobs.chain_labeling_job(any_ctx, SYSTEM, "to-fail", "to-fail-3")
 

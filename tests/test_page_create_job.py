@@ -353,7 +353,8 @@ def test_clone_and_chain_prefill(page_ctx: Context, tmp_path: Path) -> None:
     _ok(at)
     assert "Chaining from source-job (Stopped)" in _texts(at)
     out = jobs.job_summary(page_ctx, admin, "source-job").output_manifest_uri
-    assert f"Input manifest: {out}" in _texts(at) and "1 object from the source job." in _texts(at)
+    out = out.replace("/manifests/output/", "/manifests/intermediate/1/")  # Stopped: the full-length manifest
+    assert f"Input manifest: {out}" in _texts(at) and "2 objects from the source job." in _texts(at)
     assert at.checkbox(key="cj_chain_same").value  # stopped: the same attribute by default
     assert not at.checkbox(key="cj_adjust").value
     at.checkbox(key="cj_adjust").check().run()

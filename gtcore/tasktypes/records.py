@@ -19,6 +19,7 @@ otherwise the previous value is copied unchanged (byte-identical once serialised
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,9 +62,20 @@ class RecordSpec:
     previous_attribute: str | None = None  # adjustment jobs: the attribute whose boxes are adjusted
 
 
+# [(whole second, its "YYYY-MM-DDTHH:MM:SS" text)]: one strftime a second; the pair is replaced whole (threads)
+_second_text: list[tuple[int, str]] = [(-1, "")]
+
+
 def creation_date(when: datetime | None = None) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffff`` in UTC, no zone (Ground Truth's image/text format)."""
-    when = datetime.now(UTC) if when is None else when
+    if when is None:  # the hot path (one call per consolidated object): no datetime objects
+        ns = time.time_ns()
+        sec, us = divmod(ns // 1000, 1_000_000)
+        cached_sec, text = _second_text[0]
+        if cached_sec != sec:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+            _second_text[0] = (sec, text)
+        return f"{text}.{us:06d}"
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     return when.isoformat(timespec="microseconds")
