@@ -33,10 +33,8 @@ pixel decoding); 3 for S3 objects and unreadable images. Width and height come f
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +43,7 @@ from sqlalchemy import and_, or_, select
 
 from gtcore import db as dbm
 from gtcore import fastjson, tasktypes
+from gtcore.augmented import gc_paused
 from gtcore.context import Context
 from gtcore.errors import NotFound
 from gtcore.imageheaders import image_info_reader
@@ -312,24 +311,13 @@ def write_intermediate(ctx: Context, job_id: int) -> str | None:
     return uri
 
 
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building ~10^6 small acyclic objects (it rescans them all)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
 
 def write_final(ctx: Context, job_id: int, final_status: str) -> str:
     """Consolidate every object with answers, store it, write the whole tree; returns the output manifest URI.
 
     The caller (``gtcore.lifecycle.finish_job``) guards against concurrent runs and sets the status.
     """
-    with _bulk():
+    with gc_paused():  # ~10^6 small acyclic objects: the cyclic GC would rescan them all
         data = _load(ctx, job_id)
         res = _consolidate(ctx, data)
         _store(ctx, job_id, res, only_open_job=False)

@@ -7,6 +7,8 @@ page receives the job in ``st.session_state["job_status_job_id"]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -124,23 +126,40 @@ def actions_ui(ctx: Context, actor: Actor, s: JobSummary) -> None:
         help=allowed.chain_reason or "A new job whose input is this job's output manifest.",
     ):
         _prefill("chain", s.name)
-    if st.session_state.get(CONFIRM_STOP) != s.name:
+    confirm_stop_ui(ctx, actor, s, confirm_key=CONFIRM_STOP, flash_key=FLASH, key_prefix="jobs")
+
+
+def confirm_stop_ui(
+    ctx: Context,
+    actor: Actor,
+    s: JobSummary,
+    *,
+    confirm_key: str,
+    flash_key: str,
+    key_prefix: str,
+    fmt: Callable[[str], str] = str,
+) -> None:
+    """The "are you sure?" step of Stop, shared by the Jobs and Job status pages; stops through gtcore."""
+    if st.session_state.get(confirm_key) != s.name:
         return
     st.warning(
-        f"Stop {s.name}? A stopped job cannot be restarted (chain a new job to carry on); every answer "
-        "submitted so far goes to the output manifest.",
+        fmt(
+            f"Stop {s.name}? A stopped job cannot be restarted (chain a new job to carry on); every answer "
+            "submitted so far goes to the output manifest."
+        ),
         icon=":material/warning:",
     )
-    y, n = st.columns(2)
-    if n.button("Cancel", key="jobs_stop_no"):
-        st.session_state.pop(CONFIRM_STOP, None)
+    yes, no = st.columns(2)
+    if no.button("Cancel", key=f"{key_prefix}_stop_no"):
+        st.session_state.pop(confirm_key, None)
         st.rerun()
-    if y.button("Yes, stop the job", key="jobs_stop_yes", type="primary"):
-        st.session_state.pop(CONFIRM_STOP, None)
+    if yes.button("Yes, stop the job", key=f"{key_prefix}_stop_yes", type="primary"):
+        st.session_state.pop(confirm_key, None)
         try:
             stopped = jobs.stop_labeling_job(ctx, actor, s.name)
         except GTError as exc:
             show_error(exc)
             return
-        st.session_state[FLASH] = f"Stopped {stopped.name}: its output manifest is at {stopped.output_manifest_uri}."
+        where = stopped.output_manifest_uri
+        st.session_state[flash_key] = f"Stopped {stopped.name}: its output manifest is at {where}."
         st.rerun()

@@ -30,6 +30,7 @@ from gtcore.textsafe import md_escape
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import viewer_widgets as vw
 from gtcore.ui.errors import show_error
+from gtcore.ui.jobs_widgets import confirm_stop_ui
 
 PICK = "status_job"
 CONFIRM_STOP = "status_confirm_stop"
@@ -208,23 +209,4 @@ def stop_ui(ctx: Context, actor: Actor, s: JobSummary) -> None:
     if st.button("Stop the job", key="status_stop", icon=":material/stop_circle:",
                  help="Asks first. Answers so far go to the output manifest."):  # fmt: skip
         st.session_state[CONFIRM_STOP] = s.name
-    if st.session_state.get(CONFIRM_STOP) != s.name:
-        return
-    st.warning(
-        _one_line(f"Stop {s.name}? A stopped job cannot be restarted (chain a new job to carry on); every answer "
-                  "submitted so far goes to the output manifest."),  # fmt: skip
-        icon=":material/warning:",
-    )
-    yes, no = st.columns(2)
-    if no.button("Cancel", key="status_stop_no"):
-        st.session_state.pop(CONFIRM_STOP, None)
-        st.rerun()
-    if yes.button("Yes, stop the job", key="status_stop_yes", type="primary"):
-        st.session_state.pop(CONFIRM_STOP, None)
-        try:
-            stopped = jobs.stop_labeling_job(ctx, actor, s.name)
-        except GTError as exc:
-            show_error(exc)
-            return
-        st.session_state[FLASH] = f"Stopped {stopped.name}: its output manifest is at {stopped.output_manifest_uri}."
-        st.rerun()
+    confirm_stop_ui(ctx, actor, s, confirm_key=CONFIRM_STOP, flash_key=FLASH, key_prefix="status", fmt=_one_line)

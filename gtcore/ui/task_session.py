@@ -16,19 +16,12 @@ from typing import Any, Protocol
 import streamlit as st
 
 from gtcore import tasktypes
+from gtcore.taskimages import TaskLike as ImageTaskLike
 
 
-class TaskLike(Protocol):
+class TaskLike(ImageTaskLike, Protocol):
     """The fields of ``gtcore.queue.Task`` the screen reads (read-only, so the frozen dataclass matches)."""
 
-    @property
-    def assignment_id(self) -> int: ...
-    @property
-    def job_id(self) -> int: ...
-    @property
-    def object_idx(self) -> int: ...
-    @property
-    def source_ref(self) -> str | None: ...
     @property
     def task_type(self) -> str: ...
     @property
