@@ -171,12 +171,17 @@ TASK = (
 )
 
 
-def _check_job(actor: Actor, job: Any, job_id: int) -> Any:
+ACTIVE = select(dbm.users.c.is_active).where(dbm.users.c.id == bindparam("uid"))
+
+
+def _check_job(conn: Connection, actor: Actor, job: Any, job_id: int) -> Any:
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
     require_team_member(actor, job.team_id, job.name)
     if actor.user_id is None:
         raise PermissionDenied("only a signed-in worker can take tasks")
+    if not conn.execute(ACTIVE, {"uid": actor.user_id}).scalar():  # an Actor built before he was disabled
+        raise PermissionDenied(f"{actor.email} is disabled and cannot take tasks of job {job.name}")
     return job
 
 
@@ -263,7 +268,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     def tx() -> tuple[Task | None, bool, Any]:
         with ctx.db.write() as conn:
             params = {"b_job": job_id, "worker": actor.user_id, "now": t, "maxc": 0}
-            job = _check_job(actor, conn.execute(SEL_JOB_OWN, params).first(), job_id)
+            job = _check_job(conn, actor, conn.execute(SEL_JOB_OWN, params).first(), job_id)
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
                 return None, False, job
@@ -305,7 +310,7 @@ def current_task(ctx: Context, actor: Actor, job_id: int, *, now: float | None =
     """The actor's live task in this job (working or stopped), to resume it; None if he holds none."""
     t = dbm.now() if now is None else now
     with ctx.db.read() as conn:
-        job = _check_job(actor, conn.execute(SEL_JOB, {"b_job": job_id}).first(), job_id)
+        job = _check_job(conn, actor, conn.execute(SEL_JOB, {"b_job": job_id}).first(), job_id)
         if job.status != "InProgress":
             return None
         aid = conn.execute(LIVE_LEASE, {"b_job": job_id, "worker": actor.user_id, "now": t}).scalar()

@@ -52,6 +52,7 @@ LOAD = (
         J.c.output_path,
         U.c.worker_id.label("public_worker_id"),
         U.c.sub,
+        U.c.is_active.label("worker_active"),
     )
     .select_from(A.join(J, J.c.id == A.c.job_id).join(U, U.c.id == A.c.worker_id))
     .where(A.c.id == bindparam("aid"))
@@ -97,6 +98,8 @@ def check_owner(actor: Actor, row: Any) -> None:
     require_team_member(actor, row.team_id, row.job_name)
     if not actor.system and row.worker_id != actor.user_id:
         raise PermissionDenied(f"task {row.id} of job {row.job_name} belongs to another worker")
+    if not actor.system and not row.worker_active:  # the user row decides, not an Actor built earlier
+        raise PermissionDenied(f"{actor.email} is disabled and cannot work on job {row.job_name}")
 
 
 def _when(ts: float) -> str:

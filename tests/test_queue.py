@@ -636,3 +636,21 @@ def test_expire_leases_finishes_a_job_whose_finisher_died(any_world: QueueWorld,
     queue.expire_leases(w.ctx, now=T0 + 1)
     assert finish_calls == [(job, "Completed")]
     assert w.job_row(job).status == "Completed"
+
+
+def test_an_actor_built_before_disabling_is_refused(any_world: QueueWorld) -> None:
+    """The user row decides: a stale Actor object (is_active still True) of a disabled worker gets nothing."""
+    w = any_world
+    job = w.new_job(n_objects=2)
+    stale = w.workers[0]
+    task = queue.claim_next(w.ctx, stale, job, now=T0)
+    assert task is not None
+    with w.ctx.db.write() as conn:
+        conn.execute(dbm.users.update().where(dbm.users.c.id == stale.user_id).values(is_active=False))
+    assert stale.is_active
+    with pytest.raises(PermissionDenied, match="disabled"):
+        queue.claim_next(w.ctx, stale, job, now=T0 + 1)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        queue.submit(w.ctx, stale, task.assignment_id, box_answer(), now=T0 + 1)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        queue.save_draft(w.ctx, stale, task.assignment_id, {"boxes": []}, now=T0 + 1)

@@ -29,7 +29,6 @@ from gtcore.errors import (
     NotFound,
     PermissionDenied,
     SessionExpired,
-    TaskError,
     Throttled,
 )
 from gtcore.signin import ACCOUNT_LIMIT, BASE_LOCK_SECONDS, CLIENT_LIMIT
@@ -161,7 +160,7 @@ def test_a_disabled_user_with_an_old_session(w: World) -> None:
         "submit": lambda: queue.submit(ctx, now, w.task.assignment_id, box_answer()),
         "profile": lambda: workforce.my_profile(ctx, now),
     }, (PermissionDenied,))  # fmt: skip
-    with pytest.raises(TaskError, match="went back to the pool"):  # even an Actor object kept from before
+    with pytest.raises(PermissionDenied, match="disabled"):  # even an Actor object kept from before
         queue.submit(ctx, w.ann, w.task.assignment_id, box_answer())
     with pytest.raises(InvalidCredentials, match="disabled"):
         signin.sign_in(ctx, w.ann.email, PASSWORD, "tests")
