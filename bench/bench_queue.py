@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gtcore.access import Actor  # noqa: E402
 from gtcore.context import Context  # noqa: E402
-from tests.fixtures.core import PG_URL, make_settings, make_team, make_user  # noqa: E402
+from tests.fixtures.core import drop_pg_schema, make_settings, make_team, make_user, pg_schema_url  # noqa: E402
 from tests.fixtures.queue import box_answer, insert_job  # noqa: E402
 
 
@@ -80,25 +79,11 @@ def _run_worker(db_url: str, tmp: str, job_id: int, who: dict, files: bool, star
 
 
 def _pg_schema_url() -> tuple[str, str]:
-    from sqlalchemy import create_engine
-
-    base = os.environ.get("GT_TEST_PG_URL", PG_URL)
-    schema = "bench_" + uuid.uuid4().hex[:10]
-    eng = create_engine(base)
-    with eng.begin() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    eng.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+    return pg_schema_url("bench_")
 
 
 def _drop_pg_schema(schema: str) -> None:
-    from sqlalchemy import create_engine
-
-    eng = create_engine(os.environ.get("GT_TEST_PG_URL", PG_URL))
-    with eng.begin() as c:
-        c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    eng.dispose()
+    drop_pg_schema(schema)
 
 
 def run(db: str, procs: int, objects: int, files: bool) -> dict:

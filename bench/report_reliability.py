@@ -24,36 +24,21 @@ import json
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gtcore.context import Context  # noqa: E402
-from tests.fixtures.core import PG_URL, make_settings  # noqa: E402
+from tests.fixtures.core import drop_pg_schema, make_settings, pg_schema_url  # noqa: E402
 from tests.reliability.loadsim import LoadConfig, run_load, verify  # noqa: E402
 
 
 def _pg_schema() -> tuple[str, str]:
-    from sqlalchemy import create_engine
-
-    base = os.environ.get("GT_TEST_PG_URL", PG_URL)
-    schema = "rel_" + uuid.uuid4().hex[:10]
-    eng = create_engine(base)
-    with eng.begin() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    eng.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+    return pg_schema_url("rel_")
 
 
 def _drop_schema(schema: str) -> None:
-    from sqlalchemy import create_engine
-
-    eng = create_engine(os.environ.get("GT_TEST_PG_URL", PG_URL))
-    with eng.begin() as c:
-        c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    eng.dispose()
+    drop_pg_schema(schema)
 
 
 def run(db: str, cfg: LoadConfig) -> tuple[dict, list[str]]:
