@@ -4,7 +4,6 @@ throttling, the navigation each role gets, and the workforce/account pages."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import pytest

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from gtcore.context import Context
 from gtcore.errors import PermissionDenied
 from gtcore.jobform import JobForm
 from gtcore.jobform_create import create_from_form
-from gtcore.settings import Settings
 from tests.fixtures.jobs import write_png
 from tests.fixtures.people import People
 
@@ -32,18 +30,6 @@ REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "create_job.py")
 JOBS_PAGE = str(REPO / "pages" / "jobs.py")
 
-
-@pytest.fixture
-def page_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
-    home = tmp_path / "gt-home"
-    monkeypatch.setenv("GT_HOME", str(home))
-    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{home / 'gt.sqlite3'}")
-    monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
-    for name in ("GT_SMTP_HOST", "GT_S3_ENDPOINT_URL", "GT_ALLOWED_BUCKETS"):
-        monkeypatch.delenv(name, raising=False)
-    c = Context.from_settings(Settings.from_env())
-    yield c
-    c.db.dispose()
 
 
 def _page(token: str, path: str = PAGE, **state: object) -> AppTest:

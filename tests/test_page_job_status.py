@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from gtcore import jobs, jobstats, queue
 from gtcore.access import Actor
 from gtcore.context import Context
 from gtcore.errors import PermissionDenied
-from gtcore.settings import Settings
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -28,18 +26,6 @@ PAGE = str(REPO / "pages" / "job_status.py")
 APP = str(REPO / "app.py")
 STATUS_KEY = "job_status_job_id"
 
-
-@pytest.fixture
-def page_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
-    home = tmp_path / "gt-home"
-    monkeypatch.setenv("GT_HOME", str(home))
-    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{home / 'gt.sqlite3'}")
-    monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
-    for name in ("GT_SMTP_HOST", "GT_S3_ENDPOINT_URL", "GT_ALLOWED_BUCKETS"):
-        monkeypatch.delenv(name, raising=False)
-    c = Context.from_settings(Settings.from_env())
-    yield c
-    c.db.dispose()
 
 
 def _page(token: str, *, job_id: int | None = None, query: str | None = None) -> AppTest:

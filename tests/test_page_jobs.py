@@ -5,7 +5,6 @@ Chain opening the Create job page prefilled (through app.py's navigation), and t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 from gtcore import jobs, queue
 from gtcore.context import Context
 from gtcore.errors import PermissionDenied
-from gtcore.settings import Settings
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -23,18 +21,6 @@ PAGE = str(REPO / "pages" / "jobs.py")
 APP = str(REPO / "app.py")
 ACTION_KEYS = {"jobs_stop", "jobs_clone", "jobs_chain", "jobs_create"}
 
-
-@pytest.fixture
-def page_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
-    home = tmp_path / "gt-home"
-    monkeypatch.setenv("GT_HOME", str(home))
-    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{home / 'gt.sqlite3'}")
-    monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
-    for name in ("GT_SMTP_HOST", "GT_S3_ENDPOINT_URL", "GT_ALLOWED_BUCKETS"):
-        monkeypatch.delenv(name, raising=False)
-    c = Context.from_settings(Settings.from_env())
-    yield c
-    c.db.dispose()
 
 
 def _page(token: str) -> AppTest:

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from gtcore.context import Context
-from gtcore.settings import Settings
 from gtcore.ui.nav import PAGES, PageSpec
 from tests.fixtures.people import People
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def page_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
-    home = tmp_path / "gt-home"
-    monkeypatch.setenv("GT_HOME", str(home))
-    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{home / 'gt.sqlite3'}")
-    monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
-    for name in ("GT_SMTP_HOST", "GT_S3_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    c = Context.from_settings(Settings.from_env())
-    yield c
-    c.db.dispose()
 
 
 def test_every_menu_page_exists() -> None:

@@ -23,8 +23,8 @@ def test_sample_faces_written_with_truth(tmp_path: Path, system: Actor) -> None:
         assert labels == ["ear", "ear", "eye", "eye", "mouth"]
         for b in rec["boxes"]:
             assert b["label"] in SAMPLE_LABELS
-            assert 0 <= b["left"] and b["left"] + b["width"] <= 241
-            assert 0 <= b["top"] and b["top"] + b["height"] <= 241
+            assert b["left"] >= 0 and b["left"] + b["width"] <= 241
+            assert b["top"] >= 0 and b["top"] + b["height"] <= 241
 
 
 def test_sample_faces_deterministic(tmp_path: Path, system: Actor) -> None:

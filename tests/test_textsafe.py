@@ -15,7 +15,7 @@ def test_md_escape_neutralises_markdown_and_directives() -> None:
 def _app() -> None:
     import streamlit as st
 
-    from gtcore.errors import Conflict, ValidationError, Problem
+    from gtcore.errors import Conflict, Problem, ValidationError
     from gtcore.ui.errors import show_error
 
     show_error(Conflict("user <script>alert(1)</script>*bold*@example.com exists"))
