@@ -15,11 +15,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from gtcore import workforce
-from gtcore.errors import GTError
+from gtcore.core.errors import GTError
 from gtcore.ui import auth
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.workforce import users as workforce
 
 ROOT = Path(__file__).resolve().parent
 

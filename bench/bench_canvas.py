@@ -1,7 +1,7 @@
 """Benchmark: bytes sent to the browser per labeling task by the canvas (gtcore.ui.canvas.box_canvas).
 
 A 12-megapixel source JPEG (4000x3000, photo-like synthetic content) is reduced server-side by
-gtcore.images.display_jpeg to ~1000 px wide and shown through box_canvas in tests/apps/canvas_demo.py,
+gtcore.images.decoding.display_jpeg to ~1000 px wide and shown through box_canvas in tests/apps/canvas_demo.py,
 served by ``streamlit run`` and driven by Debian chromium through Playwright. Counted: websocket frame
 payloads (Streamlit's protocol; no permessage-deflate is negotiated, so payload = wire bytes less frame
 headers) and HTTP responses from /media/ (headers + body). Streamlit's own JS/CSS/fonts are printed
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
-from gtcore.images import display_jpeg  # noqa: E402
+from gtcore.images.decoding import display_jpeg  # noqa: E402
 from tests.browser import (  # noqa: E402
     HttpMeter,
     StreamlitServer,
@@ -83,8 +83,12 @@ def ws_and_media(ws: WsMeter, http: HttpMeter, mark: str, media_before: int) -> 
 
 def run(sources: list[Path], jpeg_sizes: list[int], max_side: int, inline: bool, tmp: Path) -> dict[str, Any]:
     out = tmp / ("inline.json" if inline else "url.json")
-    env = {"GT_CANVAS_DEMO_OUT": str(out), "GT_CANVAS_DEMO_SOURCE": os.pathsep.join(map(str, sources)),
-           "GT_CANVAS_DEMO_MAX_SIDE": str(max_side), "GT_CANVAS_DEMO_LABELS": '["car", "person"]'}
+    env = {
+        "GT_CANVAS_DEMO_OUT": str(out),
+        "GT_CANVAS_DEMO_SOURCE": os.pathsep.join(map(str, sources)),
+        "GT_CANVAS_DEMO_MAX_SIDE": str(max_side),
+        "GT_CANVAS_DEMO_LABELS": '["car", "person"]',
+    }
     if inline:
         env["GT_CANVAS_DEMO_INLINE"] = "1"
     res: dict[str, Any] = {"tasks": []}
@@ -137,10 +141,14 @@ def report(name: str, res: dict[str, Any]) -> None:
         ratio = total / jpeg
         ratios.append(ratio)
         kind = "first page load" if n == 0 else f"next task {n}"
-        print(f"  {kind:16s}: JPEG {jpeg:>8,} B | websocket {recv:>8,} B + /media/ {media:>8,} B = {total:>8,} B"
-              f" = {ratio:.3f}x  ({seconds:.2f} s to the canvas report)")
-    print(f"  bytes per task / display JPEG: median {statistics.median(ratios):.3f}x, max {max(ratios):.3f}x"
-          f" (target < 1.5x: {'met' if max(ratios) < 1.5 else 'NOT met'})")
+        print(
+            f"  {kind:16s}: JPEG {jpeg:>8,} B | websocket {recv:>8,} B + /media/ {media:>8,} B = {total:>8,} B"
+            f" = {ratio:.3f}x  ({seconds:.2f} s to the canvas report)"
+        )
+    print(
+        f"  bytes per task / display JPEG: median {statistics.median(ratios):.3f}x, max {max(ratios):.3f}x"
+        f" (target < 1.5x: {'met' if max(ratios) < 1.5 else 'NOT met'})"
+    )
     print(f"  drawing one box: {res['draw'][0]:,} B received, {res['draw'][1]:,} B sent")
     print(f"  switching label: {res['switch'][0]:,} B received, {res['switch'][1]:,} B sent")
 
@@ -168,13 +176,17 @@ def main() -> int:
             w, h = Image.open(io.BytesIO(jpeg)).size
             sources.append(path)
             jpeg_sizes.append(len(jpeg))
-            print(f"source {i}: {orig[0]}x{orig[1]} {len(data):,} B -> display {w}x{h} {len(jpeg):,} B "
-                  f"(scale {scale:.4f}) in {prep[-1] * 1000:.0f} ms")
+            print(
+                f"source {i}: {orig[0]}x{orig[1]} {len(data):,} B -> display {w}x{h} {len(jpeg):,} B "
+                f"(scale {scale:.4f}) in {prep[-1] * 1000:.0f} ms"
+            )
         print(f"display_jpeg of a 12 MP JPEG: median {statistics.median(prep) * 1000:.0f} ms")
         report("media URL (box_canvas default)", run(sources, jpeg_sizes, args.max_side, False, tmp))
         if args.inline:
-            report("inline base64 data URL (library default, for comparison)",
-                   run(sources, jpeg_sizes, args.max_side, True, tmp))
+            report(
+                "inline base64 data URL (library default, for comparison)",
+                run(sources, jpeg_sizes, args.max_side, True, tmp),
+            )
     return 0
 
 

@@ -5,7 +5,7 @@
 Each scenario draws a pool of simulated workers with a given accuracy (a wrong answer is a uniformly
 random other class), gives every item ``--per-item`` distinct workers at random, then compares the
 share of items whose consolidated label equals the truth. Majority vote breaks ties deterministically
-(lowest class index), like ``gtcore.consolidation.majority_vote``; a random tie-break is shown too.
+(lowest class index), like ``gtcore.consolidation.classification.majority_vote``; a random tie-break is shown too.
 Our EM must be at least as good as majority vote on average over the seeds of each scenario (single
 rows may differ by a few items when all workers are equally good: then both only break 1-1-1 ties).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.consolidation import dawid_skene, majority_vote  # noqa: E402
+from gtcore.consolidation.classification import dawid_skene, majority_vote  # noqa: E402
 
 SCENARIOS: dict[str, list[float]] = {
     "mixed (0.95..0.25)": [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25],
@@ -83,8 +83,7 @@ def main() -> int:
             sums[0] += acc_mv
             sums[1] += acc_em
             print(
-                f"{name:28} {seed:>4} {acc_mv:8.4f} {acc_rand:8.4f} {acc_em:8.4f} "
-                f"{acc_em - acc_mv:+7.4f} {secs:6.3f}"
+                f"{name:28} {seed:>4} {acc_mv:8.4f} {acc_rand:8.4f} {acc_em:8.4f} {acc_em - acc_mv:+7.4f} {secs:6.3f}"
             )
         n = len(args.seeds)
         print(f"{name:28} mean {sums[0] / n:8.4f} {'':8} {sums[1] / n:8.4f} {(sums[1] - sums[0]) / n:+7.4f}")

@@ -33,10 +33,10 @@ from PIL import Image  # noqa: E402
 
 from gtcore import jobs  # noqa: E402
 from gtcore.context import Context  # noqa: E402
-from gtcore.jobform import JobForm, default_output  # noqa: E402
-from gtcore.jobform_create import create_from_form  # noqa: E402
-from gtcore.jobform_data import check_manifest, run_data_setup  # noqa: E402
-from gtcore.settings import Settings  # noqa: E402
+from gtcore.core.settings import Settings  # noqa: E402
+from gtcore.jobform.create import create_from_form  # noqa: E402
+from gtcore.jobform.data import check_manifest, run_data_setup  # noqa: E402
+from gtcore.jobform.model import JobForm, default_output  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

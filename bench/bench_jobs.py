@@ -25,11 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import jobcreate, jobs, jobvalidate  # noqa: E402
-from gtcore.access import Actor  # noqa: E402
+from gtcore import jobvalidate  # noqa: E402
 from gtcore.context import Context  # noqa: E402
-from gtcore.settings import Settings  # noqa: E402
-from gtcore.teams import create_team  # noqa: E402
+from gtcore.core.access import Actor  # noqa: E402
+from gtcore.core.settings import Settings  # noqa: E402
+from gtcore.jobs import api as jobs
+from gtcore.jobs import create as jobcreate
+from gtcore.workforce.teams import create_team  # noqa: E402
 
 PG_URL = os.environ.get("GT_TEST_PG_URL", "postgresql+psycopg://gt:gt@127.0.0.1:5432/gt_test")
 
@@ -43,8 +45,9 @@ def _files(root: Path, n: int, s3_refs: bool) -> dict[str, str]:
             ref = f"s3://bench-bucket/images/img_{i:06d}.jpg" if s3_refs else str(images / f"img_{i:06d}.jpg")
             fh.write(json.dumps({"source-ref": ref, "meta": {"i": i}}, separators=(",", ":")) + "\n")
     labels = root / "labels.json"
-    labels.write_text(json.dumps({"document-version": "2018-11-28",
-                                  "labels": [{"label": x} for x in ("cat", "dog", "bird")]}))
+    labels.write_text(
+        json.dumps({"document-version": "2018-11-28", "labels": [{"label": x} for x in ("cat", "dog", "bird")]})
+    )
     return {"manifest": str(manifest), "labels": str(labels), "output": str(root / "output")}
 
 
@@ -58,8 +61,10 @@ def _request(name: str, files: dict[str, str]) -> dict:
         "HumanTaskConfig": {
             "WorkteamArn": "bench-team",
             "PreHumanTaskLambdaArn": "arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox",
-            "TaskTitle": "Boxes", "TaskDescription": "Draw boxes",
-            "NumberOfHumanWorkersPerDataObject": 3, "TaskTimeLimitInSeconds": 300,
+            "TaskTitle": "Boxes",
+            "TaskDescription": "Draw boxes",
+            "NumberOfHumanWorkersPerDataObject": 3,
+            "TaskTimeLimitInSeconds": 300,
         },
     }
 
@@ -114,10 +119,12 @@ def run(label: str, db_url: str | None, root: Path, files: dict[str, str], repea
     t = time.perf_counter()
     listed = jobs.list_jobs(ctx, system)
     list_ms = (time.perf_counter() - t) * 1000
-    print(f"{label:<11} create {summary.total_objects:,} objects: {create_s:6.2f} s "
-          f"(validate {create_s - insert_s:.2f} s + insert {insert_s:.2f} s)\n{'':<11} describe: median "
-          f"{statistics.median(times):6.1f} ms, max {max(times):6.1f} ms over {repeat} | "
-          f"list ({len(listed)} job): {list_ms:6.1f} ms")
+    print(
+        f"{label:<11} create {summary.total_objects:,} objects: {create_s:6.2f} s "
+        f"(validate {create_s - insert_s:.2f} s + insert {insert_s:.2f} s)\n{'':<11} describe: median "
+        f"{statistics.median(times):6.1f} ms, max {max(times):6.1f} ms over {repeat} | "
+        f"list ({len(listed)} job): {list_ms:6.1f} ms"
+    )
     ctx.db.dispose()
 
 
@@ -127,8 +134,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--s3-refs", action="store_true", help="source-refs are s3:// URIs instead of local paths")
     args = ap.parse_args()
-    print(f"bench_jobs: {args.lines:,}-line manifest, source-refs {'s3://' if args.s3_refs else 'local paths'}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"bench_jobs: {args.lines:,}-line manifest, source-refs {'s3://' if args.s3_refs else 'local paths'}, "
+        f"{os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         root = Path(tmp).resolve()
         files = _files(root, args.lines, args.s3_refs)

@@ -75,27 +75,42 @@ def run(root: Path, n: int, size: tuple[int, int], headful: bool) -> None:
     world = LabelWorld.create(root)
     world.worker("bench@example.test")
     t = time.perf_counter()
-    images = [world.image(f"photo{i:03d}", size, fmt="JPEG", noise=True, probe=probe_color(i),
-                          rects=((size[0] // 5, size[1] // 4, size[0] // 3, size[1] // 3),)) for i in range(n + 1)]
-    print(f"{n + 1} source JPEGs of {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP), "
-          f"{sum(p.stat().st_size for p in images) / len(images) / 1e6:.2f} MB each, made in "
-          f"{time.perf_counter() - t:.1f} s")
+    images = [
+        world.image(
+            f"photo{i:03d}",
+            size,
+            fmt="JPEG",
+            noise=True,
+            probe=probe_color(i),
+            rects=((size[0] // 5, size[1] // 4, size[0] // 3, size[1] // 3),),
+        )
+        for i in range(n + 1)
+    ]
+    print(
+        f"{n + 1} source JPEGs of {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP), "
+        f"{sum(p.stat().st_size for p in images) / len(images) / 1e6:.2f} MB each, made in "
+        f"{time.perf_counter() - t:.1f} s"
+    )
     job = world.box_job("bench-label", images, labels=["car", "person"])
     side = taskimages.DISPLAY_MAX_SIDE
     t = time.perf_counter()
     shown = [taskimages._render(world.ctx, str(p), side)[0] for p in images]
     cold_ms = (time.perf_counter() - t) / len(images) * 1000
     jpeg_sizes = [len(img.jpeg or b"") for img in shown]
-    print(f"display JPEG: {shown[0].jpeg and len(shown[0].jpeg)} B for image 0 "
-          f"({shown[0].original_size[0]}x{shown[0].original_size[1]} -> longest side {side}, scale "
-          f"{shown[0].scale:.4f}); cold decode + resize + encode: {cold_ms:.0f} ms per image (taken off the "
-          f"Submit path by the background prefetch)")
+    print(
+        f"display JPEG: {shown[0].jpeg and len(shown[0].jpeg)} B for image 0 "
+        f"({shown[0].original_size[0]}x{shown[0].original_size[1]} -> longest side {side}, scale "
+        f"{shown[0].scale:.4f}); cold decode + resize + encode: {cold_ms:.0f} ms per image (taken off the "
+        f"Submit path by the background prefetch)"
+    )
 
     latencies: list[float] = []  # page clock: the Ctrl+Enter keydown -> the frame showing the next image
     walls: list[float] = []  # this process's clock, including Playwright's round trips
     per_task: list[tuple[int, int, int]] = []  # (websocket bytes, media bytes, display jpeg bytes)
-    with StreamlitServer(APP, world.env, log_path=root / "streamlit.log") as app, \
-            launch_chromium(headless=not headful) as browser:
+    with (
+        StreamlitServer(APP, world.env, log_path=root / "streamlit.log") as app,
+        launch_chromium(headless=not headful) as browser,
+    ):
         page = new_page(browser)
         ws, http = WsMeter.attach(page), HttpMeter.attach(page)
         page.add_init_script(KEYDOWN_JS)
@@ -130,14 +145,20 @@ def run(root: Path, n: int, size: tuple[int, int], headful: bool) -> None:
         print(f"{i:4d}  {lat:37.0f}  {wall:10.0f}  {wsb:11d}  {mb:7d}  {jb:14d}  {(wsb + mb) / jb:5.2f}")
     med = statistics.median(latencies)
     ratios = [(wsb + mb) / jb for wsb, mb, jb in per_task]
-    print(f"\nSubmit -> next image on screen: median {med:.0f} ms, min {min(latencies):.0f} ms, "
-          f"max {max(latencies):.0f} ms (target: median < 500 ms) -> {'OK' if med < 500 else 'MISSED'}; from "
-          f"this process (with Playwright's round trips): median {statistics.median(walls):.0f} ms")
-    print(f"bytes to the browser per task: median {statistics.median(w + m for w, m, _ in per_task):.0f} B "
-          f"= {statistics.median(ratios):.2f}x the display JPEG (max {max(ratios):.2f}x; target < 1.5x) -> "
-          f"{'OK' if max(ratios) < 1.5 else 'MISSED'}")
-    print(f"  of which websocket {statistics.median(w for w, _, _ in per_task):.0f} B, media (the JPEG, fetched "
-          f"once over HTTP) {statistics.median(m for _, m, _ in per_task):.0f} B")
+    print(
+        f"\nSubmit -> next image on screen: median {med:.0f} ms, min {min(latencies):.0f} ms, "
+        f"max {max(latencies):.0f} ms (target: median < 500 ms) -> {'OK' if med < 500 else 'MISSED'}; from "
+        f"this process (with Playwright's round trips): median {statistics.median(walls):.0f} ms"
+    )
+    print(
+        f"bytes to the browser per task: median {statistics.median(w + m for w, m, _ in per_task):.0f} B "
+        f"= {statistics.median(ratios):.2f}x the display JPEG (max {max(ratios):.2f}x; target < 1.5x) -> "
+        f"{'OK' if max(ratios) < 1.5 else 'MISSED'}"
+    )
+    print(
+        f"  of which websocket {statistics.median(w for w, _, _ in per_task):.0f} B, media (the JPEG, fetched "
+        f"once over HTTP) {statistics.median(m for _, m, _ in per_task):.0f} B"
+    )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.datasetup import generate_manifest  # noqa: E402
-from gtcore.manifest import dumps_line, validate_manifest  # noqa: E402
-from gtcore.settings import Settings  # noqa: E402
-from gtcore.storage import Storage  # noqa: E402
+from gtcore.core.settings import Settings  # noqa: E402
+from gtcore.manifests.datasetup import generate_manifest  # noqa: E402
+from gtcore.manifests.jsonl import dumps_line, validate_manifest  # noqa: E402
+from gtcore.storage.store import Storage  # noqa: E402
 
 SUFFIXES = (".jpg", ".png", ".JPG", ".jpeg")
 

@@ -4,7 +4,7 @@
                                  [--breakdown] [--dir /tmp/gt-bench-output]
 
 For each task type, the rows are inserted directly (jobs, objects, users, 'submitted' assignments; not
-timed), then ``gtcore.lifecycle.finish_job(ctx, job, "Completed")`` is timed: bulk reads, consolidation
+timed), then ``gtcore.jobs.finishing.finish_job(ctx, job, "Completed")`` is timed: bulk reads, consolidation
 (box matching per object, or Dawid-Skene EM over the whole job), storing ``consolidated_json`` for every
 object, the consolidation request/response files, the intermediate and the final manifest on the local
 backend. Target: < 30 s on this 2-core machine. ``--breakdown`` re-runs the phases one by one.
@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import db as dbm  # noqa: E402
 from gtcore import output  # noqa: E402
 from gtcore.context import Context  # noqa: E402
-from gtcore.lifecycle import finish_job  # noqa: E402
-from gtcore.settings import Settings  # noqa: E402
+from gtcore.core import db as dbm  # noqa: E402
+from gtcore.core.settings import Settings  # noqa: E402
+from gtcore.jobs.finishing import finish_job  # noqa: E402
 
 LABELS = ["cat", "dog", "bird", "car"]
 

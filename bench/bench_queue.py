@@ -1,4 +1,4 @@
-"""Benchmark: claim + submit pairs per second through gtcore.queue, 1 and 8 processes, SQLite and PostgreSQL.
+"""Benchmark: claim + submit pairs per second through gtcore.queue.claim, 1 and 8 processes, SQLite and PostgreSQL.
 
     python bench/bench_queue.py [--objects 2000] [--procs 1 8] [--db sqlite postgres]
 
@@ -35,14 +35,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.access import Actor  # noqa: E402
 from gtcore.context import Context  # noqa: E402
+from gtcore.core.access import Actor  # noqa: E402
 from tests.fixtures.core import drop_pg_schema, make_settings, make_team, make_user, pg_schema_url  # noqa: E402
 from tests.fixtures.queue import box_answer, insert_job  # noqa: E402
 
 
 def _run_worker(db_url: str, tmp: str, job_id: int, who: dict, files: bool, start: Any, out: str) -> None:
-    from gtcore import lifecycle, queue, responses
+    from gtcore.jobs import finishing as lifecycle
+    from gtcore.output import worker_responses as responses
+    from gtcore.queue import api as queue
 
     lifecycle.finish_job = lambda *a, **k: None  # type: ignore[assignment]  # see module docstring
     if not files:  # queue-only rows: the database work without the worker-response file

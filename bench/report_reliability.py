@@ -6,7 +6,7 @@
 The full-count version of ``tests/reliability/test_load.py`` (same engine: ``tests/reliability/loadsim.py``).
 Each database gets a fresh store (a SQLite file in a temp folder; a fresh schema on the PostgreSQL at
 GT_TEST_PG_URL or postgresql+psycopg://gt:gt@127.0.0.1:5432/gt_test), a BoundingBox job created through
-``gtcore.jobs.create_labeling_job`` over real PNG files, and one worker per process. Every process (forked
+``gtcore.jobs.api.create_labeling_job`` over real PNG files, and one worker per process. Every process (forked
 from a forkserver, own Context) claims, drafts, heartbeats, submits (sometimes twice), declines, releases,
 stops and resumes, and lets leases run out, until the job is Completed. Then every invariant is checked
 (exactly ``--needed`` answers per object from distinct workers, counters == a recount from raw rows, every

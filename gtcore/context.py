@@ -1,12 +1,16 @@
-"""The things every gtcore operation needs, built once per process: settings, database, storage."""
+"""The things every gtcore operation needs, built once per process: settings, database, storage.
+
+Its own layer, right above ``gtcore.storage``: every domain package takes a Context.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
-from gtcore.db import Database
-from gtcore.settings import Settings
+from gtcore.core.db import Database
+from gtcore.core.settings import Settings
+from gtcore.storage.store import Storage
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,6 @@ class Context:
         return cls.from_settings(Settings.from_env())
 
     @cached_property
-    def storage(self):  # type: ignore[no-untyped-def]
-        """The URI resolver (``gtcore.storage.Storage``) for this settings object."""
-        from gtcore.storage import Storage
-
+    def storage(self) -> Storage:
+        """The URI resolver (``gtcore.storage.store.Storage``) for this settings object."""
         return Storage(self.settings)

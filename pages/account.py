@@ -6,11 +6,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from gtcore import workforce
-from gtcore.errors import GTError
+from gtcore.core.errors import GTError
 from gtcore.ui.auth import change_password_form, require_actor, sign_out
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.workforce import users as workforce
 
 actor = require_actor()
 st.title("Account")

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import teams
-from gtcore.access import ADMIN
-from gtcore.errors import GTError
-from gtcore.jobform_create import create_from_form
+from gtcore.core.access import ADMIN
+from gtcore.core.errors import GTError
+from gtcore.jobform.create import create_from_form
 from gtcore.ui import jobform_content as wc
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import jobform_widgets as w
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.workforce import teams
 
 actor = require_actor(ADMIN)
 ctx = get_context()

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from gtcore import jobs
-from gtcore.access import ADMIN, AUDITOR
-from gtcore.errors import GTError
+from gtcore.core.access import ADMIN, AUDITOR
+from gtcore.core.errors import GTError
+from gtcore.jobs import api as jobs
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
@@ -56,22 +56,24 @@ if not listed:
     st.info(f"No labeling jobs yet.{hint}", icon=":material/info:")
     st.stop()
 
-table = pd.DataFrame([
-    {
-        "Job": j.name,
-        "Status": j.status,
-        "Progress": round(100 * j.progress, 1),
-        "Labeled": j.counters.total_labeled,
-        "Failed": j.counters.failed_non_retryable_error,
-        "Unlabeled": j.counters.unlabeled,
-        "Already labeled": j.already_labeled,
-        "Objects": j.total_objects,
-        "Task type": j.task_type,
-        "Team": j.team_name or "",
-        "Created (UTC)": datetime.fromtimestamp(j.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
-    }
-    for j in listed
-])
+table = pd.DataFrame(
+    [
+        {
+            "Job": j.name,
+            "Status": j.status,
+            "Progress": round(100 * j.progress, 1),
+            "Labeled": j.counters.total_labeled,
+            "Failed": j.counters.failed_non_retryable_error,
+            "Unlabeled": j.counters.unlabeled,
+            "Already labeled": j.already_labeled,
+            "Objects": j.total_objects,
+            "Task type": j.task_type,
+            "Team": j.team_name or "",
+            "Created (UTC)": datetime.fromtimestamp(j.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
+        }
+        for j in listed
+    ]
+)
 st.dataframe(
     table,
     hide_index=True,

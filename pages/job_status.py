@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import jobstats
-from gtcore.access import ADMIN, AUDITOR
-from gtcore.errors import GTError
+from gtcore.core.access import ADMIN, AUDITOR
+from gtcore.core.errors import GTError
+from gtcore.jobs import progress as jobstats
 from gtcore.ui import status_widgets as sw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import jobs
-from gtcore.access import ADMIN, AUDITOR
-from gtcore.errors import GTError
+from gtcore.core.access import ADMIN, AUDITOR
+from gtcore.core.errors import GTError
+from gtcore.jobs import api as jobs
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import jobs_widgets as jw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
-from gtcore.ui.labeling import md_escape
+from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
 
 actor = require_actor(ADMIN, AUDITOR)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import queue, tasktypes
-from gtcore.access import WORKER
-from gtcore.errors import GTError
+from gtcore.core import tasktypes
+from gtcore.core.access import WORKER
+from gtcore.core.errors import GTError
+from gtcore.queue import api as queue
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
-from gtcore.ui.labeling import md_escape
+from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
 
 actor = require_actor(WORKER)
@@ -43,8 +44,14 @@ for job in listed:
         submitted.metric("Submitted by you", job.my_submitted)
         in_progress.metric("In progress (yours)", job.my_in_progress)
         resume = job.my_in_progress > 0
-        if action.button("Resume" if resume else "Start working", key=f"portal_start_{job.job_id}", type="primary",
-                         icon=":material/play_arrow:", disabled=not (resume or job.available), width="stretch"):
+        if action.button(
+            "Resume" if resume else "Start working",
+            key=f"portal_start_{job.job_id}",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=not (resume or job.available),
+            width="stretch",
+        ):
             st.session_state["label_job_id"] = job.job_id
             st.session_state.pop("label_paused", None)
             st.switch_page("pages/label.py", query_params={"job": str(job.job_id)})

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import viewer
-from gtcore.errors import GTError
+from gtcore.core.errors import GTError
 from gtcore.ui import viewer_panels as panels
 from gtcore.ui import viewer_widgets as w
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.viewer import table as viewer
 
 actor = require_actor("admin", "auditor")
 ctx = get_context()

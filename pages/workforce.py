@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import pandas as pd
 import streamlit as st
 
-from gtcore import invitations, roster, teams
-from gtcore.access import ROLES
-from gtcore.errors import GTError
-from gtcore.invitations import Delivery
-from gtcore.textsafe import md_escape as _md
+from gtcore.core.errors import GTError
+from gtcore.ui import workforce_widgets as ww
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.workforce import roster, teams
 
 actor = require_actor("admin")
 ctx = get_context()
@@ -22,25 +17,6 @@ st.title("Workforce")
 flash = st.session_state.pop("wf_flash", None)
 if flash:
     st.info(str(flash))
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
-
-
-def _show_delivery(d: Delivery) -> None:
-    if d.delivery == "smtp":
-        st.success(f"E-mail sent to {_md(d.email)}.", icon=":material/mail:")
-        return
-    if d.error:
-        st.warning(f"Not e-mailed: {_md(d.error)}")
-    st.warning(
-        f"{_md(d.email)}: give this temporary password to the worker now; it is shown only once "
-        f"(the message is also in the outbox file {_md(d.delivered_to)}).",
-        icon=":material/key:",
-    )
-    st.code(f"user name: {d.email}\ntemporary password: {d.temporary_password}", language=None)
-
 
 try:
     workers = roster.list_workers(ctx, actor)
@@ -50,120 +26,9 @@ except GTError as exc:
     st.stop()
 
 tab_workers, tab_invite, tab_teams = st.tabs(["Workers", "Invite", "Teams"])
-
 with tab_workers:
-    table = pd.DataFrame(
-        [
-            {
-                "E-mail": w.email,
-                "Roles": ", ".join(w.roles),
-                "Teams": ", ".join(w.teams),
-                "Status": w.status,
-                "Last sign-in": _when(w.last_login_at),
-                "Tasks submitted": w.tasks_submitted,
-            }
-            for w in workers
-        ]
-    )
-    st.dataframe(table, hide_index=True, width="stretch")
-    by_id = {w.user_id: w for w in workers}
-    chosen = st.selectbox("Worker", list(by_id), format_func=lambda u: by_id[u].email, key="wf_worker")
-    if chosen is not None:
-        w = by_id[chosen]
-        c1, c2, c3 = st.columns(3)
-        try:
-            if w.status == "Disabled":
-                if c1.button("Enable", key="wf_enable", icon=":material/person_check:"):
-                    roster.enable_user(ctx, actor, w.user_id)
-                    st.rerun()
-            elif c1.button("Disable", key="wf_disable", icon=":material/person_off:"):
-                back = roster.disable_user(ctx, actor, w.user_id)
-                st.session_state["wf_flash"] = f"{_md(w.email)} disabled; {back} task(s) went back to the pool."
-                st.rerun()
-            if c2.button("Reset password", key="wf_reset", icon=":material/lock_reset:"):
-                _show_delivery(invitations.reset_password(ctx, actor, w.user_id))
-            if w.status in ("Invited", "Invitation expired") and c3.button(
-                "Resend invitation", key="wf_resend", icon=":material/forward_to_inbox:"
-            ):
-                _show_delivery(invitations.resend_invitation(ctx, actor, w.user_id))
-            with st.form("wf_roles_form"):
-                new_roles = st.multiselect("Roles", list(ROLES), default=list(w.roles), key=f"wf_roles_{w.user_id}")
-                if st.form_submit_button("Save roles", key="wf_roles_save"):
-                    roster.set_roles(ctx, actor, w.user_id, new_roles)
-                    st.rerun()
-        except GTError as exc:
-            show_error(exc)
-
+    ww.workers_tab(ctx, actor, workers)
 with tab_invite:
-    if not team_list:
-        st.info("Create a work team first (Teams tab).")
-    with st.form("wf_invite_form"):
-        emails = st.text_area("E-mail addresses (up to 50; commas, spaces or one per line)", key="wf_invite_emails")
-        team_name = st.selectbox("Work team", [t.name for t in team_list], key="wf_invite_team")
-        roles = st.multiselect("Roles", list(ROLES), default=["worker"], key="wf_invite_roles")
-        invite_clicked = st.form_submit_button("Send invitations", key="wf_invite_submit")
-    if invite_clicked:
-        try:
-            result = invitations.invite(ctx, actor, emails, team_name, roles)
-        except GTError as exc:
-            show_error(exc)
-        else:
-            if result.problems:
-                st.error(f"{len(result.problems)} address(es) not invited:")
-                st.code("\n".join(str(p) for p in result.problems), language=None)
-            if result.existing:
-                st.info(f"{len(result.existing)} already had an account and joined the team:")
-                st.code("\n".join(result.existing), language=None)
-            for d in result.invited:
-                _show_delivery(d)
-
+    ww.invite_tab(ctx, actor, team_list)
 with tab_teams:
-    st.dataframe(
-        pd.DataFrame([{"Team": t.name, "Description": t.description, "Members": t.member_count} for t in team_list]),
-        hide_index=True,
-        width="stretch",
-    )
-    with st.form("wf_team_create", clear_on_submit=True):
-        new_name = st.text_input("New team name (letters, digits, hyphens; at most 63)", key="wf_team_name")
-        new_desc = st.text_input("Description (optional)", key="wf_team_desc")
-        create_clicked = st.form_submit_button("Create team", key="wf_team_create_submit")
-    if create_clicked:
-        try:
-            teams.create_team(ctx, actor, new_name, new_desc)
-            st.rerun()
-        except GTError as exc:
-            show_error(exc)
-    names = {t.id: t.name for t in team_list}
-    team_id = st.selectbox("Team", list(names), format_func=lambda i: names[i], key="wf_team_pick")
-    if team_id is not None:
-        try:
-            members = teams.team_members(ctx, actor, team_id)
-            member_ids = {m.user_id for m in members}
-            st.dataframe(
-                pd.DataFrame([{"Member": m.email, "Active": m.is_active} for m in members]),
-                hide_index=True,
-                width="stretch",
-            )
-            others = [w.user_id for w in workers if w.user_id not in member_ids]
-            add = st.multiselect("Add workers", others, format_func=lambda u: by_id[u].email, key="wf_team_add")
-            if add and st.button("Add to team", key="wf_team_add_btn"):
-                teams.add_members(ctx, actor, team_id, add)
-                st.rerun()
-            drop = st.selectbox(
-                "Remove a member",
-                [m.user_id for m in members],
-                index=None,
-                key="wf_team_drop",
-                format_func=lambda u: next(m.email for m in members if m.user_id == u),
-            )
-            if drop is not None and st.button("Remove from team", key="wf_team_drop_btn"):
-                back = teams.remove_member(ctx, actor, team_id, drop)
-                st.session_state["wf_flash"] = f"Removed; {back} task(s) went back to the pool."
-                st.rerun()
-            with st.form("wf_team_rename"):
-                renamed = st.text_input("Rename to", value=names[team_id], key=f"wf_team_rename_{team_id}")
-                if st.form_submit_button("Rename", key="wf_team_rename_submit"):
-                    teams.rename_team(ctx, actor, team_id, renamed)
-                    st.rerun()
-        except GTError as exc:
-            show_error(exc)
+    ww.teams_tab(ctx, actor, team_list, workers)

@@ -85,8 +85,14 @@ class StreamlitServer:
     ``log_path`` so a failing test can show it (``log_tail()``).
     """
 
-    def __init__(self, script: str | Path, env: Mapping[str, str] | None = None, *,
-                 log_path: Path | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        script: str | Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        log_path: Path | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
         self.script = Path(script).resolve()
         if not self.script.is_file():
             raise FileNotFoundError(f"Streamlit script not found: {self.script}")
@@ -103,20 +109,32 @@ class StreamlitServer:
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         cmd = [
-            sys.executable, "-m", "streamlit", "run", str(self.script),
-            "--server.headless", "true",
-            "--server.port", str(self.port),
-            "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
-            "--server.runOnSave", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(self.script),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--server.runOnSave",
+            "false",
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=str(REPO), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            wait_until(self._healthy, timeout=self.startup_timeout, interval=0.2,
-                       what=f"{self.base_url}/_stcore/health")
+            wait_until(
+                self._healthy, timeout=self.startup_timeout, interval=0.2, what=f"{self.base_url}/_stcore/health"
+            )
         except TimeoutError as exc:
             self.stop()
             raise RuntimeError(f"Streamlit did not start: {exc}\n--- log ---\n{self.log_tail()}") from exc
@@ -178,6 +196,7 @@ def new_page(browser: Any, *, width: int = 1280, height: int = 1000) -> Any:
 
 # ---------------------------------------------------------------- waiting for Streamlit
 
+
 def script_state(page: Any) -> str | None:
     """Streamlit's script state on the page: "initial", "running", "notRunning", "rerunRequested"..."""
     return page.get_attribute(APP_SELECTOR, "data-test-script-state", timeout=5000)
@@ -209,6 +228,7 @@ def exception_text(page: Any) -> str | None:
 
 # ---------------------------------------------------------------- canvas
 
+
 @dataclass(frozen=True)
 class Box:
     """A rectangle in page (CSS) pixels."""
@@ -229,8 +249,9 @@ def canvas_box(page: Any, index: int = 0, *, timeout: float = 30.0) -> Box:
     return Box(bb["x"], bb["y"], bb["width"], bb["height"])
 
 
-def draw_box(page: Any, start: tuple[float, float], end: tuple[float, float], *, index: int = 0,
-             steps: int = 8) -> tuple[tuple[float, float], tuple[float, float]]:
+def draw_box(
+    page: Any, start: tuple[float, float], end: tuple[float, float], *, index: int = 0, steps: int = 8
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """Drag from ``start`` to ``end`` (canvas pixels) with the mouse: down, moves, up.
 
     Chromium delivers mouse events at whole CSS pixels while the canvas may sit at a fractional page
@@ -279,6 +300,7 @@ def hex_rgb(color: str) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------- bytes over the wire
+
 
 @dataclass
 class WsMeter:

@@ -1,4 +1,4 @@
-"""Answer validation (gtcore.answers): every task type, every rule, all problems collected, fields named."""
+"""Answer validation (gtcore.queue.answer_checks): every task type, every rule, all problems collected, fields named."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gtcore import answers
-from gtcore.errors import ValidationError
+from gtcore.core.errors import ValidationError
+from gtcore.queue import answer_checks as answers
 
 LABELS = ["cat", "dog", "bird"]
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gtcore import invitations, signin, teams, workforce
-from gtcore.access import ADMIN, AUDITOR, WORKER, Actor
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.access import ADMIN, AUDITOR, WORKER, Actor
+from gtcore.core.settings import Settings
 from gtcore.ui.auth import navigation_for
 from gtcore.ui.nav import PAGES
+from gtcore.workforce import invitations, signin, teams
+from gtcore.workforce import users as workforce
 from tests.fixtures.people import PASSWORD, People
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gtcore import augmented as aug
-from gtcore.augmented import parse_augmented
-from gtcore.errors import ManifestError, NotFound, UriNotAllowed
-from gtcore.storage import Storage
+from gtcore.core.errors import ManifestError, NotFound, UriNotAllowed
+from gtcore.manifests import augmented as aug
+from gtcore.manifests.augmented import parse_augmented
+from gtcore.storage.store import Storage
 from tests.fixtures.core import make_settings, realdata_or_skip
 
 # folder/file -> [(attribute, kind, lines)]

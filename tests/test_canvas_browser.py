@@ -1,4 +1,4 @@
-"""The labeling canvas (gtcore.ui.canvas, gtcore.ui.labeling): geometry, validation, and a real browser.
+"""The labeling canvas (gtcore.ui.canvas, gtcore.ui.label_picker): geometry, validation, and a real browser.
 
 The browser tests serve tests/apps/canvas_demo.py with ``streamlit run``, drive Debian chromium through
 Playwright, draw with the mouse and read the boxes the app received from the JSON file it writes.
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from gtcore.colors import UNKNOWN_HEX, class_color, class_hex
-from gtcore.errors import ImageError, ValidationError
+from gtcore.core.colors import UNKNOWN_HEX, class_color, class_hex
+from gtcore.core.errors import ImageError, ValidationError
 from gtcore.ui.canvas import (
     CanvasGeometry,
     _same_boxes,
@@ -25,7 +25,7 @@ from gtcore.ui.canvas import (
     plan_geometry,
     validate_boxes,
 )
-from gtcore.ui.labeling import md_escape, shortcut_for
+from gtcore.ui.label_picker import md_escape, shortcut_for
 from tests.browser import (
     Box,
     HttpMeter,
@@ -63,6 +63,7 @@ def jpeg(size: tuple[int, int], exif_orientation: int | None = None) -> bytes:
 
 # ---------------------------------------------------------------- geometry and validation (no browser)
 
+
 def test_geometry_round_trip_with_contain_fit() -> None:
     geom = CanvasGeometry(original=(4000, 3000), display=(1000, 750), canvas=(500, 375))
     assert geom.fit == (0.5, 0.0, 0.0)
@@ -80,7 +81,12 @@ def test_geometry_uses_per_axis_scale_and_clips() -> None:
     assert back == {"label": "x", "left": 0.0, "top": 2799.07, "width": 4000.0, "height": 199.93}
     # dragged past the image: clipped; entirely outside: dropped
     assert geom.from_image_space({"label": "x", "left": -10, "top": 740, "width": 30, "height": 30}) == {
-        "label": "x", "left": 0.0, "top": 2959.01, "width": 80.0, "height": 39.99}
+        "label": "x",
+        "left": 0.0,
+        "top": 2959.01,
+        "width": 80.0,
+        "height": 39.99,
+    }
     assert geom.from_image_space({"label": "x", "left": 1001, "top": 10, "width": 30, "height": 30}) is None
 
 
@@ -111,12 +117,20 @@ def test_validate_boxes_reports_every_problem() -> None:
     with pytest.raises(ValidationError) as err:
         validate_boxes([good, {"label": 3, "left": "1", "top": float("nan"), "width": -1, "height": True}, "x"])
     assert sorted(p.field or "" for p in err.value.problems) == [
-        "boxes[1].height", "boxes[1].label", "boxes[1].left", "boxes[1].top", "boxes[1].width", "boxes[2]"]
+        "boxes[1].height",
+        "boxes[1].label",
+        "boxes[1].left",
+        "boxes[1].top",
+        "boxes[1].width",
+        "boxes[2]",
+    ]
 
 
 def test_same_boxes_is_order_free_and_tolerates_rounding() -> None:
-    a = [{"label": "car", "left": 1.0, "top": 2.0, "width": 3.0, "height": 4.0},
-         {"label": "bus", "left": 5.0, "top": 6.0, "width": 7.0, "height": 8.0}]
+    a = [
+        {"label": "car", "left": 1.0, "top": 2.0, "width": 3.0, "height": 4.0},
+        {"label": "bus", "left": 5.0, "top": 6.0, "width": 7.0, "height": 8.0},
+    ]
     b = [dict(a[1]), {**a[0], "left": 1.004}]
     assert _same_boxes(a, b)
     assert not _same_boxes(a, [dict(a[1]), {**a[0], "left": 1.02}])
@@ -138,7 +152,9 @@ def test_picker_under_apptest_switches_label() -> None:
     at = AppTest.from_file(str(DEMO), default_timeout=60).run()
     assert not at.exception
     assert [(b.key, b.proto.type) for b in at.button if (b.key or "").startswith("demo_picker")] == [
-        ("demo_picker::pick0", "primary"), ("demo_picker::pick1", "secondary")]
+        ("demo_picker::pick0", "primary"),
+        ("demo_picker::pick1", "secondary"),
+    ]
     at.button(key="demo_picker::pick1").click().run()
     assert not at.exception
     assert at.session_state["demo_picker::current"] == PERSON
@@ -216,8 +232,10 @@ def test_draw_two_labels_then_reopen_in_place(streamlit_app: Any, browser: Any, 
     media = http.under("/media/", body_only=True)
     assert list(media.values()) == [first["jpeg_bytes"]], media
     first_http = sum(http.under("/media/").values())
-    print(f"first load: {first_ws} B websocket + {first_http} B image over HTTP for a {first['jpeg_bytes']} B "
-          f"display JPEG ({(first_ws + first_http) / first['jpeg_bytes']:.2f}x)")
+    print(
+        f"first load: {first_ws} B websocket + {first_http} B image over HTTP for a {first['jpeg_bytes']} B "
+        f"display JPEG ({(first_ws + first_http) / first['jpeg_bytes']:.2f}x)"
+    )
     assert first_ws < first["jpeg_bytes"]
 
     car_pts = draw_box(page, (100, 150), (350, 300))
@@ -288,17 +306,25 @@ def test_toolbar_undo_redo_delete_and_caller_reset(streamlit_app: Any, page: Any
     delete = page.locator('button[aria-label="Delete selected"]')
     wait_until(lambda: delete.is_visible() and delete.is_enabled(), what="Delete selected enabled")
     tb = toolbar.bounding_box()
-    screenshot(page, tmp_path / "toolbar.png",
-               clip=Box(tb["x"] - 4, tb["y"] - 4, tb["width"] + 8, tb["height"] + 8))
+    screenshot(page, tmp_path / "toolbar.png", clip=Box(tb["x"] - 4, tb["y"] - 4, tb["width"] + 8, tb["height"] + 8))
     labels = page.locator(".dc-toolbar button").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
-    assert labels == ["Update the app with this drawing", "Undo", "Redo", "Edit", "Bring forward",
-                      "Send backward", "Delete selected", "Reset canvas & history"]
+    assert labels == [
+        "Update the app with this drawing",
+        "Undo",
+        "Redo",
+        "Edit",
+        "Bring forward",
+        "Send backward",
+        "Delete selected",
+        "Reset canvas & history",
+    ]
     delete.click()
     assert [b["label"] for b in wait_boxes(out, 1)["boxes"]] == [CAR]
 
     # the caller passes different boxes: the canvas is reset to them
     replacement: list[dict[str, Any]] = [
-        {"label": PERSON, "left": 100.0, "top": 100.0, "width": 300.0, "height": 200.0}]
+        {"label": PERSON, "left": 100.0, "top": 100.0, "width": 300.0, "height": 200.0}
+    ]
     initial.write_text(json.dumps(replacement))
     page.get_by_role("button", name=PERSON).first.click()  # any rerun of the fragment
     wait_until(lambda: _same_boxes((read_json(out) or {}).get("boxes"), replacement), what="caller reset")
@@ -307,8 +333,9 @@ def test_toolbar_undo_redo_delete_and_caller_reset(streamlit_app: Any, page: Any
 @pytest.mark.browser
 def test_max_display_and_base_url_path(streamlit_app: Any, browser: Any, tmp_path: Path) -> None:
     """A canvas smaller than the display JPEG (contain fit 0.5), in an app served under a path prefix."""
-    url, out, initial = start_demo(streamlit_app, tmp_path, GT_CANVAS_DEMO_MAX_DISPLAY="400x400",
-                                   STREAMLIT_SERVER_BASE_URL_PATH="gt/app")
+    url, out, initial = start_demo(
+        streamlit_app, tmp_path, GT_CANVAS_DEMO_MAX_DISPLAY="400x400", STREAMLIT_SERVER_BASE_URL_PATH="gt/app"
+    )
     assert url.endswith("/gt/app")
     saved: list[dict[str, Any]] = [{"label": CAR, "left": 200.0, "top": 300.0, "width": 500.0, "height": 300.0}]
     initial.write_text(json.dumps(saved))

@@ -1,4 +1,4 @@
-"""The job CLI in-process (`gtcore.cli.main`), flags spelled like the AWS CLI, on SQLite and PostgreSQL."""
+"""The job CLI in-process (`gtcore.cli.command.main`), flags spelled like the AWS CLI, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gtcore.cli import main
+from gtcore.cli.command import main
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.settings import Settings
 from tests.fixtures.core import make_team
 from tests.fixtures.jobs import write_png
 

@@ -1,4 +1,4 @@
-"""`gtcore generate-manifest` and `gtcore validate-manifest`, run in-process through gtcore.cli.main."""
+"""`gtcore generate-manifest` and `gtcore validate-manifest`, run in-process through gtcore.cli.command.main."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gtcore.cli import main
+from gtcore.cli.command import main
 
 CORPUS = Path(__file__).parent / "data" / "bad_manifests"
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from gtcore import queue
-from gtcore.cli import main
+from gtcore.cli.command import main
 from gtcore.context import Context
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_settings
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gtcore.consolidation import (
+from gtcore.consolidation.classification import (
     CONFIDENCE_CAP,
     SINGLE_WORKER_CONFIDENCE,
     Box,
@@ -257,8 +257,8 @@ def test_multilabel_duplicate_choice_counts_once() -> None:
 def test_records_adjustment_finds_previous_attribute_on_the_line() -> None:
     from datetime import UTC, datetime, timedelta, timezone
 
-    from gtcore import tasktypes
-    from gtcore.tasktypes.records import (
+    from gtcore.core import tasktypes
+    from gtcore.output.records import (
         ObjectAnswers,
         RecordSpec,
         WorkerAnswer,
@@ -304,7 +304,7 @@ def test_records_adjustment_finds_previous_attribute_on_the_line() -> None:
     assert out[0]["boxes-adjusted-metadata"]["adjustment-status"] == "adjusted"
     assert out[0]["boxes-adjusted"]["annotations"] == [{"class_id": 0, "top": 1, "left": 2, "height": 3, "width": 4}]
     assert out[0]["boxes-adjusted-metadata"]["class-map"] == {"0": "cat"}
-    from gtcore.consolidation import Box as B
+    from gtcore.consolidation.classification import Box as B
 
     assert same_boxes([B("a", 1, 1, 2, 2), B("b", 0, 0, 1, 1)], [B("b", 0, 0, 1, 1.001), B("a", 1, 1, 2, 2)])
     assert not same_boxes([B("a", 1, 1, 2, 2)], [B("a", 1, 1, 2, 2.5)])
@@ -315,9 +315,9 @@ def test_records_adjustment_finds_previous_attribute_on_the_line() -> None:
 
 
 def test_records_collect_every_malformed_answer() -> None:
-    from gtcore import tasktypes
-    from gtcore.errors import ValidationError
-    from gtcore.tasktypes.records import ObjectAnswers, RecordSpec, WorkerAnswer, build_records
+    from gtcore.core import tasktypes
+    from gtcore.core.errors import ValidationError
+    from gtcore.output.records import ObjectAnswers, RecordSpec, WorkerAnswer, build_records
 
     spec = RecordSpec(tasktypes.get("ImageMultiClassification"), ["a", "b"], "tags", "J")
     items = [
@@ -338,7 +338,7 @@ def test_records_collect_every_malformed_answer() -> None:
 
 
 def test_small_group_fast_path_agrees_with_general_clustering() -> None:
-    from gtcore.consolidation_boxes import _cluster, _small
+    from gtcore.consolidation.boxes import _cluster, _small
 
     rng = random.Random(5)
     checked = 0

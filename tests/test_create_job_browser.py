@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from gtcore import jobs
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.settings import Settings
+from gtcore.jobs import api as jobs
 from tests.browser import CANVAS_SELECTOR, exception_text, wait_for_idle, wait_until
 from tests.fixtures.people import PASSWORD, People
 

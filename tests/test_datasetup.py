@@ -1,4 +1,4 @@
-"""gtcore.datasetup: automated data setup over a local folder and over S3 (moto's server over HTTP)."""
+"""gtcore.manifests.datasetup: automated data setup over a local folder and over S3 (moto's server over HTTP)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gtcore.datasetup import IMAGE_SUFFIXES, generate_manifest, image_uris, manifest_name
-from gtcore.errors import GTError, ManifestError, UriNotAllowed
-from gtcore.manifest import read_manifest, validate_manifest
-from gtcore.storage import Storage
+from gtcore.core.errors import GTError, ManifestError, UriNotAllowed
+from gtcore.manifests.datasetup import IMAGE_SUFFIXES, generate_manifest, image_uris, manifest_name
+from gtcore.manifests.jsonl import read_manifest, validate_manifest
+from gtcore.storage.store import Storage
 from tests.fixtures.core import make_settings
 from tests.fixtures.services import S3Server
 

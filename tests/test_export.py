@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from pycocotools.coco import COCO
 
-from gtcore import export
-from gtcore.access import Actor
-from gtcore.augmented import AugmentedManifest, boxes_of, image_size_of, parse_augmented, source_of
-from gtcore.cli import main
+from gtcore.cli.command import main
 from gtcore.context import Context
-from gtcore.errors import GTError, PermissionDenied, UriNotAllowed
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError, PermissionDenied, UriNotAllowed
+from gtcore.manifests.augmented import AugmentedManifest, boxes_of, image_size_of, parse_augmented, source_of
+from gtcore.viewer import export
 from tests.fixtures.core import make_settings, realdata_or_skip
 from tests.fixtures.people import People
 from tests.fixtures.viewer import DemoJob

@@ -1,4 +1,4 @@
-"""gtcore.fastjson gives exactly the standard library's results (orjson only where it is byte-identical)."""
+"""gtcore.manifests.fastjson gives exactly the standard library's results (orjson only where it is byte-identical)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gtcore import fastjson, manifest
-from gtcore.errors import ManifestError
+from gtcore.core.errors import ManifestError
+from gtcore.manifests import fastjson
+from gtcore.manifests import jsonl as manifest
 
 TRICKY_FLOATS = [0.0, -0.0, 1.0, 0.1 + 0.2, 164.60000000000002, 1e-4, 9.99e-5, 1e-5, 2.5e-7, 5e-324, 1e15, 1e16,
                  123456789012345.6, 1.7976931348623157e308, 1e22, 0.00012, 10.00001, 400.00000000000006]  # fmt: skip
@@ -52,8 +53,10 @@ def test_dumps_equal_the_standard_encoder(seed: int) -> None:
 
 
 def test_dumps_a_box_record_and_the_fallbacks() -> None:
-    rec = {"a": {"annotations": [{"class_id": 0, "top": 164.60000000000002, "left": 138.8, "height": 859}]},
-           "a-metadata": {"objects": [{"confidence": 0.93}], "class-map": {"0": "Bird"}, "job-name": "labeling-job/x"}}
+    rec = {
+        "a": {"annotations": [{"class_id": 0, "top": 164.60000000000002, "left": 138.8, "height": 859}]},
+        "a-metadata": {"objects": [{"confidence": 0.93}], "class-map": {"0": "Bird"}, "job-name": "labeling-job/x"},
+    }
     assert fastjson.dumps_line(rec) == json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
     for odd in ({"x": 1e-05}, {"x": 1e16}, {"x": None}, {"x": 2**70}, {"x": "\ud800"}):
         assert fastjson.dumps_line(odd) == json.dumps(odd, separators=(",", ":"), ensure_ascii=False)

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gtcore import colors, drawing, images
-from gtcore.augmented import Box
-from gtcore.errors import ImageError
+from gtcore.core import colors
+from gtcore.core.errors import ImageError
+from gtcore.images import decoding as images
+from gtcore.images import drawing
+from gtcore.manifests.augmented import Box
 from tests.fixtures.core import realdata_or_skip
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gtcore import db as dbm
-from gtcore import invitations, roster, signin, teams, workforce
-from gtcore.access import AUDITOR, WORKER
 from gtcore.context import Context
-from gtcore.errors import (
+from gtcore.core import db as dbm
+from gtcore.core.access import AUDITOR, WORKER
+from gtcore.core.errors import (
     Conflict,
     InvalidCredentials,
     NotFound,
@@ -24,6 +23,8 @@ from gtcore.errors import (
     SessionExpired,
     ValidationError,
 )
+from gtcore.workforce import invitations, roster, signin, teams
+from gtcore.workforce import users as workforce
 from tests.fixtures.core import make_settings
 from tests.fixtures.people import PASSWORD, People
 from tests.fixtures.services import SmtpServer

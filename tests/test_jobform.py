@@ -1,4 +1,4 @@
-"""The Create job form's core (gtcore.jobform, jobform_data, jobform_create, textsafe), without Streamlit.
+"""The Create job form's core (gtcore.jobform.model, jobform_data, jobform_create, textsafe), without Streamlit.
 
 Pure parts: live checks, label edits, defaults, auto-labeling eligibility, the request and the overrides.
 With real storage and databases (SQLite and PostgreSQL): data setup, manifest checks with line numbers,
@@ -16,13 +16,24 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import jobs, queue
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import ImageError, ObjectNotFound, PermissionDenied, SpecError, UriNotAllowed, ValidationError
-from gtcore.jobactions import deep_merge
-from gtcore.jobform import (
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import ImageError, ObjectNotFound, PermissionDenied, SpecError, UriNotAllowed, ValidationError
+from gtcore.core.textsafe import escape_html, has_markup, safe_markdown
+from gtcore.jobform.create import chain_task_types, create_from_form, form_from_job
+from gtcore.jobform.data import (
+    check_example_uri,
+    check_manifest,
+    labels_from_upload,
+    load_sample_data,
+    preview_task,
+    run_data_setup,
+    save_example_upload,
+    save_manifest_upload,
+    write_label_config,
+)
+from gtcore.jobform.model import (
     AUTO_LABELING_MIN_OBJECTS,
     ExampleImage,
     JobForm,
@@ -37,21 +48,11 @@ from gtcore.jobform import (
     overrides_for,
     remove_label,
 )
-from gtcore.jobform_create import chain_task_types, create_from_form, form_from_job
-from gtcore.jobform_data import (
-    check_example_uri,
-    check_manifest,
-    labels_from_upload,
-    load_sample_data,
-    preview_task,
-    run_data_setup,
-    save_example_upload,
-    save_manifest_upload,
-    write_label_config,
-)
-from gtcore.jobform_problems import friendly
-from gtcore.jobspec import check_job_spec
-from gtcore.textsafe import escape_html, has_markup, safe_markdown
+from gtcore.jobform.problems import friendly
+from gtcore.jobs import api as jobs
+from gtcore.jobs.actions import deep_merge
+from gtcore.jobs.spec import check_job_spec
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_settings
 from tests.fixtures.jobs import write_png
 from tests.fixtures.people import People
@@ -264,7 +265,7 @@ def test_overrides_turn_the_base_into_the_wanted_request() -> None:
 
 
 def test_friendly_names_the_form_field() -> None:
-    from gtcore.errors import Problem
+    from gtcore.core.errors import Problem
 
     out = friendly(
         [

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from gtcore import db as dbm
-from gtcore import jobcreate, jobs, lifecycle
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import Conflict, ManifestError, NotFound, PermissionDenied, SpecError, ValidationError
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import Conflict, ManifestError, NotFound, PermissionDenied, SpecError, ValidationError
+from gtcore.jobs import api as jobs
+from gtcore.jobs import create as jobcreate
+from gtcore.jobs import finishing as lifecycle
 from tests.fixtures.core import make_user
 from tests.fixtures.jobs import JobFactory, write_png
 
@@ -302,7 +304,7 @@ def test_failure_inside_the_insert_leaves_nothing(
 
 
 def test_too_many_objects(ctx: Context, job_factory: JobFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gtcore.jobvalidate.MAX_OBJECTS", 3)
+    monkeypatch.setattr("gtcore.jobs.preflight.MAX_OBJECTS", 3)
     with pytest.raises(ManifestError, match="more than 3 lines"):
         job_factory.create(n_images=4)
 
@@ -453,7 +455,8 @@ def test_stopping_conditions(any_ctx: Context, any_job_factory: JobFactory) -> N
 
 
 def test_there_is_no_delete() -> None:
-    from gtcore import jobactions, joblist
+    from gtcore.jobs import actions as jobactions
+    from gtcore.jobs import listing as joblist
 
     for module in (jobs, jobactions, joblist, jobcreate):
         assert not [n for n in dir(module) if "delete" in n.lower()], module

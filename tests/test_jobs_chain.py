@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import jobs, queue
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import Conflict, SpecError
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import Conflict, SpecError
+from gtcore.jobs import api as jobs
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_user
 from tests.fixtures.jobs import JobFactory
 

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from gtcore import tasktypes
-from gtcore.errors import SpecError
-from gtcore.jobspec import (
+from gtcore.core import tasktypes
+from gtcore.core.errors import SpecError
+from gtcore.jobs.spec import (
     check_job_spec,
     label_attribute_problems,
     load_request,
     parse_job_spec,
     resolve_relative_paths,
 )
-from gtcore.jobspec_human import task_type_from_template, team_from_workteam
+from gtcore.jobs.spec_human import task_type_from_template, team_from_workteam
 
 DELETE = object()
 REGION_ACCT = "us-east-1:432418664414"
@@ -351,7 +351,7 @@ def test_label_attribute_rules_helper_accepts_good_names() -> None:
         (
             "LabelingJobAlgorithmsConfig",
             {
-                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/image-classification"
+                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/image-classification"  # noqa: E501
             },
             "LabelingJobAlgorithmsConfig.LabelingJobAlgorithmSpecificationArn",
             "object-detection",
@@ -359,7 +359,7 @@ def test_label_attribute_rules_helper_accepts_good_names() -> None:
         (
             "LabelingJobAlgorithmsConfig",
             {
-                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",
+                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",  # noqa: E501
                 "InitialActiveLearningModelArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",
             },
             "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn",
@@ -368,7 +368,7 @@ def test_label_attribute_rules_helper_accepts_good_names() -> None:
         (
             "LabelingJobAlgorithmsConfig",
             {
-                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",
+                "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",  # noqa: E501
                 "LabelingJobResourceConfig": {
                     "VpcConfig": {"SecurityGroupIds": [f"sg-{i}" for i in range(6)], "Subnets": []}
                 },
@@ -493,7 +493,7 @@ def test_auto_labeling_not_available_for_multi_label() -> None:
     )
     req["HumanTaskConfig"].pop("AnnotationConsolidationConfig")
     req["LabelingJobAlgorithmsConfig"] = {
-        "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/image-classification"
+        "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/image-classification"  # noqa: E501
     }
     found = problems_of(req)
     assert any(f == "LabelingJobAlgorithmsConfig" and "not available" in m for f, m in found), found
@@ -502,7 +502,7 @@ def test_auto_labeling_not_available_for_multi_label() -> None:
 def test_auto_labeling_config_with_matching_algorithm_is_kept() -> None:
     req = base_request()
     req["LabelingJobAlgorithmsConfig"] = {
-        "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",
+        "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection",  # noqa: E501
         "LabelingJobResourceConfig": {
             "VolumeKmsKeyId": "key-1",
             "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},

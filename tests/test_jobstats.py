@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from gtcore import db as dbm
 from gtcore.context import Context
-from gtcore.errors import NotFound, PermissionDenied
-from gtcore.jobstats import job_progress
+from gtcore.core import db as dbm
+from gtcore.core.errors import NotFound, PermissionDenied
+from gtcore.jobs.progress import job_progress
 from tests.fixtures.core import make_team, make_user
 from tests.fixtures.outputjobs import class_answer, decline, insert_job, insert_objects, submit_answer
 

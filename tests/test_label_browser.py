@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import taskimages
-from gtcore.colors import class_color
+from gtcore.core import db as dbm
+from gtcore.core.colors import class_color
+from gtcore.images import task_images as taskimages
 from tests.browser import (
     HttpMeter,
     canvas_screenshot,
@@ -30,7 +30,7 @@ from tests.fixtures.people import PASSWORD
 pytestmark = pytest.mark.browser
 
 SIZE = (1152, 864)
-SCALE = 0.5  # 576 / 1152: the default display size of gtcore.taskimages
+SCALE = 0.5  # 576 / 1152: the default display size of gtcore.images.task_images
 CAT = {"left": 200, "top": 300, "width": 500, "height": 300}  # original pixels, also drawn in the image
 DOG = {"left": 800, "top": 100, "width": 240, "height": 600}
 
@@ -65,8 +65,10 @@ def edge_distance(img: Any, box: dict[str, int], rgb: tuple[int, int, int]) -> f
 def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, streamlit_app: Any, browser: Any) -> None:
     world = label_world
     temp = world.invite("ann@example.test")
-    images = [world.image(f"scene{i}", SIZE, rects=(tuple(CAT.values()), tuple(DOG.values())), probe=(200, 90 * i, 0))
-              for i in range(2)]
+    images = [
+        world.image(f"scene{i}", SIZE, rects=(tuple(CAT.values()), tuple(DOG.values())), probe=(200, 90 * i, 0))
+        for i in range(2)
+    ]
     job = world.box_job("street-scenes", images, labels=["cat", "dog"])
     url = streamlit_app(APP, world.env)
 

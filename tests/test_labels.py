@@ -1,4 +1,4 @@
-"""gtcore.labels: label category configuration files and label rules per task type."""
+"""gtcore.manifests.label_config: label category configuration files and label rules per task type."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gtcore import tasktypes
-from gtcore.errors import ObjectNotFound, ValidationError
-from gtcore.labels import dumps_label_config, load_label_config, parse_label_config, validate_labels
-from gtcore.storage import Storage
+from gtcore.core import tasktypes
+from gtcore.core.errors import ObjectNotFound, ValidationError
+from gtcore.manifests.label_config import dumps_label_config, load_label_config, parse_label_config, validate_labels
+from gtcore.storage.store import Storage
 from tests.fixtures.core import make_settings
 
 BIRDS = ["Duck", "Sparrow", "Woodpecker", "Owl", "Parrot", "Turkey", "Falcon", "Swan", "Goose", "Canary"]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gtcore import lint
-from gtcore.augmented import parse_augmented
-from gtcore.errors import GTError, ValidationError
+from gtcore.core.errors import GTError, ValidationError
+from gtcore.manifests.augmented import parse_augmented
+from gtcore.viewer import export_lint as lint
 from tests.fixtures.core import realdata_or_skip
 
 CORPUS = Path(__file__).parent / "data" / "lint"

@@ -1,4 +1,4 @@
-"""gtcore.manifest: JSON Lines parsing, validation (every problem, exact line numbers), writing.
+"""gtcore.manifests.jsonl: JSON Lines parsing, validation (every problem, exact line numbers), writing.
 
 Real Ground Truth files are read in place from ../shared/realdata; the bad-manifest corpus is
 tests/data/bad_manifests/ (one file per problem class).
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gtcore.errors import ManifestError, ObjectNotFound, Problem, UriNotAllowed
-from gtcore.manifest import (
+from gtcore.core.errors import ManifestError, ObjectNotFound, Problem, UriNotAllowed
+from gtcore.manifests.jsonl import (
     MAX_ATTRIBUTE_CHARS,
     MAX_LINE_CHARS,
     UriChecker,
@@ -24,7 +24,7 @@ from gtcore.manifest import (
     validate_manifest,
     write_manifest,
 )
-from gtcore.storage import Storage
+from gtcore.storage.store import Storage
 from tests.fixtures.core import make_settings
 
 CORPUS = Path(__file__).parent / "data" / "bad_manifests"

@@ -12,14 +12,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
-from gtcore import db as dbm
-from gtcore import output
-from gtcore.consolidation import dawid_skene, iou
-from gtcore.consolidation_boxes import Box
+from gtcore.consolidation.boxes import Box
+from gtcore.consolidation.classification import dawid_skene, iou
 from gtcore.context import Context
-from gtcore.errors import ValidationError
-from gtcore.lifecycle import finish_job
-from gtcore.tasktypes.records import ImageInfo
+from gtcore.core import db as dbm
+from gtcore.core.errors import ValidationError
+from gtcore.jobs.finishing import finish_job
+from gtcore.output import writer as output
+from gtcore.output.records import ImageInfo
 from tests.fixtures.core import make_settings, make_user
 from tests.fixtures.outputjobs import (
     box_answer,
@@ -614,7 +614,7 @@ def test_output_tree_on_s3(s3_server: Any, s3_bucket: str, tmp_path: Path) -> No
 
 
 def test_image_depth_probe_stays_inside_local_roots(ctx: Context, tmp_path: Path) -> None:
-    from gtcore.imageheaders import image_info_reader
+    from gtcore.output.image_sizes import image_info_reader
 
     outside = tmp_path.parent / f"outside-{tmp_path.name}.png"
     Image.new("L", (8, 8)).save(outside)
@@ -685,8 +685,8 @@ def test_intermediate_is_incremental_for_boxes(ctx: Context, tmp_path: Path) -> 
 
 
 def test_end_to_end_job_api_queue_and_output(ctx: Context, job_factory: Any) -> None:
-    """A job made by gtcore.jobs, answered through gtcore.queue: the last submit finishes it with our output."""
-    from gtcore import queue
+    """A job made by gtcore.jobs.api, answered through gtcore.queue: the last submit finishes it with our output."""
+    from gtcore.queue import api as queue
 
     made = job_factory.create(n_images=2, task_type="BoundingBox", workers_per_object=2, label_attribute="animals")
     workers = [make_user(ctx.db, f"e2e{k}@example.test", team_ids=(made.team_id,)) for k in range(2)]

@@ -1,6 +1,6 @@
-"""Ground Truth output end to end, on SQLite and PostgreSQL: jobs made by ``gtcore.jobs``, answered by several
-workers through ``gtcore.queue`` (claim, submit, decline), finished by the queue, stopped, chained and adjusted;
-every ``output.manifest`` is read back by ``gtcore.augmented`` and compared with hand-computed expectations.
+"""Ground Truth output end to end, on SQLite and PostgreSQL: jobs made by ``gtcore.jobs.api``, answered by several
+workers through ``gtcore.queue.claim`` (claim, submit, decline), finished by the queue, stopped, chained and adjusted;
+every ``output.manifest`` is read back by ``gtcore.manifests.augmented`` and compared with hand-computed expectations.
 
 Also: StoppingConditions stop a job through the queue, the intermediate manifest is kept up to date while a job
 runs (and a store failure never fails a submit), and jobs older than 30 days fail at the next claim.
@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gtcore import db as dbm
-from gtcore import jobs, leases, output, queue
-from gtcore.access import Actor
-from gtcore.augmented import AugmentedManifest, read_augmented
-from gtcore.consolidation import dawid_skene
+from gtcore.consolidation.classification import dawid_skene
 from gtcore.context import Context
-from gtcore.errors import TaskError
-from gtcore.labelvalues import boxes_of, classes_of
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import TaskError
+from gtcore.jobs import api as jobs
+from gtcore.jobs import settling
+from gtcore.manifests.augmented import AugmentedManifest, read_augmented
+from gtcore.manifests.label_values import boxes_of, classes_of
+from gtcore.output import writer as output
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_user
 from tests.fixtures.jobs import JobFactory
 
@@ -38,8 +41,7 @@ BOX_META_KEYS = ["objects", "class-map", "type", "human-annotated", "creation-da
 @pytest.fixture(autouse=True)
 def every_intermediate(monkeypatch: pytest.MonkeyPatch) -> None:
     """No minimum interval between intermediate rewrites (test_intermediate_interval checks the interval)."""
-    monkeypatch.setattr(leases, "INTERMEDIATE_MIN_SECONDS", 0.0)
-
+    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 0.0)
 
 
 def crew(ctx: Context, team_id: int, n: int, tag: str = "w") -> list[Actor]:
@@ -141,14 +143,18 @@ def test_boxes_three_workers_through_the_queue(any_ctx: Context, any_job_factory
     size = [{"width": 64, "height": 48, "depth": 3}]
     assert got[0] == {
         "source-ref": str(made.images[0]),
-        "animals": {"image_size": size, "annotations": [{"class_id": 0, "top": 5, "left": 12, "height": 40,
-                                                         "width": 30}]},
+        "animals": {
+            "image_size": size,
+            "annotations": [{"class_id": 0, "top": 5, "left": 12, "height": 40, "width": 30}],
+        },
         "animals-metadata": box_meta("Birds-E2E", [round(mean_iou, 2)], {"0": "cat"}),
     }
     assert got[1] == {
         "source-ref": str(made.images[1]),
-        "animals": {"image_size": size, "annotations": [{"class_id": 1, "top": 5, "left": 5, "height": 20,
-                                                         "width": 20}]},
+        "animals": {
+            "image_size": size,
+            "annotations": [{"class_id": 1, "top": 5, "left": 5, "height": 20, "width": 20}],
+        },
         "animals-metadata": box_meta("Birds-E2E", [0.67], {"1": "dog"}),  # 2 of 3 workers, IoU 1
     }
     assert got[2] == {
@@ -224,8 +230,11 @@ def test_multilabel_three_workers_through_the_queue(any_ctx: Context, any_job_fa
     assert records[0] == {  # every label chosen by at least one worker; cat by all three (capped at 0.95)
         "source-ref": str(made.images[0]),
         "tags": [0, 1, 2],
-        "tags-metadata": {"class-map": {"0": "cat", "1": "dog", "2": "bird"},
-                          "confidence-map": {"0": 0.95, "1": 0.33, "2": 0.33}, **meta},  # fmt: skip
+        "tags-metadata": {
+            "class-map": {"0": "cat", "1": "dog", "2": "bird"},
+            "confidence-map": {"0": 0.95, "1": 0.33, "2": 0.33},
+            **meta,
+        },  # fmt: skip
     }
     assert records[1] == {
         "source-ref": str(made.images[1]),
@@ -464,12 +473,12 @@ def test_intermediate_interval_defers_rewrites_until_the_next_object(
         assert task is not None
         queue.submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))
 
-    monkeypatch.setattr(leases, "INTERMEDIATE_MIN_SECONDS", 3600.0)
+    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 3600.0)
     one()
     assert labeled() == [True, False, False, False]  # the first write of this job in this process
     one()
     assert labeled() == [True, False, False, False]  # within the interval: pending, not written
-    monkeypatch.setattr(leases, "INTERMEDIATE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 0.0)
     one()
     assert labeled() == [True, True, True, False]  # the pending write catches up with both objects
 
@@ -480,7 +489,7 @@ def test_intermediate_interval_defers_rewrites_until_the_next_object(
 def _shape(value: Any, attr: str) -> Any:
     """The structure of a manifest line: keys in order (the label attribute renamed), leaf types (numbers as one)."""
     if isinstance(value, dict):
-        return [(("ATTR" + k[len(attr):]) if k.startswith(attr) else k, _shape(v, attr)) for k, v in value.items()]
+        return [(("ATTR" + k[len(attr) :]) if k.startswith(attr) else k, _shape(v, attr)) for k, v in value.items()]
     if isinstance(value, list):
         return ["list", _shape(value[0], attr)] if value else ["list"]
     return "number" if type(value) in (int, float) else type(value).__name__

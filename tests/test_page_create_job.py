@@ -17,19 +17,19 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from gtcore import jobs, queue
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import PermissionDenied
-from gtcore.jobform import JobForm
-from gtcore.jobform_create import create_from_form
+from gtcore.core.access import Actor
+from gtcore.core.errors import PermissionDenied
+from gtcore.jobform.create import create_from_form
+from gtcore.jobform.model import JobForm
+from gtcore.jobs import api as jobs
+from gtcore.queue import api as queue
 from tests.fixtures.jobs import write_png
 from tests.fixtures.people import People
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "create_job.py")
 JOBS_PAGE = str(REPO / "pages" / "jobs.py")
-
 
 
 def _page(token: str, path: str = PAGE, **state: object) -> AppTest:
@@ -263,10 +263,10 @@ def test_label_file_examples_and_auto_labeling(page_ctx: Context, tmp_path: Path
 def _source_job(ctx: Context, p: People, admin: Actor, folder: Path) -> None:
     png = io.BytesIO()
     Image.new("RGB", (30, 20), (5, 200, 5)).save(png, format="PNG")
-    from gtcore.jobform_data import run_data_setup, save_example_upload
+    from gtcore.jobform.data import run_data_setup, save_example_upload
 
     example = save_example_upload(ctx, admin, "source-job", "good.png", png.getvalue())
-    from gtcore.jobform import ExampleImage
+    from gtcore.jobform.model import ExampleImage
 
     setup = run_data_setup(ctx, admin, str(folder))
     create_from_form(

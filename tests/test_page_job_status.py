@@ -1,7 +1,7 @@
 """The Job status page through Streamlit's AppTest: an admin sees the status, LabelCounters, progress, time running,
 the per-worker table and the chart of tasks completed over time, downloads the output and opens it in the manifest
 viewer, and stops the job (confirmed); an auditor sees the same read-only; a worker is refused (by the page and by
-gtcore). Jobs are real (``gtcore.jobs``) and answered through the real queue.
+gtcore). Jobs are real (``gtcore.jobs.api``) and answered through the real queue.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gtcore import jobs, jobstats, queue
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import PermissionDenied
+from gtcore.core.access import Actor
+from gtcore.core.errors import PermissionDenied
+from gtcore.jobs import api as jobs
+from gtcore.jobs import progress as jobstats
+from gtcore.queue import api as queue
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -25,7 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "job_status.py")
 APP = str(REPO / "app.py")
 STATUS_KEY = "job_status_job_id"
-
 
 
 def _page(token: str, *, job_id: int | None = None, query: str | None = None) -> AppTest:
@@ -241,7 +242,7 @@ def test_completed_over_time_and_durations() -> None:
     points = jobstats.completed_over_time(many, max_points=100)
     assert len(points) == 100 and points[-1] == (999.0, 1000)
     assert all(n == int(t) + 1 for t, n in points)  # every point on the exact cumulative curve
-    odd = jobstats.completed_over_time(many[:1001 - 2], max_points=100)
+    odd = jobstats.completed_over_time(many[: 1001 - 2], max_points=100)
     assert odd[-1] == (998.0, 999)
     assert jobstats.running_seconds(100.0, None, now=160.0) == 60.0
     assert jobstats.running_seconds(100.0, 130.0, now=1e9) == 30.0

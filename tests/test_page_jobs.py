@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gtcore import jobs, queue
 from gtcore.context import Context
-from gtcore.errors import PermissionDenied
+from gtcore.core.errors import PermissionDenied
+from gtcore.jobs import api as jobs
+from gtcore.queue import api as queue
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -20,7 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 PAGE = str(REPO / "pages" / "jobs.py")
 APP = str(REPO / "app.py")
 ACTION_KEYS = {"jobs_stop", "jobs_clone", "jobs_chain", "jobs_create"}
-
 
 
 def _page(token: str) -> AppTest:
@@ -207,13 +207,10 @@ def test_worker_is_turned_away(page_ctx: Context, tmp_path: Path) -> None:
     assert not at.dataframe
 
 
-def test_job_status_link_passes_the_job(page_ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gtcore.ui import jobform_state
-
+def test_job_status_link_passes_the_job(page_ctx: Context, tmp_path: Path) -> None:
     p = People(page_ctx)
     admin = p.admin()
     _three_jobs(page_ctx, tmp_path)
-    monkeypatch.setattr(jobform_state, "page_exists", lambda page: True)  # the Job status page is another issue's
     at = _page(p.token(admin))
     at.selectbox(key="jobs_pick").set_value("dogs-1").run()
     at.button(key="jobs_status").click().run()

@@ -1,5 +1,5 @@
 """The Label page under AppTest (classification, multi-label, decline, release, stop, refusals, broken images),
-the task screen's Preview mode, and gtcore.taskimages (display JPEGs, cache, prefetch, flags, access).
+the task screen's Preview mode, and gtcore.images.task_images (display JPEGs, cache, prefetch, flags, access).
 
 The app runs as a whole (``app.py`` with its sign-in gate and navigation) with a real session token, on real
 SQLite (and PostgreSQL for the taskimages queries) and real image files.
@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
-from gtcore import db as dbm
-from gtcore import queue, taskimages
 from gtcore.context import Context
-from gtcore.errors import PermissionDenied
+from gtcore.core import db as dbm
+from gtcore.core.errors import PermissionDenied
+from gtcore.images import task_images as taskimages
+from gtcore.queue import api as queue
 from tests.fixtures.labeling import LabelWorld, app_as, open_page, start_in_app
 from tests.fixtures.queue import QueueWorld
 
@@ -123,7 +124,9 @@ def test_multi_label_submits_every_choice(app_world: LabelWorld) -> None:
     (pills,) = at.pills
     pills.set_value(["bird", "cat"]).run()
     assert json.loads(rows(world, job.job_id)[0].draft_json)["crowd-image-classifier-multi-select"]["labels"] == [
-        "cat", "bird"]
+        "cat",
+        "bird",
+    ]
     at.button(key="label_submit").click().run()
     assert not at.exception and caption_object(at) == 1
     answer = world.responses(job.name)[0][0]["answerContent"]
@@ -197,8 +200,9 @@ def test_submit_after_the_lease_ended_is_refused_and_keeps_the_choice(app_world:
     at.radio[0].set_value("dog").run()
     (row,) = rows(world, job.job_id)
     with world.ctx.db.write() as conn:  # the time limit ran out while the page was open
-        conn.execute(update(dbm.assignments).where(dbm.assignments.c.id == row.id)
-                     .values(lease_expires_at=dbm.now() - 1))
+        conn.execute(
+            update(dbm.assignments).where(dbm.assignments.c.id == row.id).values(lease_expires_at=dbm.now() - 1)
+        )
     at.button(key="label_submit").click().run()
     assert not at.exception
     errors = " ".join(texts(at.error))
@@ -252,7 +256,7 @@ def test_label_page_guards(app_world: LabelWorld) -> None:
 
 PREVIEW_SCRIPT = """
 import json, os
-from gtcore.queue import Task
+from gtcore.queue.claim import Task
 from gtcore.ui.resources import get_context
 from gtcore.ui.task_view import render_task_screen
 import streamlit as st
@@ -266,19 +270,32 @@ st.session_state["preview_answer"] = None if result is None else result.answer
 """
 
 
-def test_preview_renders_the_same_screen_without_queue_calls(app_world: LabelWorld, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preview_renders_the_same_screen_without_queue_calls(
+    app_world: LabelWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from streamlit.testing.v1 import AppTest
 
     world = app_world
     example = world.image("example", (300, 200))
-    instructions = {"Short": "Pick the **animal**. <script>alert(1)</script>",
-                    "Full": "Long text <b>bold</b>",
-                    "Examples": [{"Kind": "good", "ImageUri": str(example), "Caption": "a *clear* cat"},
-                                 {"Kind": "bad", "ImageUri": str(tmp_path / "missing.png"), "Caption": "x"}]}
-    monkeypatch.setenv("GT_PREVIEW_TASK", json.dumps({"source": str(world.image("p", (800, 600))),
-                                                      "type": "ImageClassification", "labels": LABELS,
-                                                      "instructions": instructions}))
+    instructions = {
+        "Short": "Pick the **animal**. <script>alert(1)</script>",
+        "Full": "Long text <b>bold</b>",
+        "Examples": [
+            {"Kind": "good", "ImageUri": str(example), "Caption": "a *clear* cat"},
+            {"Kind": "bad", "ImageUri": str(tmp_path / "missing.png"), "Caption": "x"},
+        ],
+    }
+    monkeypatch.setenv(
+        "GT_PREVIEW_TASK",
+        json.dumps(
+            {
+                "source": str(world.image("p", (800, 600))),
+                "type": "ImageClassification",
+                "labels": LABELS,
+                "instructions": instructions,
+            }
+        ),
+    )
     script = tmp_path / "preview_app.py"
     script.write_text(PREVIEW_SCRIPT)
     at = AppTest.from_file(str(script), default_timeout=60)
@@ -297,7 +314,7 @@ def test_preview_renders_the_same_screen_without_queue_calls(app_world: LabelWor
     assert not [b for b in at.button if b.key and b.key.startswith("label_")]
 
 
-# ---------------------------------------------------------------- gtcore.taskimages
+# ---------------------------------------------------------------- gtcore.images.task_images
 
 
 def big_jpeg(path: Path, size: tuple[int, int], color: tuple[int, int, int] = (90, 120, 150)) -> Path:
@@ -310,8 +327,9 @@ def test_display_jpeg_is_display_sized_and_cached(any_world: QueueWorld) -> None
     w = any_world
     taskimages.CACHE.clear()
     src = big_jpeg(w.out / "images" / "big.jpg", (4000, 3000))
-    job = w.new_job(lines=[{"source-ref": str(src)}, {"source-ref": str(big_jpeg(w.out / "images" / "n.jpg",
-                                                                                  (3000, 4000)))}])
+    job = w.new_job(
+        lines=[{"source-ref": str(src)}, {"source-ref": str(big_jpeg(w.out / "images" / "n.jpg", (3000, 4000)))}]
+    )
     task = queue.claim_next(w.ctx, w.workers[0], job)
     assert task is not None
     img = taskimages.task_image(w.ctx, w.workers[0], task)
@@ -346,8 +364,14 @@ def test_undecodable_images_are_reported_and_flagged_once(any_world: QueueWorld)
     bad.write_bytes(b"\xff\xd8\xff" + b"garbage" * 50)
     bomb = w.out / "images" / "bomb.png"
     Image.new("1", (12_000, 9_000)).save(bomb)  # 108 megapixels, a few kilobytes
-    job = w.new_job(lines=[{"source-ref": str(bad)}, {"source-ref": str(bomb)},
-                           {"source-ref": str(w.out / "images" / "gone.png")}, {"no-source": 1}])
+    job = w.new_job(
+        lines=[
+            {"source-ref": str(bad)},
+            {"source-ref": str(bomb)},
+            {"source-ref": str(w.out / "images" / "gone.png")},
+            {"no-source": 1},
+        ]
+    )
     errors = []
     for worker in w.workers:
         task = queue.claim_next(w.ctx, worker, job)
@@ -384,15 +408,28 @@ def test_image_cache_is_bounded() -> None:
 
 
 def test_screens_open_with_the_draft_else_the_chained_boxes() -> None:
-    from gtcore.queue import Task
+    from gtcore.queue.claim import Task
     from gtcore.ui.task_session import seed
 
     box = {"height": 20, "label": "cat", "left": 1, "top": 2, "width": 30}
 
     def task(task_type: str, draft: dict | None, previous: dict | None = None) -> Task:
-        return Task(assignment_id=1, job_id=1, job_name="j", object_idx=0, source_ref="x", line={},
-                    task_type=task_type, labels=LABELS, lease_expires_at=0.0, accepted_at=0.0, draft=draft,
-                    status="leased", instructions={}, previous=previous)
+        return Task(
+            assignment_id=1,
+            job_id=1,
+            job_name="j",
+            object_idx=0,
+            source_ref="x",
+            line={},
+            task_type=task_type,
+            labels=LABELS,
+            lease_expires_at=0.0,
+            accepted_at=0.0,
+            draft=draft,
+            status="leased",
+            instructions={},
+            previous=previous,
+        )
 
     chained = {"attribute": "a", "boundingBoxes": [box, {"label": "dog"}], "inputImageProperties": {}}
     assert seed(task("AdjustmentBoundingBox", None, chained)) == [box]  # malformed boxes are left out
@@ -402,8 +439,9 @@ def test_screens_open_with_the_draft_else_the_chained_boxes() -> None:
     assert seed(task("BoundingBox", None)) == []
     assert seed(task("ImageClassification", {"crowd-image-classifier": {"label": "dog"}})) == "dog"
     assert seed(task("ImageClassification", {"crowd-image-classifier": {"label": "zebra"}})) is None
-    assert seed(task("ImageMultiClassification",
-                     {"crowd-image-classifier-multi-select": {"labels": ["bird", "x"]}})) == ["bird"]
+    assert seed(
+        task("ImageMultiClassification", {"crowd-image-classifier-multi-select": {"labels": ["bird", "x"]}})
+    ) == ["bird"]
 
 
 def test_task_image_from_s3_is_display_sized(tmp_path: Path, s3_server: Any) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from gtcore import jobs, queue
-from gtcore.errors import PermissionDenied
-from gtcore.ui.labeling import md_escape
+from gtcore.core.errors import PermissionDenied
+from gtcore.jobs import api as jobs
+from gtcore.queue import api as queue
+from gtcore.ui.label_picker import md_escape
 from tests.fixtures.labeling import LabelWorld, app_as, open_page, start_in_app
 
 
@@ -67,8 +68,12 @@ def test_stopped_jobs_and_other_roles(app_world: LabelWorld) -> None:
 def test_titles_are_shown_as_text(app_world: LabelWorld) -> None:
     world = app_world
     ann = world.worker("ann@example.test")
-    world.jobs.create(name="md", n_images=1, task_type="ImageClassification",
-                      extra_human={"TaskTitle": "Cats **now** [x](http://e.test) :red[y]"})
+    world.jobs.create(
+        name="md",
+        n_images=1,
+        task_type="ImageClassification",
+        extra_human={"TaskTitle": "Cats **now** [x](http://e.test) :red[y]"},
+    )
     at = open_page(app_as(world, ann), "pages/portal.py")
     (shown,) = [s.value for s in at.subheader]
     assert shown == md_escape("Cats **now** [x](http://e.test) :red[y]")

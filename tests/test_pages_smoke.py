@@ -14,7 +14,6 @@ from tests.fixtures.people import People
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 def test_every_menu_page_exists() -> None:
     assert [p.path for p in PAGES if not (REPO / p.path).is_file()] == []
 

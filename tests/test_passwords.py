@@ -3,8 +3,8 @@ import hashlib
 
 import pytest
 
-from gtcore import passwords
-from gtcore.errors import ValidationError
+from gtcore.core.errors import ValidationError
+from gtcore.workforce import passwords
 
 
 def _unb64(s: str) -> bytes:

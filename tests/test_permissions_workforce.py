@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import invitations, roster, signin, teams, workforce
-from gtcore.access import ADMIN, WORKER, Actor
 from gtcore.context import Context
-from gtcore.errors import GTError, PermissionDenied, SessionExpired
+from gtcore.core import db as dbm
+from gtcore.core.access import ADMIN, WORKER, Actor
+from gtcore.core.errors import GTError, PermissionDenied, SessionExpired
+from gtcore.workforce import invitations, roster, signin, teams
+from gtcore.workforce import users as workforce
 from tests.fixtures.people import PASSWORD, People
 
 

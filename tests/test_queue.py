@@ -1,4 +1,4 @@
-"""The task queue (gtcore.queue) on SQLite and PostgreSQL: claims, leases, every refusal path, completion."""
+"""The task queue (gtcore.queue.claim) on SQLite and PostgreSQL: claims, leases, every refusal path, completion."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from gtcore import db as dbm
-from gtcore import lifecycle, queue
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import NotFound, PermissionDenied, TaskError, ValidationError
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import NotFound, PermissionDenied, TaskError, ValidationError
+from gtcore.jobs import finishing as lifecycle
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_settings, make_user
 from tests.fixtures.queue import QueueWorld, box_answer
 

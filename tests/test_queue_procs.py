@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from gtcore import db as dbm
-from gtcore.access import Actor
 from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
 from tests.fixtures.core import make_settings
 from tests.fixtures.queue import box_answer, make_world
 
@@ -32,8 +32,9 @@ DEADLINE = 150.0
 
 def _work(db_url: str, tmp: str, job_id: int, who: dict, seed: int, start: Any, out: str) -> None:
     """One annotator process: claim and act until the job is over. Writes its tallies to ``out``."""
-    from gtcore import lifecycle, queue
-    from gtcore.errors import TaskError
+    from gtcore.core.errors import TaskError
+    from gtcore.jobs import finishing as lifecycle
+    from gtcore.queue import api as queue
 
     ctx = Context.from_settings(make_settings(Path(tmp), database_url=db_url))
     real_finish = lifecycle.finish_job

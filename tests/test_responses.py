@@ -1,4 +1,4 @@
-"""Worker-response files (gtcore.responses): format, naming, S3, store failures and the flush that repairs them."""
+"""Worker-response files (gtcore.output.worker_responses): format, naming, S3, store failures, the repairing flush."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from gtcore import db as dbm
-from gtcore import queue, responses
 from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.output import worker_responses as responses
+from gtcore.queue import api as queue
 from tests.fixtures.core import make_settings
 from tests.fixtures.queue import QueueWorld, box_answer, make_world
 
@@ -63,7 +64,7 @@ class CheckingStorage:
     def __init__(self, real: Any, db_url: str) -> None:
         self.real = real
         self.seen: list[str] = []
-        from gtcore.db import Database
+        from gtcore.core.db import Database
 
         self.db = Database(db_url, create=False)
 

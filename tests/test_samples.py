@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gtcore.access import Actor
-from gtcore.errors import PermissionDenied
-from gtcore.samples import SAMPLE_LABELS, make_sample_faces
+from gtcore.core.access import Actor
+from gtcore.core.errors import PermissionDenied
+from gtcore.manifests.samples import SAMPLE_LABELS, make_sample_faces
 
 
 def test_sample_faces_written_with_truth(tmp_path: Path, system: Actor) -> None:

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore.errors import ConfigError
-from gtcore.settings import Settings
+from gtcore.core import db as dbm
+from gtcore.core.errors import ConfigError
+from gtcore.core.settings import Settings
 
 
 def test_settings_defaults(tmp_path: Path) -> None:

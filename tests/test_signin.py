@@ -8,11 +8,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import roster, signin, workforce
-from gtcore.access import WORKER
 from gtcore.context import Context
-from gtcore.errors import (
+from gtcore.core import db as dbm
+from gtcore.core.access import WORKER
+from gtcore.core.errors import (
     Conflict,
     InvalidCredentials,
     PasswordChangeRequired,
@@ -20,6 +19,8 @@ from gtcore.errors import (
     Throttled,
     ValidationError,
 )
+from gtcore.workforce import roster, signin
+from gtcore.workforce import users as workforce
 from tests.fixtures.people import PASSWORD, People
 
 PeopleFactory = Callable[[Context], People]
@@ -192,7 +193,7 @@ def test_temporary_password_expires(any_ctx: Context, people: PeopleFactory) -> 
 
 def test_change_password_loses_to_a_concurrent_reset(any_ctx: Context, people: PeopleFactory) -> None:
     """A reset between reading and writing the hash wins; the change is refused, not silently applied."""
-    from gtcore import passwords
+    from gtcore.workforce import passwords
 
     p = people(any_ctx)
     w = p.worker()

@@ -1,4 +1,4 @@
-"""Contract tests for gtcore.storage: the same suite over a local folder and S3 (moto's server over HTTP)."""
+"""Contract tests for gtcore.storage.store: the same suite over a local folder and S3 (moto's server over HTTP)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gtcore.errors import AccessDenied, ObjectNotFound, StorageError, StoreUnavailable
-from gtcore.storage import TEMP_PREFIX, BackendStatus, Storage
+from gtcore.core.errors import AccessDenied, ObjectNotFound, StorageError, StoreUnavailable
+from gtcore.storage.store import TEMP_PREFIX, BackendStatus, Storage
 from tests.fixtures.core import make_settings
 
 

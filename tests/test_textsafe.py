@@ -1,6 +1,6 @@
 from streamlit.testing.v1 import AppTest
 
-from gtcore.textsafe import escape_html, md_escape
+from gtcore.core.textsafe import escape_html, md_escape
 
 
 def test_md_escape_neutralises_markdown_and_directives() -> None:
@@ -15,7 +15,7 @@ def test_md_escape_neutralises_markdown_and_directives() -> None:
 def _app() -> None:
     import streamlit as st
 
-    from gtcore.errors import Conflict, Problem, ValidationError
+    from gtcore.core.errors import Conflict, Problem, ValidationError
     from gtcore.ui.errors import show_error
 
     show_error(Conflict("user <script>alert(1)</script>*bold*@example.com exists"))

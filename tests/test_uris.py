@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gtcore.errors import UriNotAllowed
-from gtcore.storage import Storage, is_s3, split_s3
-from gtcore.uris import s3_join, s3_parent
+from gtcore.core.errors import UriNotAllowed
+from gtcore.storage.store import Storage, is_s3, split_s3
+from gtcore.storage.uris import s3_join, s3_parent
 from tests.fixtures.core import make_settings
 
 

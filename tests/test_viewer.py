@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gtcore import audit, provenance, tiles, viewer
-from gtcore import db as dbm
-from gtcore.access import Actor
-from gtcore.augmented import parse_augmented
-from gtcore.colors import class_color
 from gtcore.context import Context
-from gtcore.errors import NotFound, ObjectNotFound, PermissionDenied, UriNotAllowed
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.colors import class_color
+from gtcore.core.errors import NotFound, ObjectNotFound, PermissionDenied, UriNotAllowed
+from gtcore.manifests.augmented import parse_augmented
+from gtcore.viewer import opener as audit
+from gtcore.viewer import provenance, tiles
+from gtcore.viewer import table as viewer
 from tests.fixtures.core import REALDATA, make_settings, make_user, realdata_or_skip
 from tests.fixtures.viewer import BACKGROUND, WORKERS, DemoJob, boxes_for
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from gtcore.colors import class_color
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.colors import class_color
+from gtcore.core.settings import Settings
 from tests.browser import color_distance, exception_text, pixel, wait_for_idle
 from tests.fixtures.people import PASSWORD, People
 from tests.fixtures.viewer import BACKGROUND, SIZE, DemoJob, boxes_for

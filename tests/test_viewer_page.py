@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gtcore import audit, tiles
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.settings import Settings
+from gtcore.viewer import opener as audit
+from gtcore.viewer import tiles
 from tests.fixtures.core import REALDATA, realdata_or_skip
 from tests.fixtures.people import People
 from tests.fixtures.viewer import DemoJob

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import roster, signin, teams, workforce
-from gtcore.access import ADMIN, AUDITOR, WORKER, Actor
 from gtcore.context import Context
-from gtcore.errors import Conflict, NotFound, SessionExpired, ValidationError
+from gtcore.core import db as dbm
+from gtcore.core.access import ADMIN, AUDITOR, WORKER, Actor
+from gtcore.core.errors import Conflict, NotFound, SessionExpired, ValidationError
+from gtcore.workforce import roster, signin, teams
+from gtcore.workforce import users as workforce
 from tests.fixtures.people import PASSWORD, People
 
 PeopleFactory = Callable[[Context], People]
@@ -317,7 +318,7 @@ def test_actor_for_reads_the_database(any_ctx: Context, people: PeopleFactory) -
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    from gtcore.settings import Settings
+    from gtcore.core.settings import Settings
 
     home = tmp_path / "gt-home"
     monkeypatch.setenv("GT_HOME", str(home))
@@ -333,7 +334,7 @@ def test_cli_create_admin_team_invite_reset(
     import io
     import json
 
-    from gtcore.cli import main
+    from gtcore.cli.command import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO("the admin's password\n"))
     assert main(["create-admin", "--email", "root@example.com", "--password-stdin"]) == 0
@@ -365,7 +366,7 @@ def test_cli_create_admin_team_invite_reset(
 def test_cli_create_admin_prompts_twice(
     cli_env: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gtcore.cli import main
+    from gtcore.cli.command import main
 
     answers = iter(["first try password", "second try password"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))

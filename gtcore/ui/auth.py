@@ -22,12 +22,13 @@ from typing import Any
 
 import streamlit as st
 
-from gtcore import signin, workforce
-from gtcore.access import Actor
-from gtcore.errors import GTError, PasswordChangeRequired, SessionExpired
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError, PasswordChangeRequired, SessionExpired
 from gtcore.ui.errors import show_error
 from gtcore.ui.nav import PageSpec, pages_for
 from gtcore.ui.resources import get_context
+from gtcore.workforce import signin
+from gtcore.workforce import users as workforce
 
 TOKEN_KEY = "gt_token"  # noqa: S105 - a session-state key, not a secret
 _MUST_CHANGE_KEY = "gt_must_change_password"

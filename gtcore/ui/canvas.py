@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from gtcore.colors import UNKNOWN_HEX, class_hex
-from gtcore.errors import ImageError, Problem, ValidationError
+from gtcore.core.colors import UNKNOWN_HEX, class_hex
+from gtcore.core.errors import ImageError, Problem, ValidationError
 
 STROKE_WIDTH = 2
 FONT_SIZE = 14
@@ -123,7 +123,7 @@ def jpeg_size(image_jpeg: bytes) -> tuple[int, int]:
     if orientation not in (None, 1):
         raise ImageError(
             f"the display image carries EXIF orientation {orientation}; the browser would rotate it and "
-            "the boxes would not line up. Send an image with the orientation applied (gtcore.images does)."
+            "the boxes would not line up. Send an image with the orientation applied (gtcore.images.decoding does)."
         )
     return size
 
@@ -253,7 +253,7 @@ def box_canvas(
 
     Args:
         image_jpeg: the display-sized JPEG (orientation applied), sent to the browser as is.
-        display_scale: display size / original size (as ``gtcore.images.display_jpeg`` returns it).
+        display_scale: display size / original size (as ``gtcore.images.decoding.display_jpeg`` returns it).
         original_size: (width, height) of the original image, the space of ``boxes`` and of the result.
         labels: the job's labels, in order (their position picks the colour).
         current_label: the label stamped on boxes drawn from now on; must be one of ``labels``.
@@ -274,8 +274,7 @@ def box_canvas(
     """
     from streamlit_drawable_canvas import st_canvas
 
-    geom = plan_geometry(image_jpeg, display_scale=display_scale, original_size=original_size,
-                         max_display=max_display)
+    geom = plan_geometry(image_jpeg, display_scale=display_scale, original_size=original_size, max_display=max_display)
     boxes = validate_boxes(boxes)
     if not read_only and current_label not in labels:
         raise ValidationError([Problem(f"{current_label!r} is not one of the job's labels", field="current_label")])
@@ -283,8 +282,10 @@ def box_canvas(
     state_key = _STATE_PREFIX + key
     digest = hashlib.md5(image_jpeg, usedforsecurity=False).hexdigest() + repr(geom)
     old: dict[str, Any] | None = st.session_state.get(state_key)
-    if old is not None and old["digest"] == digest and (
-        _same_boxes(boxes, old["seed"]) or _same_boxes(boxes, old["last"])
+    if (
+        old is not None
+        and old["digest"] == digest
+        and (_same_boxes(boxes, old["seed"]) or _same_boxes(boxes, old["last"]))
     ):
         state = old
     else:  # first show, another image, or the caller reset the boxes: a new component instance

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore.errors import GTError, ValidationError
-from gtcore.textsafe import md_escape
+from gtcore.core.errors import GTError, ValidationError
+from gtcore.core.textsafe import md_escape
 
 
 def show_error(exc: BaseException, *, prefix: str = "") -> None:

@@ -2,7 +2,7 @@
 
 Labels: add, remove, reorder, or load a label category configuration file; the task type's limits are
 shown and enforced with a message. Instructions: title, description, full instructions in Markdown shown
-through ``gtcore.textsafe.safe_markdown`` (HTML stays text), and good/bad example images (uploaded, or an
+through ``gtcore.core.textsafe.safe_markdown`` (HTML stays text), and good/bad example images (uploaded, or an
 image URI the store allows) with captions. User text is shown with ``st.text`` or Markdown-escaped.
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gtcore import jobform
-from gtcore import jobform_data as data
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError
-from gtcore.jobform import add_label, move_label, remove_label
-from gtcore.jobform_data import example_preview
-from gtcore.textsafe import has_markup, safe_markdown
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.core.textsafe import has_markup, safe_markdown
+from gtcore.jobform import data
+from gtcore.jobform import model as jobform
+from gtcore.jobform.data import example_preview
+from gtcore.jobform.model import add_label, move_label, remove_label
 from gtcore.ui import jobform_state as fs
-from gtcore.ui.labeling import md_escape
+from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
 
 # --------------------------------------------------------------------------- callbacks

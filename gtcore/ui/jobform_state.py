@@ -17,12 +17,12 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from gtcore import jobform_data as data
-from gtcore import jobs
-from gtcore.access import Actor
-from gtcore.errors import GTError, ManifestError, PermissionDenied
-from gtcore.jobform import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
-from gtcore.jobform_create import form_from_job
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError, ManifestError, PermissionDenied
+from gtcore.jobform import data
+from gtcore.jobform.create import form_from_job
+from gtcore.jobform.model import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobs import api as jobs
 from gtcore.ui.resources import get_context
 
 PREFILL = "create_job_prefill"

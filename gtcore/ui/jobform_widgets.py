@@ -3,7 +3,7 @@ the labels and instructions sections: ``gtcore.ui.jobform_content``).
 
 Every field has help text and a default a new user can keep; user text (labels, captions, file names,
 manifest lines) is shown with ``st.text`` / ``st.code`` / ``st.caption`` of escaped text, and the team
-lead's instructions through ``gtcore.textsafe.safe_markdown``: no HTML from a user reaches the page.
+lead's instructions through ``gtcore.core.textsafe.safe_markdown``: no HTML from a user reaches the page.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from typing import Any
 
 import streamlit as st
 
-from gtcore import jobform, jobs, tasktypes
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError
-from gtcore.jobform_create import chain_task_types
+from gtcore.core import tasktypes
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.jobform import model as jobform
+from gtcore.jobform.create import chain_task_types
+from gtcore.jobs import api as jobs
 from gtcore.ui import jobform_state as fs
 from gtcore.ui.errors import show_error
-from gtcore.ui.labeling import md_escape
+from gtcore.ui.label_picker import md_escape
 
 INPUT_KINDS = {
     "folder": "Folder or S3 prefix (automated data setup)",
@@ -285,7 +287,7 @@ def preview_ui(ctx: Context, actor: Actor, form: jobform.JobForm) -> None:
     if not form.manifest_uri or not form.labels:
         st.info("Choose the input data and add labels first.", icon=":material/info:")
         return
-    from gtcore.jobform_data import preview_task
+    from gtcore.jobform.data import preview_task
     from gtcore.ui.task_view import render_task_screen
 
     try:

@@ -12,11 +12,12 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from gtcore import jobs, jobsview
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError
-from gtcore.joblist import JobSummary
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.jobs import api as jobs
+from gtcore.jobs import presentation as jobsview
+from gtcore.jobs.listing import JobSummary
 from gtcore.ui import jobform_state as fs
 from gtcore.ui.errors import show_error
 

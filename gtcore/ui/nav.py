@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gtcore.access import ADMIN, AUDITOR, WORKER, Actor
+from gtcore.core.access import ADMIN, AUDITOR, WORKER, Actor
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gtcore.context import Context
-from gtcore.settings import Settings
+from gtcore.core.settings import Settings
 
 
 @st.cache_resource(show_spinner=False)

@@ -18,15 +18,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from gtcore import jobs, jobstats
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError
-from gtcore.jobactions import FINAL
-from gtcore.joblist import JobSummary
-from gtcore.jobstats import JobProgress, OutputFiles
-from gtcore.jobsview import STOPPABLE, type_title, when
-from gtcore.textsafe import md_escape
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.core.textsafe import md_escape
+from gtcore.jobs import api as jobs
+from gtcore.jobs import progress as jobstats
+from gtcore.jobs.actions import FINAL
+from gtcore.jobs.listing import JobSummary
+from gtcore.jobs.presentation import STOPPABLE, type_title, when
+from gtcore.jobs.progress import JobProgress, OutputFiles
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import viewer_widgets as vw
 from gtcore.ui.errors import show_error

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 import streamlit as st
 
-from gtcore import tasktypes
-from gtcore.taskimages import TaskLike as ImageTaskLike
+from gtcore.core import tasktypes
+from gtcore.images.task_images import TaskLike as ImageTaskLike
 
 
 class TaskLike(ImageTaskLike, Protocol):
-    """The fields of ``gtcore.queue.Task`` the screen reads (read-only, so the frozen dataclass matches)."""
+    """The fields of ``gtcore.queue.claim.Task`` the screen reads (read-only, so the frozen dataclass matches)."""
 
     @property
     def task_type(self) -> str: ...

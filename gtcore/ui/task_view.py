@@ -13,7 +13,7 @@
   only that part. In worker mode every change is saved at once as a server-side draft
   (``queue.save_draft``, which also renews the lease), so a refresh or a crash loses nothing; the images
   of the next tasks are prepared ahead (``taskimages.prefetch_next_later``).
-- ``preview=True`` (the team lead's Preview, with a ``gtcore.queue.Task``-shaped stand-in whose
+- ``preview=True`` (the team lead's Preview, with a ``gtcore.queue.claim.Task``-shaped stand-in whose
   ``assignment_id`` is -1): the same screen, but no queue call is made and nothing is saved.
 
 The action buttons (Submit, Decline, Release, Stop) belong to the page, not to this screen.
@@ -25,14 +25,16 @@ from typing import Any
 
 import streamlit as st
 
-from gtcore import queue, taskimages, tasktypes
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError
-from gtcore.taskimages import DISPLAY_MAX_SIDE, DisplayImage
-from gtcore.textsafe import safe_markdown
+from gtcore.core import tasktypes
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.core.textsafe import safe_markdown
+from gtcore.images import task_images as taskimages
+from gtcore.images.task_images import DISPLAY_MAX_SIDE, DisplayImage
+from gtcore.queue import api as queue
 from gtcore.ui.errors import show_error
-from gtcore.ui.labeling import label_picker, md_escape
+from gtcore.ui.label_picker import label_picker, md_escape
 from gtcore.ui.task_session import (
     TaskLike,
     TaskScreenResult,
@@ -43,8 +45,15 @@ from gtcore.ui.task_session import (
     screen_state,
 )
 
-__all__ = ["TaskLike", "TaskScreenResult", "current_answer", "lease_timer", "render_task_screen", "safe_markdown",
-           "time_left_text"]
+__all__ = [
+    "TaskLike",
+    "TaskScreenResult",
+    "current_answer",
+    "lease_timer",
+    "render_task_screen",
+    "safe_markdown",
+    "time_left_text",
+]
 
 _MISSING_IMAGE = "the image is still loading"
 
@@ -222,7 +231,7 @@ def render_task_screen(
 
     Args:
         ctx: the Context (``gtcore.ui.resources.get_context()``).
-        task: a ``gtcore.queue.Task`` (or, for the Preview, a stand-in with the same fields, assignment_id -1).
+        task: a ``gtcore.queue.claim.Task`` (or, for the Preview, a stand-in with the same fields, assignment_id -1).
         preview: the team lead's Preview: no queue call, nothing saved.
         key_prefix: prefix of every widget key and session-state key of this screen (one per page).
         actor: the signed-in user (default: ``gtcore.ui.auth.current_actor()``). In worker mode, the holder.
@@ -273,14 +282,15 @@ def time_left_text(expires_at: float, now: float) -> str:
 
 
 @st.fragment(run_every=10)
-def lease_timer(ctx: Context, actor: Actor, task: TaskLike, *, expires_at: float | None = None,
-                as_of: float | None = None) -> None:
+def lease_timer(
+    ctx: Context, actor: Actor, task: TaskLike, *, expires_at: float | None = None, as_of: float | None = None
+) -> None:
     """The time left on the worker's lease; re-read from the database every 10 s (drafts renew it).
 
     ``expires_at`` (with ``as_of``, the time of the page run that knows it, e.g. from ``queue.heartbeat``)
     spares that read on the page's own runs; the 10 s ticks rerun with the same ``as_of`` and read.
     """
-    from gtcore import db as dbm
+    from gtcore.core import db as dbm
 
     seen_key = f"_gt_lease_timer::{task.assignment_id}"
     if expires_at is not None and as_of is not None and st.session_state.get(seen_key) != as_of:

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gtcore import augmented as aug
-from gtcore import export, lint, provenance, viewer
-from gtcore.access import Actor
-from gtcore.errors import GTError
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.manifests import augmented as aug
 from gtcore.ui.errors import show_error
 from gtcore.ui.viewer_widgets import md_escape
+from gtcore.viewer import export, provenance
+from gtcore.viewer import export_lint as lint
+from gtcore.viewer import table as viewer
 
 _FIX_LABELS = {"fix": "Fix by clipping", "drop": "Drop what has issues", "abort": "Abort if anything is wrong"}
 

@@ -13,13 +13,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from gtcore import audit, provenance, textsafe, tiles, viewer
-from gtcore.access import Actor
-from gtcore.augmented import AugmentedManifest, LabelAttribute
-from gtcore.colors import parse_hex
-from gtcore.drawing import legend_image
-from gtcore.errors import GTError
+from gtcore.core import textsafe
+from gtcore.core.access import Actor
+from gtcore.core.colors import parse_hex
+from gtcore.core.errors import GTError
+from gtcore.images.drawing import legend_image
+from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.ui.errors import show_error
+from gtcore.viewer import opener as audit
+from gtcore.viewer import provenance, tiles
+from gtcore.viewer import table as viewer
 
 SOURCE = "viewer_source"  # {"kind": "job"|"uri"|"upload", "id"|"uri"|"name": ...}
 SELECTED = "viewer_selected"  # position of the line shown in the detail panel

@@ -26,9 +26,9 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 import gtcore.ui.canvas
-from gtcore.images import display_jpeg
+from gtcore.images.decoding import display_jpeg
 from gtcore.ui.canvas import box_canvas, canvas_fit
-from gtcore.ui.labeling import label_picker, md_escape
+from gtcore.ui.label_picker import label_picker, md_escape
 
 # Objects in the generated scene, in original pixels: (label, left, top, width, height).
 SCENE_SIZE = (1600, 1200)
@@ -90,16 +90,32 @@ def labeling() -> None:
     initial = json.loads(Path(initial_path).read_text()) if initial_path and Path(initial_path).exists() else []
     current = label_picker(labels, key="demo_picker")
     key = f"demo_canvas_{index}"
-    boxes = box_canvas(jpeg, display_scale=scale, original_size=original, labels=labels, current_label=current,
-                       boxes=initial, key=key, read_only=read_only,
-                       max_display=max_display)  # type: ignore[arg-type]
+    boxes = box_canvas(
+        jpeg,
+        display_scale=scale,
+        original_size=original,
+        labels=labels,
+        current_label=current,
+        boxes=initial,
+        key=key,
+        read_only=read_only,
+        max_display=max_display,
+    )  # type: ignore[arg-type]
     st.session_state["demo_runs"] += 1
     st.caption(md_escape(f"{len(boxes) if boxes is not None else 'no'} boxes; drawing: {current}"))
-    write_out({
-        "run": st.session_state["demo_runs"], "image": index, "label": current, "boxes": boxes,
-        "fit": canvas_fit(key), "original": list(original), "scale": scale, "jpeg_bytes": len(jpeg),
-        "display": list(Image.open(io.BytesIO(jpeg)).size),
-    })
+    write_out(
+        {
+            "run": st.session_state["demo_runs"],
+            "image": index,
+            "label": current,
+            "boxes": boxes,
+            "fit": canvas_fit(key),
+            "original": list(original),
+            "scale": scale,
+            "jpeg_bytes": len(jpeg),
+            "display": list(Image.open(io.BytesIO(jpeg)).size),
+        }
+    )
 
 
 labeling()

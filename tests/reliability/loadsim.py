@@ -3,7 +3,7 @@ and ``bench/report_reliability.py`` (full counts).
 
 Each annotator is its own OS process (``forkserver``: gtcore is imported once, every annotator forks from that
 server) with its own Context and connection pool, like several Streamlit servers behind a load balancer
-sharing one database. The job is created through ``gtcore.jobs.create_labeling_job`` over real PNG files.
+sharing one database. The job is created through ``gtcore.jobs.api.create_labeling_job`` over real PNG files.
 Every annotator loops until the job is over (``claim_next`` raises TaskError once it is Completed):
 
 - ``submit`` (most tasks; some after a heartbeat and a draft), sometimes followed by a second submit of the
@@ -37,18 +37,24 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore.access import Actor
 from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
 from tests.fixtures.core import make_settings, make_user
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.queue import box_answer
 
-PRELOAD = ["gtcore.queue", "gtcore.output", "gtcore.jobs", "tests.reliability.loadsim", "tests.reliability.test_crash"]
+PRELOAD = [
+    "gtcore.queue.claim",
+    "gtcore.output.writer",
+    "gtcore.jobs.api",
+    "tests.reliability.loadsim",
+    "tests.reliability.test_crash",
+]
 ACTIONS = (("submit", 0.74), ("release", 0.09), ("stop", 0.08), ("expire", 0.09))
 DECLINE_SHARE = 0.7  # of the tasks an annotator may decline
 LABELS = ("cat", "dog")
-TEMP_MARK = ".gttmp."  # gtcore.localstore.TEMP_PREFIX
+TEMP_MARK = ".gttmp."  # gtcore.storage.local.TEMP_PREFIX
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,9 @@ def _status(ctx: Context, assignment_id: int) -> str:
 
 def annotator(spec: dict[str, Any], ready: Any, start: Any, out: str) -> None:
     """One annotator process (see the module docstring); writes its tallies as JSON to ``out``."""
-    from gtcore import lifecycle, queue
-    from gtcore.errors import TaskError
+    from gtcore.core.errors import TaskError
+    from gtcore.jobs import finishing as lifecycle
+    from gtcore.queue import api as queue
 
     logged = ErrorLog()
     logging.getLogger().addHandler(logged)
@@ -363,7 +370,8 @@ def _check_files(run: LoadRun, job: Any, submitted: list[Any], problems: list[st
 
 def _check_output(ctx: Context, job: Any, objs: list[Any], problems: list[str]) -> int:
     """The final output manifest: every input line, in order, labelled, readable by the augmented reader."""
-    from gtcore import augmented, output
+    from gtcore.manifests import augmented
+    from gtcore.output import writer as output
 
     uri = output.output_manifest_uri(job)
     try:
@@ -391,8 +399,10 @@ def _check_output(ctx: Context, job: Any, objs: list[Any], problems: list[str]) 
 
 def verify(ctx: Context, run: LoadRun) -> Verification:
     """Every invariant the load must keep, as a list of problems (empty when all hold), plus the figures."""
-    from gtcore import jobs, jobstats, queue
-    from gtcore.access import Actor as A
+    from gtcore.core.access import Actor as A
+    from gtcore.jobs import api as jobs
+    from gtcore.jobs import progress as jobstats
+    from gtcore.queue import api as queue
 
     v = Verification()
     problems = v.problems

@@ -30,10 +30,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import leases, queue, signin, workforce
 from gtcore.context import Context
-from gtcore.db import Database, DatabaseUnavailable
+from gtcore.core import db as dbm
+from gtcore.core.db import Database, DatabaseUnavailable
+from gtcore.queue import api as queue
+from gtcore.queue import leases
+from gtcore.workforce import signin
+from gtcore.workforce import users as workforce
 from tests.fixtures.core import make_settings
 from tests.fixtures.queue import box_answer, make_world
 

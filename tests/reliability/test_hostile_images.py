@@ -24,11 +24,14 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 from sqlalchemy import select
 
-from gtcore import db as dbm
-from gtcore import images, queue, taskimages, tiles
 from gtcore.context import Context
-from gtcore.errors import ImageError
+from gtcore.core import db as dbm
+from gtcore.core.errors import ImageError
+from gtcore.images import decoding as images
+from gtcore.images import task_images as taskimages
+from gtcore.queue import api as queue
 from gtcore.ui.canvas import plan_geometry
+from gtcore.viewer import tiles
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -102,8 +105,10 @@ def hostile_files(root: Path, recorder_url: str) -> dict[str, tuple[Path, str]]:
             ).encode(),
             "SVG/XML is not shown",
         ),
-        "svg-named.png": (f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{recorder_url}/x"/></svg>'.encode(),
-                          "SVG/XML is not shown"),  # fmt: skip
+        "svg-named.png": (
+            f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{recorder_url}/x"/></svg>'.encode(),
+            "SVG/XML is not shown",
+        ),  # fmt: skip
         "empty.png": (b"", "empty file"),
     }
     out = {}
@@ -238,7 +243,7 @@ def test_boxes_on_exif_rotated_photos_land_on_the_right_pixels(ctx: Context, tmp
         assert line["exif"]["image_size"][0]["height"] == DISPLAYED[1]
         got = {k: ann_box[k] for k in ("left", "top", "width", "height")}
         assert [got[k] for k in ("left", "top", "width", "height")] == pytest.approx(list(RED_BOX), abs=3), ref
-        oriented = images.decode(Path(ref).read_bytes()).image  # gtcore.images: the oriented original
+        oriented = images.decode(Path(ref).read_bytes()).image  # gtcore.images.decoding: the oriented original
         r, g, b = _mean(oriented, got)
         assert r > 200 and g < 50 and b < 50, (ref, (r, g, b))
         raw = Image.open(ref).convert("RGB")  # the stored pixels, orientation ignored

@@ -21,11 +21,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gtcore import augmented, jobs, manifest
-from gtcore import db as dbm
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import ManifestError, SpecError
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import ManifestError, SpecError
+from gtcore.jobs import api as jobs
+from gtcore.manifests import augmented
+from gtcore.manifests import jsonl as manifest
 from tests.fixtures.core import REPO
 from tests.fixtures.jobs import JobFactory
 
@@ -81,8 +83,12 @@ CASES: list[tuple[str, Callable[[World], str | bytes], str, str | None]] = [
     ("nan", lambda w: _ref(w)[:-1] + ',"score":NaN}', "NaN is not valid JSON", None),
     ("infinity", lambda w: _ref(w)[:-1] + ',"score":Infinity}', "Infinity is not valid JSON", None),
     ("minus-infinity", lambda w: _ref(w)[:-1] + ',"score":-Infinity}', "-Infinity is not valid JSON", None),
-    ("overflowing-number", lambda w: _ref(w)[:-1] + ',"score":1e400,"pad":"' + "p" * 5000 + '"}',
-     "cannot be written back as JSON", "score"),
+    (
+        "overflowing-number",
+        lambda w: _ref(w)[:-1] + ',"score":1e400,"pad":"' + "p" * 5000 + '"}',
+        "cannot be written back as JSON",
+        "score",
+    ),
     ("array", lambda w: "[1, 2, 3]", "must be a JSON object, not an array", None),
     ("string", lambda w: '"just text"', "not a string", None),
     ("null", lambda w: "null", "not null", None),
@@ -93,8 +99,7 @@ CASES: list[tuple[str, Callable[[World], str | bytes], str, str | None]] = [
     ("ref-empty", lambda w: '{"source-ref": ""}', "source-ref is empty", "source-ref"),
     ("ref-folder", lambda w: json.dumps({"source-ref": str(w.root) + "/"}), "names a folder", "source-ref"),
     ("ref-outside", lambda w: '{"source-ref": "/etc/passwd"}', "outside the allowed local folders", "source-ref"),
-    ("ref-http", lambda w: '{"source-ref": "http://169.254.169.254/latest/meta-data/"}', "scheme 'http'",
-     "source-ref"),
+    ("ref-http", lambda w: '{"source-ref": "http://169.254.169.254/latest/meta-data/"}', "scheme 'http'", "source-ref"),
     ("source-not-string", lambda w: '{"source": {"a": 1}}', "source must be a string", "source"),
     ("inline-source", lambda w: '{"source": "a sentence, not an image"}', "need source-ref", None),
     ("dollar-key", lambda w: _ref(w)[:-1] + ',"$where":"1"}', "begins with '$'", "$where"),
@@ -102,11 +107,19 @@ CASES: list[tuple[str, Callable[[World], str | bytes], str, str | None]] = [
     ("attribute-too-long", lambda w: _ref(w)[:-1] + ',"note":"' + "n" * 20_001 + '"}', "limit is 20,000", "note"),
     ("line-too-long", lambda w: _ref(w)[:-1] + ',"note":"' + "n" * 100_001 + '"}', "limit is 100,000", None),
     ("huge-line", lambda w: '{"junk":"' + "j" * 5_000_000 + '"}', "5,000,011 characters long", None),
-    ("deeply-nested", lambda w: _ref(w)[:-1] + ',"deep":' + "[" * 40_000 + "]" * 40_000 + "}", "nested too deeply",
-     None),
+    (
+        "deeply-nested",
+        lambda w: _ref(w)[:-1] + ',"deep":' + "[" * 40_000 + "]" * 40_000 + "}",
+        "nested too deeply",
+        None,
+    ),
     ("non-utf8", lambda w: _ref(w).encode()[:-2] + b'\xff\xfe"}', "not UTF-8: undecodable byte 0xff", None),
-    ("latin1", lambda w: ('{"source-ref":"' + str(w.images[0]) + '","who":"José"}').encode("latin-1"),
-     "not UTF-8", None),
+    (
+        "latin1",
+        lambda w: ('{"source-ref":"' + str(w.images[0]) + '","who":"José"}').encode("latin-1"),
+        "not UTF-8",
+        None,
+    ),
 ]
 
 
@@ -177,10 +190,10 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     sys.path.insert(0, sys.argv[1])
-    from gtcore import jobs
-    from gtcore.access import Actor
+    from gtcore.jobs import api as jobs
+    from gtcore.core.access import Actor
     from gtcore.context import Context
-    from gtcore.errors import ManifestError
+    from gtcore.core.errors import ManifestError
     from tests.fixtures.core import make_settings
     from pathlib import Path
     def status_mb(key):  # VmRSS / VmHWM of this process image (ru_maxrss would include the parent's, on Linux)

@@ -24,10 +24,15 @@ from typing import Any
 
 import pytest
 
-from gtcore import audit, datasetup, export, jobs, queue, taskimages, tiles
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import GTError, ManifestError, SpecError, UriNotAllowed
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError, ManifestError, SpecError, UriNotAllowed
+from gtcore.images import task_images as taskimages
+from gtcore.jobs import api as jobs
+from gtcore.manifests import datasetup
+from gtcore.queue import api as queue
+from gtcore.viewer import export, tiles
+from gtcore.viewer import opener as audit
 from tests.fixtures.core import make_settings, make_team, make_user
 from tests.fixtures.jobs import JobFactory, write_png
 from tests.fixtures.queue import insert_job
@@ -107,9 +112,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPa
     (inside / "evil.png").symlink_to("/etc/passwd")
     (inside / "escape.png").symlink_to(secret)
     (root / "linkdir").symlink_to("/etc")
-    ctx = Context.from_settings(
-        make_settings(root, GT_S3_ENDPOINT_URL=recorder, GT_ALLOWED_BUCKETS=ALLOWED_BUCKET)
-    )
+    ctx = Context.from_settings(make_settings(root, GT_S3_ENDPOINT_URL=recorder, GT_ALLOWED_BUCKETS=ALLOWED_BUCKET))
     vectors = {
         "dotdot": f"{inside}/../../{outside.name}/secret.png",
         "dotdot-etc": f"{inside}/../../../../../../etc/passwd",

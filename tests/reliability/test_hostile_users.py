@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gtcore import audit as audit_mod
-from gtcore import db as dbm
-from gtcore import invitations, jobs, jobstats, portal, queue, roster, signin, taskimages, teams, workforce
 from gtcore.context import Context
-from gtcore.errors import (
+from gtcore.core import db as dbm
+from gtcore.core.errors import (
     Conflict,
     GTError,
     InvalidCredentials,
@@ -31,7 +29,15 @@ from gtcore.errors import (
     SessionExpired,
     Throttled,
 )
-from gtcore.signin import ACCOUNT_LIMIT, BASE_LOCK_SECONDS, CLIENT_LIMIT
+from gtcore.images import task_images as taskimages
+from gtcore.jobs import api as jobs
+from gtcore.jobs import progress as jobstats
+from gtcore.queue import api as queue
+from gtcore.queue import portal
+from gtcore.viewer import opener as audit_mod
+from gtcore.workforce import invitations, roster, signin, teams
+from gtcore.workforce import users as workforce
+from gtcore.workforce.signin import ACCOUNT_LIMIT, BASE_LOCK_SECONDS, CLIENT_LIMIT
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.labeling import LabelWorld, app_as, open_page, start_in_app
 from tests.fixtures.people import PASSWORD, People

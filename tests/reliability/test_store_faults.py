@@ -21,12 +21,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gtcore import audit, jobs, queue, taskimages
-from gtcore import db as dbm
-from gtcore.access import Actor
 from gtcore.context import Context
-from gtcore.errors import SpecError, StoreUnavailable
-from gtcore.leases import FINISH_GRACE_SECONDS
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import SpecError, StoreUnavailable
+from gtcore.images import task_images as taskimages
+from gtcore.jobs import api as jobs
+from gtcore.jobs.finishing import FINISH_GRACE_SECONDS
+from gtcore.queue import api as queue
+from gtcore.viewer import opener as audit
 from tests.fixtures.core import make_settings, make_user
 from tests.fixtures.jobs import JobFactory, write_png
 from tests.fixtures.queue import box_answer

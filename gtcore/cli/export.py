@@ -1,0 +1,98 @@
+"""`gtcore export`: an output manifest's boxes as COCO, YOLO or Pascal VOC files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from gtcore.core.errors import GTError, ObjectNotFound
+
+MAX_ISSUES_SHOWN = 20
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export an object-detection attribute of an output manifest to COCO, YOLO or Pascal VOC",
+        description=(
+            "Lint, then export the boxes of one object-detection label attribute. COCO goes to "
+            "DEST/annotations.json; YOLO to DEST/classes.txt and DEST/labels/<image>.txt; Pascal VOC to "
+            "DEST/Annotations/<image>.xml. The linter lists zero/negative-size boxes, boxes outside the "
+            "image, class ids missing from the class-map, NaN or non-numbers, missing image_size and "
+            "duplicate source-refs; --on-problems says what to do about them. MANIFEST and DEST are local "
+            "paths (this command runs as the operator) or s3:// URIs (GT_S3_ENDPOINT_URL, GT_ALLOWED_BUCKETS)."
+        ),
+    )
+    p.add_argument("--format", required=True, choices=("coco", "yolo", "voc"), help="the export format")
+    p.add_argument(
+        "--label-attribute",
+        metavar="NAME",
+        help="the attribute to export (default: the file's only object-detection attribute)",
+    )
+    p.add_argument(
+        "--on-problems",
+        choices=("abort", "fix", "drop"),
+        default="abort",
+        help="abort (default): export nothing if the linter finds anything; fix: clip boxes into the image "
+        "and drop what clipping cannot repair; drop: drop every box or line with an issue",
+    )
+    p.add_argument("manifest", help="the output manifest: a local path or s3://bucket/key")
+    p.add_argument("dest", help="the destination folder: a local path or s3://bucket/prefix")
+    p.set_defaults(func=_export)
+
+
+def _storage() -> Any:
+    from gtcore.core.settings import Settings
+    from gtcore.storage.store import Storage
+
+    return Storage(Settings.from_env())
+
+
+def _read(uri: str) -> tuple[bytes, str]:
+    if uri.startswith("s3://"):
+        return _storage().read_bytes(uri), uri
+    path = Path(uri.removeprefix("file://")).expanduser().resolve()
+    try:
+        return path.read_bytes(), str(path)
+    except FileNotFoundError:
+        raise ObjectNotFound(f"{path} does not exist", str(path)) from None
+    except OSError as exc:
+        raise GTError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from gtcore.manifests import augmented
+    from gtcore.viewer import export
+    from gtcore.viewer import export_lint as lint
+
+    data, where = _read(args.manifest)
+    manifest = augmented.parse_augmented(data, where=where)
+    for problem in manifest.problems:
+        print(f"warning: {problem} (line skipped)", file=sys.stderr)
+    attr = export.object_detection_attribute(manifest, args.label_attribute)
+    if not args.label_attribute:
+        print(f"label attribute: {attr.name} (the file's only object-detection attribute)", file=sys.stderr)
+    report = lint.lint(manifest, attr)
+    counts = Counter(report.counts())
+    if report.issues:
+        shown = ", ".join(f"{n} {code}" for code, n in counts.items())
+        print(f"linter: {len(report.issues)} issue(s): {shown}", file=sys.stderr)
+        for issue in report.issues[:MAX_ISSUES_SHOWN]:
+            print(f"  line {issue.line}: {issue.field}: {issue.code}: {issue.message}", file=sys.stderr)
+        if len(report.issues) > MAX_ISSUES_SHOWN:
+            print(f"  ... and {len(report.issues) - MAX_ISSUES_SHOWN} more", file=sys.stderr)
+    else:
+        print(f"linter: no issues in {report.lines} lines, {report.boxes} boxes", file=sys.stderr)
+    result = export.export_files(manifest, attr, args.format, args.on_problems)
+    if args.dest.startswith("s3://"):
+        export.write_storage(_storage(), result.files, args.dest)
+        dest = args.dest.rstrip("/")
+    else:
+        dest = str(Path(args.dest).expanduser().resolve())
+        export.write_folder(result.files, dest)
+    print(result.resolution.summary(), file=sys.stderr)
+    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    return 0

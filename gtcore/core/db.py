@@ -1,0 +1,337 @@
+"""SQLAlchemy 2 engine and schema: SQLite file (WAL) by default, PostgreSQL by URL.
+
+State lives here (jobs, dataset objects, assignments/leases, answers, users, teams, sessions);
+data lives in the object store. Timestamps are UTC epoch seconds stored as floats.
+
+Concurrency notes: the queue claims with conditional UPDATEs on ``objects`` (``taken < needed``)
+and the unique key ``(job_id, object_idx, worker_id)`` on ``assignments``, so correctness does not
+depend on the isolation level. On SQLite, write transactions start with ``BEGIN IMMEDIATE`` so that
+concurrent writers queue on the lock (``busy_timeout``) instead of failing at commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from gtcore.core.errors import ConfigError, GTError
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("email_lower", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    # comma-separated subset of {"admin","worker","auditor"}
+    Column("roles", String(100), nullable=False, default=""),
+    Column("password_hash", Text, nullable=True),
+    Column("password_is_temporary", Boolean, nullable=False, default=False),
+    Column("temp_password_expires_at", Float, nullable=True),
+    Column("is_active", Boolean, nullable=False, default=True),
+    # Ground Truth style public id used in worker-response files, e.g. "private.local.1a2b3c4d5e6f7a8b"
+    Column("worker_id", String(64), nullable=False, unique=True),
+    Column("sub", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_login_at", Float, nullable=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Float, nullable=True),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False),
+    Column("name_lower", String(63), nullable=False, unique=True),
+    Column("description", String(200), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", Integer, ForeignKey("teams.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("added_at", Float, nullable=False),
+)
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    # sha256 of the bearer token; the token itself is never stored
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# Failed sign-in counters, per account ("account:<email_lower>") and per client ("client:<id>").
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("window_start", Float, nullable=False),
+    Column("locked_until", Float, nullable=True),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=True),
+    Column("invited_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("delivery", String(20), nullable=False),  # "smtp" | "outbox"
+    Column("delivered_to", Text, nullable=False, default=""),  # outbox file path or SMTP host
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False),
+    Column("name_lower", String(63), nullable=False, unique=True),
+    Column("arn", String(300), nullable=False),
+    Column("reference_code", String(64), nullable=False),
+    Column("label_attribute", String(127), nullable=False),
+    # "BoundingBox" | "ImageClassification" | "ImageMultiClassification" | "AdjustmentBoundingBox"
+    Column("task_type", String(64), nullable=False),
+    # Initializing | InProgress | Completed | Failed | Stopping | Stopped
+    Column("status", String(20), nullable=False),
+    Column("spec_json", Text, nullable=False),  # the CreateLabelingJob-shaped request, as accepted
+    Column("labels_json", Text, nullable=False),  # ["cat","dog",...]: class index = position
+    Column("instructions_json", Text, nullable=False, default="{}"),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=True, index=True),
+    Column("input_manifest_uri", Text, nullable=False),
+    Column("output_path", Text, nullable=False),  # S3OutputPath; the job folder is <output_path>/<name>/
+    Column("workers_per_object", Integer, nullable=False),
+    Column("task_time_limit", Integer, nullable=False),
+    Column("availability_lifetime", Integer, nullable=False),
+    Column("max_concurrent", Integer, nullable=False),
+    Column("total_objects", Integer, nullable=False, default=0),
+    Column("parent_job_id", Integer, ForeignKey("jobs.id"), nullable=True),
+    Column("origin", String(20), nullable=False, default="new"),  # new | clone | chain
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("failure_reason", String(1024), nullable=True),
+    Index("ix_jobs_status", "status"),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),  # datasetObjectId: 0-based line index
+    Column("line_json", Text, nullable=False),  # the input manifest line as read (all keys kept)
+    Column("source_ref", Text, nullable=True),
+    Column("needed", Integer, nullable=False),  # answers still required (0 for already-labeled lines)
+    Column("taken", Integer, nullable=False, default=0),  # live leases + submitted answers
+    Column("answers", Integer, nullable=False, default=0),
+    Column("declines", Integer, nullable=False, default=0),
+    # open | done | failed | skipped (already labeled, chained with the same attribute)
+    Column("status", String(10), nullable=False),
+    Column("image_error", Text, nullable=True),  # flagged for the team lead when the image fails to decode
+    Column("consolidated_json", Text, nullable=True),  # {"<attr>":..., "<attr>-metadata":...}
+    Column("updated_at", Float, nullable=False),
+    Index("ix_objects_job_status_idx", "job_id", "status", "idx"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
+    Column("object_idx", Integer, nullable=False),
+    Column("worker_id", Integer, ForeignKey("users.id"), nullable=False),
+    # leased | stopped | submitted | declined | released | expired
+    Column("status", String(10), nullable=False),
+    Column("accepted_at", Float, nullable=False),
+    Column("lease_expires_at", Float, nullable=False),
+    Column("submitted_at", Float, nullable=True),
+    Column("draft_json", Text, nullable=True),
+    Column("draft_updated_at", Float, nullable=True),
+    Column("answer_json", Text, nullable=True),  # answerContent as written to worker-response
+    Column("time_spent", Float, nullable=True),
+    Column("decline_reason", Text, nullable=True),
+    Column("response_uri", Text, nullable=True),  # set once the worker-response file is written
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("job_id", "object_idx", "worker_id", name="uq_assignment_worker_object"),
+    Index("ix_assign_job_status_exp", "job_id", "status", "lease_expires_at"),
+    Index("ix_assign_worker_status", "worker_id", "status"),
+)
+
+
+def now() -> float:
+    return time.time()
+
+
+class Database:
+    """An engine plus the transaction helpers gtcore uses.
+
+    ``write()`` opens a write transaction (``BEGIN IMMEDIATE`` on SQLite), ``read()`` a read one.
+    """
+
+    def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0, **engine_kwargs: Any) -> None:
+        """``busy_timeout``: seconds SQLite waits for another connection's lock before DatabaseUnavailable."""
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                self.engine = _sqlite_engine(url, busy_timeout, **engine_kwargs)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True, **engine_kwargs)
+        except Exception as exc:  # bad URL, missing driver
+            raise ConfigError(f"cannot use database URL {_safe_url(url)}: {exc}") from exc
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        if create:
+            self.migrate()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+                else:
+                    with conn.begin():
+                        yield conn
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"the database did not answer ({_short(exc)}); try again") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("BEGIN")
+                    try:
+                        yield conn
+                    finally:
+                        conn.rollback()
+                else:
+                    with conn.begin():
+                        yield conn
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"the database did not answer ({_short(exc)}); try again") from exc
+
+    def migrate(self) -> None:
+        """Create missing tables and record the schema version (idempotent, safe across processes)."""
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except OperationalError:
+            # another process may be creating the same tables right now
+            time.sleep(0.2)
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+            except OperationalError as exc:  # unreachable, locked, refused: a clear GTError, not a traceback
+                raise DatabaseUnavailable(f"the database {_safe_url(self.url)} did not answer ({_short(exc)})") from exc
+        except Exception as exc:
+            if "already exists" not in str(exc):
+                raise
+        with self.write() as conn:
+            row = conn.execute(select(schema_info.c.version).where(schema_info.c.id == 1)).first()
+            if row is None:
+                conn.execute(schema_info.insert().values(id=1, version=SCHEMA_VERSION))
+            elif row.version > SCHEMA_VERSION:
+                raise ConfigError(f"database schema version {row.version} is newer than this gtcore ({SCHEMA_VERSION})")
+            # future migrations: `if row.version < 2: ...` then update the version
+
+    def ping(self) -> str:
+        """Return a short description of the database, raising DatabaseUnavailable if it does not answer."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return f"{self.engine.dialect.name} ({_safe_url(self.url)})"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class DatabaseUnavailable(GTError):
+    pass
+
+
+def _short(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def _sqlite_engine(url: str, busy_timeout: float = 30.0, **kwargs: Any) -> Engine:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        # take transaction control away from pysqlite so BEGIN IMMEDIATE works
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # explicit BEGIN statements are issued by Database.write/read; nothing to do here
+        return None
+
+    return engine

@@ -1,0 +1,315 @@
+"""The Create job form, without Streamlit: its fields, live checks, label list edits and the request it builds.
+
+The page (``pages/create_job.py``) keeps a :class:`JobForm` filled from its widgets; this module turns
+it into the CreateLabelingJob-shaped request that ``gtcore.jobs.api`` validates and creates (one call), and
+answers the questions the page asks while the team lead types: is this name valid, what is the default
+output location, may automated data labeling be switched on (and if not, why). Everything here is pure;
+the parts that read or write the store or the database (data setup, uploads, sample data, the preview
+task, creating) are in ``gtcore.jobform.data`` and ``gtcore.jobform.create``.
+
+Problems carry the request's field path (``HumanTaskConfig.TaskTitle``) prefixed by the form's own name
+for it (``Task title (HumanTaskConfig.TaskTitle)``, see ``gtcore.jobform.problems``), so a message says
+where to look on the page and in the job spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from gtcore.core import tasktypes
+from gtcore.core.errors import Problem
+from gtcore.jobform.problems import HUMAN, LABELS_FORM_FIELD, TASK_TYPE_FIELD
+from gtcore.jobs.preflight import REGION, workteam_arn
+from gtcore.jobs.spec import MANIFEST_FIELD, label_attribute_problems
+from gtcore.jobs.spec_checks import NAME_PATTERN, Checker
+from gtcore.jobs.spec_human import DEFAULT_AVAILABILITY, DEFAULT_MAX_CONCURRENT
+from gtcore.jobs.spec_sections import ALGORITHM_FAMILY
+from gtcore.manifests.label_config import MAX_LABEL_CHARS, validate_labels
+from gtcore.storage.uris import is_s3, split_s3
+
+AUTO_LABELING_MIN_OBJECTS = 1_250  # groundtruth-reference.md section 6
+ALGORITHM_ACCOUNT = "027400017018"
+ORIGINS = ("new", "clone", "chain")
+# console defaults (groundtruth-reference.md 4.2): 5 minutes for classification, 60 for other image tasks
+DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
+    "BoundingBox": ("Draw a box around each object", "Draw a tight box around every object of each label.", 3600),
+    "AdjustmentBoundingBox": ("Adjust the boxes", "Move, resize, relabel, add or delete boxes so each is tight.", 3600),
+    "ImageClassification": ("Choose the label of the image", "Pick the one label that best describes the image.", 300),
+    "ImageMultiClassification": (
+        "Choose every label that applies",
+        "Pick all the labels that describe the image.",
+        300,
+    ),
+}
+
+
+@dataclass
+class ExampleImage:
+    """A good or bad example shown beside the task: an image URI the store allows, and a caption."""
+
+    kind: str  # "good" | "bad"
+    image_uri: str
+    caption: str = ""
+
+
+@dataclass
+class JobForm:
+    """What the team lead entered. Times are seconds; ``label_attribute`` blank means the job name."""
+
+    name: str = ""
+    label_attribute: str = ""
+    manifest_uri: str = ""
+    object_count: int | None = None  # known once data setup ran or the manifest was checked
+    output_path: str = ""
+    task_type: str = "BoundingBox"
+    labels: list[str] = field(default_factory=list)
+    title: str = ""
+    description: str = ""
+    full_instructions: str = ""
+    examples: list[ExampleImage] = field(default_factory=list)
+    workers_per_object: int = 1
+    task_time_limit: int = 3600
+    availability_lifetime: int = DEFAULT_AVAILABILITY
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    team: str = ""
+    auto_labeling: bool = False
+    origin: str = "new"  # "new" | "clone" | "chain"
+    source_job: str = ""  # clone / chain: the job it comes from
+    source_attribute: str = ""  # chain: the source job's label attribute
+    base_request: dict[str, Any] = field(default_factory=dict)  # clone / chain: the source job's request
+
+    @property
+    def attribute(self) -> str:
+        """The label attribute the job will use (the job name when left blank, as the console does)."""
+        return self.label_attribute.strip() or self.name.strip()
+
+
+# --------------------------------------------------------------------------- live checks
+
+
+def name_problems(name: str) -> list[str]:
+    """Why ``name`` is not a valid LabelingJobName (empty list when it is)."""
+    c = Checker()
+    c.check_text(
+        name,
+        "LabelingJobName",
+        min_len=1,
+        max_len=63,
+        pattern=NAME_PATTERN,
+        pattern_help="letters, digits and hyphens, not at either end; no _ or .",
+    )
+    return [p.message for p in c.problems]
+
+
+def attribute_problems(
+    attribute: str, *, job_name: str = "", source_attribute: str = "", adjustment: bool = False
+) -> list[str]:
+    """Why ``attribute`` (blank: the job name) is not a valid LabelAttributeName for this job."""
+    value = attribute.strip() or job_name.strip()
+    if not value:
+        return ["give a label attribute name or a job name (the attribute defaults to it)"]
+    found = [p.message for p in label_attribute_problems(value)]
+    if adjustment and source_attribute and value == source_attribute:
+        found.append(f"an adjustment job needs a label attribute different from {source_attribute!r}")
+    return found
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def label_limits_text(task_type: str) -> str:
+    tt = tasktypes.get(task_type)
+    return f"{tt.title}: {tt.min_labels} to {tt.max_labels} labels, each at most {MAX_LABEL_CHARS} characters."
+
+
+def add_label(labels: list[str], text: str, task_type: str) -> tuple[list[str], str | None]:
+    """``labels`` with ``text`` appended, or the unchanged list and why it was refused."""
+    value = (text or "").strip()
+    tt = tasktypes.get(task_type)
+    if not value:
+        return list(labels), "type a label first"
+    if len(value) > MAX_LABEL_CHARS:
+        return list(labels), f"a label is at most {MAX_LABEL_CHARS} characters; this one has {len(value)}"
+    if value in labels:
+        return list(labels), f"{value!r} is already in the list (labels must be unique)"
+    if len(labels) >= tt.max_labels:
+        return list(labels), f"{tt.title} allows at most {tt.max_labels} labels"
+    return [*labels, value], None
+
+
+def remove_label(labels: list[str], index: int) -> list[str]:
+    return [x for i, x in enumerate(labels) if i != index]
+
+
+def move_label(labels: list[str], index: int, delta: int) -> list[str]:
+    """``labels`` with the one at ``index`` moved by ``delta`` places (clamped to the ends)."""
+    out = list(labels)
+    if not 0 <= index < len(out):
+        return out
+    target = max(0, min(len(out) - 1, index + delta))
+    out.insert(target, out.pop(index))
+    return out
+
+
+def label_problems(labels: list[str], task_type: str) -> list[Problem]:
+    return [
+        Problem(p.message, field=p.field)
+        for p in validate_labels(labels, tasktypes.get(task_type), where=LABELS_FORM_FIELD)
+    ]
+
+
+# --------------------------------------------------------------------------- defaults and eligibility
+
+
+def default_output(home: str, input_uri: str) -> str:
+    """Where output goes unless changed: next to an S3 input (``s3://b/data/images/`` -> ``s3://b/data/output/``),
+    else ``<data home>/output``."""
+    value = (input_uri or "").strip()
+    if is_s3(value):
+        bucket, key = split_s3(value)
+        folder = (key if key.endswith("/") else posixpath.dirname(key)).strip("/")
+        parent = folder.rsplit("/", 1)[0] + "/" if "/" in folder else ""
+        return f"s3://{bucket}/{parent}output/"
+    return str(PurePosixPath(str(home)) / "output")
+
+
+def auto_labeling(task_type: str, object_count: int | None) -> tuple[bool, str]:
+    """``(available, reason)``: may automated data labeling be switched on for this type and dataset size?"""
+    tt = tasktypes.get(task_type)
+    if not tt.supports_auto_labeling:
+        return False, f"automated data labeling is not available for {tt.title} jobs"
+    if object_count is None:
+        return False, "set up the input data first: the dataset size decides whether it is available"
+    if object_count < AUTO_LABELING_MIN_OBJECTS:
+        return False, (
+            f"the dataset has {object_count:,} objects; automated data labeling needs at least "
+            f"{AUTO_LABELING_MIN_OBJECTS:,}"
+        )
+    return True, f"the dataset has {object_count:,} objects (at least {AUTO_LABELING_MIN_OBJECTS:,})"
+
+
+def algorithm_arn(task_type: str) -> str:
+    family = ALGORITHM_FAMILY.get(tasktypes.get(task_type).name, "")
+    return f"arn:aws:sagemaker:{REGION}:{ALGORITHM_ACCOUNT}:labeling-job-algorithm-specification/{family}"
+
+
+def upload_folder_name(job_name: str) -> str:
+    """A safe folder name for a job's uploads, even for a name that is not valid yet."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]+", "-", job_name or "").strip("-")[:63]
+    return cleaned or "unnamed"
+
+
+# --------------------------------------------------------------------------- the request
+
+
+def form_problems(form: JobForm) -> list[Problem]:
+    """What the form itself can tell is wrong before asking gtcore (gtcore checks everything else)."""
+    out: list[Problem] = []
+    if form.origin not in ORIGINS:
+        out.append(Problem(f"unknown form origin {form.origin!r}", field="origin"))
+    if form.origin != "chain" and not form.manifest_uri.strip():
+        out.append(
+            Problem(
+                "choose the input data: run the data setup on a folder or S3 prefix, give a manifest "
+                "URI, or upload a manifest file",
+                field=MANIFEST_FIELD,
+            )
+        )
+    if not form.team.strip():
+        out.append(Problem("choose the private work team that will label the data", field=f"{HUMAN}.WorkteamArn"))
+    if form.task_type not in tasktypes.TASK_TYPES:
+        out.append(Problem(f"unknown task type {form.task_type!r}", field=TASK_TYPE_FIELD))
+        return out
+    out.extend(label_problems(form.labels, form.task_type))
+    if form.auto_labeling:
+        ok, reason = auto_labeling(form.task_type, form.object_count)
+        if not ok:
+            out.append(Problem(f"cannot be switched on: {reason}", field="LabelingJobAlgorithmsConfig"))
+    for i, ex in enumerate(form.examples):
+        if not ex.image_uri.strip():
+            out.append(
+                Problem(
+                    "give the image (upload it or give its URI)", field=f"{HUMAN}.Instructions.Examples[{i}].ImageUri"
+                )
+            )
+    return out
+
+
+def instructions_of(form: JobForm) -> dict[str, Any]:
+    """The Instructions extension: the description doubles as the short instructions on the task screen."""
+    return {
+        "Short": form.description.strip(),
+        "Full": form.full_instructions,
+        "Examples": [
+            {"Kind": e.kind, "ImageUri": e.image_uri.strip(), "Caption": e.caption.strip()} for e in form.examples
+        ],
+    }
+
+
+def build_request(form: JobForm, *, label_config_uri: str | None) -> dict[str, Any]:
+    """The CreateLabelingJob request for ``form`` (a clone or chain starts from the source job's request)."""
+    req: dict[str, Any] = copy.deepcopy(form.base_request)
+    if form.origin == "chain":
+        req["ChainedFrom"] = {"LabelingJobName": form.source_job, "LabelAttributeName": form.source_attribute}
+    elif form.origin != "clone":  # a clone keeps the source's (an adjustment job needs it)
+        req.pop("ChainedFrom", None)
+    req["LabelingJobName"] = form.name.strip()
+    req["LabelAttributeName"] = form.attribute
+    inp = req.setdefault("InputConfig", {})
+    inp["DataSource"] = {"S3DataSource": {"ManifestS3Uri": form.manifest_uri.strip()}}
+    req["OutputConfig"] = {**(req.get("OutputConfig") or {}), "S3OutputPath": form.output_path.strip()}
+    if label_config_uri:
+        req["LabelCategoryConfigS3Uri"] = label_config_uri
+    else:
+        req.pop("LabelCategoryConfigS3Uri", None)
+    human = {
+        k: v
+        for k, v in (req.get(HUMAN) or {}).items()
+        if k not in ("PreHumanTaskLambdaArn", "AnnotationConsolidationConfig", "UiConfig", "TaskType")
+    }
+    if form.team.strip():
+        human["WorkteamArn"] = workteam_arn(form.team.strip())
+    else:
+        human.pop("WorkteamArn", None)
+    human.update(
+        {
+            "TaskType": form.task_type,
+            "TaskTitle": form.title.strip(),
+            "TaskDescription": form.description.strip(),
+            "NumberOfHumanWorkersPerDataObject": int(form.workers_per_object),
+            "TaskTimeLimitInSeconds": int(form.task_time_limit),
+            "TaskAvailabilityLifetimeInSeconds": int(form.availability_lifetime),
+            "MaxConcurrentTaskCount": int(form.max_concurrent),
+            "Instructions": instructions_of(form),
+        }
+    )
+    req[HUMAN] = human
+    if form.auto_labeling and form.task_type in ALGORITHM_FAMILY:
+        alg = dict(req.get("LabelingJobAlgorithmsConfig") or {})
+        alg["LabelingJobAlgorithmSpecificationArn"] = algorithm_arn(form.task_type)
+        req["LabelingJobAlgorithmsConfig"] = alg
+    else:
+        req.pop("LabelingJobAlgorithmsConfig", None)
+    return req
+
+
+def overrides_for(base: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The ``overrides`` that turn ``base`` into ``wanted`` under ``jobactions.deep_merge`` (None removes a key)."""
+    out: dict[str, Any] = {}
+    for key in base:
+        if key not in wanted:
+            out[key] = None
+    for key, value in wanted.items():
+        old = base.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            sub = overrides_for(old, value)
+            if sub:
+                out[key] = sub
+        elif key not in base or old != value:
+            out[key] = copy.deepcopy(value)
+    return out

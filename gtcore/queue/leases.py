@@ -1,0 +1,200 @@
+"""Lease bookkeeping shared by the queue: the claim candidates, expiry, object counters, finishing jobs once.
+
+Invariants (kept by conditional UPDATEs inside one write transaction, never by Python-side reads):
+
+- ``objects.taken`` = live leases (assignments ``leased``/``stopped``) + submitted answers of the object.
+- ``taken <= needed``: a claim is ``UPDATE objects SET taken = taken + 1 WHERE ... AND taken < needed``.
+- One assignment row per (job, object, worker) (unique key), so one worker answers an object at most once.
+- An object leaves ``open`` exactly once (``UPDATE ... WHERE status = 'open'``, in the same statement that
+  changes its counters) when it has all its answers (``done``), or when as many workers declined as answers
+  are needed and no lease is left on it (``done`` if at least one answer came in, Ground Truth's "labeled
+  once at least one worker labeled it", else ``failed``, counted in FailedNonRetryableError).
+- The transaction that settles an object takes the job row lock (an UPDATE of ``jobs``) before counting the
+  open objects left; so of all transactions settling a job's last objects exactly one sees none left, and
+  only that one calls ``lifecycle.finish_job(ctx, job_id, "Completed")`` after its commit.
+- After a commit that settled an object without finishing the job, ``object_settled`` checks the job's
+  StoppingConditions (``jobactions.check_stopping_conditions``) and rewrites the intermediate manifest when
+  ``output.intermediate_due`` says so, but at most once every ``INTERMEDIATE_MIN_SECONDS`` per job and
+  process (a rewrite reads every object of the job and fsyncs three files: without this, a fast crowd on a
+  small job would pay it on every submit). A due write that was skipped or failed is pending: the next
+  settled object of that job writes it once the interval has passed. Nothing here can fail the worker's
+  action: errors are logged. So while a job runs its intermediate manifest lags by at most the interval
+  plus the time to the next completed object (Ground Truth: "a few minutes"); the finish writes it whole.
+- ``maybe_fail_overdue`` (called by claims) fails jobs older than 30 days, at most every
+  ``OVERDUE_CHECK_SECONDS`` per database and process.
+
+Hot statements are built once with ``bindparam`` (building a SQLAlchemy statement costs more than SQLite
+takes to run it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+
+from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core.db import DatabaseUnavailable
+from gtcore.core.errors import TaskError
+from gtcore.jobs import finishing
+
+log = logging.getLogger(__name__)
+
+LIVE = ("leased", "stopped")  # statuses of a lease that still counts in objects.taken
+BLOCKING = ("submitted", "declined", "leased", "stopped")  # the worker gets this object no more
+
+A = dbm.assignments
+O = dbm.objects  # noqa: E741
+J = dbm.jobs
+T = TypeVar("T")
+
+
+def retrying(fn: Callable[[], T], attempts: int = 5) -> T:
+    """Run a write transaction again when PostgreSQL aborted it as a deadlock or serialization victim."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except DatabaseUnavailable as exc:
+            text = str(exc.__cause__ or exc).lower()
+            if attempt == attempts - 1 or not ("deadlock" in text or "could not serialize" in text):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def one_of(column: Any, values: tuple[str, ...]) -> Any:
+    """``column IN (...)`` written as ORs of equalities: no per-execution re-rendering of the statement."""
+    return or_(*(column == v for v in values))
+
+
+def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int] | None = None) -> Any:
+    """Open objects this worker may claim now, lowest index first (the claim query; the portal counts it).
+
+    The window is the first ``max_concurrent`` open objects of the job: objects never re-open, so every
+    object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight.
+    """
+    win = O.alias("win")
+    window = (
+        select(win.c.idx)
+        .where(win.c.job_id == job_id, win.c.status == "open")
+        .order_by(win.c.idx)
+        .limit(max_concurrent)
+        .scalar_subquery()
+    )
+    mine = (
+        select(A.c.id)
+        .where(A.c.job_id == job_id, A.c.object_idx == O.c.idx, A.c.worker_id == worker, one_of(A.c.status, BLOCKING))
+        .exists()
+    )
+    q = select(O.c.idx, O.c.line_json, O.c.source_ref).where(
+        O.c.job_id == job_id,
+        O.c.idx.in_(window),
+        O.c.status == "open",
+        O.c.taken < O.c.needed,
+        O.c.declines < O.c.needed,
+        ~mine,
+    )
+    if excluded:
+        q = q.where(O.c.idx.not_in(excluded))
+    return q.order_by(O.c.idx)
+
+
+CANDIDATE = candidates(bindparam("b_job"), bindparam("worker"), bindparam("maxc")).limit(1)
+CANDIDATE_PG = CANDIDATE.with_for_update(skip_locked=True, of=O)
+
+EXPIRE = (
+    update(A)
+    .where(A.c.job_id == bindparam("b_job"), one_of(A.c.status, LIVE), A.c.lease_expires_at < bindparam("now"))
+    .values(status="expired", updated_at=bindparam("now"))
+    .returning(A.c.object_idx)
+)
+
+_answers = O.c.answers + bindparam("d_answers")
+_taken = O.c.taken + bindparam("d_taken")
+_declines = O.c.declines + bindparam("d_declines")
+BUMP = (
+    update(O)
+    .where(O.c.job_id == bindparam("b_job"), O.c.idx == bindparam("b_idx"), O.c.status == "open")
+    .values(
+        answers=_answers,
+        taken=_taken,
+        declines=_declines,
+        status=case(
+            (_answers >= O.c.needed, "done"),
+            (and_(_declines >= O.c.needed, _taken <= _answers), case((_answers > 0, "done"), else_="failed")),
+            else_="open",
+        ),
+        updated_at=bindparam("now"),
+    )
+    .returning(O.c.status)
+)
+LOCK_JOB = update(J).where(J.c.id == bindparam("b_job"), J.c.status == "InProgress").values(updated_at=bindparam("now"))
+ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == "open").limit(1)
+
+
+def bump(
+    conn: Connection, job_id: int, idx: int, now: float, *, answers: int = 0, taken: int = 0, declines: int = 0
+) -> bool:
+    """Change an open object's counters and settle it in one UPDATE; True if this moved it out of ``open``.
+
+    Raises:
+        TaskError: the object is not open (it cannot change any more): the caller's transaction must fail.
+    """
+    new = conn.execute(
+        BUMP,
+        {"b_job": job_id, "b_idx": idx, "now": now, "d_answers": answers, "d_taken": taken, "d_declines": declines},
+    ).scalar()
+    if new is None:
+        raise TaskError(f"object {idx} of job {job_id} is closed; nothing was changed")
+    return bool(new != "open")
+
+
+def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
+    """After settling an object: True when no open object is left and this transaction is the one to finish."""
+    if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
+        return False
+    return conn.execute(ANY_OPEN, {"b_job": job_id}).first() is None
+
+
+def expire_job_leases(conn: Connection, job_id: int, now: float) -> tuple[int, bool]:
+    """Expire the job's leases that ended before ``now``; return (count, job_finished_by_this_tx)."""
+    rows = conn.execute(EXPIRE, {"b_job": job_id, "now": now}).all()
+    if not rows:
+        return 0, False
+    per_object = Counter(r.object_idx for r in rows)
+    settled = False
+    for idx in sorted(per_object):
+        settled = bump(conn, job_id, idx, now, taken=-per_object[idx]) or settled
+    finished = close_job_if_done(conn, job_id, now) if settled else False
+    return len(rows), finished
+
+
+def expire_leases(ctx: Context, job_id: int | None = None, *, now: float | None = None) -> int:
+    """Return expired leases to the pool (all jobs, or one); finish jobs this completes. Returns the count.
+
+    Maintenance call (no actor): it only applies the job's own time limits. It also finishes jobs that are
+    still InProgress with no open object left for longer than ``FINISH_GRACE_SECONDS`` (a finisher that crashed).
+    """
+    t = dbm.now() if now is None else now
+    q = select(A.c.job_id).where(A.c.status.in_(LIVE), A.c.lease_expires_at < t)
+    q = q.distinct() if job_id is None else q.where(A.c.job_id == job_id).limit(1)
+    with ctx.db.read() as conn:  # cheap look first: most calls find nothing and need no write transaction
+        job_ids = sorted({r.job_id for r in conn.execute(q)})
+    total = 0
+    for jid in job_ids:
+
+        def tx(jid: int = jid) -> tuple[int, bool]:
+            with ctx.db.write() as conn:
+                return expire_job_leases(conn, jid, t)
+
+        count, finished = retrying(tx)
+        total += count
+        if finished:
+            finishing.finish(ctx, jid)
+    finishing.recover_stuck_jobs(ctx, job_id, t)
+    return total

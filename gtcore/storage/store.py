@@ -1,0 +1,174 @@
+"""The object store: local folders and S3 behind one URI-based interface (``ctx.storage``).
+
+Every method takes a URI (``s3://bucket/key``, an absolute path or ``file:///abs/path``), checks it
+with :mod:`gtcore.storage.uris` (local roots, allowed buckets, no other schemes), then calls the backend:
+:class:`gtcore.storage.local.LocalStore` or :class:`gtcore.storage.s3.S3Store`. Errors are always
+:class:`~gtcore.core.errors.StorageError` subclasses naming the URI, never raw OS / botocore errors.
+
+Local writes are atomic: a hidden temp file (``.gttmp.*``) in the target folder, fsync, ``os.replace``.
+Listing follows S3 semantics (recursive, sorted by key, prefix match), except that a local prefix naming
+an existing folder lists that folder only (``/data/img`` does not pick up ``/data/img-old/``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import mimetypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from gtcore.core.errors import StorageError
+from gtcore.core.settings import Settings
+from gtcore.storage import uris
+from gtcore.storage.local import TEMP_PREFIX, LocalStore
+from gtcore.storage.s3 import S3Store
+from gtcore.storage.uris import is_s3, split_s3
+
+__all__ = ["BackendStatus", "LocalStore", "Storage", "is_s3", "split_s3", "TEMP_PREFIX"]
+
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    ok: bool
+    detail: str
+
+
+class Storage:
+    """URI-addressed object store for one Settings; thread-safe; one per process via ``ctx.storage``."""
+
+    def __init__(self, settings: Settings, *, page_size: int = 1000) -> None:
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be 1..1000, not {page_size}")
+        self.settings = settings
+        self.page_size = page_size
+        self._roots = uris.resolved_roots(settings.local_roots)
+        self._local = LocalStore(self._roots)
+        self._s3 = S3Store(settings.s3_endpoint_url)
+
+    # --- URIs ------------------------------------------------------------------------------------------
+
+    def normalize(self, uri: str) -> str:
+        """Canonical ``s3://bucket/key`` or resolved local path; UriNotAllowed otherwise (no network)."""
+        return uris.normalize(uri, self._roots, self.settings.allowed_buckets)
+
+    def join(self, base: str, *parts: str) -> str:
+        """``join("s3://b/out/", "job", "x.json") == "s3://b/out/job/x.json"``; local likewise (normalized)."""
+        root = self.normalize(base)
+        if is_s3(root):
+            return self.normalize(uris.s3_join(root, parts))
+        return self.normalize(os.path.join(root, *[p.strip("/") for p in parts if p.strip("/")]))
+
+    def parent(self, uri: str) -> str:
+        """The containing prefix (``s3://b/a/`` for ``s3://b/a/x.json``) or folder (local)."""
+        norm = self.normalize(uri)
+        return uris.s3_parent(norm) if is_s3(norm) else os.path.dirname(norm)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def read_bytes(self, uri: str, *, max_bytes: int | None = None) -> bytes:
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            return self._s3.read_bytes(norm, max_bytes)
+        return self._local.read_bytes(norm, max_bytes)
+
+    def read_text(self, uri: str) -> str:
+        """UTF-8 text (a leading byte-order mark is dropped); StorageError names the first bad byte."""
+        data = self.read_bytes(uri)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StorageError(f"{uri}: not valid UTF-8 at byte offset {exc.start}", uri) from None
+        return text[1:] if text.startswith(_BOM) else text
+
+    def iter_lines(self, uri: str) -> Iterator[str]:
+        """Stream UTF-8 lines without their ``\\n`` / ``\\r\\n``; the object is opened before this returns."""
+        norm = self.normalize(uri)
+        raw = self._s3.open_lines(norm) if is_s3(norm) else self._local.open_lines(norm)
+        return self._decode_lines(uri, raw)
+
+    @staticmethod
+    def _decode_lines(uri: str, raw: Iterator[bytes]) -> Iterator[str]:
+        offset = 0
+        for number, line in enumerate(raw, start=1):
+            start = offset
+            offset += len(line)
+            if line.endswith(b"\n"):
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise StorageError(
+                    f"{uri}: line {number} is not valid UTF-8 (byte offset {start + exc.start})", uri
+                ) from None
+            yield text[1:] if number == 1 and text.startswith(_BOM) else text
+
+    def exists(self, uri: str) -> bool:
+        norm = self.normalize(uri)
+        return self._s3.exists(norm) if is_s3(norm) else self._local.exists(norm)
+
+    def size(self, uri: str) -> int:
+        norm = self.normalize(uri)
+        return self._s3.size(norm) if is_s3(norm) else self._local.size(norm)
+
+    def list(
+        self, prefix_uri: str, *, suffixes: tuple[str, ...] | None = None, page_size: int | None = None
+    ) -> Iterator[str]:
+        """Every object URI under the prefix, recursively, sorted by key; ``suffixes`` match case-insensitively.
+
+        S3 is read one ListObjectsV2 page (``page_size`` keys, default 1000) at a time; errors surface when
+        iteration starts. A local prefix naming a folder lists that folder; otherwise, like S3, every file whose
+        path starts with the prefix. Temp files of unfinished writes are never listed.
+        """
+        norm = self.normalize(prefix_uri)
+        wanted = tuple(s.lower() for s in suffixes) if suffixes else None
+        if is_s3(norm):
+            size = page_size or self.page_size
+            if not 1 <= size <= 1000:
+                raise ValueError(f"page_size must be 1..1000, not {size}")
+            return self._s3.list(norm, wanted, size)
+        return self._local.list(norm, wanted, folder_only=prefix_uri.endswith("/"))
+
+    def presigned_url(self, uri: str, expires: int = 3600) -> str | None:
+        """A time-limited GET URL a browser can fetch (S3); ``None`` for local files."""
+        norm = self.normalize(uri)
+        return self._s3.presigned_url(norm, expires) if is_s3(norm) else None
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str | None = None) -> None:
+        """Replace the object whole: readers see the old or the new content, never a part."""
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            self._s3.write_bytes(norm, bytes(data), content_type)
+        else:
+            self._local.write_bytes(norm, bytes(data))
+
+    def write_text(self, uri: str, text: str) -> None:
+        ctype = mimetypes.guess_type(uri)[0] or "text/plain"
+        self.write_bytes(uri, text.encode("utf-8"), content_type=f"{ctype}; charset=utf-8")
+
+    def write_if_absent(self, uri: str, data: bytes) -> bool:
+        """Create the object only if nothing is there yet; ``False`` (and nothing written) if it exists."""
+        norm = self.normalize(uri)
+        return self._s3.write_if_absent(norm, bytes(data)) if is_s3(norm) else self._local.write_if_absent(norm, data)
+
+    # --- health ----------------------------------------------------------------------------------------
+
+    def ping(self) -> builtins.list[BackendStatus]:
+        """Local roots exist and are writable; the S3 endpoint answers (short timeouts, no retries)."""
+        out = []
+        for root in self._roots:
+            if not os.path.isdir(root):
+                out.append(BackendStatus(f"local {root}", False, "folder does not exist"))
+            elif not os.access(root, os.W_OK | os.X_OK):
+                out.append(BackendStatus(f"local {root}", False, "folder is not writable"))
+            else:
+                out.append(BackendStatus(f"local {root}", True, "folder exists and is writable"))
+        if self.settings.s3_endpoint_url or self.settings.allowed_buckets:
+            ok, detail = self._s3.ping(self.settings.allowed_buckets)
+            out.append(BackendStatus("s3", ok, detail))
+        return out

@@ -1,0 +1,175 @@
+"""Opening manifests for audit: a job's output, a path or S3 URI, or an uploaded file.
+
+Every function takes the acting user and requires the reader role (admin or auditor). URIs go
+through ``Storage.normalize`` (local roots and the bucket allow-list), so the viewer cannot be used
+to read arbitrary files such as ``/etc/passwd``.
+
+Parsed manifests are cached per process (a small LRU keyed by the normalized URI and the file's
+size / modification time, or an upload's SHA-256), so paging, filtering and re-runs of the page
+never parse a file twice. The role check runs before every cache lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor, require_reader
+from gtcore.core.errors import NotFound, ObjectNotFound
+from gtcore.manifests.augmented import AugmentedManifest, parse_augmented, read_augmented
+from gtcore.storage.uris import is_s3
+
+FINAL_MANIFEST = "manifests/output/output.manifest"
+INTERMEDIATE_MANIFEST = "manifests/intermediate/1/output.manifest"
+CACHE_SIZE = 3  # a 100,000-line manifest takes a few hundred MB as Python objects
+S3_RECHECK_SECONDS = 30.0  # S3 objects are re-checked (HEAD) at most this often
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    job_id: int
+    name: str
+    status: str
+    label_attribute: str
+    task_type: str
+    folder: str  # <output_path>/<name>
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.status}, {self.task_type}, attribute {self.label_attribute})"
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[Any, AugmentedManifest, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, stamp: Any) -> AugmentedManifest | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] != stamp:
+                return None
+            self._items[key] = (hit[0], hit[1], time.monotonic())  # validated now
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Any, stamp: Any, value: AugmentedManifest) -> None:
+        with self._lock:
+            self._items[key] = (stamp, value, time.monotonic())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def recent(self, key: Any, max_age: float) -> AugmentedManifest | None:
+        """The cached value if it was stored less than ``max_age`` seconds ago, whatever its stamp."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[2] >= max_age:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _Lru(CACHE_SIZE)
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _cached(key: Any, stamp: Any, load: Callable[[], AugmentedManifest]) -> AugmentedManifest:
+    hit = _CACHE.get(key, stamp)
+    if hit is not None:
+        return hit
+    manifest = load()
+    _CACHE.put(key, stamp, manifest)
+    return manifest
+
+
+def open_manifest(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) -> AugmentedManifest:
+    """Open the manifest at ``uri`` (local path, ``file://`` or ``s3://``) for ``actor`` (admin or auditor).
+
+    Raises:
+        PermissionDenied: the actor is not an admin or auditor.
+        UriNotAllowed: outside the local roots, bucket not allowed, or not a storage URI.
+        ObjectNotFound / StorageError: the file cannot be read.
+        ManifestError: not a single line of it could be read.
+    """
+    require_reader(actor, action="open manifests")
+    storage = ctx.storage
+    norm = storage.normalize(uri.strip())
+    if is_s3(norm):
+        recent = None if refresh else _CACHE.recent(("uri", norm), S3_RECHECK_SECONDS)
+        if recent is not None:
+            return recent
+        stamp: Any = storage.size(norm)
+    else:
+        try:
+            st = os.stat(norm)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{norm} does not exist", norm) from None
+        stamp = (st.st_size, st.st_mtime_ns)
+    if refresh:
+        stamp = (stamp, time.monotonic())
+    return _cached(("uri", norm), stamp, lambda: read_augmented(storage, norm))
+
+
+def open_upload(actor: Actor, name: str, data: bytes) -> AugmentedManifest:
+    """Parse an uploaded manifest (kept in the cache by its SHA-256) for ``actor`` (admin or auditor)."""
+    require_reader(actor, action="open manifests")
+    digest = hashlib.sha256(data).hexdigest()
+    return _cached(("upload", digest), 0, lambda: parse_augmented(data, where=f"upload:{name}"))
+
+
+def list_job_outputs(ctx: Any, actor: Actor) -> list[JobOutput]:
+    """Every job of this install, newest first, with the folder its output manifests go to."""
+    require_reader(actor, action="list job outputs")
+    j = dbm.jobs.c
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(j.id, j.name, j.status, j.label_attribute, j.task_type, j.output_path).order_by(
+                j.created_at.desc(), j.id.desc()
+            )
+        ).all()
+    out = []
+    for r in rows:
+        try:
+            folder = ctx.storage.join(r.output_path, r.name)
+        except Exception:  # a job whose output path is no longer allowed still shows, unopenable
+            folder = f"{r.output_path.rstrip('/')}/{r.name}"
+        out.append(JobOutput(r.id, r.name, r.status, r.label_attribute, r.task_type, folder))
+    return out
+
+
+def job_output_uri(ctx: Any, actor: Actor, job_id: int) -> str:
+    """The final output manifest of a job, or its intermediate one while the job runs."""
+    require_reader(actor, action="open job outputs")
+    j = dbm.jobs.c
+    with ctx.db.read() as conn:
+        row = conn.execute(select(j.name, j.output_path).where(j.id == job_id)).first()
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist")
+    for rel in (FINAL_MANIFEST, INTERMEDIATE_MANIFEST):
+        uri = ctx.storage.join(row.output_path, row.name, *rel.split("/"))
+        if ctx.storage.exists(uri):
+            return str(uri)
+    raise NotFound(f"job {row.name} has no output manifest yet (nothing labeled and consolidated so far)")
+
+
+def open_job_output(ctx: Any, actor: Actor, job_id: int, *, refresh: bool = False) -> AugmentedManifest:
+    """Open a job's output manifest (final, else intermediate) for ``actor`` (admin or auditor)."""
+    return open_manifest(ctx, actor, job_output_uri(ctx, actor, job_id), refresh=refresh)

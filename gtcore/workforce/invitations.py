@@ -1,0 +1,304 @@
+"""Invitations, resent invitations and password resets, and their delivery.
+
+Each invited address gets an account with a random temporary password that expires after
+``Settings.temp_password_days`` and an e-mail with the portal URL and the temporary password:
+
+- sent through SMTP when ``Settings.smtp`` is set (STARTTLS when configured, SSL on port 465, login
+  when a user is set; one connection per batch);
+- otherwise (or when the SMTP server refuses) written to ``Settings.outbox`` as an ``.eml`` file
+  readable by its owner only (0600), and the temporary password is returned once for the admin to
+  hand over. The database only ever holds password hashes.
+
+Accounts and team memberships are committed first; delivery follows, so a failed delivery never
+loses an account (the admin resends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import Connection, select, update
+
+from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core.access import WORKER, Actor, require_admin
+from gtcore.core.errors import Conflict, NotFound, Problem, ValidationError
+from gtcore.core.settings import Settings
+from gtcore.workforce import passwords, signin
+from gtcore.workforce.teams import add_members_in, resolve_team_id
+from gtcore.workforce.users import email_problem, new_user_values, parse_roles, require_admin_db, serialize
+
+MAX_PER_INVITE = 50
+_SPLIT_RE = re.compile(r"[\s,;]+")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One invitation or reset message for one account.
+
+    ``temporary_password`` is set only when the message went to the outbox: show it to the admin once.
+    """
+
+    email: str
+    user_id: int
+    kind: str  # invitation | reset
+    delivery: str  # smtp | outbox
+    delivered_to: str  # SMTP host or outbox file path
+    temporary_password: str | None = field(default=None, repr=False)
+    error: str | None = None  # why SMTP was not used although configured
+
+
+@dataclass
+class InviteResult:
+    invited: list[Delivery] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)  # already had an account: added to the team only
+    problems: list[Problem] = field(default_factory=list)  # malformed addresses, listed back
+
+
+@dataclass(frozen=True)
+class _Pending:
+    email: str
+    user_id: int
+    kind: str
+    password: str
+    expires_at: float
+    team_name: str | None
+    invitation_id: int
+
+
+def parse_emails(emails: str | Sequence[str]) -> list[str]:
+    """Addresses from text separated by commas, semicolons, spaces or new lines (or from a list)."""
+    items = [emails] if isinstance(emails, str) else list(emails)
+    out: list[str] = []
+    for item in items:
+        out.extend(p for p in _SPLIT_RE.split(item.strip()) if p)
+    return out
+
+
+def invite(
+    ctx: Context,
+    actor: Actor,
+    emails: str | Sequence[str],
+    team: int | str | None,
+    roles: Sequence[str] | str = (WORKER,),
+    now: float | None = None,
+) -> InviteResult:
+    """Invite up to MAX_PER_INVITE addresses to ``team`` with ``roles``.
+
+    Malformed addresses are listed back in ``result.problems`` while the valid ones are invited;
+    addresses that already have an account (in any letter case) get no second account but join the team.
+    """
+    require_admin(actor, "invite workers")
+    t = dbm.now() if now is None else now
+    role_set = parse_roles(roles)
+    result = InviteResult()
+    wanted: dict[str, str] = {}
+    for i, email in enumerate(parse_emails(emails), start=1):
+        why = email_problem(email)
+        if why:
+            result.problems.append(Problem(why, field=f"address {i}"))
+        else:
+            wanted.setdefault(email.lower(), email)
+    if len(wanted) > MAX_PER_INVITE:
+        raise ValidationError(
+            [Problem(f"{len(wanted)} addresses given; invite at most {MAX_PER_INVITE} at a time", field="emails")]
+        )
+    if not wanted:
+        if not result.problems:
+            result.problems.append(Problem("no e-mail address given", field="emails"))
+        return result
+    u = dbm.users
+    with ctx.db.read() as conn:
+        known = set(conn.execute(select(u.c.email_lower).where(u.c.email_lower.in_(list(wanted)))).scalars())
+    fresh = {k: passwords.generate_temporary_password() for k in wanted if k not in known}
+    hashes = {k: passwords.hash_password(pw) for k, pw in fresh.items()}
+    expires = t + ctx.settings.temp_password_days * 86400
+    pending: list[_Pending] = []
+    with ctx.db.write() as conn:
+        require_admin_db(conn, actor, "invite workers")
+        serialize(conn, "users")
+        team_id = resolve_team_id(conn, team) if team is not None else None
+        team_name = _team_name(conn, team_id)
+        member_ids: list[int] = []
+        for low, email in wanted.items():
+            uid = conn.execute(select(u.c.id).where(u.c.email_lower == low)).scalar_one_or_none()
+            if uid is not None or low not in hashes:  # exists (perhaps created meanwhile)
+                if uid is not None:
+                    member_ids.append(int(uid))
+                result.existing.append(email)
+                continue
+            values = new_user_values(email, role_set, hashes[low], True, expires, t)
+            uid = int(conn.execute(u.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+            member_ids.append(uid)
+            inv = _record(conn, uid, team_id, actor, t)
+            pending.append(_Pending(email, uid, "invitation", fresh[low], expires, team_name, inv))
+        if team_id is not None:
+            add_members_in(conn, team_id, member_ids, t)
+    result.invited = _deliver(ctx, pending, t)
+    return result
+
+
+def _team_name(conn: Connection, team_id: int | None) -> str | None:
+    if team_id is None:
+        return None
+    return conn.execute(select(dbm.teams.c.name).where(dbm.teams.c.id == team_id)).scalar()
+
+
+def _record(conn: Connection, user_id: int, team_id: int | None, actor: Actor, now: float) -> int:
+    return int(
+        conn.execute(  # type: ignore[index]
+            dbm.invitations.insert().values(
+                user_id=user_id, team_id=team_id, invited_by=actor.user_id, created_at=now, delivery="pending"
+            )
+        ).inserted_primary_key[0]
+    )
+
+
+def _reissue(ctx: Context, actor: Actor, user_id: int, kind: str, now: float | None) -> Delivery:
+    require_admin(actor, "reset passwords" if kind == "reset" else "resend invitations")
+    t = dbm.now() if now is None else now
+    password = passwords.generate_temporary_password()
+    pw_hash = passwords.hash_password(password)
+    expires = t + ctx.settings.temp_password_days * 86400
+    u, inv = dbm.users, dbm.invitations
+    with ctx.db.write() as conn:
+        require_admin_db(conn, actor, "reset passwords" if kind == "reset" else "resend invitations")
+        row = conn.execute(select(u).where(u.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"no user with id {user_id}")
+        if kind == "invitation" and not row.password_is_temporary:
+            raise Conflict(f"{row.email} has already chosen a password: reset the password instead")
+        if kind == "reset" and actor.user_id == user_id:
+            raise Conflict("change your own password on the Account page")
+        last_team = conn.execute(
+            select(inv.c.team_id).where(inv.c.user_id == user_id).order_by(inv.c.id.desc()).limit(1)
+        ).scalar()
+        team_name = _team_name(conn, last_team)
+        conn.execute(
+            update(u)
+            .where(u.c.id == user_id)
+            .values(password_hash=pw_hash, password_is_temporary=True, temp_password_expires_at=expires)
+        )
+        signin.revoke_sessions(conn, user_id)
+        inv_id = _record(conn, user_id, last_team, actor, t)
+    return _deliver(ctx, [_Pending(row.email, user_id, kind, password, expires, team_name, inv_id)], t)[0]
+
+
+def resend_invitation(ctx: Context, actor: Actor, user_id: int, now: float | None = None) -> Delivery:
+    """A new temporary password for someone who has not signed in yet (the old one stops working)."""
+    return _reissue(ctx, actor, user_id, "invitation", now)
+
+
+def reset_password(ctx: Context, actor: Actor, user_id: int, now: float | None = None) -> Delivery:
+    """A new temporary password for a user who forgot his; his sessions end at once."""
+    return _reissue(ctx, actor, user_id, "reset", now)
+
+
+# --- delivery ---------------------------------------------------------------------------------------------
+
+
+def build_message(settings: Settings, p: _Pending) -> EmailMessage:
+    """The plain-text message for one invitation or reset."""
+    msg = EmailMessage()
+    msg["From"] = settings.smtp.sender if settings.smtp else "no-reply@localhost"
+    msg["To"] = p.email
+    until = datetime.fromtimestamp(p.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if p.kind == "reset":
+        msg["Subject"] = "Your labeling portal password was reset"
+        intro = "An administrator reset your password for the labeling portal."
+    else:
+        msg["Subject"] = "You are invited to the labeling portal"
+        team = f" as a member of the work team {p.team_name}" if p.team_name else ""
+        intro = f"You have been invited to work on labeling jobs{team}."
+    body = (
+        f"{intro}\n\n"
+        f"Sign in at: {settings.portal_url}\n"
+        f"User name: {p.email}\n"
+        f"Temporary password: {p.password}\n\n"
+        f"The temporary password expires on {until}.\n"
+        "You will choose your own password at first sign-in.\n"
+    )
+    # plain 7-bit text keeps the outbox file readable as it is; anything else is quoted-printable
+    msg.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
+    return msg
+
+
+def write_outbox(settings: Settings, msg: EmailMessage, user_id: int, now: float) -> Path:
+    """Write ``msg`` atomically to the outbox as a file only its owner can read (0600)."""
+    box = settings.outbox
+    box.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}-{user_id}-{secrets.token_hex(4)}.eml"
+    final = box / name
+    tmp = box / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msg.as_bytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def _smtp_connect(settings: Settings) -> smtplib.SMTP:
+    cfg = settings.smtp
+    assert cfg is not None
+    if cfg.port == 465:
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=20, context=ssl.create_default_context())
+    else:
+        conn = smtplib.SMTP(cfg.host, cfg.port, timeout=20)
+        if cfg.starttls:
+            conn.starttls(context=ssl.create_default_context())
+    if cfg.user:
+        conn.login(cfg.user, cfg.password)
+    return conn
+
+
+def _deliver(ctx: Context, pending: list[_Pending], now: float) -> list[Delivery]:
+    settings = ctx.settings
+    out: list[Delivery] = []
+    smtp: smtplib.SMTP | None = None
+    smtp_error: str | None = None
+    if pending and settings.smtp is not None:
+        try:
+            smtp = _smtp_connect(settings)
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp_error = f"SMTP server {settings.smtp.host}:{settings.smtp.port} not usable ({exc})"
+    try:
+        for p in pending:
+            msg = build_message(settings, p)
+            error = smtp_error
+            if smtp is not None and settings.smtp is not None:
+                try:
+                    smtp.send_message(msg)
+                    out.append(Delivery(p.email, p.user_id, p.kind, "smtp", settings.smtp.host))
+                    continue
+                except (OSError, smtplib.SMTPException) as exc:
+                    error = f"SMTP server refused the message to {p.email} ({exc})"
+            path = write_outbox(settings, msg, p.user_id, now)
+            out.append(Delivery(p.email, p.user_id, p.kind, "outbox", str(path), p.password, error))
+    finally:
+        if smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+        with ctx.db.write() as conn:
+            for p, d in zip(pending, out, strict=False):
+                conn.execute(
+                    update(dbm.invitations)
+                    .where(dbm.invitations.c.id == p.invitation_id)
+                    .values(delivery=d.delivery, delivered_to=d.delivered_to)
+                )
+    return out
