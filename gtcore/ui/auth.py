@@ -63,8 +63,7 @@ def menu(actor: Actor | None, root: Path | None = None) -> Any:
     if actor is None:
         st.session_state.pop("gt_nav", None)
         gates = [st.Page(gate, title="Sign in", icon=":material/login:", default=True)] + [
-            st.Page(gate, title="Sign in", icon=":material/login:", url_path=Path(spec.path).stem)
-            for spec in PAGES[1:]
+            st.Page(gate, title="Sign in", icon=":material/login:", url_path=Path(spec.path).stem) for spec in PAGES[1:]
         ]
         return st.navigation(gates, position="hidden")
     base = root or REPO_ROOT
