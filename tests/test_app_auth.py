@@ -318,6 +318,7 @@ def test_browser_gate_lists_no_pages_before_sign_in(tmp_path: Path, browser: obj
     # no "Page not found" (the gate answers under every page's address)
     first.goto(base + "/workforce")
     wait_for_idle(first)
+    first.get_by_role("heading", name="Create the first administrator").wait_for(timeout=30_000)  # a busy machine
     assert _not_found_dialog(first) == []
     assert _h1(first) == ["Create the first administrator"]
     assert _nav_links(first) == []
@@ -339,6 +340,7 @@ def test_browser_gate_lists_no_pages_before_sign_in(tmp_path: Path, browser: obj
     for path, dialog in (("/workforce", []), ("/no-such-page", ["Page not found"])):  # the form, never a menu
         visitor.goto(base + path)
         wait_for_idle(visitor)
+        visitor.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
         assert [d.split("\n")[0] for d in _not_found_dialog(visitor)] == dialog
         assert _h1(visitor) == ["Sign in"] and _nav_links(visitor) == []
     _browser_sign_in(visitor, base, worker.email, PASSWORD, "/workforce")

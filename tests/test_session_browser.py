@@ -29,6 +29,11 @@ def _dialogs(page: Any) -> list[str]:
     return list(page.locator('[role="dialog"]').all_inner_texts())
 
 
+def wait_task_absent(page: Any) -> bool:
+    """No Label page task is on the screen (the old cookie opened nothing)."""
+    return page.get_by_text("Object 1 of").count() == 0
+
+
 def _session_cookie(page: Any) -> dict[str, Any] | None:
     return next((c for c in page.context.cookies() if c["name"] == "gt_session"), None)
 
@@ -46,6 +51,7 @@ def test_session_survives_reload_new_tab_and_deep_link_and_sign_out_ends_it(
     # a link to the Label page of a job, signed out: the sign-in form there, then that very page and job
     page.goto(deep)
     wait_for_idle(page)
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
     assert _dialogs(page) == [] and _h1(page) == ["Sign in"]
     page.get_by_role("textbox", name="E-mail address").fill("ann@example.test")
     page.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
@@ -84,6 +90,7 @@ def test_session_survives_reload_new_tab_and_deep_link_and_sign_out_ends_it(
         workforce.actor_for_token(world.ctx, token)
     page.reload()
     wait_for_idle(page)
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
     assert _h1(page) == ["Sign in"]
 
     # a browser that kept the old cookie gets nothing from it
@@ -91,7 +98,8 @@ def test_session_survives_reload_new_tab_and_deep_link_and_sign_out_ends_it(
     thief.context.add_cookies([{"name": "gt_session", "value": token, "url": url}])
     thief.goto(deep)
     wait_for_idle(thief)
-    assert _h1(thief) == ["Sign in"]
+    thief.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+    assert _h1(thief) == ["Sign in"] and wait_task_absent(thief)
     thief.context.close()
     page.context.close()
 
