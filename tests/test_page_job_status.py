@@ -86,6 +86,11 @@ def _running_job(ctx: Context, tmp_path: Path, p: People) -> tuple[Any, Actor, A
     return made, ann, bob
 
 
+def _job_picker(at: Any) -> Any:
+    """The Job selectbox (its widget key follows the jobs' statuses)."""
+    return next(sb for sb in at.selectbox if sb.label == "Job")
+
+
 def test_admin_sees_counters_progress_workers_and_chart(page_ctx: Context, tmp_path: Path) -> None:
     p = People(page_ctx)
     admin = p.admin()
@@ -93,7 +98,7 @@ def test_admin_sees_counters_progress_workers_and_chart(page_ctx: Context, tmp_p
     at = _page(p.token(admin), job_id=made.job_id)
     _ok(at)
     assert [t.value for t in at.title] == ["Job status"]
-    assert at.selectbox(key="status_job").value == "boxes-run"
+    assert _job_picker(at).value == "boxes-run"
     assert at.query_params["job"] == "boxes-run"  # the address names the job
     texts = _texts(at)
     assert "boxes-run: InProgress" in texts
@@ -130,7 +135,7 @@ def test_stop_asks_first_then_writes_the_output(page_ctx: Context, tmp_path: Pat
     made, _, _ = _running_job(page_ctx, tmp_path, p)
     at = _page(p.token(admin), query="BOXES-RUN")  # the query parameter, any case
     _ok(at)
-    assert at.selectbox(key="status_job").value == "boxes-run"
+    assert _job_picker(at).value == "boxes-run"
     at.button(key="status_stop").click().run()
     assert "Stop boxes-run? A stopped job cannot be restarted" in _texts(at)
     assert jobs.job_summary(page_ctx, admin, "boxes-run").status == "InProgress"  # only asked so far
@@ -228,8 +233,8 @@ def test_unknown_job_in_the_address_and_no_jobs(page_ctx: Context, tmp_path: Pat
     at = _page(token, query="no-such-job")
     _ok(at)
     assert "No labeling job named no-such-job: pick one below." in _texts(at)
-    assert at.selectbox(key="status_job").value == "boxes-run"  # the newest
-    at.selectbox(key="status_job").set_value("older-job").run()
+    assert _job_picker(at).value == "boxes-run"  # the newest
+    _job_picker(at).set_value("older-job").run()
     _ok(at)
     assert "older-job: InProgress" in _texts(at) and at.query_params["job"] == "older-job"
     assert "No task completed yet." in _texts(at) and "No worker has taken a task of this job yet." in _texts(at)

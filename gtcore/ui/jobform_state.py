@@ -29,7 +29,7 @@ PREFILL = "create_job_prefill"
 JOBS_SELECTED = "jobs_selected"
 FLASH_ERROR, FLASH_INFO = "cj_flash_error", "cj_flash_info"
 LABELS, EXAMPLES, DATA, ORIGIN, CREATED = "cj_labels", "cj_examples", "cj_data", "cj_origin", "cj_created"
-OUTPUT_DEFAULT = "cj_output_default"
+OUTPUT_DEFAULT, KEPT = "cj_output_default", "cj_kept"  # KEPT: the form's values, across pages
 MINUTE, HOUR = 60, 3600
 STATUS_PAGE, STATUS_KEY = "pages/job_status.py", "job_status_job_id"  # the Job status page and its input
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,12 @@ def go(page: str, what: str) -> None:
 
 
 def init_defaults(ctx_home: str) -> None:
-    """Fill every missing ``cj_*`` value with a default a new user can keep."""
+    """Fill every missing ``cj_*`` value: what the form held when the page was left (Streamlit drops the
+    values of widgets a run does not draw, so another page would lose them), else a default a new user can
+    keep. Then remember the values for the next time the page is left."""
     state = ss()
+    for key, value in (state.get(KEPT) or {}).items():
+        state.setdefault(key, value)
     task_type = state.setdefault("cj_task_type", "BoundingBox")
     title, description, seconds = DEFAULT_TEXTS[task_type]
     for key, value in (
@@ -84,6 +88,14 @@ def init_defaults(ctx_home: str) -> None:
     default = default_output(ctx_home, "")
     state.setdefault(OUTPUT_DEFAULT, default)
     state.setdefault("cj_output", default)
+    state[KEPT] = {k: state[k] for k in _KEEP if k in state}
+
+
+_KEEP = (  # the widget values of the form (not buttons, not the uploaded file)
+    "cj_name", "cj_attr", "cj_input_kind", "cj_folder", "cj_manifest_uri", "cj_output", "cj_task_type", "cj_title",
+    "cj_description", "cj_full", "cj_new_label", "cj_workers", "cj_time_min", "cj_lifetime_h", "cj_max_concurrent",
+    "cj_team", "cj_auto", "cj_ex_kind", "cj_ex_uri", "cj_ex_caption", "cj_chain_same", "cj_adjust",
+)  # fmt: skip
 
 
 def reset() -> None:

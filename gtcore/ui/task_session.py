@@ -2,6 +2,7 @@
 
 - ``screen_state``: the memory of the task on the screen (the boxes or choice to open the widgets with, the
   draft last saved, the widget keys to forget when the next task comes), reset when the task changes;
+- ``forget_screen``: drop that memory, for a task handed out again (resumed after a pause);
 - ``seed``: what a task opens with: the worker's draft, else (adjustment) the chained-from boxes;
 - ``current_answer``: the answer the screen last computed, only while its widgets still hold exactly what it
   was computed from (``answer_basis``), so a button callback may submit it before the page runs again.
@@ -64,6 +65,20 @@ def screen_state(key_prefix: str, task: TaskLike) -> dict[str, Any]:
         state = {"ident": ident, "seed": seed(task), "saved": task.draft or {}, "prefetched": False, "widget_keys": []}
         st.session_state[holder_key] = state
     return state
+
+
+def forget_screen(key_prefix: str) -> None:
+    """Drop this screen's memory (and its widgets' state), so the next task shown opens from what the queue
+    gave: a task resumed after a pause is drawn from its saved draft, not from a canvas that is gone."""
+    state: dict[str, Any] | None = st.session_state.pop(f"{key_prefix}::screen", None)
+    for key in (state or {}).get("widget_keys", ()):
+        st.session_state.pop(key, None)
+
+
+def object_label(task: Any) -> str:
+    """``"object 3 of 12"``: 1-based for people (the datasetObjectId is 2), "of N" when the count is known."""
+    count = int(getattr(task, "object_count", 0) or 0)
+    return f"object {task.object_idx + 1}" + (f" of {count}" if count else "")
 
 
 def seed(task: TaskLike) -> Any:

@@ -133,7 +133,7 @@ def _boxes_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_pref
     answer = _box_answer(boxes, img)
     n = len(boxes)
     st.caption(
-        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx}. Keys 1-9 and 0 switch the label; "
+        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx + 1}. Keys 1-9 and 0 switch the label; "
         "the toolbar above the "
         "image has undo, redo, edit (move, resize) and delete."
     )
@@ -178,8 +178,8 @@ def _choice_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_pre
 def _save_draft(ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], draft: dict) -> None:
     if draft == state["saved"] or (not state["saved"] and not task.previous and _blank(draft)):
         return  # nothing new (a fresh canvas reporting "no boxes yet" is not worth a write)
-    try:
-        queue.save_draft(ctx, actor, task.assignment_id, draft)
+    try:  # an empty drawing never erases saved work this screen did not hold (gtcore refuses it)
+        queue.save_draft(ctx, actor, task.assignment_id, draft, replaces=state["saved"] or None)
     except GTError as exc:
         show_error(exc, prefix="Your work is on the screen but could not be saved")
         return
