@@ -149,7 +149,10 @@ def test_em_symmetric_tie_is_deterministic() -> None:
     for _ in range(3):
         (r,) = dawid_skene(items, 3)
         assert r.label == 0
-        assert r.confidence == 0.5
+        # issue 17 changed the EM on purpose: two one-answer workers leave the third class some posterior mass,
+        # so the tie's confidence is a little under the old 0.5; both named classes stay exactly tied
+        assert r.posterior[0] == r.posterior[1] > r.posterior[2]
+        assert 0.4 <= r.confidence <= 0.5
 
 
 def test_em_single_answer_items_get_that_answer_and_single_worker_confidence() -> None:
