@@ -20,7 +20,7 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def simulate_multilabel(seed: int, n: int = ML_ITEMS, k: int = ML_LABELS, n_workers: int = ML_WORKERS):  # type: ignore[no-untyped-def]
+def simulate_multilabel(seed: int, n: int = ML_ITEMS, k: int = ML_LABELS, n_workers: int = ML_WORKERS):  # type: ignore[no-untyped-def]  # noqa: E501
     """Items with a set of labels (each present with p 0.25); 3 distinct workers per item (lognormal activity).
 
     Workers: 60 % good (say yes to a present label with p U(0.75, 0.95), to an absent one with p U(0.02, 0.08)),
@@ -102,8 +102,13 @@ def _worker_boxes(rng: np.random.Generator, truth: list[Box]) -> list[Box]:
 
 def _score(pred: list, truth: list[Box]) -> tuple[int, int, list[float]]:
     """Greedy one-to-one matching at IoU >= 0.5, same class: (matched, predicted, IoUs of matches)."""
-    pairs = sorted(((iou(Box(p.label, p.left, p.top, p.width, p.height), t), a, b)
-                    for a, p in enumerate(pred) for b, t in enumerate(truth) if p.label == t.label), reverse=True)  # fmt: skip
+    cand = [
+        (iou(Box(p.label, p.left, p.top, p.width, p.height), t), a, b)
+        for a, p in enumerate(pred)
+        for b, t in enumerate(truth)
+        if p.label == t.label
+    ]
+    pairs = sorted(cand, reverse=True)
     used_p, used_t, ious = set(), set(), []
     for v, a, b in pairs:
         if v < 0.5:

@@ -197,7 +197,9 @@ def test_classification_three_workers_through_the_queue(any_ctx: Context, any_jo
                      3)  # fmt: skip
     expected_labels = [1, 0, 2]  # dog, cat (2 of 3), bird
     assert [r.label for r in em] == expected_labels
-    assert em[0].confidence == em[2].confidence == 0.95  # unanimous: capped like Ground Truth
+    # unanimous: near the cap. Issue 17's EM gives a 3-object job's unanimous bird 0.94 (worker c's one error
+    # named bird, so the model keeps some doubt); it was the cap 0.95 exactly before
+    assert 0.9 <= em[2].confidence <= em[0].confidence == 0.95
     for i, record in enumerate(manifest.records):
         assert without_date(record, "pet") == {
             "source-ref": str(made.images[i]),

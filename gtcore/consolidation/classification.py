@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,6 +62,7 @@ __all__ = [
     "iou",
     "majority",
     "majority_vote",
+    "majority_vote_arrays",
 ]
 
 CONFIDENCE_CAP = 0.95
@@ -70,8 +73,7 @@ Number = int | float
 ItemVotes = Sequence[tuple[Hashable, int]]
 
 
-@dataclass(frozen=True)
-class ClassResult:
+class ClassResult(NamedTuple):
     label: int  # class index
     confidence: Number
     posterior: tuple[float, ...] = ()
@@ -94,48 +96,62 @@ class Encoded:
     n_items: int
 
 
+def _flatten(items: Sequence[ItemVotes], k: int) -> tuple[np.ndarray, list[Hashable], np.ndarray, int]:
+    """(item index per answer, worker keys per answer, classes) of every answer, validated, no per-answer loop."""
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    if len(items) and lens.min() == 0:
+        raise ValueError(f"item {int(np.argmin(lens))} has no answers")
+    flat = list(chain.from_iterable(items))
+    ws: list[Hashable] = [w for w, _c in flat]
+    cs = [c for _w, c in flat]
+    if not set(map(type, cs)) <= {int}:
+        bad = next(j for j, c in enumerate(cs) if type(c) is not int)
+        raise ValueError(f"item {_item_of(lens, bad)}: class index {cs[bad]!r} outside 0..{k - 1}")
+    label = np.array(cs, dtype=np.int64)
+    item = np.repeat(np.arange(len(items), dtype=np.int64), lens)
+    out = (label < 0) | (label >= k)
+    if out.any():
+        bad = int(np.argmax(out))
+        raise ValueError(f"item {int(item[bad])}: class index {cs[bad]!r} outside 0..{k - 1}")
+    return item, ws, label, len(items)
+
+
+def _item_of(lens: np.ndarray, answer: int) -> int:
+    return int(np.searchsorted(np.cumsum(lens), answer, side="right"))
+
+
 def encode(items: Sequence[ItemVotes], k: int) -> Encoded:
     """Validate and flatten ``items``; raises ValueError naming the first bad item."""
-    index: dict[Hashable, int] = {}
-    it_l: list[int] = []
-    wk_l: list[int] = []
-    cl_l: list[int] = []
-    for i, votes in enumerate(items):
-        if not votes:
-            raise ValueError(f"item {i} has no answers")
-        for w, c in votes:
-            if type(c) is not int or not 0 <= c < k:
-                raise ValueError(f"item {i}: class index {c!r} outside 0..{k - 1}")
-            it_l.append(i)
-            wk_l.append(index.setdefault(w, len(index)))
-            cl_l.append(c)
-    return Encoded(
-        np.array(it_l, dtype=np.int64),
-        np.array(wk_l, dtype=np.int64),
-        np.array(cl_l, dtype=np.int64),
-        list(index),
-        len(items),
-    )
+    item, ws, label, n = _flatten(items, k)
+    index = {w: i for i, w in enumerate(dict.fromkeys(ws))}
+    worker = np.array([index[w] for w in ws], dtype=np.int64)
+    return Encoded(item, worker, label, list(index), n)
 
 
 def _cap(p: float) -> Number:
     return min(round(p, 2), CONFIDENCE_CAP)
 
 
-def majority_vote(items: Sequence[ItemVotes], k: int) -> list[ClassResult]:
-    """Most chosen class per item (ties: lowest class index); confidence = vote share (capped)."""
-    enc = encode(items, k)
-    counts = np.bincount(enc.item * k + enc.label, minlength=enc.n_items * k).reshape(enc.n_items, k)
+def majority_vote_arrays(item: np.ndarray, label: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised core of ``majority_vote``: (label, confidence) arrays; one-answer items get confidence 0."""
+    counts = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k)
     n = counts.sum(axis=1)
     labels = counts.argmax(axis=1)  # first maximum = lowest class index
-    share = counts / n[:, None]
-    top = share[np.arange(enc.n_items), labels]
+    top = counts[np.arange(n_items), labels] / np.maximum(n, 1)
     conf = np.minimum(np.round(top, 2), CONFIDENCE_CAP)
-    single = n == 1
-    return [
-        ClassResult(lab, SINGLE_WORKER_CONFIDENCE if one else c, tuple(row))
-        for lab, c, one, row in zip(labels.tolist(), conf.tolist(), single.tolist(), share.tolist(), strict=True)
-    ]
+    conf[n == 1] = SINGLE_WORKER_CONFIDENCE
+    return labels, conf
+
+
+def majority_vote(items: Sequence[ItemVotes], k: int) -> list[ClassResult]:
+    """Most chosen class per item (ties: lowest class index); confidence = vote share (capped).
+
+    ``posterior`` holds the vote shares."""
+    item, _ws, label, n_items = _flatten(items, k)
+    labels, conf = majority_vote_arrays(item, label, n_items, k)
+    share = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k)
+    share = share / share.sum(axis=1, keepdims=True)
+    return list(map(ClassResult._make, zip(labels.tolist(), conf.tolist(), map(tuple, share.tolist()), strict=True)))
 
 
 @dataclass

@@ -11,8 +11,9 @@ give few answers, is the prior on each row of ``C_w``:
   skill-weighted wrong answers of everyone: look-alike classes), the hierarchical part. ``s_w`` and ``q_w`` come
   from his soft counts, shrunk towards the crowd's values with ``SKILL_PSEUDO`` and ``HABIT_PSEUDO`` answers;
   the crowd's agreement itself starts from ``INITIAL_AGREEMENT`` (0.7) with ``CROWD_PSEUDO`` answers, so a tiny
-  job does not slide into the degenerate "nobody is skilled" solution. A worker whose skill comes out near 0 has rows equal to
-  his answer distribution: his answers stop counting for the class they name (explicit spammer handling).
+  job does not slide into the degenerate "nobody is skilled" solution. A worker whose skill comes out near 0
+  has rows equal to his answer distribution: his answers stop counting for the class they name (explicit
+  spammer handling).
 - **Strength**: each row gets ``ROW_STRENGTH`` pseudo-answers of that centre, a constant (not the worker's own
   count, unlike Ground Truth's published M-step, which adds 1.5 x the worker's count and so reduces every worker
   to one number). With enough answers a row follows the data (look-alike confusions, adversaries' permutations
@@ -48,6 +49,7 @@ class Fit:
     prior: np.ndarray  # (K,)
     skill: np.ndarray  # (n_workers,)
     answers: np.ndarray  # (n_workers,) answer counts
+    counts: np.ndarray  # (n_workers, K, K) soft counts[w, true, given] of the last M-step
     epochs: int
 
 
@@ -63,10 +65,14 @@ class _Groups:
         self.sorted = bool(np.all(self.order == np.arange(len(key))))
 
     def sum(self, rows: np.ndarray) -> np.ndarray:
+        """Group sums of ``rows`` (one row per key)."""
+        return self.sum_sorted(rows if self.sorted else rows[self.order])
+
+    def sum_sorted(self, rows: np.ndarray) -> np.ndarray:
+        """Group sums of rows already in key order (``rows[j]`` belongs to ``key[order[j]]``)."""
         out = np.zeros((self.n, rows.shape[1]))
         if len(self.starts):
-            src = rows if self.sorted else rows[self.order]
-            out[self.ids] = np.add.reduceat(src, self.starts, axis=0)
+            out[self.ids] = np.add.reduceat(rows, self.starts, axis=0)
         return out
 
 
@@ -111,6 +117,7 @@ def fit(
     by_item = _Groups(item, n_items)
     wa = worker * k + label
     by_wa = _Groups(wa, n_workers * k)
+    item_by_wa = item[by_wa.order]  # one gather per M-step instead of two
     answers = np.bincount(worker, minlength=n_workers).astype(float)
     onehot = np.zeros((len(item), k))
     onehot[np.arange(len(item)), label] = 1.0
@@ -126,9 +133,10 @@ def fit(
     conf = np.zeros((n_workers, k, k))
     prior = np.full(k, 1.0 / k)
     skill = np.zeros(n_workers)
+    counts = np.zeros((n_workers, k, k))
     for epochs in range(1, max_epochs + 1):  # noqa: B007
         # M-step: soft counts[w, true, given], the prior-centred matrices, the class prior
-        counts = by_wa.sum(post[item]).reshape(n_workers, k, k).transpose(0, 2, 1)
+        counts = by_wa.sum_sorted(post[item_by_wa]).reshape(n_workers, k, k).transpose(0, 2, 1)
         centre, skill = _centre(counts, k)
         conf = counts + row_strength * centre
         conf /= conf.sum(axis=2, keepdims=True)
@@ -146,4 +154,4 @@ def fit(
         if prev_ll is not None and abs(ll - prev_ll) <= tol * abs(prev_ll):
             break
         prev_ll = ll
-    return Fit(post, conf, prior, skill, answers, epochs)
+    return Fit(post, conf, prior, skill, answers, counts, epochs)
