@@ -29,10 +29,9 @@ def simulate_multilabel(seed: int, n: int = ML_ITEMS, k: int = ML_LABELS, n_work
     """
     rng = np.random.default_rng(seed)
     kinds = rng.choice(5, size=n_workers, p=[0.6, 0.15, 0.15, 0.05, 0.05])
-    sens = np.select([kinds == 0, kinds == 1, kinds == 2, kinds == 3],
-                     [rng.uniform(0.75, 0.95, n_workers), rng.uniform(0.5, 0.65, n_workers), 0.3, 0.05], 0.2)  # fmt: skip
-    fpr = np.select([kinds == 0, kinds == 1, kinds == 2, kinds == 3],
-                    [rng.uniform(0.02, 0.08, n_workers), rng.uniform(0.1, 0.2, n_workers), 0.3, 0.05], 0.7)  # fmt: skip
+    which = [kinds == 0, kinds == 1, kinds == 2, kinds == 3]
+    sens = np.select(which, [rng.uniform(0.75, 0.95, n_workers), rng.uniform(0.5, 0.65, n_workers), 0.3, 0.05], 0.2)
+    fpr = np.select(which, [rng.uniform(0.02, 0.08, n_workers), rng.uniform(0.1, 0.2, n_workers), 0.3, 0.05], 0.7)
     truth = rng.random((n, k)) < 0.25
     weights = rng.lognormal(0, 1, n_workers)
     items = []

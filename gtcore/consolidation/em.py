@@ -114,6 +114,10 @@ def fit(
     row_strength: float = ROW_STRENGTH,
 ) -> Fit:
     """EM over answers given as parallel arrays (item index, worker index, class index)."""
+    if k == 1:  # one class: nothing to estimate
+        ones = np.ones((n_items, 1))
+        counts1 = np.bincount(worker, minlength=n_workers).astype(float).reshape(n_workers, 1, 1)
+        return Fit(ones, np.ones((n_workers, 1, 1)), np.ones(1), np.ones(n_workers), counts1[:, 0, 0], counts1, 0)
     by_item = _Groups(item, n_items)
     wa = worker * k + label
     by_wa = _Groups(wa, n_workers * k)

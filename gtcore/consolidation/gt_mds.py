@@ -6,7 +6,8 @@ This was the product's single-label EM until issue 17; it is no longer used for 
 - Items answered by one worker are not fitted: they get that answer and confidence 0.
 - Start: item posteriors = vote shares; matrices ``prior_matrix(0.7)`` (diagonal 0.7, off-diagonal ``0.3/(K-1)``).
 - M-step: soft counts ``N_w[true, given]`` smoothed with
-  ``prior_matrix(acc_w) * n_w + prior_matrix(mean_acc) * n_w / 2`` (``n_w`` the worker's answers, ``acc_w`` his soft accuracy), rows normalised; class prior = mean posterior.
+  ``prior_matrix(acc_w) * n_w + prior_matrix(mean_acc) * n_w / 2`` (``n_w`` the worker's answers,
+  ``acc_w`` his soft accuracy), rows normalised; class prior = mean posterior.
 - E-step: posterior ∝ prior × Π_w C_w[true, given]. At most 20 epochs or a relative log-likelihood change < 1e-8.
 
 Diagnosis (issue 17): the pseudo-counts grow with the worker's own count, so every matrix is effectively one

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def worker_quality(
     workers: Sequence[Hashable],
     labels: Sequence[str],
     *,
-    gold_scores: Mapping[Hashable, tuple[int, int]] | None = None,
+    gold_scores: Mapping[Any, tuple[int, int]] | None = None,
 ) -> list[WorkerQuality]:
     """One ``WorkerQuality`` per worker, most answers first. ``gold_scores``: worker -> (right, answered)."""
     prior, conf = model.prior, model.conf
@@ -101,7 +102,7 @@ def worker_quality(
                 flags.append("likely spammer")
             else:
                 flags.append("likely adversary")
-            t, a = np.unravel_index(int(off[w].argmax()), (k, k))
+            t, a = divmod(int(off[w].argmax()), k)
             confusion = (labels[t], labels[a], round(float(off[w, t, a]), 3))
         right, answered = (gold_scores or {}).get(key, (0, 0))
         out.append(WorkerQuality(str(key), n, round(float(acc[w]), 3), round(float(info[w]), 3), confusion,
