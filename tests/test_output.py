@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from gtcore.consolidation.boxes import Box
 from gtcore.consolidation.classification import dawid_skene, iou
+from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ValidationError
@@ -266,10 +267,15 @@ def test_multilabel_output_read_back(ctx: Context, tmp_path: Path) -> None:
         "human-annotated": "yes",
         "job-name": "labeling-job/tags",
     }
+    # issue 17: per-label EM (before: every label any worker chose, dog 0.95 and cat 0.5)
+    (em, _empty) = multilabel_em(
+        [[(w1.worker_id, [0, 1]), (w2.worker_id, [1])], [(w1.worker_id, []), (w2.worker_id, [])]], 3
+    )
+    assert em.labels == [1]
     assert got[0] == {
         "source-ref": "s3://b/0.jpg",
-        "tags": [1, 0],
-        "tags-metadata": {"class-map": {"1": "dog", "0": "cat"}, "confidence-map": {"1": 0.95, "0": 0.5}, **base},
+        "tags": [1],
+        "tags-metadata": {"class-map": {"1": "dog"}, "confidence-map": {"1": em.confidence[1]}, **base},
     }
     assert got[1] == {
         "source-ref": "s3://b/1.jpg",
