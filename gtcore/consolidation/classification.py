@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gtcore.consolidation import em
+from gtcore.core.gcpause import gc_paused
 from gtcore.consolidation.boxes import (
     IOU_THRESHOLD,
     SINGLE_WORKER_CONFIDENCE,
@@ -96,13 +97,15 @@ class Encoded:
     n_items: int
 
 
-def _flatten(items: Sequence[ItemVotes], k: int) -> tuple[np.ndarray, list[Hashable], np.ndarray, int]:
+def _flatten(
+    items: Sequence[ItemVotes], k: int, *, workers: bool = True
+) -> tuple[np.ndarray, list[Hashable], np.ndarray, int]:
     """(item index per answer, worker keys per answer, classes) of every answer, validated, no per-answer loop."""
     lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     if len(items) and lens.min() == 0:
         raise ValueError(f"item {int(np.argmin(lens))} has no answers")
     flat = list(chain.from_iterable(items))
-    ws: list[Hashable] = [w for w, _c in flat]
+    ws: list[Hashable] = [w for w, _c in flat] if workers else []
     cs = [c for _w, c in flat]
     if not set(map(type, cs)) <= {int}:
         bad = next(j for j, c in enumerate(cs) if type(c) is not int)
@@ -146,12 +149,11 @@ def majority_vote_arrays(item: np.ndarray, label: np.ndarray, n_items: int, k: i
 def majority_vote(items: Sequence[ItemVotes], k: int) -> list[ClassResult]:
     """Most chosen class per item (ties: lowest class index); confidence = vote share (capped).
 
-    ``posterior`` holds the vote shares."""
-    item, _ws, label, n_items = _flatten(items, k)
-    labels, conf = majority_vote_arrays(item, label, n_items, k)
-    share = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k)
-    share = share / share.sum(axis=1, keepdims=True)
-    return list(map(ClassResult._make, zip(labels.tolist(), conf.tolist(), map(tuple, share.tolist()), strict=True)))
+    ``posterior`` is left empty (the bench baseline needs only label and confidence)."""
+    with gc_paused():  # 100,000s of small tuples: the cyclic collector's scans would cost more than the work
+        item, _ws, label, n_items = _flatten(items, k, workers=False)
+        labels, conf = majority_vote_arrays(item, label, n_items, k)
+        return list(map(ClassResult, labels.tolist(), conf.tolist()))
 
 
 @dataclass
@@ -163,6 +165,11 @@ class SingleLabelFit:
 
 def fit_single_label(items: Sequence[ItemVotes], k: int, *, gold: Mapping[int, int] | None = None) -> SingleLabelFit:
     """Hierarchical EM over every item with 2+ answers (and every gold item); one result per item, in order."""
+    with gc_paused():
+        return _fit_single_label(items, k, gold)
+
+
+def _fit_single_label(items: Sequence[ItemVotes], k: int, gold: Mapping[int, int] | None) -> SingleLabelFit:
     enc = encode(items, k)
     gold = dict(gold or {})
     for i, c in gold.items():
