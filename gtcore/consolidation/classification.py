@@ -34,7 +34,6 @@ from typing import NamedTuple
 import numpy as np
 
 from gtcore.consolidation import em
-from gtcore.core.gcpause import gc_paused
 from gtcore.consolidation.boxes import (
     IOU_THRESHOLD,
     SINGLE_WORKER_CONFIDENCE,
@@ -44,6 +43,7 @@ from gtcore.consolidation.boxes import (
     iou,
     majority,
 )
+from gtcore.core.gcpause import gc_paused
 
 __all__ = [
     "CONFIDENCE_CAP",
