@@ -289,3 +289,18 @@ def test_worker_quality_says_why_not_for_boxes(page_ctx: Context, tmp_path: Path
     _ok(at)
     assert "worker quality is estimated for single-label jobs; this is BoundingBox" in _texts(at)
     assert len(at.dataframe) == 1  # only the workers table
+
+
+def test_worker_quality_on_big_jobs_gives_the_command(
+    page_ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gtcore.ui import quality_widgets
+
+    monkeypatch.setattr(quality_widgets, "MAX_PAGE_ANSWERS", 2)  # the job below has 3 answers
+    p = People(page_ctx)
+    admin = p.admin()
+    made, _ann, _bob = _running_job(page_ctx, tmp_path, p)
+    at = _page(p.token(admin), job_id=made.job_id)
+    _ok(at)
+    assert "Not estimated on this page for more than 2 answers" in _texts(at)
+    assert "gtcore worker-quality --labeling-job-name boxes-run" in [c.value for c in at.code]

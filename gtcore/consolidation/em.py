@@ -23,7 +23,8 @@ give few answers, is the prior on each row of ``C_w``:
 or ``max_epochs``. The returned posteriors come from one last E-step in which every answer is judged by its
 worker's matrix *without that answer's own soft count* (``LEAVE_ONE_OUT``): plug-in matrices otherwise vouch
 for the very answers they were fitted on and the confidence comes out too high (on the 10,000-item bench crowd
-the calibration error of the max posterior went from 0.058 to 0.028, accuracy unchanged or +0.1 point). Gold items (known answers) keep a one-hot posterior throughout: they anchor the workers'
+the calibration error of the max posterior went from 0.058 to 0.028, accuracy unchanged or +0.1 point).
+Gold items (known answers) keep a one-hot posterior throughout: they anchor the workers'
 matrices and are never re-estimated. Counts are accumulated with ``np.add.reduceat`` over answers sorted once
 (no Python loop over items or answers).
 """
