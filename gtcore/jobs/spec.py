@@ -15,6 +15,9 @@ accepted and kept. Deviations, because nothing runs on AWS here:
   and ``ChainedFrom {"LabelingJobName", "LabelAttributeName"}`` (set by chaining; an
   AdjustmentBoundingBox job needs ``ChainedFrom.LabelAttributeName``, the attribute holding the boxes
   to adjust).
+- Extension ``GoldStandard {"LabelAttributeName"}``: the manifest attribute that holds a known answer (a class
+  name) on some lines (single-label jobs). Gold objects are served like any other (the worker is never told);
+  consolidation uses them as fixed truths and the job status page scores every worker on them.
 - Streaming jobs (``SnsDataSource``) and Mechanical Turk are not available.
 
 This module is pure (no storage, no database): ``gtcore.jobs.api`` adds the checks that need them
@@ -55,6 +58,7 @@ TOP_KEYS = (
     "HumanTaskConfig",
     "Tags",
     "ChainedFrom",  # extension
+    "GoldStandard",  # extension
 )
 MANIFEST_FIELD = "InputConfig.DataSource.S3DataSource.ManifestS3Uri"
 OUTPUT_FIELD = "OutputConfig.S3OutputPath"
@@ -198,6 +202,11 @@ def check_job_spec(request: Any, *, where: str = "") -> tuple[JobSpec | None, li
     sections.check_algorithms(c, request, task_type)
     sections.check_tags(c, request)
     prev = sections.check_chained_from(c, request)
+    gold_attr = sections.check_gold_standard(c, request)
+    if gold_attr is not None and gold_attr == attr:
+        c.add("GoldStandard.LabelAttributeName", "must differ from LabelAttributeName (the answers' attribute)")
+    if gold_attr is not None and task_type is not None and (task_type.draws_boxes or task_type.multi_choice):
+        c.add("GoldStandard", "gold answers are supported for single-label classification jobs only")
     if task_type is not None and task_type.is_adjustment:
         chained = request.get("ChainedFrom")
         if not (isinstance(chained, dict) and "LabelAttributeName" in chained):

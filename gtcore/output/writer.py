@@ -149,6 +149,16 @@ def _previous_attribute(job: Any) -> str | None:
     return prev if isinstance(prev, str) and prev else None
 
 
+def gold_attribute(job: Any) -> str | None:
+    """The manifest attribute holding gold answers (``GoldStandard.LabelAttributeName``, our extension)."""
+    try:
+        gold = json.loads(_field(job, "spec_json") or "{}").get("GoldStandard") or {}
+        attr = gold.get("LabelAttributeName")
+    except (ValueError, AttributeError):
+        return None
+    return attr if isinstance(attr, str) and attr else None
+
+
 @dataclass
 class _Result:
     attr: str
@@ -173,6 +183,7 @@ def _consolidate(ctx: Context, data: _JobData) -> _Result:
         label_attribute=_field(job, "label_attribute"),
         job_name=_field(job, "name"),
         previous_attribute=_previous_attribute(job),
+        gold_attribute=gold_attribute(job),
     )
     records = build_records(spec, items, image_info=image_info_reader(ctx.storage))
     known = [*spec.labels, job_name_value(spec.job_name), spec.label_attribute, spec.label_attribute + "-metadata"]

@@ -34,6 +34,7 @@ from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
 from gtcore.jobs import finishing
 from gtcore.jobs.settling import maybe_fail_overdue
+from gtcore.output.writer import gold_attribute
 from gtcore.queue.leases import CANDIDATE, CANDIDATE_PG, LIVE, candidates, expire_job_leases, one_of, retrying
 from gtcore.queue.previous import previous_of
 
@@ -150,6 +151,9 @@ def _check_job(conn: Connection, actor: Actor, job: Any, job_id: int) -> Any:
 def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, source_ref: str | None,
                accepted_at: float, expires: float, status: str, draft_json: str | None) -> Task:  # fmt: skip
     line = json.loads(line_json)
+    gold = gold_attribute(job)
+    if gold:  # a gold object is served like any other: its known answer never reaches the worker's task
+        line.pop(gold, None)
     return Task(
         assignment_id=aid,
         job_id=job.id,
