@@ -1,9 +1,10 @@
 """Input-manifest checks that depend on the task type: the attribute a verification or adjustment job works
 on, and the object limit of semantic segmentation (groundtruth-reference.md 1.5-1.7, 9).
 
-- Verification and adjustment jobs need, on every line, the attribute they were chained from (or were told
-  to verify), with ``<attr>-metadata.type`` of the right kind (object detection for the box types, semantic
-  segmentation for the semseg ones).
+- Verification and adjustment jobs need the attribute they were chained from (or were told to verify) with
+  ``<attr>-metadata.type`` of the right kind (object detection for the box types, semantic segmentation for
+  the semseg ones) on every line that has it, and on at least one line. Lines without it (objects the earlier
+  job left unlabeled) are allowed: their task says there is no earlier label.
 - Semseg sources must carry the class colours (``internal-color-map`` with ``hex-color``); manifests from
   before those workflows lack them and are refused, as Ground Truth does.
 - Semantic-segmentation jobs take at most 20,000 objects.
@@ -37,8 +38,13 @@ def source_problems(
     wanted = SOURCE_OUTPUT_TYPE.get(task_type.name)
     if wanted is None or not attribute:
         return problems
+    if not any(attribute in line for line in records):
+        problems.append(Problem(f"no line has the attribute {attribute!r} to work on", uri, field=attribute))
+        return problems
     bad = 0
     for i, line in enumerate(records):
+        if attribute not in line:
+            continue
         why = _line_problem(line, attribute, wanted)
         if why is None:
             continue
