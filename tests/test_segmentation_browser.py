@@ -89,7 +89,9 @@ def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
     wait_until(
-        lambda: jobs.describe_labeling_job(world.ctx, world.admin, "boards")["LabelingJobStatus"] == "Completed" or None,
+        lambda: (
+            jobs.describe_labeling_job(world.ctx, world.admin, "boards")["LabelingJobStatus"] == "Completed" or None
+        ),
         what="the job completed",
         timeout=30,
     )

@@ -62,7 +62,10 @@ def test_verification_of_boxes_by_chaining(any_job_factory: JobFactory) -> None:
         src.name,
         "boxes-checked",
         task_type="VerificationBoundingBox",
-        overrides={"LabelCategoryConfigS3Uri": str(labels), "HumanTaskConfig": {"NumberOfHumanWorkersPerDataObject": 3}},
+        overrides={
+            "LabelCategoryConfigS3Uri": str(labels),
+            "HumanTaskConfig": {"NumberOfHumanWorkersPerDataObject": 3},
+        },
     )
     assert v.label_attribute == "boxes-checked"
     crew = [make_user(f.ctx.db, f"judge{k}@example.test", ("worker",), (src.team_id,)) for k in range(3)]
@@ -137,6 +140,10 @@ def test_verification_needs_the_attribute_on_every_line(job_factory: JobFactory,
         f.create(task_type="VerificationSemanticSegmentation", label_attribute="v-ref")
     # a semseg source without hex colours (from before verification existed) is refused, as in Ground Truth
     img = f.images("old", 1)[0]
-    old = {"source-ref": str(img), "m-ref": "s3://b/m.png", "m-ref-metadata": {"type": "groundtruth/semantic-segmentation"}}
+    old = {
+        "source-ref": str(img),
+        "m-ref": "s3://b/m.png",
+        "m-ref-metadata": {"type": "groundtruth/semantic-segmentation"},
+    }
     with pytest.raises(ManifestError, match="no internal-color-map"):
         f.create(task_type="VerificationSemanticSegmentation", lines=[old], ChainedFrom={"LabelAttributeName": "m-ref"})

@@ -125,7 +125,13 @@ def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
     adj = sb.radio("Adjustment", viewer.ADJUSTMENT, key="viewer_f_adj", horizontal=True, on_change=reset_view)
     empty = sb.checkbox("Only images with no labels", key="viewer_f_empty", on_change=reset_view)
     text = sb.text_input("source-ref contains", key="viewer_f_text", on_change=reset_view)
-    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text)
+    verdicts = viewer.verification_choices(view.manifest)
+    verdict: tuple[str, str] | None = None
+    if verdicts:
+        verdict = sb.selectbox("Verification result", [None, *verdicts], key="viewer_f_verdict",
+                               format_func=lambda v: "all" if v is None else f"{v[0]}: {v[1]}",
+                               on_change=reset_view)  # fmt: skip
+    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
 
 
 def legend_ui(view: viewer.AttributeView) -> None:
