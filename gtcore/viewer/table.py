@@ -226,7 +226,7 @@ class Filters:
     adjustment: str = "all"  # all | adjusted | unadjusted (metadata adjustment-status)
     no_labels: bool = False  # only lines with no label at all (no boxes, or attribute missing)
     text: str = ""  # case-insensitive substring of source-ref
-    verification: tuple[str, str] = ()  # (verification attribute, its class-name): lines with that verdict
+    verification: tuple[str, ...] = ()  # (verification attribute, its class-name): lines with that verdict
 
     def active(self) -> bool:
         return self != Filters()
