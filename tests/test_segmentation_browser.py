@@ -158,3 +158,68 @@ def test_verification_shows_the_boxes_and_takes_a_verdict(
     assert line["street-checked-metadata"]["worker-feedback"] == [{"comment": "the box misses the tail"}]
     assert v.job_id > 0
     page.context.close()
+
+
+def test_adjustment_opens_the_earlier_mask_and_keeps_what_is_not_repainted(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    from tests.test_segmentation import answer, painted
+
+    world = label_world
+    painter = world.worker("painter@example.test")
+    world.worker("ann@example.test")
+    images = [world.image(f"adj{i}", SIZE) for i in range(2)]
+    src = world.jobs.create(
+        name="first-masks",
+        lines=[{"source-ref": str(p)} for p in images],
+        task_type="SemanticSegmentation",
+        label_attribute="first-masks-ref",
+        labels=["IC", "resistor"],
+    )
+    earlier = painted((1, 100, 100, 400, 300), shape=(SIZE[1], SIZE[0]))
+    labels = ["IC", "resistor"]
+    for _ in images:
+        task = queue.claim_next(world.ctx, painter, src.job_id)
+        assert task is not None
+        queue.submit(world.ctx, painter, task.assignment_id, answer(earlier, labels))
+    adj = jobs.chain_labeling_job(
+        world.ctx,
+        world.admin,
+        "first-masks",
+        "fixed-masks",
+        task_type="AdjustmentSemanticSegmentation",
+        overrides={"HumanTaskConfig": {"TaskTitle": "Fix the masks"}},
+    )
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "ann@example.test", PASSWORD)
+    start_job(page, "Fix the masks")
+    canvas_box(page)
+    wait_for_idle(page)
+    from tests.browser import canvas_screenshot, color_distance, pixel
+
+    def tinted() -> bool | None:  # the earlier IC region (original 100..500 x 100..400) shows green
+        shot = canvas_screenshot(page)
+        return color_distance(pixel(shot, (150, 100)), (205, 205, 205)) > 40 or None
+
+    wait_until(tinted, what="the earlier mask blended into the canvas", timeout=30)
+    page.get_by_text("Eraser", exact=True).click()
+    wait_for_idle(page)
+    stroke(page, [(150, 60), (150, 230)])  # erase a vertical band at original x = 300
+    wait_until(lambda: page.get_by_text("pixels labelled on object").count() > 0 or None, what="caption")
+    wait_for_idle(page)
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    wait_for_idle(page)
+    canvas_box(page)
+    wait_until(tinted, what="the second task's earlier mask", timeout=30)
+    page.get_by_role("button", name="Submit").click()  # nothing changed
+    out = world.root / "output" / "fixed-masks" / "manifests" / "output" / "output.manifest"
+    wait_until(lambda: out.exists() or None, what="the output manifest", timeout=60)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["fixed-masks-ref-metadata"]["adjustment-status"] for x in lines] == ["adjusted", "unadjusted"]
+    first = np.asarray(Image.open(lines[0]["fixed-masks-ref"]))
+    assert first[250, 300] == 0 and first[250, 200] == 1 and first[250, 450] == 1  # erased band, rest kept
+    assert np.array_equal(np.asarray(Image.open(lines[1]["fixed-masks-ref"])), earlier)
+    assert adj.label_attribute == "fixed-masks-ref"
+    page.context.close()

@@ -22,8 +22,9 @@ import streamlit as st
 from gtcore.context import Context
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
-from gtcore.core.colors import semseg_colors
+from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.core.errors import GTError
+from gtcore.images.drawing import legend_image
 from gtcore.images.task_images import DisplayImage
 from gtcore.images.task_overlays import previous_classes
 from gtcore.output.mask_png import decode_color_png, encode_palette_png, png_from_base64
@@ -80,6 +81,9 @@ def segmentation_ui(
     labels = list(task.labels)
     adjustment = tasktypes.get(task.task_type).is_adjustment
     current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
+    colors = semseg_colors(labels)
+    legend = [(name, parse_hex(colors[i + 1])) for i, name in enumerate(labels)] + [("eraser", (255, 255, 255))]
+    st.image(legend_image(legend, width=220, row=18), caption="Paint colours")
     tool_col, size_col = st.columns([2, 3])
     with tool_col:
         tool = st.segmented_control("Tool", TOOLS, default="Brush", key=f"{key_prefix}::tool") or "Brush"
