@@ -149,3 +149,39 @@ def test_label_page_semantic_segmentation_tools(app_world: LabelWorld) -> None:
     assert "the image is still loading" in _plain(" ".join(e.value for e in at.error))
     open_page(at, "pages/label.py")
     _ok(at)
+
+
+def test_chain_a_verification_job_through_the_form(page_ctx: Context, tmp_path: Path) -> None:
+    from tests.test_page_create_job import _source_job
+
+    p = People(page_ctx)
+    admin = p.admin()
+    p.team("team-a")
+    p.team("team-b")
+    _source_job(page_ctx, p, admin, _images(tmp_path / "cars", 2))
+    src = jobs.job_summary(page_ctx, admin, "source-job")
+    worker = p.worker("team-b")
+    task = queue.claim_next(page_ctx, worker, src.job_id)
+    assert task is not None
+    box = {"height": 4, "label": "bus", "left": 1, "top": 1, "width": 5}
+    ans = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 48, "width": 64}}}
+    queue.submit(page_ctx, worker, task.assignment_id, ans)
+    jobs.stop_labeling_job(page_ctx, admin, "source-job")
+    at = _page(p.token(admin), create_job_prefill={"origin": "chain", "job": "source-job"})
+    _ok(at)
+    at.checkbox(key="cj_verify").check().run()
+    _ok(at)
+    assert "Task type: Label verification (bounding boxes)" in _texts(at)
+    assert [t.value.split(": ", 1)[1] for t in at.text if t.value[:1].isdigit() and ": " in t.value] == [
+        "Correct",
+        "Incorrect",
+    ]
+    at.text_input(key="cj_name").input("source-checked").run()
+    assert "different from 'source-job'" in _plain("\n".join(e.value for e in at.error))  # the stopped job's attribute
+    at.text_input(key="cj_attr").input("").run()
+    at.button(key="cj_create").click().run()
+    _ok(at)
+    made = jobs.job_summary(page_ctx, admin, "source-checked")
+    assert (made.task_type, made.label_attribute, made.origin) == ("VerificationBoundingBox", "source-checked", "chain")
+    at.checkbox(key="cj_verify").uncheck().run()  # unticked: the source job's labels come back
+    assert [t.value.split(": ", 1)[1] for t in at.text if t.value[:1].isdigit() and ": " in t.value] == ["car", "bus"]
