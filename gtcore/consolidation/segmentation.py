@@ -32,16 +32,23 @@ class SegmentationResult:
     confidence: float | int
 
 
-def _box3(a: np.ndarray) -> np.ndarray:
-    """Mean over each pixel's 3x3 neighbourhood (edges padded by replication)."""
-    p = np.pad(a, 1, mode="edge").astype(np.float32)
-    s = p[:-2, :-2] + p[:-2, 1:-1] + p[:-2, 2:] + p[1:-1, :-2] + p[1:-1, 1:-1] + p[1:-1, 2:]
-    s += p[2:, :-2] + p[2:, 1:-1] + p[2:, 2:]
-    return s / 9.0
+def _neighbour_share(votes: np.ndarray, ys: np.ndarray, xs: np.ndarray, n: int) -> np.ndarray:
+    """Mean vote share of one class over the 3x3 neighbourhood of the pixels (ys, xs), edges replicated."""
+    h, w = votes.shape
+    total = np.zeros(ys.shape, dtype=np.float32)
+    for dy in (-1, 0, 1):
+        yy = np.clip(ys + dy, 0, h - 1)
+        for dx in (-1, 0, 1):
+            total += votes[yy, np.clip(xs + dx, 0, w - 1)]
+    return total / (9.0 * n)
 
 
 def vote(masks: Sequence[np.ndarray], n_classes: int) -> SegmentationResult:
-    """Consolidate the workers' class-index masks (same shape, values < ``n_classes``)."""
+    """Consolidate the workers' class-index masks (same shape, values < ``n_classes``).
+
+    The neighbourhood is looked at only where the plurality is tied, so the cost is a few passes over the
+    image per class present.
+    """
     if not masks:
         raise ValueError("no masks to consolidate")
     shape = masks[0].shape
@@ -50,20 +57,42 @@ def vote(masks: Sequence[np.ndarray], n_classes: int) -> SegmentationResult:
             raise ValueError(f"masks differ in size: {m.shape} vs {shape}")
     if len(masks) == 1:
         return SegmentationResult(np.array(masks[0], dtype=np.uint8, copy=True), SINGLE_WORKER_CONFIDENCE)
-    stack = np.stack(masks)
-    present = [c for c in range(n_classes) if (stack == c).any()]
-    best = np.zeros(shape, dtype=np.uint8)
-    best_score = np.full(shape, -1.0, dtype=np.float32)
-    best_votes = np.zeros(shape, dtype=np.uint16)
-    for c in present:  # lowest index first: a strictly greater score is needed to take a pixel over
-        votes = (stack == c).sum(axis=0, dtype=np.uint16)
-        score = votes.astype(np.float32) + (SMOOTHING / len(masks)) * _box3(votes)
-        take = score > best_score
-        best[take] = c
-        best_score[take] = score[take]
-        best_votes[take] = votes[take]
-    painted = (stack != 0).any(axis=0)
+    n = len(masks)
+    present: list[int] = []
+    planes: list[np.ndarray] = []
+    for c in range(n_classes):  # plain passes over contiguous planes: no (classes, H, W) reductions
+        v = np.zeros(shape, dtype=np.uint8)
+        for m in masks:
+            v += m == c
+        if v.any():
+            present.append(c)
+            planes.append(v)
+    votes = planes
+    top, top_k = votes[0].copy(), np.zeros(shape, dtype=np.intp)
+    for k in range(1, len(present)):  # the first (lowest class) of the most voted
+        more = votes[k] > top
+        top_k[more] = k
+        np.maximum(top, votes[k], out=top)
+    n_top = np.zeros(shape, dtype=np.uint8)
+    for k in range(len(present)):
+        n_top += votes[k] == top
+    tied = n_top > 1
+    if tied.any():
+        ys, xs = np.nonzero(tied)
+        best_score = np.full(ys.shape, -1.0, dtype=np.float32)
+        best = top_k[ys, xs].copy()
+        for k in range(len(present)):
+            v = votes[k][ys, xs]
+            score = np.where(v == top[ys, xs], v + SMOOTHING * _neighbour_share(votes[k], ys, xs, n), -1.0)
+            take = score > best_score
+            best[take] = k
+            best_score[take] = score[take]
+        top_k[ys, xs] = best
+    mask = np.asarray(present, dtype=np.uint8)[top_k]
+    painted = np.zeros(shape, dtype=bool)
+    for m in masks:
+        painted |= m != 0
     if not painted.any():
-        return SegmentationResult(best, 1.0)
-    agreement = best_votes[painted].astype(np.float64) / len(masks)
-    return SegmentationResult(best, float(agreement.mean()))
+        return SegmentationResult(mask, 1.0)
+    agreement = top[painted].astype(np.float64) / n
+    return SegmentationResult(mask, float(agreement.mean()))

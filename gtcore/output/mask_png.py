@@ -85,43 +85,78 @@ def _open(data: bytes, field: str) -> Image.Image:
     return im
 
 
-def _pixels(im: Image.Image, field: str) -> np.ndarray:
-    try:
-        if im.mode == "P":
-            im = im.convert("RGBA")
-        if im.mode == "RGBA":
-            rgba = np.asarray(im)
-            rgb = rgba[..., :3].copy()
-            rgb[rgba[..., 3] == 0] = 255  # transparent = not painted = BACKGROUND (white)
-            return rgb
-        return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise MaskError(f"cannot be decoded: {exc}", field) from None
+def _stray(bad: np.ndarray, colour_of: np.ndarray, colors: list[str], field: str) -> MaskError:
+    """The message for pixels whose colour is not in the palette (``colour_of``: their 0xRRGGBB codes)."""
+    ys, xs = np.nonzero(bad)
+    stray = sorted({int(v) for v in np.unique(colour_of)[:_SHOWN]})
+    where = ", ".join(f"({int(x)}, {int(y)})" for x, y in zip(xs[:_SHOWN], ys[:_SHOWN], strict=True))
+    return MaskError(
+        f"{int(bad.sum())} pixel(s) have colours outside the job's palette "
+        f"({', '.join(f'#{v:06x}' for v in stray)}; first at x,y {where}); allowed: {', '.join(colors)}",
+        field,
+    )
+
+
+def _keys(colors: list[str]) -> list[int]:
+    return [(r << 16) | (g << 8) | b for r, g, b in map(parse_hex, colors)]
 
 
 def colors_to_classes(rgb: np.ndarray, colors: list[str], field: str = "pngImageData") -> np.ndarray:
-    """H x W x 3 colours -> class indices by exact match with ``colors``; MaskError naming stray colours."""
+    """H x W x 3 colours -> class indices by exact match with ``colors``; MaskError naming stray colours.
+
+    One comparison pass per palette colour (a job has at most a few dozen), no sort of the pixels.
+    """
     code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    keys = np.array([(r << 16) | (g << 8) | b for r, g, b in map(parse_hex, colors)], dtype=np.uint32)
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
-    pos = np.clip(np.searchsorted(sorted_keys, code), 0, len(keys) - 1)
-    known = sorted_keys[pos] == code
+    out = np.zeros(code.shape, dtype=np.uint8)
+    known = np.zeros(code.shape, dtype=bool)
+    for i, key in enumerate(_keys(colors)):
+        hit = code == key
+        out[hit] = i
+        known |= hit
     if not known.all():
-        bad = ~known
-        ys, xs = np.nonzero(bad)
-        stray = sorted({int(v) for v in np.unique(code[bad])[:_SHOWN]})
-        where = ", ".join(f"({int(x)}, {int(y)})" for x, y in zip(xs[:_SHOWN], ys[:_SHOWN], strict=True))
-        raise MaskError(
-            f"{int(bad.sum())} pixel(s) have colours outside the job's palette "
-            f"({', '.join(f'#{v:06x}' for v in stray)}; first at x,y {where}); allowed: {', '.join(colors)}",
-            field,
-        )
-    return order[pos].astype(np.uint8)
+        raise _stray(~known, code[~known], colors, field)
+    return out
+
+
+def _palette_classes(im: Image.Image, colors: list[str], field: str) -> np.ndarray:
+    """A palette PNG: map its (at most 256) entries to classes, then look every pixel up: no RGB expansion."""
+    raw = (im.getpalette() or []) + [0] * 768
+    alpha = np.full(256, 255, dtype=np.int32)
+    trns = im.info.get("transparency")
+    if isinstance(trns, bytes):
+        alpha[: len(trns)] = np.frombuffer(trns, dtype=np.uint8)
+    elif isinstance(trns, int) and 0 <= trns < 256:
+        alpha[trns] = 0
+    keys = {k: i for i, k in enumerate(_keys(colors))}
+    lut = np.zeros(256, dtype=np.uint8)
+    ok = np.ones(256, dtype=bool)
+    entry_code = np.zeros(256, dtype=np.uint32)
+    for e in range(256):
+        code = (raw[3 * e] << 16) | (raw[3 * e + 1] << 8) | raw[3 * e + 2]
+        entry_code[e] = code
+        if alpha[e] == 0:
+            lut[e] = 0  # transparent = not painted = BACKGROUND
+        elif code in keys:
+            lut[e] = keys[code]
+        else:
+            ok[e] = False
+    try:
+        idx = np.asarray(im, dtype=np.uint8)
+    except (OSError, ValueError) as exc:
+        raise MaskError(f"cannot be decoded: {exc}", field) from None
+    used = np.bincount(idx.ravel(), minlength=256) > 0
+    if (used & ~ok).any():
+        bad = ~ok[idx]
+        raise _stray(bad, entry_code[idx[bad]], colors, field)
+    return lut[idx]
 
 
 def decode_color_png(data: bytes, colors: list[str], size: tuple[int, int], field: str = "pngImageData") -> np.ndarray:
-    """A worker's colour PNG -> class indices (H x W uint8), checked against ``size`` (w, h) and ``colors``."""
+    """A worker's colour PNG -> class indices (H x W uint8), checked against ``size`` (w, h) and ``colors``.
+
+    Palette PNGs (what the labeling page sends) are mapped through their palette; RGB and RGBA PNGs pixel by
+    pixel (fully transparent pixels are BACKGROUND).
+    """
     im = _open(data, field)
     if im.size != tuple(size):
         raise MaskError(
@@ -129,7 +164,18 @@ def decode_color_png(data: bytes, colors: list[str], size: tuple[int, int], fiel
             "a mask has the size of its image",
             field,
         )
-    return colors_to_classes(_pixels(im, field), colors, field)
+    if im.mode == "P":
+        return _palette_classes(im, colors, field)
+    try:
+        if im.mode == "RGBA":
+            rgba = np.asarray(im)
+            rgb = rgba[..., :3].copy()
+            rgb[rgba[..., 3] == 0] = 255
+        else:
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise MaskError(f"cannot be decoded: {exc}", field) from None
+    return colors_to_classes(rgb, colors, field)
 
 
 def decode_index_png(data: bytes, field: str = "mask") -> tuple[np.ndarray, list[str]]:
