@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,50 @@ def test_viewer_filters_on_verification_results(job_factory: JobFactory) -> None
     assert bad.tolist() == [1]
     good = viewer.apply_filters(boxes_view, viewer.Filters(verification=("checked", "Correct")))
     assert good.tolist() == [0, 2]
+
+
+def test_viewer_page_exports_masks_and_filters_verdicts(tmp_path: Path, monkeypatch: Any) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from gtcore.context import Context
+    from gtcore.core.settings import Settings
+    from gtcore.jobs import api as jobs
+    from gtcore.viewer import opener
+    from tests.fixtures.people import People
+
+    home = tmp_path / "gt-home"
+    monkeypatch.setenv("GT_HOME", str(home))
+    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{home / 'gt.sqlite3'}")
+    monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
+    opener.clear_cache()
+    tiles.clear_caches()
+    ctx = Context.from_settings(Settings.from_env())
+    f = JobFactory(ctx, tmp_path)
+    out, _masks = _seg_output(f)
+    labels = f.write_labels("v", ["Correct", "Incorrect"])
+    v = jobs.chain_labeling_job(
+        ctx, f.actor, "pcb", "pcb-checked", task_type="VerificationSemanticSegmentation",
+        overrides={"LabelCategoryConfigS3Uri": str(labels)},
+    )  # fmt: skip
+    w = make_user(ctx.db, "judge@example.test", ("worker",), (f.team(),))
+    _run(ctx, v.job_id, [w], lambda t, _w: verdict("Incorrect" if t.object_idx == 0 else "Correct", "edge off"))
+    checked = tmp_path / "output" / "pcb-checked" / "manifests" / "output" / "output.manifest"
+    p = People(ctx)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "viewer.py"), default_timeout=60)
+    at.session_state["gt_token"] = p.token(p.auditor())
+    at.run()
+    at.segmented_control(key="viewer_kind").set_value("Path or S3 URI").run()
+    at.text_input(key="viewer_uri").input(str(checked)).run()
+    at.button(key="viewer_open").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    attrs = at.selectbox(key="viewer_attr").options
+    at.selectbox(key="viewer_attr").select_index(next(k for k, a in enumerate(attrs) if "semantic" in a)).run()
+    at.selectbox(key="viewer_f_verdict").select_index(2).run()  # pcb-checked: Incorrect
+    texts = "\n".join(str(e.value) for e in (*at.caption, *at.text, *at.info, *at.markdown))
+    assert "1 of 2 lines match" in re.sub(r"\\(.)", r"\1", texts)
+    at.radio(key="viewer_xm_fmt").set_value("coco").run()
+    at.button(key="viewer_xm_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "coco: 2 mask(s), 3 class region(s) exported" in "\n".join(t.value for t in at.text)
+    assert at.get("download_button")
+    assert out.exists()

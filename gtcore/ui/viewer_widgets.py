@@ -128,9 +128,9 @@ def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
     verdicts = viewer.verification_choices(view.manifest)
     verdict: tuple[str, str] | None = None
     if verdicts:
-        verdict = sb.selectbox("Verification result", [None, *verdicts], key="viewer_f_verdict",
-                               format_func=lambda v: "all" if v is None else f"{v[0]}: {v[1]}",
-                               on_change=reset_view)  # fmt: skip
+        by_text = {f"{a}: {v}": (a, v) for a, v in verdicts}
+        chosen = sb.selectbox("Verification result", ["all", *by_text], key="viewer_f_verdict", on_change=reset_view)
+        verdict = by_text.get(str(chosen))
     return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
 
 
