@@ -8,7 +8,9 @@ The shapes are Ground Truth's (groundtruth-reference.md §1), in the key order o
 - single label (2023): value = class index (int), metadata ``class-name, job-name, confidence, type,
   human-annotated, creation-date``;
 - multi-label: value = list of class indices, metadata ``class-map, confidence-map, type, job-name,
-  human-annotated, creation-date``.
+  human-annotated, creation-date``;
+- semantic segmentation (and its adjustment): ``gtcore.output.records_segmentation`` (the PNGs go to ``files``);
+- label verification: ``gtcore.output.records_verification``.
 
 ``build_records`` is pure apart from the ``clock`` and ``image_info`` callables it is given. Adjustment
 jobs: an object is ``adjusted`` when at least one worker set ``initialValueModified`` or submitted boxes
