@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gtcore.core import tasktypes
 from gtcore.core.errors import Problem, SpecError
 from gtcore.core.tasktypes import TaskType, needs_ref_suffix
 from gtcore.jobs import spec_sections as sections
@@ -202,7 +203,7 @@ def check_job_spec(request: Any, *, where: str = "") -> tuple[JobSpec | None, li
         c.add(
             "HumanTaskConfig.PreHumanTaskLambdaArn",
             "cannot tell the task type: give PreHumanTaskLambdaArn (…:function:PRE-BoundingBox), "
-            "TaskType (BoundingBox, ImageClassification, ImageMultiClassification) or a UiTemplateS3Uri",
+            f"TaskType ({', '.join(tasktypes.TASK_TYPES)}) or a UiTemplateS3Uri",
         )
     sections.check_algorithms(c, request, task_type)
     sections.check_tags(c, request)
