@@ -8,7 +8,9 @@ The shapes are Ground Truth's (groundtruth-reference.md §1), in the key order o
 - single label (2023): value = class index (int), metadata ``class-name, job-name, confidence, type,
   human-annotated, creation-date``;
 - multi-label: value = list of class indices, metadata ``class-map, confidence-map, type, job-name,
-  human-annotated, creation-date``.
+  human-annotated, creation-date``;
+- semantic segmentation (and its adjustment): ``gtcore.output.records_segmentation`` (the PNGs go to ``files``);
+- label verification: ``gtcore.output.records_verification``.
 
 ``build_records`` is pure apart from the ``clock`` and ``image_info`` callables it is given. Adjustment
 jobs: an object is ``adjusted`` when at least one worker set ``initialValueModified`` or submitted boxes
@@ -30,6 +32,8 @@ from gtcore.consolidation.boxes import same_boxes
 from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
+from gtcore.output import records_segmentation as seg
+from gtcore.output.records_verification import verification_records
 
 DEFAULT_DEPTH = 3
 _NUM = (int, float)  # exact types: a bool is not a coordinate
@@ -62,6 +66,7 @@ class RecordSpec:
     job_name: str
     previous_attribute: str | None = None  # adjustment jobs: the attribute whose boxes are adjusted
     gold_attribute: str | None = None  # single-label: the line attribute holding a known answer (class name)
+    output_folder: str = ""  # <output path>/<job name>: semantic-segmentation PNGs go under it
 
 
 # [(whole second, its "YYYY-MM-DDTHH:MM:SS" text)]: one strftime a second; the pair is replaced whole (threads)
@@ -93,15 +98,34 @@ def build_records(
     *,
     clock: Callable[[], str] = creation_date,
     image_info: Callable[[Mapping[str, Any]], ImageInfo | None] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Consolidate every item that has answers; ``{idx: {"<attr>": ..., "<attr>-metadata": ...}}``.
 
-    Raises ValidationError listing every malformed answer (object, worker, field).
+    Semantic segmentation: the consolidated mask PNGs are put in ``files`` (URI -> bytes) for the caller to
+    store (``gtcore.output.records_segmentation``). Raises ValidationError listing every malformed answer
+    (object, worker, field).
     """
     b = _Builder(spec, clock, image_info)
     items = [it for it in items if it.answers]
     tt = spec.task_type
-    if tt.draws_boxes:
+    if tt.paints_mask:
+        out = seg.segmentation_records(
+            items=items,
+            labels=spec.labels,
+            attr=spec.label_attribute,
+            job=b.job,
+            output_type=tt.output_type,
+            element=tt.answer_element,
+            adjustment=tt.is_adjustment,
+            folder=spec.output_folder,
+            clock=clock,
+            files={} if files is None else files,
+            problem=b._problem,
+        )
+    elif tt.verifies:
+        out = verification_records(b, items)
+    elif tt.draws_boxes:
         out = {it.idx: b.boxes(it) for it in items}
     elif tt.multi_choice:
         out = b.multilabel(items)

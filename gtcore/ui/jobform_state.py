@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
 from gtcore.jobform import data
@@ -261,6 +262,26 @@ def on_type_change() -> None:
         ss()["cj_description"] = description
     if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
         ss()["cj_time_min"] = seconds // MINUTE
+    _verification_labels(tasktypes.get(str(new)).verifies)
+
+
+VERIFY_LABELS = ["Correct", "Incorrect"]  # the team lead's verification labels until changed
+
+
+def _verification_labels(verifies: bool) -> None:
+    """A verification job's labels are judgements, not classes: swap the label list in (and back out)."""
+    if verifies and "cj_labels_before_verify" not in ss():
+        ss()["cj_labels_before_verify"] = list(ss().get(LABELS, []))
+        ss()[LABELS] = list(VERIFY_LABELS)
+    elif not verifies and "cj_labels_before_verify" in ss():
+        ss()[LABELS] = ss().pop("cj_labels_before_verify")
+
+
+def on_verify_change() -> None:
+    """The chain's "verification job" box: labels become the verification labels; unticked, the job's again."""
+    if ss().get("cj_verify"):
+        ss()["cj_adjust"] = False
+    _verification_labels(bool(ss().get("cj_verify")))
 
 
 # --------------------------------------------------------------------------- the form
@@ -273,7 +294,12 @@ def origin() -> dict[str, Any]:
 def current_task_type() -> str:
     o = origin()
     if o["origin"] == "chain":
-        return "AdjustmentBoundingBox" if ss().get("cj_adjust") else str(o["task_type"])
+        targets = tasktypes.chain_targets(str(o["task_type"]))
+        if ss().get("cj_verify") and len(targets) > 2:
+            return targets[2]
+        if ss().get("cj_adjust") and len(targets) > 1:
+            return targets[1]
+        return str(o["task_type"])
     return str(ss().get("cj_task_type", "BoundingBox"))
 
 
@@ -283,7 +309,7 @@ def current_form(auto_allowed: bool) -> JobForm:
     found = state.get(DATA) or {}
     chain = o["origin"] == "chain"
     attribute = str(state.get("cj_attr", ""))
-    if chain and state.get("cj_chain_same") and not state.get("cj_adjust"):
+    if chain and state.get("cj_chain_same") and not state.get("cj_adjust") and not state.get("cj_verify"):
         attribute = str(o["attribute"])
     return JobForm(
         name=str(state.get("cj_name", "")),
@@ -306,5 +332,6 @@ def current_form(auto_allowed: bool) -> JobForm:
         origin=str(o["origin"]),
         source_job=str(o.get("job", "")),
         source_attribute=str(o.get("attribute", "")),
+        verify_attribute=str(state.get("cj_verify_attr", "")),
         base_request=dict(o.get("base") or {}),
     )

@@ -85,6 +85,8 @@ def seed(task: TaskLike) -> Any:
     """The answer to open the task with: the worker's draft, else (adjustment) the chained-from boxes."""
     tt = tasktypes.get(task.task_type)
     body = (task.draft or {}).get(tt.answer_element)
+    if tt.paints_mask:
+        return None  # the mask screen opens the draft's PNG itself (gtcore.ui.mask_view)
     if tt.draws_boxes:
         if isinstance(body, dict) and isinstance(body.get("boundingBoxes"), list):
             return [dict(b) for b in body["boundingBoxes"] if isinstance(b, dict)]
@@ -117,18 +119,24 @@ def choice_key(key_prefix: str, task: TaskLike) -> str:
 
 def answer_basis(key_prefix: str, task: TaskLike) -> str | None:
     """A fingerprint of the widget values the answer is computed from; None when it cannot be read."""
-    if tasktypes.get(task.task_type).draws_boxes:
+    tt = tasktypes.get(task.task_type)
+    extra: list[str] = []
+    if tt.draws_boxes or tt.paints_mask:
         ckey = canvas_key(key_prefix, task)
-        cstate = st.session_state.get(f"_gt_canvas::{ckey}")  # gtcore.ui.canvas's per-key state
+        prefix = "_gt_mask::" if tt.paints_mask else "_gt_canvas::"  # gtcore.ui.mask_canvas / canvas state
+        cstate = st.session_state.get(f"{prefix}{ckey}")
         if not isinstance(cstate, dict) or "generation" not in cstate:
             return None
         widget_key = f"{ckey}::g{cstate['generation']}"
     else:
         widget_key = choice_key(key_prefix, task)
+        if tt.verifies:
+            extra = [widget_key + "::comment"]
     if widget_key not in st.session_state:
         return None
     try:
-        return json.dumps(st.session_state[widget_key], sort_keys=True, default=repr)
+        values = [st.session_state[k] for k in (widget_key, *extra) if k in st.session_state]
+        return json.dumps(values, sort_keys=True, default=repr)
     except Exception:  # an unreadable widget value: the caller renders the screen again instead
         return None
 

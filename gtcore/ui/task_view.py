@@ -35,6 +35,7 @@ from gtcore.images.task_images import DISPLAY_MAX_SIDE, DisplayImage
 from gtcore.queue import api as queue
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import label_picker, md_escape
+from gtcore.ui.mask_view import segmentation_ui
 from gtcore.ui.task_session import (
     TaskLike,
     TaskScreenResult,
@@ -44,6 +45,7 @@ from gtcore.ui.task_session import (
     remember,
     screen_state,
 )
+from gtcore.ui.verify_view import verification_ui
 
 __all__ = [
     "TaskLike",
@@ -191,6 +193,14 @@ def _blank(draft: dict) -> bool:
     return isinstance(body, dict) and body.get("boundingBoxes") == []
 
 
+def _kind(task: TaskLike) -> str:
+    tt = tasktypes.get(task.task_type)
+    return "mask" if tt.paints_mask else "verify" if tt.verifies else ""
+
+
+_TYPE_SCREENS = {"mask": segmentation_ui, "verify": verification_ui}
+
+
 @st.fragment
 def _task_fragment(
     ctx: Context, actor: Actor, task: TaskLike, preview: bool, key_prefix: str, max_side: int
@@ -204,6 +214,8 @@ def _task_fragment(
         result = TaskScreenResult(
             answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=img.error
         )
+    elif (hook := _TYPE_SCREENS.get(_kind(task))) is not None:  # semantic segmentation, verification
+        result = hook(ctx, actor, task, img, state, key_prefix)
     elif tasktypes.get(task.task_type).draws_boxes:
         result = _boxes_ui(task, img, state, key_prefix)
     else:

@@ -125,7 +125,13 @@ def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
     adj = sb.radio("Adjustment", viewer.ADJUSTMENT, key="viewer_f_adj", horizontal=True, on_change=reset_view)
     empty = sb.checkbox("Only images with no labels", key="viewer_f_empty", on_change=reset_view)
     text = sb.text_input("source-ref contains", key="viewer_f_text", on_change=reset_view)
-    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text)
+    verdicts = viewer.verification_choices(view.manifest)
+    verdict: tuple[str, str] | None = None
+    if verdicts:
+        by_text = {f"{a}: {v}": (a, v) for a, v in verdicts}
+        chosen = sb.selectbox("Verification result", ["all", *by_text], key="viewer_f_verdict", on_change=reset_view)
+        verdict = by_text.get(str(chosen))
+    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
 
 
 def legend_ui(view: viewer.AttributeView) -> None:
