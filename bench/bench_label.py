@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import taskimages  # noqa: E402
+from gtcore.images import task_images as taskimages  # noqa: E402
 from tests.browser import (  # noqa: E402
     HttpMeter,
     StreamlitServer,
