@@ -83,6 +83,9 @@ def test_zoom_pan_draw_small_box_lands_within_one_pixel(
     start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
     assert wait_task(page, boxes=0) == 0
     fit = wait_view(page, "Fit")
+    # .streamlit/config.toml: users see the product only, no "Deploy" button and no developer menu
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert page.locator('[data-testid="stAppDeployButton"], [data-testid="stMainMenu"]').count() == 0
     cb = canvas_box(page)
     assert cb.width > 600, f"the canvas should use the column's width, not 576 px: {cb}"
     assert abs(cb.width / cb.height - BIG[0] / BIG[1]) < 0.01
