@@ -92,8 +92,16 @@ export default function (component) {
 }
 """
 
-_probe = st.components.v2.component("gtcore.room_probe", js=_PROBE_JS, isolate_styles=False)
-_overview = st.components.v2.component("gtcore.zoom_overview", html=_OVERVIEW_HTML, css=_OVERVIEW_CSS, js=_OVERVIEW_JS)
+
+def _squeeze(code: str) -> str:
+    """Inline component code goes over the websocket on every run: drop the indentation."""
+    return "\n".join(line.strip() for line in code.strip().splitlines())
+
+
+_probe = st.components.v2.component("gtcore.room_probe", js=_squeeze(_PROBE_JS), isolate_styles=False)
+_overview = st.components.v2.component(
+    "gtcore.zoom_overview", html=_OVERVIEW_HTML, css=_squeeze(_OVERVIEW_CSS), js=_squeeze(_OVERVIEW_JS)
+)
 
 
 def _state(key_prefix: str) -> dict[str, Any]:
