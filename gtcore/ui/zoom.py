@@ -28,7 +28,7 @@ from gtcore.images.views import FIT, NATIVE, ViewSpec
 
 DEFAULT_ROOM = (720, 900)  # (column width, window height) until the browser has told
 _CANVAS_MARGIN_PX = 4  # keep the canvas clear of a horizontal scrollbar
-_CHROME_PX = 500  # the page above the canvas (title, actions, picker, zoom bar) that the window must also hold
+_CHROME_PX = 580  # the page above the canvas (title, actions, picker, zoom bar) that the window must also hold
 MIN_CANVAS_HEIGHT = 360
 OVERVIEW_SIDE = 160
 PAN_STEP = 0.5  # of the view
@@ -173,42 +173,41 @@ def zoom_bar(key_prefix: str, spec: ViewSpec, vimg: ViewImage, overview_url: str
     levels = views.zoom_levels(view.original, spec.box)
     top = levels[-1].name
     k = f"{key_prefix}::zoom"
+    row = st.container(horizontal=True, gap="small")  # one block, not eight columns: fewer deltas per run
     controls, overview = st.columns([3, 1], vertical_alignment="center")
-    with controls:
-        row = st.columns(8, gap="small")
-        buttons: list[tuple[str, str, str, Any, tuple[Any, ...], bool]] = [
-            (":material/zoom_out:", "X", "Zoom out (X)", _zoom, (key_prefix, -1), view.level.name == FIT),
-            (":material/zoom_in:", "Z", "Zoom in (Z)", _zoom, (key_prefix, 1), view.level.name == top),
-            (
-                ":material/fit_screen:",
-                "F",
-                "The whole image (F)",
-                _set_level,
-                (key_prefix, FIT),
-                view.level.name == FIT,
-            ),
-            ("1:1", "O", "One screen pixel per image pixel (O)", _set_level, (key_prefix, NATIVE), False),
-            (":material/arrow_back:", "Left", "Pan left (←)", _pan, (key_prefix, -PAN_STEP, 0.0), not view.zoomed),
-            (":material/arrow_upward:", "Up", "Pan up (↑)", _pan, (key_prefix, 0.0, -PAN_STEP), not view.zoomed),
-            (":material/arrow_downward:", "Down", "Pan down (↓)", _pan, (key_prefix, 0.0, PAN_STEP), not view.zoomed),
-            (":material/arrow_forward:", "Right", "Pan right (→)", _pan, (key_prefix, PAN_STEP, 0.0), not view.zoomed),
-        ]
-        for col, (label, key, tip, fn, args, disabled) in zip(row, buttons, strict=True):
-            col.button(
-                label,
-                key=f"{k}::{key}",
-                shortcut=key,
-                help=tip,
-                on_click=fn,
-                args=args,
-                disabled=disabled,
-                width="stretch",
-            )
-        x, y, w, h = view.rect
-        st.caption(
-            f"Zoom {level_text(view)} of {view.original[0]} x {view.original[1]} px; showing x {x:.1f}-{x + w:.1f}, "
-            f"y {y:.1f}-{y + h:.1f}. Keys: Z / X zoom, F fit, O 1:1, arrows pan; click the overview to jump."
+    buttons: list[tuple[str, str, str, Any, tuple[Any, ...], bool]] = [
+        (":material/zoom_out:", "X", "Zoom out (X)", _zoom, (key_prefix, -1), view.level.name == FIT),
+        (":material/zoom_in:", "Z", "Zoom in (Z)", _zoom, (key_prefix, 1), view.level.name == top),
+        (
+            ":material/fit_screen:",
+            "F",
+            "The whole image (F)",
+            _set_level,
+            (key_prefix, FIT),
+            view.level.name == FIT,
+        ),
+        ("1:1", "O", "One screen pixel per image pixel (O)", _set_level, (key_prefix, NATIVE), False),
+        (":material/arrow_back:", "Left", "Pan left (←)", _pan, (key_prefix, -PAN_STEP, 0.0), not view.zoomed),
+        (":material/arrow_upward:", "Up", "Pan up (↑)", _pan, (key_prefix, 0.0, -PAN_STEP), not view.zoomed),
+        (":material/arrow_downward:", "Down", "Pan down (↓)", _pan, (key_prefix, 0.0, PAN_STEP), not view.zoomed),
+        (":material/arrow_forward:", "Right", "Pan right (→)", _pan, (key_prefix, PAN_STEP, 0.0), not view.zoomed),
+    ]
+    for label, key, tip, fn, args, disabled in buttons:
+        row.button(
+            label,
+            key=f"{k}::{key}",
+            shortcut=key,
+            help=tip,
+            on_click=fn,
+            args=args,
+            disabled=disabled,
+            width="content",
         )
+    x, y, w, h = view.rect
+    controls.caption(
+        f"Zoom {level_text(view)} of {view.original[0]} x {view.original[1]} px; showing x {x:.1f}-{x + w:.1f}, "
+        f"y {y:.1f}-{y + h:.1f}. Keys: Z / X zoom, F fit, O 1:1, arrows pan; click the overview to jump."
+    )
     if overview_url:
         with overview:
             ow, oh = view.original
