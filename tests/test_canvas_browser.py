@@ -19,12 +19,12 @@ from gtcore.core.colors import UNKNOWN_HEX, class_color, class_hex
 from gtcore.core.errors import ImageError, ValidationError
 from gtcore.ui.canvas import (
     CanvasGeometry,
-    _same_boxes,
     canvas_size,
     label_color,
     plan_geometry,
     validate_boxes,
 )
+from gtcore.ui.canvas_geometry import same_boxes as _same_boxes
 from gtcore.ui.label_picker import md_escape, shortcut_for
 from tests.browser import (
     Box,

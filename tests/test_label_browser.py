@@ -1,7 +1,7 @@
 """The annotator's pages in Debian chromium: the real app.py under ``streamlit run``, driven with Playwright.
 
-Images are 1152x864 and shown as a 576x432 display JPEG (scale 0.5), so every box coordinate goes through
-the display -> original conversion.
+Images are 1152x864, shown at Fit at the width the page gives the canvas (the scale is read from the canvas
+on the page), so every box coordinate goes through the display -> original conversion.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from sqlalchemy import select
 from gtcore.core import db as dbm
 from gtcore.core.colors import class_color
 from gtcore.images import task_images as taskimages
+from gtcore.images import task_views
+from gtcore.images.views import FIT, ViewSpec
+from gtcore.ui.zoom import OVERVIEW_SIDE
 from tests.browser import (
     HttpMeter,
+    canvas_box,
     canvas_screenshot,
     color_distance,
     draw_box,
@@ -32,19 +36,30 @@ from tests.fixtures.people import PASSWORD
 pytestmark = pytest.mark.browser
 
 SIZE = (1152, 864)
-SCALE = 0.5  # 576 / 1152: the default display size of gtcore.images.task_images
 CAT = {"left": 200, "top": 300, "width": 500, "height": 300}  # original pixels, also drawn in the image
 DOG = {"left": 800, "top": 100, "width": 240, "height": 600}
 
 
-def canvas_points(box: dict[str, int]) -> tuple[tuple[float, float], tuple[float, float]]:
-    x, y = box["left"] * SCALE, box["top"] * SCALE
-    return (x, y), (x + box["width"] * SCALE, y + box["height"] * SCALE)
+Scale = tuple[float, float]
 
 
-def to_original(points: tuple[tuple[float, float], tuple[float, float]]) -> dict[str, float]:
+def fit_scale(page: Any) -> Scale:
+    """Canvas pixels per original pixel, per axis, of the task on the page (at Fit the canvas is the image)."""
+    cb = canvas_box(page)
+    assert abs(cb.width / cb.height - SIZE[0] / SIZE[1]) < 0.01, cb
+    return cb.width / SIZE[0], cb.height / SIZE[1]
+
+
+def canvas_points(box: dict[str, int], scale: Scale) -> tuple[tuple[float, float], tuple[float, float]]:
+    sx, sy = scale
+    x, y = box["left"] * sx, box["top"] * sy
+    return (x, y), (x + box["width"] * sx, y + box["height"] * sy)
+
+
+def to_original(points: tuple[tuple[float, float], tuple[float, float]], scale: Scale) -> dict[str, float]:
     (x0, y0), (x1, y1) = points
-    return {"left": x0 / SCALE, "top": y0 / SCALE, "width": (x1 - x0) / SCALE, "height": (y1 - y0) / SCALE}
+    sx, sy = scale
+    return {"left": x0 / sx, "top": y0 / sy, "width": (x1 - x0) / sx, "height": (y1 - y0) / sy}
 
 
 def assert_near(got: dict[str, Any], want: dict[str, float], tol: float) -> None:
@@ -58,9 +73,9 @@ def assignments(world: LabelWorld, job_id: int) -> list[Any]:
         return list(conn.execute(select(a).where(a.c.job_id == job_id).order_by(a.c.id)))
 
 
-def edge_distance(img: Any, box: dict[str, int], rgb: tuple[int, int, int]) -> float:
+def edge_distance(img: Any, box: dict[str, int], rgb: tuple[int, int, int], scale: Scale) -> float:
     """Closest colour to ``rgb`` along the left edge of ``box`` (original px) on a canvas screenshot."""
-    x, mid = box["left"] * SCALE, (box["top"] + box["height"] / 2) * SCALE
+    x, mid = box["left"] * scale[0], (box["top"] + box["height"] / 2) * scale[1]
     return min(color_distance(pixel(img, (x + dx, mid)), rgb) for dx in range(-2, 4))
 
 
@@ -80,8 +95,9 @@ def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, st
     change_password(page, temp, PASSWORD)
     start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
     assert wait_task(page, boxes=0) == 0
+    scale = fit_scale(page)
 
-    cat_pts = draw_box(page, *canvas_points(CAT))
+    cat_pts = draw_box(page, *canvas_points(CAT, scale))
     wait_task(page, boxes=1)
     wait_for_idle(page)
     page.keyboard.press("2")  # the picker's key for the second label, "dog"
@@ -91,7 +107,7 @@ def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, st
         timeout=20,
     )
     wait_for_idle(page)
-    dog_pts = draw_box(page, *canvas_points(DOG))
+    dog_pts = draw_box(page, *canvas_points(DOG, scale))
     wait_task(page, boxes=2)
     wait_for_idle(page)
 
@@ -102,12 +118,17 @@ def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, st
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Submitted: object 1 of 2 is saved").wait_for(timeout=30_000)
     assert wait_task(page, boxes=0) == 1  # the next task opened
+    wait_for_idle(page)
 
-    # the browser got display-sized JPEGs only, never the originals
-    shown = [taskimages.display_image(world.ctx, str(p)) for p in images]
-    media = sorted(http.under("/media/", body_only=True).values())
-    assert media == sorted(len(s.jpeg or b"") for s in shown), media
-    assert {s.original_size for s in shown} == {SIZE} and {s.scale for s in shown} == {SCALE}
+    # the browser got the Fit view JPEG (the canvas's size) and the overview thumbnail of each task, never
+    # the originals: exactly the bytes of those images
+    cb = canvas_box(page)
+    spec = ViewSpec((round(cb.width), round(cb.height)), FIT)  # at Fit the JPEG depends on its size only
+    shown = [task_views.view_image(world.ctx, str(p), spec) for p in images]
+    thumbs = [taskimages.display_image(world.ctx, str(p), OVERVIEW_SIDE) for p in images]
+    media = sorted(n for n in http.under("/media/", body_only=True).values() if n > 0)  # not cancelled ones
+    assert media == sorted([len(s.jpeg or b"") for s in shown] + [len(t.jpeg or b"") for t in thumbs]), media
+    assert {s.view.size for s in shown if s.view} == {(round(cb.width), round(cb.height))}
 
     answers = world.responses(job.name)
     assert list(answers) == [0] and len(answers[0]) == 1
@@ -116,10 +137,10 @@ def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, st
     assert body["inputImageProperties"] == {"height": SIZE[1], "width": SIZE[0]}
     by_label = {b["label"]: b for b in body["boundingBoxes"]}
     assert sorted(by_label) == ["cat", "dog"] and len(body["boundingBoxes"]) == 2
-    assert_near(by_label["cat"], CAT, 1.0)  # within 1 original pixel of what was meant
-    assert_near(by_label["dog"], DOG, 1.0)
-    assert_near(by_label["cat"], to_original(cat_pts), 0.05)  # exact against what the browser received
-    assert_near(by_label["dog"], to_original(dog_pts), 0.05)
+    assert_near(by_label["cat"], CAT, 1 / min(scale))  # within a screen pixel of what was meant (mouse at whole px)
+    assert_near(by_label["dog"], DOG, 1 / min(scale))
+    assert_near(by_label["cat"], to_original(cat_pts, scale), 0.05)  # exact against what the browser received
+    assert_near(by_label["dog"], to_original(dog_pts, scale), 0.05)
     assert [r.status for r in assignments(world, job.job_id)] == ["submitted", "leased"]
     assert answer["workerId"] and answer["timeSpentInSeconds"] > 0
     page.context.close()
@@ -140,7 +161,8 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     sign_in(ann, url, "ann@example.test", PASSWORD)
     start_job(ann, title)
     assert wait_task(ann, boxes=0) == 0
-    pts = draw_box(ann, *canvas_points(CAT))
+    scale = fit_scale(ann)
+    pts = draw_box(ann, *canvas_points(CAT, scale))
     wait_task(ann, boxes=1)
     wait_for_idle(ann)
     ann.get_by_role("button", name="Stop and resume later").click()
@@ -170,8 +192,9 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     wait_for_idle(ann)
     img = canvas_screenshot(ann)
     cat_rgb = class_color(0)
-    assert edge_distance(img, CAT, cat_rgb) < 60, "the resumed box is not drawn where it was"
-    assert edge_distance(img, {"left": 1000, "top": 100, "width": 50, "height": 50}, cat_rgb) > 100
+    assert fit_scale(ann) == scale
+    assert edge_distance(img, CAT, cat_rgb, scale) < 60, "the resumed box is not drawn where it was"
+    assert edge_distance(img, {"left": 1000, "top": 100, "width": 50, "height": 50}, cat_rgb, scale) > 100
     ann.get_by_role("button", name="Submit").click()
     ann.get_by_text("Submitted: object 1 of 3 is saved").wait_for(timeout=30_000)
     ann.get_by_text("All done: every object of job stop-resume has its answers").wait_for(timeout=30_000)  # the last
@@ -183,8 +206,8 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     assert workers[1] == workers[2] != workers[0]
     (box,) = answers[0][0]["answerContent"]["boundingBox"]["boundingBoxes"]
     assert box["label"] == "cat"
-    assert_near(box, CAT, 1.0)
-    assert_near(box, to_original(pts), 0.05)
+    assert_near(box, CAT, 1 / min(scale))
+    assert_near(box, to_original(pts, scale), 0.05)
     ann.context.close()
 
 

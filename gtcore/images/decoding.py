@@ -144,8 +144,11 @@ def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-def decode(data: bytes, *, max_side: int | None = None, uri: str = "") -> Decoded:
+def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: bool = True) -> Decoded:
     """Decode ``data`` safely into an RGB image, EXIF orientation applied, reduced to ``max_side``.
+
+    ``resize=False`` stops after the decoder's own reduction (JPEG: 1/2, 1/4, 1/8): the image is then at
+    least as large as ``max_side`` asks, and larger for formats without one (the zoomed canvas crops it).
 
     Raises:
         ImageError: empty, not an image, SVG, above 100 MP, decompression bomb, truncated or corrupt.
@@ -164,7 +167,7 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "") -> Decode
             im = ImageOps.exif_transpose(im)
         im = _to_rgb(im, uri)
         target = fit_size(orig, max_side)
-        if im.size != target:
+        if resize and im.size != target:
             im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     except ImageError:
         raise

@@ -139,7 +139,7 @@ class ImageCache:
 
 
 CACHE = ImageCache()
-_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gt-image-prefetch")
+EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gt-image-prefetch")
 _inflight: dict[Hashable, Future[DisplayImage]] = {}
 _inflight_lock = threading.Lock()
 _flagged: set[tuple[str, int, int]] = set()  # (database url, job id, object idx) flagged by this process
@@ -226,7 +226,7 @@ def prefetch(ctx: Context, uri: str, max_side: int = DISPLAY_MAX_SIDE) -> bool:
         except Exception:
             log.exception("prefetching %s failed", norm)
 
-    _EXECUTOR.submit(work)
+    EXECUTOR.submit(work)
     return True
 
 
@@ -239,7 +239,8 @@ def check_view(ctx: Context, actor: Actor, task: TaskLike) -> None:
     tasks.check_owner(actor, row)
 
 
-def _flag_once(ctx: Context, actor: Actor, task: TaskLike, reason: str) -> None:
+def flag_once(ctx: Context, actor: Actor, task: TaskLike, reason: str) -> None:
+    """Flag the task's object for the team lead with ``reason``, once per process (never raises)."""
     mark = (ctx.db.url, task.job_id, task.object_idx)
     if mark in _flagged:
         return
@@ -266,7 +267,7 @@ def task_image(
     else:
         img = display_image(ctx, uri, max_side)
     if img.error and flag and task.assignment_id > 0:  # the Preview's stand-in task (id -1) flags nothing
-        _flag_once(ctx, actor, task, img.error)
+        flag_once(ctx, actor, task, img.error)
     return img
 
 
@@ -278,10 +279,8 @@ def example_image(
     return display_image(ctx, uri, max_side)
 
 
-def prefetch_next(
-    ctx: Context, actor: Actor, task: TaskLike, *, count: int = 2, max_side: int = DISPLAY_MAX_SIDE
-) -> list[str]:
-    """Start preparing the images of the next tasks this worker would likely get; returns the URIs scheduled.
+def next_refs(ctx: Context, actor: Actor, task: TaskLike, *, count: int = 2) -> list[str]:
+    """The ``source-ref`` of the tasks this worker would likely get next (for prefetching).
 
     The guess: the job's lowest open objects after the current one that still need workers and that this
     worker has no assignment on. Others may take them first, which only costs a wasted decode.
@@ -313,7 +312,15 @@ def prefetch_next(
                 .limit(count)
             ).scalars()
         )
-    return [str(ref) for ref in refs if ref and prefetch(ctx, str(ref), max_side)]
+    return [str(ref) for ref in refs if ref]
+
+
+def prefetch_next(
+    ctx: Context, actor: Actor, task: TaskLike, *, count: int = 2, max_side: int = DISPLAY_MAX_SIDE
+) -> list[str]:
+    """Start preparing the images of the next tasks this worker would likely get (``next_refs``); returns the
+    URIs scheduled."""
+    return [ref for ref in next_refs(ctx, actor, task, count=count) if prefetch(ctx, ref, max_side)]
 
 
 def prefetch_next_later(
@@ -336,4 +343,4 @@ def prefetch_next_later(
             log.exception("prefetching the next images of job %s failed", task.job_id)
             return []
 
-    return _EXECUTOR.submit(work)
+    return EXECUTOR.submit(work)

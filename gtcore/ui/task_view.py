@@ -6,13 +6,15 @@
 - Left column: the short instructions, a "Full instructions" expander, the good and bad example images with
   their captions. Instructions are Markdown written by the team lead; HTML in them is escaped (shown as
   text, never rendered).
-- Right column: bounding box (and adjustment) jobs get the label picker (keys 1..9, 0) and the box canvas
-  over the display-sized JPEG, opened with the worker's saved draft, else (adjustment) the chained-from
-  boxes; classification jobs get the image and a single-choice radio; multi-label jobs a multi-choice.
+- Right column: bounding box (and adjustment) jobs get the label picker (keys 1..9, 0), the zoom bar
+  (``gtcore.ui.zoom``: Fit, 2x, 4x, 1:1 and steps between, pan, an overview) and the box canvas over the view's
+  JPEG at the column's width, opened with the worker's saved draft, else (adjustment) the chained-from
+  boxes, with an Undo (Ctrl+Z) over every change of the task, whatever the view; classification jobs get the
+  image and a single-choice radio; multi-label jobs a multi-choice.
 - The picker, canvas and choice widgets run in one ``st.fragment``: a label switch or a drawn box reruns
   only that part. In worker mode every change is saved at once as a server-side draft
   (``queue.save_draft``, which also renews the lease), so a refresh or a crash loses nothing; the images
-  of the next tasks are prepared ahead (``taskimages.prefetch_next_later``).
+  of the next tasks are prepared ahead, at the zoom in use (``task_views.prefetch_next_views_later``).
 - ``preview=True`` (the team lead's Preview, with a ``gtcore.queue.claim.Task``-shaped stand-in whose
   ``assignment_id`` is -1): the same screen, but no queue call is made and nothing is saved.
 
@@ -31,15 +33,18 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
 from gtcore.core.textsafe import safe_markdown
 from gtcore.images import task_images as taskimages
+from gtcore.images import task_views
 from gtcore.images.task_images import DISPLAY_MAX_SIDE, DisplayImage
+from gtcore.images.views import ViewSpec
 from gtcore.queue import api as queue
+from gtcore.ui.box_screen import MISSING_IMAGE as _MISSING_IMAGE
+from gtcore.ui.box_screen import boxes_ui
 from gtcore.ui.errors import show_error
-from gtcore.ui.label_picker import label_picker, md_escape
+from gtcore.ui.label_picker import md_escape
 from gtcore.ui.mask_view import segmentation_ui
 from gtcore.ui.task_session import (
     TaskLike,
     TaskScreenResult,
-    canvas_key,
     choice_key,
     current_answer,
     remember,
@@ -56,8 +61,6 @@ __all__ = [
     "safe_markdown",
     "time_left_text",
 ]
-
-_MISSING_IMAGE = "the image is still loading"
 
 
 # --------------------------------------------------------------------------- left column
@@ -98,48 +101,11 @@ def instructions_ui(ctx: Context, actor: Actor, task: TaskLike, key_prefix: str)
 # --------------------------------------------------------------------------- right column
 
 
-def _box_answer(boxes: list[dict], img: DisplayImage) -> dict:
-    w, h = img.original_size
-    return {
-        "boundingBox": {
-            "boundingBoxes": [{k: b[k] for k in ("height", "label", "left", "top", "width")} for b in boxes],
-            "inputImageProperties": {"height": h, "width": w},
-        }
-    }
-
-
-def _boxes_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str) -> TaskScreenResult:
-    from gtcore.ui.canvas import box_canvas
-
-    labels = list(task.labels)
-    current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
-    st.space("small")  # room for the canvas toolbar, which sits above the image's top right corner
-    ckey = canvas_key(key_prefix, task)
-    state["widget_keys"] = [f"_gt_canvas::{ckey}"]
-    assert img.jpeg is not None
-    # pass back the latest boxes: that keeps the canvas, and a new image size re-opens it with them
-    boxes = box_canvas(
-        img.jpeg,
-        display_scale=img.scale,
-        original_size=img.original_size,
-        labels=labels,
-        current_label=current,
-        boxes=state["seed"],
-        key=ckey,
-    )
-    if boxes is not None:
-        state["seed"] = boxes
-    if boxes is None:  # the browser has not reported the canvas yet: keep what is saved
-        saved = state["saved"]
-        return TaskScreenResult(answer=None, draft=saved, missing=_MISSING_IMAGE)
-    answer = _box_answer(boxes, img)
-    n = len(boxes)
-    st.caption(
-        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx + 1}. Keys 1-9 and 0 switch the label; "
-        "the toolbar above the "
-        "image has undo, redo, edit (move, resize) and delete."
-    )
-    return TaskScreenResult(answer=answer, draft=answer)
+def _image_failed(state: dict[str, Any], error: str, preview: bool) -> TaskScreenResult:
+    st.error(f"This image cannot be shown: {error}", icon=":material/broken_image:")
+    if not preview:
+        st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
+    return TaskScreenResult(answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=error)
 
 
 def _choice_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str) -> TaskScreenResult:
@@ -206,27 +172,39 @@ def _task_fragment(
     ctx: Context, actor: Actor, task: TaskLike, preview: bool, key_prefix: str, max_side: int
 ) -> TaskScreenResult:
     state = screen_state(key_prefix, task)
-    img = taskimages.task_image(ctx, actor, task, max_side=max_side, flag=not preview)
-    if not img.ok:
-        st.error(f"This image cannot be shown: {img.error}", icon=":material/broken_image:")
-        if not preview:
-            st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
-        result = TaskScreenResult(
-            answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=img.error
-        )
-    elif (hook := _TYPE_SCREENS.get(_kind(task))) is not None:  # semantic segmentation, verification
-        result = hook(ctx, actor, task, img, state, key_prefix)
-    elif tasktypes.get(task.task_type).draws_boxes:
-        result = _boxes_ui(task, img, state, key_prefix)
+    if tasktypes.get(task.task_type).draws_boxes:
+        result = boxes_ui(ctx, actor, task, state, key_prefix, preview, on_failure=_image_failed)
     else:
-        result = _choice_ui(task, img, state, key_prefix)
+        img = taskimages.task_image(ctx, actor, task, max_side=max_side, flag=not preview)
+        if not img.ok or img.jpeg is None:
+            result = _image_failed(state, img.error or "the image cannot be shown", preview)
+        elif (hook := _TYPE_SCREENS.get(_kind(task))) is not None:  # semantic segmentation, verification
+            result = hook(ctx, actor, task, img, state, key_prefix)
+        else:
+            result = _choice_ui(task, img, state, key_prefix)
     if not preview and result.missing != _MISSING_IMAGE and not result.image_error:
         _save_draft(ctx, actor, task, state, result.draft)
-    if not preview and not state["prefetched"]:
-        state["prefetched"] = True
-        taskimages.prefetch_next_later(ctx, actor, task, max_side=max_side)  # the run does not wait for it
+    if not preview:
+        _prefetch(ctx, actor, task, state, max_side)
     remember(key_prefix, task, state, result)
     return result
+
+
+def _prefetch(ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], max_side: int) -> None:
+    """Prepare the next tasks' images (in the background) once per task, and again when the zoom changes."""
+    spec: ViewSpec | None = state.get("spec")
+    wanted = None if spec is None else (spec.box, spec.level)
+    if state["prefetched"] and state.get("prefetched_for") == wanted:
+        return
+    state["prefetched"], state["prefetched_for"] = True, wanted
+    if spec is None:
+        taskimages.prefetch_next_later(ctx, actor, task, max_side=max_side)  # the run does not wait for it
+        return
+    from gtcore.ui.zoom import OVERVIEW_SIDE
+
+    task_views.prefetch_next_views_later(
+        ctx, actor, task, [ViewSpec(spec.box, spec.level)], overview_side=OVERVIEW_SIDE
+    )
 
 
 def render_task_screen(

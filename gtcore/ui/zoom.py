@@ -1,0 +1,223 @@
+"""Zoom and pan for the labeling canvas: the room the page gives it, the buttons and keys, the overview.
+
+Used by ``gtcore.ui.task_view`` inside the task fragment (every click or key reruns only that fragment)::
+
+    spec = zoom_spec(key_prefix, task_ident)              # ViewSpec: the room, the level, the centre
+    vimg = task_views.task_view_image(ctx, actor, task, spec)
+    zoom_bar(key_prefix, vimg, overview_url)              # buttons, keys, level, overview (click to jump)
+
+- *Room*: a tiny component (``room_probe``) reports the width of the column and the window's height (again on
+  resize), so the canvas uses the width the page gives it. Until it has reported (first page of a session,
+  AppTest) ``DEFAULT_ROOM`` is used.
+- *Keys* (Streamlit shortcuts; "C" and "R" are Streamlit's): Z zoom in, X zoom out, F fit, O 1:1 (one screen
+  pixel per original pixel), arrow keys pan by half a view. Labels keep 1-9 and 0, Submit Ctrl+Enter, and the
+  screen's Undo is Ctrl+Z.
+- The zoom level carries over to the next task (a worker on large scans keeps zooming in); the centre starts
+  in the middle of each image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from gtcore.images import views
+from gtcore.images.task_views import ViewImage
+from gtcore.images.views import FIT, NATIVE, ViewSpec
+
+DEFAULT_ROOM = (720, 900)  # (column width, window height) until the browser has told
+_CANVAS_MARGIN_PX = 4  # keep the canvas clear of a horizontal scrollbar
+_CHROME_PX = 580  # the page above the canvas (title, actions, picker, zoom bar) that the window must also hold
+MIN_CANVAS_HEIGHT = 360
+OVERVIEW_SIDE = 160
+PAN_STEP = 0.5  # of the view
+
+_PROBE_JS = """
+const mounted = new WeakMap();
+export default function (component) {
+  const { parentElement, setStateValue, data } = component;
+  let st = mounted.get(parentElement);
+  if (!st) {
+    st = { known: null, timer: null };
+    const report = () => {
+      const w = Math.round(parentElement.getBoundingClientRect().width);
+      const h = Math.round(window.innerHeight);
+      const k = st.known;
+      if (!w || (k && Math.abs(k[0] - w) < 8 && Math.abs(k[1] - h) < 60)) return;
+      st.known = [w, h];
+      st.send({ w, h });
+    };
+    const later = () => { clearTimeout(st.timer); st.timer = setTimeout(report, 150); };
+    st.observer = new ResizeObserver(later);
+    st.observer.observe(parentElement);
+    window.addEventListener("resize", later);
+    st.report = report;
+    st.later = later;
+    mounted.set(parentElement, st);
+  }
+  st.send = (v) => setStateValue("room", v);
+  if (data && data.known && !st.known) st.known = data.known;
+  st.report();
+  return () => {
+    st.observer.disconnect();
+    window.removeEventListener("resize", st.later);
+    mounted.delete(parentElement);
+  };
+}
+"""
+
+_OVERVIEW_HTML = '<div class="gt-ov"><img alt="overview"><div class="gt-ov-view"></div></div>'
+_OVERVIEW_CSS = """
+.gt-ov { position: relative; display: inline-block; line-height: 0; cursor: crosshair;
+         border: 1px solid rgba(128,128,128,.5); }
+.gt-ov img { display: block; max-width: 100%; }
+.gt-ov-view { position: absolute; border: 2px solid #ff2b2b; box-shadow: 0 0 0 1px #fff; pointer-events: none; }
+"""
+_OVERVIEW_JS = """
+export default function (component) {
+  const { parentElement, data, setTriggerValue } = component;
+  const box = parentElement.querySelector(".gt-ov");
+  const img = box.querySelector("img");
+  const rect = box.querySelector(".gt-ov-view");
+  if (img.getAttribute("src") !== data.url) img.setAttribute("src", data.url);
+  img.style.width = data.width + "px";
+  const [x, y, w, h] = data.rect;
+  Object.assign(rect.style, { left: x * 100 + "%", top: y * 100 + "%", width: w * 100 + "%", height: h * 100 + "%" });
+  rect.style.display = data.zoomed ? "block" : "none";
+  box.onclick = (ev) => {
+    const r = img.getBoundingClientRect();
+    setTriggerValue("jump", { x: (ev.clientX - r.left) / r.width, y: (ev.clientY - r.top) / r.height });
+  };
+}
+"""
+
+
+def _squeeze(code: str) -> str:
+    """Inline component code goes over the websocket on every run: drop the indentation."""
+    return "\n".join(line.strip() for line in code.strip().splitlines())
+
+
+_probe = st.components.v2.component("gtcore.room_probe", js=_squeeze(_PROBE_JS), isolate_styles=False)
+_overview = st.components.v2.component(
+    "gtcore.zoom_overview", html=_OVERVIEW_HTML, css=_squeeze(_OVERVIEW_CSS), js=_squeeze(_OVERVIEW_JS)
+)
+
+
+def _state(key_prefix: str) -> dict[str, Any]:
+    key = f"{key_prefix}::zoom"
+    if key not in st.session_state:
+        st.session_state[key] = {"level": FIT, "center": (0.5, 0.5), "ident": None, "view": None}
+    state: dict[str, Any] = st.session_state[key]
+    return state
+
+
+def room(key_prefix: str) -> tuple[int, int]:
+    """(width, height) the canvas may take: the column's width, the window's height less the page around it."""
+    known = st.session_state.get(f"{key_prefix}::room")
+    result = _probe(
+        key=f"{key_prefix}::room_probe", data={"known": known}, default={"room": None}, on_room_change=lambda: None
+    )
+    reported = result.get("room")
+    if isinstance(reported, dict) and reported.get("w") and reported.get("h"):
+        known = [int(reported["w"]), int(reported["h"])]
+        st.session_state[f"{key_prefix}::room"] = known
+    w, h = known or DEFAULT_ROOM
+    return max(views.MIN_BOX[0], w - _CANVAS_MARGIN_PX), max(MIN_CANVAS_HEIGHT, h - _CHROME_PX)
+
+
+def zoom_spec(key_prefix: str, ident: Any) -> ViewSpec:
+    """The view the worker asked for on the task ``ident`` (the centre starts in the middle of a new task)."""
+    state = _state(key_prefix)
+    if state["ident"] != ident:
+        state.update(ident=ident, center=(0.5, 0.5), view=None)
+    return ViewSpec(box=room(key_prefix), level=state["level"], center=state["center"])
+
+
+def _levels(state: dict[str, Any]) -> list[views.ZoomLevel]:
+    view: views.View | None = state["view"]
+    return [] if view is None else views.zoom_levels(view.original, state["box"])
+
+
+def _zoom(key_prefix: str, step: int) -> None:
+    state = _state(key_prefix)
+    levels = _levels(state)
+    if levels:
+        state["level"] = views.step_level(levels, state["level"], step)
+
+
+def _set_level(key_prefix: str, name: str) -> None:
+    state = _state(key_prefix)
+    levels = _levels(state)
+    if levels:
+        state["level"] = views.find_level(levels, name).name
+
+
+def _pan(key_prefix: str, dx: float, dy: float) -> None:
+    state = _state(key_prefix)
+    if state["view"] is not None:
+        state["center"] = views.pan(state["view"], dx, dy)
+
+
+def level_text(view: views.View) -> str:
+    pct = view.scale * 100
+    return f"{view.level.name} ({pct:.0f} %)" if view.level.name not in (NATIVE, "2:1") else view.level.name
+
+
+def zoom_bar(key_prefix: str, spec: ViewSpec, vimg: ViewImage, overview_url: str | None) -> None:
+    """The zoom buttons and keys, the level, and the overview; remembers the view for the buttons' callbacks."""
+    assert vimg.view is not None
+    view = vimg.view
+    state = _state(key_prefix)
+    state["view"], state["box"] = view, spec.box
+    levels = views.zoom_levels(view.original, spec.box)
+    top = levels[-1].name
+    k = f"{key_prefix}::zoom"
+    row = st.container(horizontal=True, gap="small")  # one block, not eight columns: fewer deltas per run
+    controls, overview = st.columns([3, 1], vertical_alignment="center")
+    buttons: list[tuple[str, str, str, Any, tuple[Any, ...], bool]] = [
+        (":material/zoom_out:", "X", "Zoom out (X)", _zoom, (key_prefix, -1), view.level.name == FIT),
+        (":material/zoom_in:", "Z", "Zoom in (Z)", _zoom, (key_prefix, 1), view.level.name == top),
+        (
+            ":material/fit_screen:",
+            "F",
+            "The whole image (F)",
+            _set_level,
+            (key_prefix, FIT),
+            view.level.name == FIT,
+        ),
+        ("1:1", "O", "One screen pixel per image pixel (O)", _set_level, (key_prefix, NATIVE), False),
+        (":material/arrow_back:", "Left", "Pan left (←)", _pan, (key_prefix, -PAN_STEP, 0.0), not view.zoomed),
+        (":material/arrow_upward:", "Up", "Pan up (↑)", _pan, (key_prefix, 0.0, -PAN_STEP), not view.zoomed),
+        (":material/arrow_downward:", "Down", "Pan down (↓)", _pan, (key_prefix, 0.0, PAN_STEP), not view.zoomed),
+        (":material/arrow_forward:", "Right", "Pan right (→)", _pan, (key_prefix, PAN_STEP, 0.0), not view.zoomed),
+    ]
+    for label, key, tip, fn, args, disabled in buttons:
+        row.button(
+            label,
+            key=f"{k}::{key}",
+            shortcut=key,
+            help=tip,
+            on_click=fn,
+            args=args,
+            disabled=disabled,
+            width="content",
+        )
+    x, y, w, h = view.rect
+    controls.caption(
+        f"Zoom {level_text(view)} of {view.original[0]} x {view.original[1]} px; showing x {x:.1f}-{x + w:.1f}, "
+        f"y {y:.1f}-{y + h:.1f}. Keys: Z / X zoom, F fit, O 1:1, arrows pan; click the overview to jump."
+    )
+    if overview_url:
+        with overview:
+            ow, oh = view.original
+            width = round(OVERVIEW_SIDE * min(1.0, ow / oh))
+            data = {"url": overview_url, "rect": [x / ow, y / oh, w / ow, h / oh], "zoomed": view.zoomed}
+            result = _overview(key=f"{k}::overview", data={**data, "width": width}, on_jump_change=lambda: None)
+            jump = result.get("jump")
+            if isinstance(jump, dict) and view.zoomed:
+                state["center"] = views.center_at(jump.get("x", 0.5), jump.get("y", 0.5))
+                try:
+                    st.rerun(scope="fragment")
+                except st.errors.StreamlitAPIException:
+                    st.rerun()
