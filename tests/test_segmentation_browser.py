@@ -91,7 +91,7 @@ def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
     wait_for_idle(page)
 
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    page.get_by_text("Submitted: object 1 of").wait_for(timeout=30_000)
     wait_until(
         lambda: (
             jobs.describe_labeling_job(world.ctx, world.admin, "boards")["LabelingJobStatus"] == "Completed" or None
@@ -156,7 +156,7 @@ def test_verification_shows_the_boxes_and_takes_a_verdict(
     page.get_by_label("Comment (optional)").press("Tab")
     wait_for_idle(page)
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    page.get_by_text("Submitted: object 1 of").wait_for(timeout=30_000)
     out = world.root / "output" / "street-checked" / "manifests" / "output" / "output.manifest"
     wait_until(lambda: out.exists() or None, what="the output manifest", timeout=30)
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
@@ -215,7 +215,7 @@ def test_adjustment_opens_the_earlier_mask_and_keeps_what_is_not_repainted(
     wait_until(lambda: page.get_by_text("pixels labelled on object").count() > 0 or None, what="caption")
     wait_for_idle(page)
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    page.get_by_text("Submitted: object 1 of").wait_for(timeout=30_000)
     wait_for_idle(page)
     canvas_box(page)
     wait_until(tinted, what="the second task's earlier mask", timeout=30)

@@ -118,7 +118,7 @@ def test_zoom_pan_draw_small_box_lands_within_one_pixel(
     wait_for_idle(page)
 
     page.keyboard.press("Control+Enter")
-    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    page.get_by_text("Submitted: object 1 of").wait_for(timeout=30_000)
     assert wait_task(page, boxes=0) == 1
     assert shown_view(page)[0] == "1:1"  # the zoom level carries over to the next task
 
