@@ -195,7 +195,9 @@ def _meta_bytes(s: clf.LinearModel) -> bytes:
     return json.dumps({**s.meta, "format": clf.FORMAT}).encode("utf-8")
 
 
-def training_samples(image: Image.Image, truth: Sequence[Labeled], n_labels: int) -> tuple[list[Any], list[int], list[Any], list[list[float]]]:
+def training_samples(
+    image: Image.Image, truth: Sequence[Labeled], n_labels: int
+) -> tuple[list[Any], list[int], list[Any], list[list[float]]]:
     """(features, classes, regression features, regression targets) from one human-labeled image."""
     xs: list[Any] = []
     ys: list[int] = []
@@ -225,7 +227,9 @@ def training_samples(image: Image.Image, truth: Sequence[Labeled], n_labels: int
     return xs, ys, rx, rt
 
 
-def fit(xs: list[Any], ys: list[int], rx: list[Any], rt: list[list[float]], n_labels: int, *, ridge: float = 10.0) -> BoxModel:
+def fit(
+    xs: list[Any], ys: list[int], rx: list[Any], rt: list[list[float]], n_labels: int, *, ridge: float = 10.0
+) -> BoxModel:
     if not rx:
         raise clf.TrainingError("no human box to learn from yet")
     scorer = clf.fit(np.stack(xs), np.asarray(ys), n_labels + 1, meta={"features": features.FEATURES_VERSION})
@@ -240,7 +244,7 @@ def fit(xs: list[Any], ys: list[int], rx: list[Any], rt: list[list[float]], n_la
     return BoxModel(scorer, mean, scale, w, n_labels)
 
 
-def image_score(pred: Sequence[Detection] | Sequence[Labeled], truth: Sequence[Labeled]) -> float:
+def image_score(pred: Sequence[Detection | Labeled], truth: Sequence[Labeled]) -> float:
     """Mean IoU of one image: greedy one-to-one matching of same-label boxes by IoU; unmatched boxes (missed or
     extra) count 0; the sum is divided by max(len(pred), len(truth)); both empty = 1."""
     n = max(len(pred), len(truth))

@@ -62,9 +62,9 @@ def _hog(g: Any) -> Any:
     cell = (np.arange(_S) // c)[:, None] * _CELLS + (np.arange(_S) // c)[None, :]
     hist = np.zeros(_CELLS * _CELLS * _BINS, dtype=np.float64)
     np.add.at(hist, (cell * _BINS + bins).ravel(), mag.ravel())
-    hist = hist.reshape(_CELLS * _CELLS, _BINS)
-    hist /= np.linalg.norm(hist, axis=1, keepdims=True) + 1e-6
-    return hist.ravel().astype(np.float32)
+    cells = hist.reshape(_CELLS * _CELLS, _BINS)
+    cells /= np.linalg.norm(cells, axis=1, keepdims=True) + 1e-6
+    return cells.ravel().astype(np.float32)
 
 
 def crop(image: Image.Image, box: tuple[float, float, float, float], context: float = 0.1) -> Image.Image:

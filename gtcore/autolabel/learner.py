@@ -66,6 +66,7 @@ class Learner:
             if not xs:
                 raise clf.TrainingError("no human label to learn from yet")
             self.model = clf.fit(np.stack(xs), np.asarray(ys), self.n_labels, meta=meta)
+            self.source = "built-in" + (f" on ONNX features {self.extractor.uri}" if self.extractor else "")
             return len(xs)
         if self.extractor is not None:
             raise models.ModelError(f"{self.extractor.uri}: a feature extractor cannot be used for bounding boxes")
@@ -84,6 +85,7 @@ class Learner:
             rt += d
             used += 1
         self.model = det.fit(bx, by, rx, rt, self.n_labels)
+        self.source = "built-in"
         return used
 
     def predict(self, uri: str, load: Loader) -> Prediction:

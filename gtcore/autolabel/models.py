@@ -83,7 +83,11 @@ def find(ctx: Context, uri: str) -> SavedModel | None:
 def by_id(ctx: Context, model_id: int) -> SavedModel | None:
     with ctx.db.read() as conn:
         row = conn.execute(select(M).where(M.c.id == model_id)).first()
-    return None if row is None else SavedModel(int(row.id), str(row.uri), str(row.sha256), str(row.kind), str(row.task_type))
+    return (
+        None
+        if row is None
+        else SavedModel(int(row.id), str(row.uri), str(row.sha256), str(row.kind), str(row.task_type))
+    )
 
 
 def load(ctx: Context, saved: SavedModel) -> Any:
@@ -93,7 +97,9 @@ def load(ctx: Context, saved: SavedModel) -> Any:
     except StorageError as exc:
         raise ModelError(f"{saved.uri}: cannot read the saved model ({exc})") from exc
     if sha256(data) != saved.sha256:
-        raise ModelError(f"{saved.uri}: the file's SHA-256 does not match the one recorded when it was saved; not loaded")
+        raise ModelError(
+            f"{saved.uri}: the file's SHA-256 does not match the one recorded when it was saved; not loaded"
+        )
     try:
         if saved.kind == "builtin-detector":
             return detector.BoxModel.from_bytes(data)

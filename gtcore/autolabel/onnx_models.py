@@ -71,13 +71,17 @@ class OnnxModel:
         if self.role == "features":
             return out
         if n_labels is not None and out.shape[1] != n_labels:
-            raise ModelError(f"{self.uri}: the classifier gives {out.shape[1]} scores per image; the job has {n_labels} labels")
+            raise ModelError(
+                f"{self.uri}: the classifier gives {out.shape[1]} scores per image; the job has {n_labels} labels"
+            )
         if not (np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)
         return out
 
-    def detect(self, image: Image.Image, n_labels: int, what: str = "an image") -> tuple[list[tuple[int, tuple[float, float, float, float], float]], float]:
+    def detect(
+        self, image: Image.Image, n_labels: int, what: str = "an image"
+    ) -> tuple[list[tuple[int, tuple[float, float, float, float], float]], float]:
         """[(label, (left, top, width, height) in the image's pixels, score)] and the image's confidence."""
         outs = dict(zip(self.output_names, self._run([image], what), strict=False))
         try:
@@ -85,7 +89,9 @@ class OnnxModel:
             scores = np.asarray(outs["scores"], dtype=np.float64).reshape(-1)
             labels = np.asarray(outs["labels"]).astype(np.int64).reshape(-1)
         except (KeyError, ValueError) as exc:
-            raise ModelError(f"{self.uri}: a detector must output boxes [M,4], scores [M] and labels [M] ({exc})") from exc
+            raise ModelError(
+                f"{self.uri}: a detector must output boxes [M,4], scores [M] and labels [M] ({exc})"
+            ) from exc
         if not (len(boxes) == len(scores) == len(labels)):
             raise ModelError(f"{self.uri}: boxes, scores and labels have different lengths")
         if len(labels) and (labels.min() < 0 or labels.max() >= n_labels):
@@ -119,7 +125,9 @@ def open_bytes(uri: str, data: bytes) -> OnnxModel:
         proto = onnx.load_model_from_string(data)
         onnx.checker.check_model(proto)
     except Exception as exc:
-        raise ModelError(f"{uri}: not an ONNX model ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from exc
+        raise ModelError(
+            f"{uri}: not an ONNX model ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})"
+        ) from exc
     if not proto.graph.node:
         raise ModelError(f"{uri}: not an ONNX model (the graph is empty)")
     meta = {p.key: p.value for p in proto.metadata_props}
