@@ -3,7 +3,6 @@ LabelingJobAlgorithmsConfig, Tags, ChainedFrom (called by ``spec.check_job_spec`
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gtcore.core.tasktypes import TaskType
@@ -71,10 +70,10 @@ def check_algorithms(c: Checker, req: dict[str, Any], task_type: TaskType | None
     model = c.string(
         alg, "InitialActiveLearningModelArn", f"{p}.InitialActiveLearningModelArn", required=False, max_len=2048
     )
-    if model is not None and re.fullmatch(MODEL_ARN, model):
+    if model is not None and model.startswith("arn:"):
         c.add(
             f"{p}.InitialActiveLearningModelArn",
-            "a SageMaker model ARN cannot be used here: give the URI of a model file, i.e. the "
+            "a SageMaker ARN cannot be used here: give the URI of a model file, i.e. the "
             "FinalActiveLearningModelArn of an earlier job (a model this product saved) or a team's ONNX file",
         )
     rc = c.obj(alg, "LabelingJobResourceConfig", f"{p}.LabelingJobResourceConfig", required=False)
