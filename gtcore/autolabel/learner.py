@@ -109,7 +109,7 @@ class Learner:
 
     def to_bytes(self) -> bytes | None:
         """The file of a model the product trained (None for a team's fixed ONNX model)."""
-        if self.fixed or self.model is None or self.extractor is not None:
+        if self.fixed or self.model is None:
             return None
         return bytes(self.model.to_bytes())
 
@@ -132,6 +132,12 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
         if saved.task_type != task_type:
             raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
         lr.model = models.load(ctx, saved)
+        meta = lr.model.scorer.meta if lr.boxes else lr.model.meta
+        if meta.get("features") != features.FEATURES_VERSION:
+            raise models.ModelError(
+                f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
+                "a later job can start only from a model on the built-in features"
+            )
         out = lr.model.scorer.meta.get("n_out", 0) - 1 if lr.boxes else lr.model.meta.get("n_out", 0)
         if out != n_labels:
             raise models.ModelError(f"{initial_uri}: the saved model has {out} labels; this job has {n_labels}")

@@ -99,13 +99,31 @@ def is_autolabel(spec: dict[str, Any]) -> bool:
     return bool(spec.get("LabelingJobAlgorithmsConfig"))
 
 
+def chained_model_uri(conn: Connection, f: JobFacts) -> str | None:
+    """A job chained from one that used automated data labeling, keeping its label attribute, starts from that
+    job's final model (groundtruth-reference.md sections 6 and 8)."""
+    chained = f.spec.get("ChainedFrom") or {}
+    if not isinstance(chained, dict) or chained.get("LabelAttributeName") != f.attr:
+        return None
+    name = chained.get("LabelingJobName")
+    if not isinstance(name, str):
+        return None
+    m = dbm.autolabel_models
+    row = conn.execute(
+        select(m.c.uri)
+        .join(S, S.c.final_model_id == m.c.id)
+        .join(J, J.c.id == S.c.job_id)
+        .where(J.c.name_lower == name.lower())
+    ).first()
+    return None if row is None else str(row.uri)
+
+
 def ensure_state(conn: Connection, f: JobFacts) -> Any:
     row = conn.execute(select(S).where(S.c.job_id == f.id)).first()
     if row is None:
+        initial = f.initial_model_uri or chained_model_uri(conn, f)
         conn.execute(
-            S.insert().values(
-                job_id=f.id, phase="new", iteration=0, initial_model_uri=f.initial_model_uri, updated_at=dbm.now()
-            )
+            S.insert().values(job_id=f.id, phase="new", iteration=0, initial_model_uri=initial, updated_at=dbm.now())
         )
         row = conn.execute(select(S).where(S.c.job_id == f.id)).first()
     return row
