@@ -152,7 +152,10 @@ def _quality(lines: list[dict], attr: str, truth: dict, labels: list[str], task_
     pairs = []
     for x in chosen:
         pred = [Labeled(a["class_id"], (a["left"], a["top"], a["width"], a["height"])) for a in x[attr]["annotations"]]
-        t = [Labeled(idx[b["label"]], (b["left"], b["top"], b["width"], b["height"])) for b in truth[Path(x["source-ref"]).name]]
+        t = [
+            Labeled(idx[b["label"]], (b["left"], b["top"], b["width"], b["height"]))
+            for b in truth[Path(x["source-ref"]).name]
+        ]
         pairs.append((pred, t))
     miou, prec, rec = _box_stats(pairs)
     return f"mean IoU {miou:.4f}, precision@0.5 {prec:.4f}, recall@0.5 {rec:.4f} over {len(pairs)} images"
@@ -190,8 +193,12 @@ def main() -> None:
     job_id = jobs.create_labeling_job(ctx, SYSTEM, req).job_id
     code = "import sys; from gtcore.cli.command import main; sys.exit(main(['worker', '--poll-seconds', '0.2']))"
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **env}, cwd=str(Path(__file__).resolve().parents[1]),
-                         stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, **env},
+            cwd=str(Path(__file__).resolve().parents[1]),
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         for _ in range(args.background)
     ]
     try:
@@ -199,8 +206,11 @@ def main() -> None:
     finally:
         for p in procs:
             p.terminate()
-        for p in procs:
-            p.wait(60)
+        for p in procs:  # a worker finishes the step it is running (a training may take a minute) first
+            try:
+                p.wait(600)
+            except subprocess.TimeoutExpired:
+                p.kill()
     wall = time.perf_counter() - t0
     d = jobs.describe_labeling_job(ctx, SYSTEM, "bench-autolabel")
     c = d["LabelCounters"]
@@ -213,8 +223,9 @@ def main() -> None:
     print(f"machine-labeled: {c['MachineLabeled']} ({c['MachineLabeled'] / n:.1%})")
     print(f"machine labels vs truth: {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, True)}")
     print(f"human labels vs truth:   {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, False)}")
-    whole = _quality([x | {"bench-autolabel-metadata": {**x['bench-autolabel-metadata'], 'human-annotated': 'no'}}
-                      for x in lines if "bench-autolabel" in x], "bench-autolabel", truth, labels, args.task_type, True)  # fmt: skip
+    attr = "bench-autolabel"
+    as_one = [x | {f"{attr}-metadata": {**x[f"{attr}-metadata"], "human-annotated": "no"}} for x in lines if attr in x]
+    whole = _quality(as_one, attr, truth, labels, args.task_type, True)
     print(f"whole output vs truth:   {whole}")
     print(f"wall time: {wall:.1f} s; annotators found nothing to claim for {waited:.1f} s while the job ran")
     st = loop_status(ctx, SYSTEM, job_id)

@@ -1,8 +1,8 @@
 """Write the bench's image sets from scikit-learn's digits (shipped with scikit-learn; nothing downloaded).
 
-    python bench/make_digits.py DIR                       # 1,797 64x64 digits + DIR/truth.json {"file": "7"}
-    python bench/make_digits.py DIR --count 2000          # 2,000 (digits re-used with a small shift)
-    python bench/make_digits.py DIR --boxes --count 1500  # 160x120 scenes of 1-3 digits + truth.json of boxes
+python bench/make_digits.py DIR                       # 1,797 64x64 digits + DIR/truth.json {"file": "7"}
+python bench/make_digits.py DIR --count 2000          # 2,000 (digits re-used with a small shift)
+python bench/make_digits.py DIR --boxes --count 1500  # 160x120 scenes of 1-3 digits + truth.json of boxes
 """
 
 from __future__ import annotations

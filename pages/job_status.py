@@ -1,5 +1,6 @@
 """Job status (admins; read-only for auditors): a job's status, LabelCounters, progress and time running;
-each worker's submitted and declined tasks and median seconds per task; tasks completed over time; the output
+each worker's submitted and declined tasks and median seconds per task; tasks completed over time; automated data
+labeling per iteration (threshold, validation metric, times, human vs machine over time); the output
 manifests (download, open in the manifest viewer); and, for admins, Stop with a confirmation.
 
 The job is picked from every job, preselected from ``st.session_state["job_status_job_id"]`` (the Jobs page)
@@ -13,6 +14,7 @@ import streamlit as st
 from gtcore.core.access import ADMIN, AUDITOR
 from gtcore.core.errors import GTError
 from gtcore.jobs import progress as jobstats
+from gtcore.ui import autolabel_widgets as aw
 from gtcore.ui import status_widgets as sw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
@@ -40,6 +42,7 @@ st.button("Refresh", key="status_refresh", icon=":material/refresh:", type="tert
 sw.counters_ui(summary, progress)
 sw.workers_ui(progress)
 sw.timeline_ui(progress)
+aw.autolabel_ui(ctx, actor, summary.job_id)
 sw.outputs_ui(ctx, actor, summary, files)
 if not read_only:
     sw.stop_ui(ctx, actor, summary)

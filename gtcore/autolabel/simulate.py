@@ -3,7 +3,7 @@
 
 Truth: ``{"<image file name>": "<label>"}`` (classification) or ``{"<file name>": [{"label","left","top","width",
 "height"}]}`` (boxes). A wrong classification answer is another label, picked at random; a wrong box answer
-drops one box or moves it by half its size.
+drops one box or moves it by half its size (within the image).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def answer_for(truth: Any, labels: Sequence[str], error_rate: float, rng: random
         if rng.random() < 0.5:
             boxes.pop(k)
         else:
-            b = boxes[k]
-            b["left"] = b["left"] + b["width"] // 2
-            b["top"] = b["top"] + b["height"] // 2
+            b = boxes[k]  # moved by half its size, kept inside the image
+            b["left"] = max(0, min(b["left"] + b["width"] // 2, size[0] - b["width"]))
+            b["top"] = max(0, min(b["top"] + b["height"] // 2, size[1] - b["height"]))
     return {"boundingBox": {"boundingBoxes": boxes, "inputImageProperties": {"width": size[0], "height": size[1]}}}
 
 

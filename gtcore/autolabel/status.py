@@ -63,9 +63,18 @@ def loop_status(ctx: Context, actor: Actor, job_id: int) -> LoopStatus:
             return LoopStatus(False, "", None, None, [], [])
         its = [
             Iteration(
-                r.iteration, r.started_at, r.released, r.human_labeled, r.machine_labeled,
+                r.iteration,
+                r.started_at,
+                r.released,
+                r.human_labeled,
+                r.machine_labeled,
                 None if r.threshold is None or r.threshold < 0 else float(r.threshold),
-                r.metric_name, r.metric, r.validation_count, r.training_seconds, r.inference_seconds, r.error,
+                r.metric_name,
+                r.metric,
+                r.validation_count,
+                r.training_seconds,
+                r.inference_seconds,
+                r.error,
                 r.finished_at,
             )  # fmt: skip
             for r in conn.execute(select(IT).where(IT.c.job_id == job_id).order_by(IT.c.iteration))
