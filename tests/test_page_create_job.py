@@ -391,3 +391,20 @@ def test_workers_and_auditors_cannot_reach_the_page(page_ctx: Context, tmp_path:
         create_from_form(page_ctx, who, form)
     at = _page(p.token(who), create_job_prefill={"origin": "clone", "job": "anything"})
     assert "This page needs the admin role." in [w.value for w in at.warning]
+
+
+def test_digits_sample_is_big_enough_for_automated_labeling(page_ctx: Context) -> None:
+    p = People(page_ctx)
+    admin = p.admin()
+    p.team("team-a")
+    at = _page(p.token(admin))
+    at.button(key="cj_sample_digits").click().run()
+    _ok(at)
+    shown = _texts(at)
+    assert "1,797 objects from data setup." in shown and "truth.json" in shown
+    assert _labels(at) == [str(i) for i in range(10)]
+    assert at.radio(key="cj_task_type").value == "ImageClassification"
+    assert "Available: the dataset has 1,797 objects (at least 1,250)" in shown
+    assert not at.toggle(key="cj_auto").proto.disabled
+    truth = json.loads((page_ctx.settings.home / "samples" / "digits" / "truth.json").read_text())
+    assert len(truth) == 1797 and set(truth.values()) == {str(i) for i in range(10)}
