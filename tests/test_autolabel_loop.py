@@ -218,35 +218,52 @@ def test_other_task_types_refuse_the_config(auto_world: AutoWorld) -> None:
 _KILLED_WORKER = """
 import sys, time
 from pathlib import Path
-from gtcore.autolabel import classifier
+from gtcore.autolabel import classifier, learner
 from gtcore.context import Context
 from gtcore.work import runner
 from tests.fixtures.core import make_settings
 
-real_fit = classifier.fit
+stage, marker = sys.argv[2], Path(sys.argv[3])
+real_fit, real_predict = classifier.fit, learner.Learner.predict
+calls = []
 def slow_fit(*a, **k):
-    Path(sys.argv[2]).write_text("training")
+    marker.write_text("training")
     time.sleep(60)
     return real_fit(*a, **k)
-classifier.fit = slow_fit
+def slow_predict(self, *a, **k):
+    calls.append(1)
+    if len(calls) == 5:  # a few objects predicted, then killed
+        marker.write_text("inferring")
+        time.sleep(60)
+    return real_predict(self, *a, **k)
+if stage == "train":
+    classifier.fit = slow_fit
+else:
+    learner.Learner.predict = slow_predict
 ctx = Context.from_settings(make_settings(Path(sys.argv[1]), GT_AUTOLABEL_MIN_OBJECTS="100"))
-runner.run_until_idle(ctx, max_seconds=120, kinds=["autolabel.train"])
+runner.run_until_idle(ctx, max_seconds=120, kinds=["autolabel." + stage])
 """
 
 
-def test_sigkill_during_training_leaves_no_model_and_is_retried(auto_world: AutoWorld, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["train", "infer"])
+def test_sigkill_during_training_or_inference_leaves_nothing_half_done(
+    auto_world: AutoWorld, tmp_path: Path, stage: str
+) -> None:
     w = auto_world
     job = w.create("classification", 120, max_concurrent=30)
     _, truth = w.dataset("classification", 120)
     for _ in range(3):  # probe, then the training batch and the validation set: training is now due
         runner.run_until_idle(w.ctx, max_seconds=60, kinds=["autolabel.step"])
         simulate.annotate(w.ctx, w.workers, job, truth, DIGIT_LABELS)
+    if stage == "infer":
+        runner.run_until_idle(w.ctx, max_seconds=60, kinds=["autolabel.train"])
     with w.ctx.db.read() as c:
-        due = c.execute(select(dbm.work_items).where(dbm.work_items.c.kind == "autolabel.train")).all()
+        due = c.execute(select(dbm.work_items).where(dbm.work_items.c.kind == f"autolabel.{stage}")).all()
     assert [r.status for r in due] == ["pending"]
-    marker = tmp_path / "training-started"
-    proc = subprocess.Popen(  # a worker process, killed with SIGKILL in the middle of training
-        [sys.executable, "-c", _KILLED_WORKER, str(tmp_path), str(marker)], cwd=Path(__file__).resolve().parents[1]
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(  # a worker process, killed with SIGKILL in the middle of the step
+        [sys.executable, "-c", _KILLED_WORKER, str(tmp_path), stage, str(marker)],
+        cwd=Path(__file__).resolve().parents[1],
     )
     try:
         deadline = time.monotonic() + 60
@@ -259,10 +276,16 @@ def test_sigkill_during_training_leaves_no_model_and_is_retried(auto_world: Auto
         if proc.poll() is None:
             proc.kill()
     job_folder = Path(_describe(w, job)["OutputConfig"]["S3OutputPath"]) / w.name(job)
-    assert not list(job_folder.glob("training/*/model.npz")) and not list(job_folder.rglob("*.tmp*"))
-    assert all(i.model_id is None for i in _iterations(w.ctx, job))
+    assert not list(job_folder.rglob("*.tmp*")) and not list(job_folder.rglob(".gttmp*"))
+    if stage == "train":
+        assert not list(job_folder.glob("training/*/model.npz"))
+        assert all(i.model_id is None for i in _iterations(w.ctx, job))
+    else:
+        assert not list(job_folder.glob("inference/*/output.jsonl"))
+        assert _describe(w, job)["LabelCounters"]["MachineLabeled"] == 0  # machine labels are stored in one go
+        assert all(i.finished_at is None for i in _iterations(w.ctx, job) if i.model_id is not None)
     # the lease runs out; another worker takes the item over and the job finishes
-    runner.run_until_idle(w.ctx, max_seconds=60, now=time.time() + 1000, kinds=["autolabel.train"])
+    runner.run_until_idle(w.ctx, max_seconds=60, now=time.time() + 1000, kinds=[f"autolabel.{stage}"])
     assert w.run(job, "classification", 120) == "Completed"
     assert list(job_folder.glob("training/*/model.npz"))
     assert _describe(w, job)["LabelCounters"]["MachineLabeled"] > 0

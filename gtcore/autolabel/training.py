@@ -27,13 +27,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from gtcore.autolabel import files, loop, models, outputs, rules
 from gtcore.autolabel import learner as lrn
-from gtcore.autolabel import loop, models, outputs, rules
 from gtcore.autolabel.classifier import TrainingError
 from gtcore.autolabel.features import load_image
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ImageError, StorageError
 from gtcore.jobs import actions as jobactions
@@ -123,7 +122,7 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     chosen, th, preds = best
     seconds = time.perf_counter() - t0
     model_id = _save_model(ctx, f, n, chosen, st)
-    _write_training_files(ctx, f, n, train_items, val_items, preds, th, trained_on, seconds)
+    files.write_training_files(ctx, f, n, train_items, val_items, preds, th, trained_on, seconds)
     _finish_iteration(
         ctx,
         job_id,
@@ -154,37 +153,6 @@ def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, st: Any
     return saved.id
 
 
-def _record(f: loop.JobFacts, pred: Any, conf: float, size: tuple[int | None, int | None, int]) -> dict[str, Any]:
-    out_type = tasktypes.get(f.task_type).output_type
-    if f.task_type == "BoundingBox":
-        return outputs.boxes_record(f.attr, f.labels, f.name, pred, size, out_type)
-    return outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
-
-
-def _write_training_files(
-    ctx: Context, f: loop.JobFacts, n: int, train_items: list, val_items: list, preds: dict, th: rules.Threshold,
-    trained_on: int, seconds: float,
-) -> None:  # fmt: skip
-    tr = outputs.folder_uri(ctx, f.folder, "training", str(n))
-    outputs.write_lines(ctx, ctx.storage.join(tr, "train.manifest"), [line for _, _, _, line in train_items])
-    metrics = {
-        "iteration": n,
-        "trainedOn": trained_on,
-        "validationObjects": len(val_items),
-        "metric": rules.target_for(f.task_type)[0],
-        "target": rules.target_for(f.task_type)[1],
-        "threshold": th.value,
-        "validationMetricAtThreshold": th.metric,
-        "validationCovered": th.covered,
-        "trainingSeconds": round(seconds, 3),
-    }
-    ctx.storage.write_text(ctx.storage.join(tr, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
-    al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "validation")
-    outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [line for _, _, _, line in val_items])
-    records = {val_items[i][0]: _record(f, p, c, (None, None, 3)) for i, (p, c) in preds.items()}
-    outputs.write_lines(ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines(records))
-
-
 def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     got = _context(ctx, job_id, n)
     if got is None:
@@ -207,7 +175,7 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         loop.go_human_only(ctx, job_id, str(exc), n)
         return []
     machine = _store_predictions(ctx, f, n, labeled, scored)
-    _write_inference_files(ctx, f, n, lines, labeled, scored, machine)
+    files.write_inference_files(ctx, f, n, lines, labeled, scored, machine)
     _finish_iteration(ctx, job_id, n, machine_labeled=len(machine), inference_seconds=seconds, finished_at=dbm.now())
     _after_inference(ctx, job_id)
     return [("step", n)]
@@ -239,7 +207,7 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
             if f.task_type == "BoundingBox":
                 im = info(json.loads(line))
                 size = (im.width, im.height, im.depth) if im is not None else (None, None, 3)
-            labeled.append((int(idx), conf, _record(f, pred, conf, size)))
+            labeled.append((int(idx), conf, files.record(f, pred, conf, size)))
     return labeled, scored, lines
 
 
@@ -278,46 +246,6 @@ def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, sc
                     update(O).where(O.c.job_id == f.id, O.c.idx == idx, O.c.status == "open").values(al_confidence=conf)
                 )
     return done
-
-
-def _write_inference_files(
-    ctx: Context, f: loop.JobFacts, n: int, lines: list, labeled: list, scored: list, machine: list
-) -> None:
-    inf = outputs.folder_uri(ctx, f.folder, "inference", str(n))
-    outputs.write_lines(ctx, ctx.storage.join(inf, "input.manifest"), lines)
-    out = [
-        json.dumps(
-            {"datasetObjectId": str(idx), "prediction": _plain(pred), "confidence": round(conf, 4)},
-            separators=(",", ":"),
-        )
-        for idx, conf, pred in scored
-    ]
-    outputs.write_lines(ctx, ctx.storage.join(inf, "output.jsonl"), out)
-    al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "auto-annotation")
-    by_idx = {idx: line for idx, line in _lines_of(ctx, f.id, [i for i, _, _ in machine])}
-    outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [by_idx[i] for i, _, _ in machine if i in by_idx])
-    outputs.write_lines(
-        ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines({i: r for i, _, r in machine})
-    )
-
-
-def _plain(pred: Any) -> Any:
-    if isinstance(pred, list):
-        return [
-            {"label": lab, "left": b[0], "top": b[1], "width": b[2], "height": b[3], "score": round(s, 4)}
-            for lab, b, s in pred
-        ]
-    return pred
-
-
-def _lines_of(ctx: Context, job_id: int, idxs: list[int]) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    with ctx.db.read() as conn:
-        for k in range(0, len(idxs), 500):
-            out += [(int(i), str(line)) for i, line in conn.execute(
-                select(O.c.idx, O.c.line_json).where(O.c.job_id == job_id, O.c.idx.in_(idxs[k : k + 500]))
-            )]  # fmt: skip
-    return sorted(out)
 
 
 def _after_inference(ctx: Context, job_id: int) -> None:
