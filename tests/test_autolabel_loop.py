@@ -289,3 +289,17 @@ def test_sigkill_during_training_or_inference_leaves_nothing_half_done(
     assert w.run(job, "classification", 120) == "Completed"
     assert list(job_folder.glob("training/*/model.npz"))
     assert _describe(w, job)["LabelCounters"]["MachineLabeled"] > 0
+
+
+def test_a_worker_without_the_learning_libraries_hands_the_job_to_people(
+    auto_world: AutoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = auto_world
+    job = w.create("classification", 120, max_concurrent=30)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # import fails as if scikit-learn were missing
+    assert w.run(job, "classification", 120) == "Completed"
+    c = _describe(w, job)["LabelCounters"]
+    assert (c["HumanLabeled"], c["MachineLabeled"]) == (120, 0)
+    with w.ctx.db.read() as conn:
+        st = conn.execute(select(dbm.autolabel_jobs).where(dbm.autolabel_jobs.c.job_id == job)).first()
+    assert st.phase == "human-only" and "pip install 'gtcore[autolabel]'" in st.error

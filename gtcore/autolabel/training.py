@@ -45,6 +45,7 @@ O = dbm.objects  # noqa: E741
 IT = dbm.autolabel_iterations
 S = dbm.autolabel_jobs
 CHUNK = 200
+MISSING_EXTRA = "the background worker lacks the automated-labeling libraries: pip install 'gtcore[autolabel]'"
 
 
 def _context(ctx: Context, job_id: int, iteration: int) -> tuple[loop.JobFacts, Any, Any] | None:
@@ -114,6 +115,9 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
         return []
+    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
+        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
+        return []
     except TrainingError as exc:
         _finish_iteration(
             ctx, job_id, n, error=str(exc), finished_at=dbm.now(), human_labeled=len(train_items) + len(val_items)
@@ -173,6 +177,9 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         seconds = time.perf_counter() - t0
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
+        return []
+    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
+        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
         return []
     machine = _store_predictions(ctx, f, n, labeled, scored)
     files.write_inference_files(ctx, f, n, lines, labeled, scored, machine)
