@@ -52,8 +52,9 @@ except GTError as exc:
 w.workers_ui(team_names)
 st.subheader("8. Automated data labeling")
 found = fs.ss().get(fs.DATA) or {}
-auto_ok = w.auto_labeling_ui(found.get("count"))
-form = fs.current_form(auto_ok)
+least = ctx.settings.autolabel_min_objects
+auto_ok = w.auto_labeling_ui(found.get("count"), least, int(fs.ss().get("cj_max_concurrent", 1000)))
+form = fs.current_form(auto_ok, least)
 st.subheader("9. Preview")
 w.preview_ui(ctx, actor, form)
 

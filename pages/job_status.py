@@ -1,6 +1,7 @@
 """Job status (admins; read-only for auditors): a job's status, LabelCounters, progress and time running;
 each worker's submitted and declined tasks and median seconds per task; worker quality (estimated
-accuracy, most frequent confusion, spammer/adversary flags, gold score); tasks completed over time; the output
+accuracy, most frequent confusion, spammer/adversary flags, gold score); tasks completed over time; automated data
+labeling per iteration (threshold, validation metric, times, human vs machine over time); the output
 manifests (download, open in the manifest viewer); and, for admins, Stop with a confirmation.
 
 The job is picked from every job, preselected from ``st.session_state["job_status_job_id"]`` (the Jobs page)
@@ -14,6 +15,7 @@ import streamlit as st
 from gtcore.core.access import ADMIN, AUDITOR
 from gtcore.core.errors import GTError
 from gtcore.jobs import progress as jobstats
+from gtcore.ui import autolabel_widgets as aw
 from gtcore.ui import quality_widgets as qw
 from gtcore.ui import status_widgets as sw
 from gtcore.ui.auth import require_actor
@@ -43,6 +45,7 @@ sw.counters_ui(summary, progress)
 sw.workers_ui(progress)
 qw.quality_ui(ctx, actor, summary.job_id, summary.name, progress.answers_submitted)
 sw.timeline_ui(progress)
+aw.autolabel_ui(ctx, actor, summary.job_id)
 sw.outputs_ui(ctx, actor, summary, files)
 if not read_only:
     sw.stop_ui(ctx, actor, summary)

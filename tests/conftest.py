@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.jobs",
     "tests.fixtures.viewer",
     "tests.fixtures.labeling",
+    "tests.fixtures.autolabel",
 ]

@@ -363,7 +363,7 @@ def test_label_attribute_rules_helper_accepts_good_names() -> None:
                 "InitialActiveLearningModelArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",
             },
             "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn",
-            "pattern",
+            "give the URI of a model file",
         ),
         (
             "LabelingJobAlgorithmsConfig",

@@ -51,7 +51,7 @@ def test_job_progress_counters_workers_and_times(any_ctx: Context, tmp_path: Pat
     admin = make_user(ctx.db, "lead@example.test", roles=("admin",))
     p = job_progress(ctx, admin, job)
     assert p.name == "progress" and p.status == "InProgress" and p.workers_per_object == 2
-    assert p.objects == {"open": 3, "done": 1, "failed": 1, "skipped": 1}
+    assert p.objects == {"open": 3, "done": 1, "failed": 1, "skipped": 1, "machine": 0}
     assert p.total_objects == 6 and p.fraction_done == pytest.approx(3 / 6)
     assert p.label_counters == {
         "TotalLabeled": 1,

@@ -164,7 +164,10 @@ def test_every_validation_error_is_shown(page_ctx: Context, tmp_path: Path) -> N
     assert "Not available: set up the input data first" in _texts(at)
     assert at.toggle(key="cj_auto").proto.disabled
     at.radio(key="cj_task_type").set_value("ImageMultiClassification").run()
-    assert "Automated data labeling is not available for Image classification (multi-label) jobs." in _texts(at)
+    assert (
+        "Automated data labeling is not available for Image classification (multi-label) jobs (only single-label "
+        "image classification and bounding boxes)." in _texts(at)
+    )
 
     img = write_png(tmp_path / "in" / "a.png", 0)
     bad = json.dumps({"source-ref": str(img)}) + "\n{oops\n" + json.dumps({"source-ref": "/etc/hosts"}) + "\n"
@@ -246,7 +249,13 @@ def test_label_file_examples_and_auto_labeling(page_ctx: Context, tmp_path: Path
     assert len(at.image) >= 2  # both thumbnails
     assert "Available: the dataset has 1,250 objects" in shown
     assert not at.toggle(key="cj_auto").proto.disabled
+    assert "Rule (Ground Truth's): single-label image classification and bounding-box jobs of at least 1,250" in shown
     at.toggle(key="cj_auto").set_value(True).run()
+    plan = _texts(at)
+    assert "People label a random probe of 10 objects first" in plan and "a validation set of 250 (20 %)" in plan
+    model = tmp_path / "team-model.onnx"
+    model.write_bytes(b"any file: it is checked when the loop opens it")
+    at.text_input(key="cj_model_uri").input(str(model)).run()
     at.button(key="cj_create").click().run()
     _ok(at)
     assert "Created labeling job many-birds with 1,250 objects" in _texts(at)
@@ -254,6 +263,7 @@ def test_label_file_examples_and_auto_labeling(page_ctx: Context, tmp_path: Path
     assert made["LabelingJobAlgorithmsConfig"]["LabelingJobAlgorithmSpecificationArn"].endswith(
         "labeling-job-algorithm-specification/image-classification"
     )
+    assert made["LabelingJobAlgorithmsConfig"]["InitialActiveLearningModelArn"] == str(model)
     examples = made["HumanTaskConfig"]["Instructions"]["Examples"]
     assert [(e["Kind"], e["Caption"]) for e in examples] == [("good", "a clear duck"), ("bad", "two birds")]
     assert Path(examples[0]["ImageUri"]).parent == page_ctx.settings.home / "uploads" / "many-birds"
@@ -381,3 +391,20 @@ def test_workers_and_auditors_cannot_reach_the_page(page_ctx: Context, tmp_path:
         create_from_form(page_ctx, who, form)
     at = _page(p.token(who), create_job_prefill={"origin": "clone", "job": "anything"})
     assert "This page needs the admin role." in [w.value for w in at.warning]
+
+
+def test_digits_sample_is_big_enough_for_automated_labeling(page_ctx: Context) -> None:
+    p = People(page_ctx)
+    admin = p.admin()
+    p.team("team-a")
+    at = _page(p.token(admin))
+    at.button(key="cj_sample_digits").click().run()
+    _ok(at)
+    shown = _texts(at)
+    assert "1,797 objects from data setup." in shown and "truth.json" in shown
+    assert _labels(at) == [str(i) for i in range(10)]
+    assert at.radio(key="cj_task_type").value == "ImageClassification"
+    assert "Available: the dataset has 1,797 objects (at least 1,250)" in shown
+    assert not at.toggle(key="cj_auto").proto.disabled
+    truth = json.loads((page_ctx.settings.home / "samples" / "digits" / "truth.json").read_text())
+    assert len(truth) == 1797 and set(truth.values()) == {str(i) for i in range(10)}

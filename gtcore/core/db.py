@@ -167,11 +167,19 @@ objects = Table(
     Column("taken", Integer, nullable=False, default=0),  # live leases + submitted answers
     Column("answers", Integer, nullable=False, default=0),
     Column("declines", Integer, nullable=False, default=0),
-    # open | done | failed | skipped (already labeled, chained with the same attribute)
+    # open | done | failed | skipped (already labeled, chained with the same attribute) | machine (labeled by
+    # automated data labeling: consolidated_json holds the machine label, "human-annotated":"no")
     Column("status", String(10), nullable=False),
     Column("image_error", Text, nullable=True),  # flagged for the team lead when the image fails to decode
     Column("consolidated_json", Text, nullable=True),  # {"<attr>":..., "<attr>-metadata":...}
     Column("updated_at", Float, nullable=False),
+    # automated data labeling (gtcore.autolabel): an open object the loop has not released to people yet is
+    # held (never claimed); al_role = probe | train | validation | batch once released; al_confidence = the
+    # latest model's confidence (uncertainty ranking); al_iteration = the iteration that released/labeled it
+    Column("held", Boolean, nullable=False, default=False, server_default="0"),
+    Column("al_role", String(12), nullable=True),
+    Column("al_iteration", Integer, nullable=True),
+    Column("al_confidence", Float, nullable=True),
     Index("ix_objects_job_status_idx", "job_id", "status", "idx"),
 )
 
@@ -197,6 +205,53 @@ assignments = Table(
     UniqueConstraint("job_id", "object_idx", "worker_id", name="uq_assignment_worker_object"),
     Index("ix_assign_job_status_exp", "job_id", "status", "lease_expires_at"),
     Index("ix_assign_worker_status", "worker_id", "status"),
+)
+
+# Automated data labeling: one row per job with the loop's state, one per iteration, one per saved model.
+autolabel_jobs = Table(
+    "autolabel_jobs",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("phase", String(12), nullable=False),  # new | probe | labeling | loop | human-only | done
+    Column("iteration", Integer, nullable=False, default=0),
+    Column("initial_model_uri", Text, nullable=True),
+    Column("final_model_id", Integer, nullable=True),
+    Column("error", Text, nullable=True),  # why the job went on with people only
+    Column("updated_at", Float, nullable=False),
+)
+
+autolabel_iterations = Table(
+    "autolabel_iterations",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("iteration", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", Float, nullable=False),
+    Column("released", Integer, nullable=False, default=0),  # objects sent to people by this iteration
+    Column("trained_on", Integer, nullable=True),
+    Column("validation_count", Integer, nullable=True),
+    Column("metric_name", String(20), nullable=True),  # accuracy | mean-iou
+    Column("metric", Float, nullable=True),  # on the validation objects at or above the threshold
+    Column("threshold", Float, nullable=True),
+    Column("training_seconds", Float, nullable=True),
+    Column("inference_seconds", Float, nullable=True),
+    Column("machine_labeled", Integer, nullable=True),  # labeled by the model in this iteration
+    Column("human_labeled", Integer, nullable=True),  # human-labeled objects of the job when it trained
+    Column("model_id", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("finished_at", Float, nullable=True),
+)
+
+autolabel_models = Table(
+    "autolabel_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False, index=True),
+    Column("iteration", Integer, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),  # builtin-classifier | builtin-detector
+    Column("task_type", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 
 

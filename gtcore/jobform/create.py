@@ -72,6 +72,7 @@ def form_from_job(ctx: Context, actor: Actor, name: str, origin: str) -> JobForm
         max_concurrent=int(row.max_concurrent),
         team=summary.team_name or "",
         auto_labeling=bool(spec.get("LabelingJobAlgorithmsConfig")) and not chain,
+        auto_model_uri=str((spec.get("LabelingJobAlgorithmsConfig") or {}).get("InitialActiveLearningModelArn") or ""),
         origin=origin,
         source_job=str(row.name),
         source_attribute=str(row.label_attribute),

@@ -26,7 +26,7 @@ from gtcore.images import decoding as images
 from gtcore.images import task_images as taskimages
 from gtcore.jobform.model import JobForm, instructions_of, upload_folder_name
 from gtcore.jobs.preflight import MAX_OBJECTS
-from gtcore.manifests import datasetup, samples
+from gtcore.manifests import datasetup, sample_digits, samples
 from gtcore.manifests.datasetup import DataSetup
 from gtcore.manifests.jsonl import load_manifest
 from gtcore.manifests.label_config import dumps_label_config, parse_label_config
@@ -170,6 +170,17 @@ def load_sample_data(ctx: Context, actor: Actor, count: int = SAMPLE_COUNT) -> s
     """Create the sample faces under ``<GT_HOME>/samples/faces`` (labels eye, mouth, ear)."""
     folder = Path(ctx.settings.home).joinpath(*SAMPLE_FOLDER)
     return samples.make_sample_faces(actor, folder, count)
+
+
+def load_sample_digits(ctx: Context, actor: Actor) -> sample_digits.DigitSet:
+    """scikit-learn's 1,797 digits as 64x64 PNGs under ``<GT_HOME>/samples/digits`` (labels 0-9), with truth.json;
+    written once (a second call re-uses them)."""
+    require_admin(actor, action="load sample data")
+    folder = Path(ctx.settings.home) / "samples" / "digits"
+    if (folder / "truth.json").is_file() and len(list(folder.glob("digit-*.png"))) >= sample_digits.DIGITS_IN_PACKAGE:
+        return sample_digits.DigitSet(folder, sample_digits.DIGITS_IN_PACKAGE, sample_digits.DIGIT_LABELS,
+                                      folder / "truth.json")  # fmt: skip
+    return sample_digits.make_digits(folder)
 
 
 def _first_line(ctx: Context, uri: str) -> dict[str, Any]:

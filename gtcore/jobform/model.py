@@ -82,6 +82,8 @@ class JobForm:
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     team: str = ""
     auto_labeling: bool = False
+    auto_model_uri: str = ""  # InitialActiveLearningModelArn: a team's ONNX file or an earlier job's final model
+    auto_min_objects: int = AUTO_LABELING_MIN_OBJECTS  # the rule in force (settings.autolabel_min_objects)
     origin: str = "new"  # "new" | "clone" | "chain"
     source_job: str = ""  # clone / chain: the job it comes from
     source_attribute: str = ""  # chain: the source job's label attribute
@@ -196,19 +198,32 @@ def default_output(home: str, input_uri: str) -> str:
     return str(PurePosixPath(str(home)) / "output")
 
 
-def auto_labeling(task_type: str, object_count: int | None) -> tuple[bool, str]:
+def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LABELING_MIN_OBJECTS) -> tuple[bool, str]:
     """``(available, reason)``: may automated data labeling be switched on for this type and dataset size?"""
     tt = tasktypes.get(task_type)
     if not tt.supports_auto_labeling:
-        return False, f"automated data labeling is not available for {tt.title} jobs"
+        return False, (
+            f"automated data labeling is not available for {tt.title} jobs (only single-label image "
+            "classification and bounding boxes)"
+        )
     if object_count is None:
         return False, "set up the input data first: the dataset size decides whether it is available"
-    if object_count < AUTO_LABELING_MIN_OBJECTS:
-        return False, (
-            f"the dataset has {object_count:,} objects; automated data labeling needs at least "
-            f"{AUTO_LABELING_MIN_OBJECTS:,}"
-        )
-    return True, f"the dataset has {object_count:,} objects (at least {AUTO_LABELING_MIN_OBJECTS:,})"
+    if object_count < least:
+        return False, f"the dataset has {object_count:,} objects; automated data labeling needs at least {least:,}"
+    return True, f"the dataset has {object_count:,} objects (at least {least:,})"
+
+
+def auto_labeling_plan(object_count: int, max_concurrent: int) -> str:
+    """What will happen, in the team lead's words (gtcore.autolabel.rules, groundtruth-reference.md section 6)."""
+    validation = max(1, -(-object_count * (20 if object_count < 5000 else 10) // 100))
+    return (
+        f"People label a random probe of 10 objects first (more than 1 failing fails the job), then a training "
+        f"batch of {max(1, max_concurrent - 10):,} and a validation set of {validation:,} "
+        f"({'20' if object_count < 5000 else '10'} %). A model trained on their labels then labels every object "
+        "it is confident about (at least 95 % accurate for classification, mean IoU 0.6 for boxes, measured on "
+        f"the validation set); the most uncertain rest goes to people in batches of {max_concurrent:,}, and the "
+        'model is retrained after each batch. Machine labels are marked "human-annotated": "no" in the output.'
+    )
 
 
 def algorithm_arn(task_type: str) -> str:
@@ -252,7 +267,7 @@ def form_problems(form: JobForm) -> list[Problem]:
             )
         )
     if form.auto_labeling:
-        ok, reason = auto_labeling(form.task_type, form.object_count)
+        ok, reason = auto_labeling(form.task_type, form.object_count, form.auto_min_objects)
         if not ok:
             out.append(Problem(f"cannot be switched on: {reason}", field="LabelingJobAlgorithmsConfig"))
     for i, ex in enumerate(form.examples):
@@ -319,6 +334,10 @@ def build_request(form: JobForm, *, label_config_uri: str | None) -> dict[str, A
     if form.auto_labeling and form.task_type in ALGORITHM_FAMILY:
         alg = dict(req.get("LabelingJobAlgorithmsConfig") or {})
         alg["LabelingJobAlgorithmSpecificationArn"] = algorithm_arn(form.task_type)
+        if form.auto_model_uri.strip():
+            alg["InitialActiveLearningModelArn"] = form.auto_model_uri.strip()
+        else:
+            alg.pop("InitialActiveLearningModelArn", None)
         req["LabelingJobAlgorithmsConfig"] = alg
     else:
         req.pop("LabelingJobAlgorithmsConfig", None)

@@ -117,10 +117,12 @@ def check_stopping_conditions(ctx: Context, actor: Actor, job_id: int) -> bool:
         conditions = spec_of(row).get("StoppingConditions") or {}
         if row.status != "InProgress" or not conditions:
             return False
-        labeled = counts_by_status(conn, [row.id])[row.id].get("done", 0)
+        counts = counts_by_status(conn, [row.id])[row.id]
+    human = counts.get("done", 0)
+    labeled = human + counts.get("machine", 0)  # automated data labeling's machine labels count as labeled
     most = conditions.get("MaxHumanLabeledObjectCount")
     pct = conditions.get("MaxPercentageOfInputDatasetLabeled")
-    met = (isinstance(most, int) and labeled >= most) or (
+    met = (isinstance(most, int) and human >= most) or (
         isinstance(pct, int) and row.total_objects > 0 and labeled * 100 >= pct * row.total_objects
     )
     if not met:

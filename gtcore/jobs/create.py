@@ -5,7 +5,9 @@ The transaction inserts the job (Initializing), one ``objects`` row per manifest
 the job to InProgress; if anything fails nothing is left behind. A job chained with the same label
 attribute (``ChainedFrom.LabelAttributeName == LabelAttributeName``) sends only the lines without that
 attribute to workers; the others are stored ``skipped`` with ``needed`` 0. If nothing is left to label
-the job is finished at once (``lifecycle.finish_job(..., "Completed")``).
+the job is finished at once (``lifecycle.finish_job(..., "Completed")``). With automated data labeling
+(``LabelingJobAlgorithmsConfig``) the objects to label are inserted *held* (no one can claim them) and an
+``autolabel.step`` work item is enqueued in the same transaction: the loop (gtcore.autolabel) releases them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core import work
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict
 from gtcore.jobs import finishing as lifecycle
@@ -32,11 +35,12 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
     spec, t = plan.spec, dbm.now()
     skip_attr = spec.label_attribute if spec.chained_from_attribute == spec.label_attribute else None
     workers = spec.workers_per_object
+    auto = bool(plan.request.get("LabelingJobAlgorithmsConfig"))
     try:
         with ctx.db.write() as conn:
             pk = conn.execute(dbm.jobs.insert().values(**_job_values(plan, actor, origin, parent_job_id, t)))
             job_id = int(pk.inserted_primary_key[0])  # type: ignore[index]
-            rows, skipped = _object_rows(plan, job_id, skip_attr, workers, t)
+            rows, skipped = _object_rows(plan, job_id, skip_attr, workers, t, held=auto)
             _bulk_insert(conn, rows)
             del rows
             conn.execute(
@@ -44,6 +48,8 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
                 .where(dbm.jobs.c.id == job_id)
                 .values(status="InProgress", total_objects=len(plan.records), updated_at=dbm.now())
             )
+            if auto and skipped < len(plan.records):
+                work.enqueue(conn, "autolabel.step", job_id=job_id)
     except IntegrityError as exc:
         raise Conflict(f"a labeling job named {spec.name!r} already exists (names are case-insensitive)") from exc
     if len(plan.records) >= VACUUM_FROM:
@@ -105,11 +111,12 @@ _OBJECT_COLUMNS = (
     "declines",
     "status",
     "updated_at",
+    "held",
 )
 
 
 def _object_rows(
-    plan: Plan, job_id: int, skip_attr: str | None, workers: int, t: float
+    plan: Plan, job_id: int, skip_attr: str | None, workers: int, t: float, *, held: bool = False
 ) -> tuple[list[tuple[Any, ...]], int]:
     rows: list[tuple[Any, ...]] = []
     skipped = 0
@@ -129,6 +136,7 @@ def _object_rows(
                 0,
                 "skipped" if skip else "open",
                 t,
+                held and not skip,
             )
         )
     return rows, skipped

@@ -2,7 +2,7 @@
 
 LabelCounters come from the ``objects`` table with one ``GROUP BY status`` on the ``(job_id, status)``
 index: ``done`` objects are HumanLabeled, ``failed`` ones FailedNonRetryableError, ``open`` ones
-Unlabeled. MachineLabeled is always 0 (no automated labeling here). ``skipped`` objects (already labeled
+Unlabeled, ``machine`` ones (automated data labeling) MachineLabeled. ``skipped`` objects (already labeled
 when a job was chained with the same attribute) are in none of the AWS counters; ``JobSummary.already_labeled``
 counts them and ``JobSummary.progress`` treats them as finished.
 
@@ -128,6 +128,7 @@ def counts_by_status(conn: Connection, job_ids: list[int]) -> dict[int, dict[str
 def _counters(counts: dict[str, int]) -> LabelCounters:
     return LabelCounters(
         human_labeled=counts.get("done", 0),
+        machine_labeled=counts.get("machine", 0),
         failed_non_retryable_error=counts.get("failed", 0),
         unlabeled=counts.get("open", 0),
     )
@@ -204,6 +205,7 @@ def describe_labeling_job(ctx: Context, actor: Actor, name: str) -> dict[str, An
         row = find_job_row(conn, name)
         check_can_read(actor, row)
         counts = counts_by_status(conn, [row.id])[row.id]
+        final_model = final_model_uri(conn, row.id)
     spec = spec_of(row)
     out: dict[str, Any] = {
         "LabelingJobStatus": row.status,
@@ -226,7 +228,16 @@ def describe_labeling_job(ctx: Context, actor: Actor, name: str) -> dict[str, An
             out[key] = spec[key]
     if row.status in ("Completed", "Stopped"):
         out["LabelingJobOutput"] = {"OutputDatasetS3Uri": output_manifest_uri(row)}
+        if final_model:
+            out["LabelingJobOutput"]["FinalActiveLearningModelArn"] = final_model
     return out
+
+
+def final_model_uri(conn: Connection, job_id: int) -> str | None:
+    """The URI of the latest model automated data labeling saved for the job (FinalActiveLearningModelArn)."""
+    s, m = dbm.autolabel_jobs, dbm.autolabel_models
+    row = conn.execute(select(m.c.uri).join(s, s.c.final_model_id == m.c.id).where(s.c.job_id == job_id)).first()
+    return None if row is None else str(row.uri)
 
 
 def _list_filters(

@@ -32,6 +32,7 @@ REGION = "local"
 ACCOUNT = "000000000000"
 TEMPLATE_FIELD = "HumanTaskConfig.UiConfig.UiTemplateS3Uri"
 EXAMPLES_FIELD = "HumanTaskConfig.Instructions.Examples"
+MODEL_FIELD = "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn"
 
 
 def job_arn(name: str) -> str:
@@ -228,9 +229,17 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     task_type = v.task_type()
     labels = v.labels(labels_uri, task_type, required_labels)
     v.examples(accepted)
+    model_uri = v.normalize(MODEL_FIELD, _raw(request, "LabelingJobAlgorithmsConfig", "InitialActiveLearningModelArn"))
     lines, records = v.manifest(manifest)
     if task_type is not None and v.spec is not None and records and not v.manifest_problems:
         v.manifest_problems.extend(source_problems(records, task_type, v.spec.chained_from_attribute, str(manifest)))
+    least = ctx.settings.autolabel_min_objects
+    if isinstance(_raw(request, "LabelingJobAlgorithmsConfig"), dict) and records and len(records) < least:
+        v.add(
+            "LabelingJobAlgorithmsConfig",
+            f"automated data labeling needs at least {least:,} objects; the input manifest has {len(records):,} "
+            "(remove LabelingJobAlgorithmsConfig to have people label them all)",
+        )
     if v.problems:
         raise SpecError(
             v.problems + v.manifest_problems,
@@ -247,6 +256,8 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     accepted["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"] = manifest
     accepted["OutputConfig"]["S3OutputPath"] = output
     accepted["LabelCategoryConfigS3Uri"] = labels_uri
+    if model_uri is not None:
+        accepted["LabelingJobAlgorithmsConfig"]["InitialActiveLearningModelArn"] = model_uri
     instructions = copy.deepcopy(v.spec.instructions)
     for ex, given in zip(
         instructions["Examples"], _raw(accepted, "HumanTaskConfig", "Instructions", "Examples") or [], strict=False

@@ -22,7 +22,7 @@ from gtcore.core.access import Actor, require_reader
 from gtcore.core.errors import NotFound
 from gtcore.output import writer as output
 
-OBJECT_STATUSES = ("open", "done", "failed", "skipped")
+OBJECT_STATUSES = ("open", "done", "failed", "skipped", "machine")  # machine: labeled by automated data labeling
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class JobProgress:
     name: str
     status: str
     workers_per_object: int
-    objects: dict[str, int]  # open / done / failed / skipped -> count
+    objects: dict[str, int]  # open / done / failed / skipped / machine -> count
     label_counters: dict[str, int]  # DescribeLabelingJob LabelCounters shape
     answers_submitted: int
     answers_needed: int  # answers the job asks for in total (objects not skipped x workers per object)
@@ -55,7 +55,7 @@ class JobProgress:
 
     @property
     def fraction_done(self) -> float:
-        """Share of objects that need no more work (done, failed or skipped), 0..1."""
+        """Share of objects that need no more work (done, failed, skipped or machine-labeled), 0..1."""
         total = self.total_objects
         return (total - self.objects["open"]) / total if total else 0.0
 
@@ -123,14 +123,14 @@ def job_progress(ctx: Context, actor: Actor, job_id: int) -> JobProgress:
         workers_per_object=job.workers_per_object,
         objects=objects,
         label_counters={
-            "TotalLabeled": objects["done"],
+            "TotalLabeled": objects["done"] + objects["machine"],
             "HumanLabeled": objects["done"],
-            "MachineLabeled": 0,
+            "MachineLabeled": objects["machine"],
             "FailedNonRetryableError": objects["failed"],
             "Unlabeled": objects["open"],
         },
         answers_submitted=submitted_total,
-        answers_needed=(sum(objects.values()) - objects["skipped"]) * job.workers_per_object,
+        answers_needed=(sum(objects.values()) - objects["skipped"] - objects["machine"]) * job.workers_per_object,
         in_progress=int(in_progress),
         workers=workers,
         submit_times=sorted(times),

@@ -6,6 +6,8 @@ manifest, overdue jobs. Called by the queue after its commit; nothing here fails
   ``INTERMEDIATE_MIN_SECONDS`` per job and process (a rewrite reads every object of the job and fsyncs three
   files). A due write that was skipped or failed is pending: the next settled object of that job writes it once
   the interval has passed. Errors are logged.
+- for a job with automated data labeling it enqueues ``autolabel.step`` (the loop looks whether a batch ran dry;
+  the work queue keeps one pending item per job however many objects settle).
 - ``maybe_fail_overdue`` (called by claims) fails jobs older than 30 days, at most every
   ``OVERDUE_CHECK_SECONDS`` per database and process.
 """
@@ -20,6 +22,7 @@ from sqlalchemy import bindparam, func, select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core import work
 from gtcore.core.access import Actor
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ J = dbm.jobs
 OPEN_LEFT = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.status == "open")
 JOB_FACTS = select(J.c.total_objects, J.c.spec_json).where(J.c.id == bindparam("b_job"))
 _job_facts: dict[tuple[str, int], tuple[int, bool]] = {}  # (db, job) -> (total objects, has StoppingConditions)
+_autolabel: set[tuple[str, int]] = set()  # (db, job) of jobs with LabelingJobAlgorithmsConfig (fixed at creation)
 
 
 def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
@@ -50,6 +54,8 @@ def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
         except ValueError:
             spec = {}
         _job_facts[key] = (int(row.total_objects), bool(isinstance(spec, dict) and spec.get("StoppingConditions")))
+        if isinstance(spec, dict) and spec.get("LabelingJobAlgorithmsConfig"):
+            _autolabel.add(key)
     return _job_facts[key]
 
 
@@ -62,6 +68,9 @@ def object_settled(ctx: Context, job_id: int, actor: Actor | None = None) -> Non
         facts = _facts(ctx, job_id)
         if facts is None:
             return
+        if (ctx.db.url, job_id) in _autolabel:
+            with ctx.db.write() as conn:
+                work.enqueue(conn, "autolabel.step", job_id=job_id)
         if facts[1] and jobactions.check_stopping_conditions(ctx, actor or Actor.system_actor(), job_id):
             return
         _write_intermediate_if_due(ctx, job_id, facts[0])

@@ -67,15 +67,15 @@ def check_algorithms(c: Checker, req: dict[str, Any], task_type: TaskType | None
         max_len=2048,
         pattern=ALGORITHM_ARN,
     )
-    c.string(
-        alg,
-        "InitialActiveLearningModelArn",
-        f"{p}.InitialActiveLearningModelArn",
-        required=False,
-        min_len=20,
-        max_len=2048,
-        pattern=MODEL_ARN,
+    model = c.string(
+        alg, "InitialActiveLearningModelArn", f"{p}.InitialActiveLearningModelArn", required=False, max_len=2048
     )
+    if model is not None and model.startswith("arn:"):
+        c.add(
+            f"{p}.InitialActiveLearningModelArn",
+            "a SageMaker ARN cannot be used here: give the URI of a model file, i.e. the "
+            "FinalActiveLearningModelArn of an earlier job (a model this product saved) or a team's ONNX file",
+        )
     rc = c.obj(alg, "LabelingJobResourceConfig", f"{p}.LabelingJobResourceConfig", required=False)
     if rc is not None:
         c.known_keys(rc, ("VolumeKmsKeyId", "VpcConfig"), f"{p}.LabelingJobResourceConfig")
@@ -89,7 +89,11 @@ def check_algorithms(c: Checker, req: dict[str, Any], task_type: TaskType | None
         )
         check_vpc(c, rc, f"{p}.LabelingJobResourceConfig")
     if task_type is not None and not task_type.supports_auto_labeling:
-        c.add(p, f"automated data labeling is not available for {task_type.title} jobs")
+        c.add(
+            p,
+            f"automated data labeling is not available for {task_type.title} jobs (only single-label image "
+            "classification and bounding boxes)",
+        )
     elif task_type is not None and arn is not None:
         family = ALGORITHM_FAMILY.get(task_type.name, "")
         if not arn.endswith(f"labeling-job-algorithm-specification/{family}"):

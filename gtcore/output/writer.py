@@ -13,7 +13,8 @@ are consolidated whatever their status; ``skipped`` objects (chained with the sa
 carry their label and are written unchanged. The final manifest holds every line, except for a
 stopped (or failed) job, where it holds only the objects with answers (plus the ``skipped`` ones, which
 are labelled too). A labelled line is the stored input text with the label pair appended, so the input's
-own bytes (escapes, key order) survive.
+own bytes (escapes, key order) survive. Objects labeled by automated data labeling (status ``machine``) are written
+with their stored machine label (``"human-annotated":"no"``, gtcore.autolabel) in every manifest.
 
 Speed: one bulk read of objects and submitted answers, consolidation in memory, one executemany for
 ``consolidated_json``; ``write_final`` pauses the cyclic garbage collector meanwhile (it would rescan
@@ -120,9 +121,7 @@ def _load(ctx: Context, job_id: int, *, answers_of: str = "answered") -> _JobDat
         job = conn.execute(select(dbm.jobs).where(dbm.jobs.c.id == job_id)).first()
         if job is None:
             raise NotFound(f"labeling job {job_id} does not exist")
-        cols = [o.c.idx, o.c.line_json, o.c.status, o.c.answers]
-        if answers_of != "answered":
-            cols.append(o.c.consolidated_json)
+        cols = [o.c.idx, o.c.line_json, o.c.status, o.c.answers, o.c.consolidated_json]
         rows = list(conn.execute(select(*cols).where(o.c.job_id == job_id).order_by(o.c.idx)))
         q = (
             select(a.c.object_idx, u.c.worker_id, a.c.answer_json)
@@ -248,8 +247,8 @@ def _manifest(data: _JobData, res: _Result, *, labelled_only: bool, use_stored: 
     out: list[str] = []
     for r in data.rows:
         enc = res.encoded.get(r.idx)
-        if enc is None and use_stored and r.status == "done":
-            enc = r.consolidated_json
+        if enc is None and (r.status == "machine" or (use_stored and r.status == "done")):
+            enc = r.consolidated_json  # a machine label (automated data labeling) is stored, never consolidated
         if enc is None:
             if not labelled_only or r.status == "skipped":
                 out.append(r.line_json.rstrip("\r\n"))

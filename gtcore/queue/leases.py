@@ -76,12 +76,14 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
     """Open objects this worker may claim now, lowest index first (the claim query; the portal counts it).
 
     The window is the first ``max_concurrent`` open objects of the job: objects never re-open, so every
-    object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight.
+    object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight. Objects held by
+    automated data labeling (``held``: not released to people yet, gtcore.autolabel.loop) are never candidates
+    and take no place in the window.
     """
     win = O.alias("win")
     window = (
         select(win.c.idx)
-        .where(win.c.job_id == job_id, win.c.status == "open")
+        .where(win.c.job_id == job_id, win.c.status == "open", win.c.held.is_(False))
         .order_by(win.c.idx)
         .limit(max_concurrent)
         .scalar_subquery()
@@ -95,6 +97,7 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
         O.c.job_id == job_id,
         O.c.idx.in_(window),
         O.c.status == "open",
+        O.c.held.is_(False),
         O.c.taken < O.c.needed,
         O.c.declines < O.c.needed,
         ~mine,

@@ -22,7 +22,7 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
 from gtcore.jobform import data
 from gtcore.jobform.create import form_from_job
-from gtcore.jobform.model import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobform.model import AUTO_LABELING_MIN_OBJECTS, DEFAULT_TEXTS, ExampleImage, JobForm, default_output
 from gtcore.jobs import api as jobs
 from gtcore.ui.resources import get_context
 
@@ -77,6 +77,7 @@ def init_defaults(ctx_home: str) -> None:
         ("cj_lifetime_h", 720),
         ("cj_max_concurrent", 1000),
         ("cj_auto", False),
+        ("cj_model_uri", ""),
         ("cj_ex_kind", "good"),
         ("cj_ex_uri", ""),
         ("cj_ex_caption", ""),
@@ -135,6 +136,7 @@ def apply_form(form: JobForm, source_status: str = "") -> None:
             "cj_max_concurrent": form.max_concurrent,
             "cj_team": form.team,
             "cj_auto": form.auto_labeling,
+            "cj_model_uri": form.auto_model_uri,
             LABELS: list(form.labels),
             EXAMPLES: [{"kind": e.kind, "image_uri": e.image_uri, "caption": e.caption} for e in form.examples],
         }
@@ -243,6 +245,26 @@ def do_sample() -> None:
     note(f"Sample data: {sample.images} faces in {sample.folder}; the data setup ran on them.")
 
 
+def do_sample_digits() -> None:
+    """Load the digits sample (1,797 images with truth, enough for automated data labeling) and set it up."""
+    ctx = get_context()
+    try:
+        sample = data.load_sample_digits(ctx, signed_in())
+    except GTError as exc:
+        return fail(exc)
+    ss()["cj_input_kind"] = "folder"
+    ss()["cj_folder"] = str(sample.folder)
+    ss()["cj_task_type"] = "ImageClassification"
+    ss()[LABELS] = list(sample.labels)
+    if not ss().get("cj_name"):
+        ss()["cj_name"] = "sample-digits"
+    do_setup()
+    note(
+        f"Sample data: {sample.images:,} handwritten digits in {sample.folder} (their true labels are in "
+        f"{sample.truth.name} beside them); the data setup ran on them. Switch on automated data labeling in step 8."
+    )
+
+
 def data_problems() -> ManifestError | None:
     found = (ss().get(DATA) or {}).get("problems") or []
     return ManifestError(found, summary=f"{len(found)} problem(s) in the input manifest") if found else None
@@ -303,7 +325,7 @@ def current_task_type() -> str:
     return str(ss().get("cj_task_type", "BoundingBox"))
 
 
-def current_form(auto_allowed: bool) -> JobForm:
+def current_form(auto_allowed: bool, auto_min_objects: int = AUTO_LABELING_MIN_OBJECTS) -> JobForm:
     """The JobForm the widgets describe now."""
     state, o = ss(), origin()
     found = state.get(DATA) or {}
@@ -329,6 +351,8 @@ def current_form(auto_allowed: bool) -> JobForm:
         max_concurrent=int(state.get("cj_max_concurrent", 1000)),
         team=str(state.get("cj_team") or ""),
         auto_labeling=bool(state.get("cj_auto")) and auto_allowed,
+        auto_model_uri=str(state.get("cj_model_uri", "")),
+        auto_min_objects=auto_min_objects,
         origin=str(o["origin"]),
         source_job=str(o.get("job", "")),
         source_attribute=str(o.get("attribute", "")),

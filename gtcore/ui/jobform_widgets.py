@@ -67,6 +67,12 @@ def sample_ui() -> None:
             "folder, runs the data setup and adds the labels eye, mouth and ear, so you can try the whole flow."
         )
         st.button("Load sample data", key="cj_sample", on_click=fs.do_sample, icon=":material/face:")
+        st.write(
+            "Or, to try automated data labeling: scikit-learn's 1,797 handwritten digits (64x64, labels 0-9, "
+            "their true labels in truth.json beside them) as a single-label image classification job."
+        )
+        st.button("Load digits for automated labeling", key="cj_sample_digits", on_click=fs.do_sample_digits,
+                  icon=":material/pin:")  # fmt: skip
 
 
 def _live(problems: list[str], ok_text: str) -> None:
@@ -293,14 +299,29 @@ def workers_ui(team_names: list[str]) -> None:
     st.selectbox("Private work team", team_names, key="cj_team", help="Only members of this team get the tasks.")
 
 
-def auto_labeling_ui(object_count: int | None) -> bool:
-    """The switch, disabled with the reason when not available; returns whether it may be on."""
-    ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count)
+def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) -> bool:
+    """The switch (disabled with the reason when not available), the rule, what will happen, the model URI field;
+    returns whether it may be on."""
+    ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count, least)
+    st.caption(
+        f"Rule (Ground Truth's): single-label image classification and bounding-box jobs of at least {least:,} "
+        "objects. A model trained on your team's labels, on this server's CPU, labels what it is sure of."
+    )
     if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
         st.caption(reason[0].upper() + reason[1:] + ".")
         return False
     st.toggle("Enable automated data labeling", key="cj_auto", disabled=not ok, help=reason)
     st.caption(("Available: " if ok else "Not available: ") + reason + ".")
+    if ok and fs.ss().get("cj_auto") and object_count is not None:
+        st.info(jobform.auto_labeling_plan(object_count, max_concurrent), icon=":material/smart_toy:")
+        st.text_input(
+            "Start from a model (optional)",
+            key="cj_model_uri",
+            placeholder="s3://bucket/models/team.onnx or an earlier job's FinalActiveLearningModelArn",
+            help="An ONNX file (classifier, feature extractor or detector: see the README's contract) or the "
+            "final model of an earlier job of this product. A model that cannot be used is reported on the "
+            "job status page and people label everything.",
+        )
     return ok
 
 

@@ -172,6 +172,12 @@ def _tile_label(view: viewer.AttributeView, pos: int, tile: tiles.Tile, failed: 
     return f"line {row['line']} · {name} · {count}" + (f" · {tile.note}" if tile.note else "")
 
 
+def _labeled_by_badge(view: viewer.AttributeView, pos: int) -> str:
+    """Human vs machine label (metadata ``human-annotated``) as a coloured tag after the tile caption."""
+    by = view.images.loc[pos].get("human_annotated", "")
+    return " · :orange[machine label]" if by == "no" else (" · :blue[human label]" if by == "yes" else "")
+
+
 def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.AttributeView | None,
             positions: Any) -> None:  # fmt: skip
     """A page of tiles (pairs when comparing) with an Open button each."""
@@ -203,7 +209,7 @@ def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.At
             for col, tile, v in slots:
                 col.image(tile.jpeg)
                 label = _tile_label(v, pos, tile, failed) if v is view else (v.attr.name if v and v.attr else "")
-                col.caption(md_escape(label))
+                col.caption(md_escape(label) + (_labeled_by_badge(v, pos) if v is not None else ""))
             if cols[2 * k if second else k].button("Open", key=f"viewer_open_{pos}", type="tertiary"):
                 st.session_state[SELECTED] = pos
                 st.rerun()

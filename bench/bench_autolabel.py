@@ -1,0 +1,247 @@
+"""Benchmark: automated data labeling end to end, as a team would run it.
+
+    python bench/bench_autolabel.py --images DIR --truth FILE --task-type ImageClassification|BoundingBox
+                                    [--worker-error 0.05] [--workers 3]
+
+Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
+upscaled; FILE = DIR/truth.json). The script:
+
+1. builds a fresh home (SQLite + local store in a temp folder) with a team of simulated annotators;
+2. creates a job over every image in DIR through the real API (``gtcore.jobs.api.create_labeling_job``) with
+   ``LabelingJobAlgorithmsConfig`` (the real 1,250-object rule applies), ``--workers`` annotators per object
+   (NumberOfHumanWorkersPerDataObject) and MaxConcurrentTaskCount = ``--batch`` (default 100; Ground Truth's
+   console uses 1000, which on 1,797 objects leaves too little for the model after the 20 % validation set);
+3. starts ``--background 2`` real ``gtcore worker`` processes (they run the loop's train / infer steps), while
+   this process plays the annotators: claim -> answer from FILE (wrong with probability ``--worker-error``) ->
+   submit, through the real queue, until the job is final;
+4. prints: objects, human-labeled, machine-labeled (count, fraction), the machine labels' accuracy
+   (classification) or mean IoU and precision / recall at IoU 0.5 (boxes) against FILE, the same for the whole
+   output, wall time, training / inference seconds per iteration, how long annotators found nothing to claim
+   while the job ran ("waited"), and the load average (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gtcore.autolabel import simulate  # noqa: E402
+from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
+from gtcore.autolabel.status import loop_status  # noqa: E402
+from gtcore.context import Context  # noqa: E402
+from gtcore.core.access import Actor  # noqa: E402
+from gtcore.core.errors import TaskError  # noqa: E402
+from gtcore.core.settings import Settings  # noqa: E402
+from gtcore.jobs import api as jobs  # noqa: E402
+from gtcore.queue import api as queue  # noqa: E402
+from tests.fixtures.core import make_team, make_user  # noqa: E402
+
+SYSTEM = Actor.system_actor()
+SUFFIX = {"ImageClassification": "ImageMultiClass", "BoundingBox": "BoundingBox"}
+FAMILY = {"ImageClassification": "image-classification", "BoundingBox": "object-detection"}
+
+
+def _env(home: Path, images: Path) -> dict[str, str]:
+    return {
+        "GT_HOME": str(home),
+        "GT_LOCAL_ROOTS": os.pathsep.join([str(home), str(images.resolve())]),
+        "GT_DATABASE_URL": f"sqlite:///{home / 'gt.sqlite3'}",
+    }
+
+
+def _labels(truth: dict[str, Any], task_type: str) -> list[str]:
+    if task_type == "ImageClassification":
+        return sorted({str(v) for v in truth.values()})
+    return sorted({str(b["label"]) for boxes in truth.values() for b in boxes})
+
+
+def _request(name: str, manifest: Path, labels_file: Path, out: Path, task_type: str, workers: int, batch: int) -> dict:
+    s = SUFFIX[task_type]
+    return {
+        "LabelingJobName": name,
+        "LabelAttributeName": name,
+        "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": str(manifest)}}},
+        "OutputConfig": {"S3OutputPath": str(out)},
+        "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
+        "LabelCategoryConfigS3Uri": str(labels_file),
+        "HumanTaskConfig": {
+            "WorkteamArn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/bench",
+            "PreHumanTaskLambdaArn": f"arn:aws:lambda:us-east-1:432418664414:function:PRE-{s}",
+            "TaskTitle": "Bench",
+            "TaskDescription": "Label the digits",
+            "NumberOfHumanWorkersPerDataObject": workers,
+            "TaskTimeLimitInSeconds": 300,
+            "TaskAvailabilityLifetimeInSeconds": 864000,
+            "MaxConcurrentTaskCount": batch,
+            "AnnotationConsolidationConfig": {
+                "AnnotationConsolidationLambdaArn": f"arn:aws:lambda:us-east-1:432418664414:function:ACS-{s}"
+            },
+        },
+        "LabelingJobAlgorithmsConfig": {
+            "LabelingJobAlgorithmSpecificationArn": "arn:aws:sagemaker:us-east-1:027400017018:"
+            f"labeling-job-algorithm-specification/{FAMILY[task_type]}"
+        },
+    }
+
+
+def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, name: str, truth: dict, labels: list[str],
+                          error: float, size: tuple[int, int]) -> float:  # fmt: skip
+    """Annotators work until the job is final; returns the seconds in which none of them had anything to claim."""
+    rng = random.Random(7)
+    waited = 0.0
+    while True:
+        got = 0
+        for w in people:
+            try:
+                task = queue.claim_next(ctx, w, job_id)
+            except TaskError:
+                return waited
+            if task is None:
+                continue
+            answer = simulate.answer_for(truth[Path(str(task.source_ref)).name], labels, error, rng, size)
+            try:
+                queue.submit(ctx, w, task.assignment_id, answer)
+            except TaskError:
+                return waited
+            got += 1
+        if got == 0:
+            status = jobs.job_summary(ctx, SYSTEM, job_id=job_id).status
+            if status in ("Completed", "Stopped", "Failed"):
+                return waited
+            time.sleep(0.2)
+            waited += 0.2
+
+
+def _box_stats(pairs: list[tuple[list[Labeled], list[Labeled]]]) -> tuple[float, float, float]:
+    if not pairs:
+        return float("nan"), float("nan"), float("nan")
+    miou = sum(image_score(p, t) for p, t in pairs) / len(pairs)
+    tp = n_pred = n_true = 0
+    for pred, truth in pairs:
+        n_pred += len(pred)
+        n_true += len(truth)
+        used: set[int] = set()
+        for p in pred:
+            best = max(
+                (j for j, t in enumerate(truth) if j not in used and t.label == p.label and iou(p.box, t.box) >= 0.5),
+                key=lambda j: iou(p.box, truth[j].box),
+                default=None,
+            )
+            if best is not None:
+                used.add(best)
+                tp += 1
+    return miou, tp / n_pred if n_pred else float("nan"), tp / n_true if n_true else float("nan")
+
+
+def _quality(lines: list[dict], attr: str, truth: dict, labels: list[str], task_type: str, machine: bool) -> str:
+    chosen = [x for x in lines if attr in x and (x[f"{attr}-metadata"]["human-annotated"] == "no") == machine]
+    if task_type == "ImageClassification":
+        right = sum(labels[int(x[attr])] == str(truth[Path(x["source-ref"]).name]) for x in chosen)
+        return f"accuracy {right / len(chosen):.4f} ({right}/{len(chosen)})" if chosen else "accuracy n/a (none)"
+    idx = {lab: i for i, lab in enumerate(labels)}
+    pairs = []
+    for x in chosen:
+        pred = [Labeled(a["class_id"], (a["left"], a["top"], a["width"], a["height"])) for a in x[attr]["annotations"]]
+        t = [
+            Labeled(idx[b["label"]], (b["left"], b["top"], b["width"], b["height"]))
+            for b in truth[Path(x["source-ref"]).name]
+        ]
+        pairs.append((pred, t))
+    miou, prec, rec = _box_stats(pairs)
+    return f"mean IoU {miou:.4f}, precision@0.5 {prec:.4f}, recall@0.5 {rec:.4f} over {len(pairs)} images"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--truth", type=Path, required=True)
+    ap.add_argument("--task-type", choices=["ImageClassification", "BoundingBox"], required=True)
+    ap.add_argument("--worker-error", type=float, default=0.0)
+    ap.add_argument("--workers", type=int, default=1, help="annotators per object (NumberOfHumanWorkersPerDataObject)")
+    ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
+    ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
+    args = ap.parse_args()
+    truth = json.loads(args.truth.read_text())
+    images = sorted(p for p in args.images.resolve().iterdir() if p.name in truth)
+    labels = _labels(truth, args.task_type)
+    home = Path(tempfile.mkdtemp(prefix="gt-bench-autolabel-"))
+    env = _env(home, args.images)
+    ctx = Context.from_settings(Settings.from_env(env, cwd=home))
+    team = make_team(ctx.db, "bench")
+    people = [make_user(ctx.db, f"a{i}@example.com", team_ids=(team,)) for i in range(max(3, args.workers))]
+    manifest = home / "input.manifest"
+    manifest.write_text("".join(json.dumps({"source-ref": str(p)}) + "\n" for p in images))
+    labels_file = home / "labels.json"
+    labels_file.write_text(json.dumps({"document-version": "2018-11-28", "labels": [{"label": x} for x in labels]}))
+    with open(images[0], "rb") as fh:
+        from PIL import Image
+
+        size = Image.open(fh).size
+    print(f"load average at start: {os.getloadavg()}")
+    t0 = time.perf_counter()
+    req = _request("bench-autolabel", manifest, labels_file, home / "output", args.task_type, args.workers, args.batch)
+    job_id = jobs.create_labeling_job(ctx, SYSTEM, req).job_id
+    code = "import sys; from gtcore.cli.command import main; sys.exit(main(['worker', '--poll-seconds', '0.2']))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, **env},
+            cwd=str(Path(__file__).resolve().parents[1]),
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(args.background)
+    ]
+    try:
+        waited = _annotate_until_final(ctx, people, job_id, "bench-autolabel", truth, labels, args.worker_error, size)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:  # a worker finishes the step it is running (a training may take a minute) first
+            try:
+                p.wait(600)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    wall = time.perf_counter() - t0
+    d = jobs.describe_labeling_job(ctx, SYSTEM, "bench-autolabel")
+    c = d["LabelCounters"]
+    lines = [json.loads(x) for x in ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]
+    n = len(images)
+    print(f"task type: {args.task_type}; worker error {args.worker_error}; {args.workers} annotator(s) per object; "
+          f"MaxConcurrentTaskCount {args.batch}; status {d['LabelingJobStatus']}")  # fmt: skip
+    print(f"objects: {n}")
+    print(f"human-labeled: {c['HumanLabeled']}")
+    print(f"machine-labeled: {c['MachineLabeled']} ({c['MachineLabeled'] / n:.1%})")
+    print(f"machine labels vs truth: {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, True)}")
+    print(f"human labels vs truth:   {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, False)}")
+    attr = "bench-autolabel"
+    as_one = [x | {f"{attr}-metadata": {**x[f"{attr}-metadata"], "human-annotated": "no"}} for x in lines if attr in x]
+    whole = _quality(as_one, attr, truth, labels, args.task_type, True)
+    print(f"whole output vs truth:   {whole}")
+    print(f"wall time: {wall:.1f} s; annotators found nothing to claim for {waited:.1f} s while the job ran")
+    st = loop_status(ctx, SYSTEM, job_id)
+    for it in st.iterations:
+        if it.training_seconds is None and it.error is None:
+            print(f"  iteration {it.number}: sent {it.released} to people")
+            continue
+        th = "none reached the target" if it.threshold is None else f"{it.threshold:.3f}"
+        print(f"  iteration {it.number}: sent {it.released} to people; trained on {it.human_labeled} human labels "
+              f"in {it.training_seconds or 0:.2f} s; threshold {th} ({it.metric_name} {it.metric or 0:.3f} on "
+              f"{it.validation_count} validation objects); inference {it.inference_seconds or 0:.2f} s; "
+              f"machine-labeled {it.machine_labeled}" + (f"; error: {it.error}" if it.error else ""))  # fmt: skip
+    if st.error:
+        print(f"loop error: {st.error}")
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

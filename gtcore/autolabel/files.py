@@ -1,0 +1,86 @@
+"""Writing one iteration's ``training/``, ``activelearning/`` and ``inference/`` files (layout: ``outputs``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from gtcore.autolabel import loop, outputs, rules
+from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core import tasktypes
+
+O = dbm.objects  # noqa: E741
+
+
+def record(f: loop.JobFacts, pred: Any, conf: float, size: tuple[int | None, int | None, int]) -> dict[str, Any]:
+    out_type = tasktypes.get(f.task_type).output_type
+    if f.task_type == "BoundingBox":
+        return outputs.boxes_record(f.attr, f.labels, f.name, pred, size, out_type)
+    return outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
+
+
+def write_training_files(
+    ctx: Context, f: loop.JobFacts, n: int, train_items: list, val_items: list, preds: dict, th: rules.Threshold,
+    trained_on: int, seconds: float,
+) -> None:  # fmt: skip
+    tr = outputs.folder_uri(ctx, f.folder, "training", str(n))
+    outputs.write_lines(ctx, ctx.storage.join(tr, "train.manifest"), [line for _, _, _, line in train_items])
+    metrics = {
+        "iteration": n,
+        "trainedOn": trained_on,
+        "validationObjects": len(val_items),
+        "metric": rules.target_for(f.task_type)[0],
+        "target": rules.target_for(f.task_type)[1],
+        "threshold": th.value,
+        "validationMetricAtThreshold": th.metric,
+        "validationCovered": th.covered,
+        "trainingSeconds": round(seconds, 3),
+    }
+    ctx.storage.write_text(ctx.storage.join(tr, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
+    al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "validation")
+    outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [line for _, _, _, line in val_items])
+    records = {val_items[i][0]: record(f, p, c, (None, None, 3)) for i, (p, c) in preds.items()}
+    outputs.write_lines(ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines(records))
+
+
+def write_inference_files(
+    ctx: Context, f: loop.JobFacts, n: int, lines: list, labeled: list, scored: list, machine: list
+) -> None:
+    inf = outputs.folder_uri(ctx, f.folder, "inference", str(n))
+    outputs.write_lines(ctx, ctx.storage.join(inf, "input.manifest"), lines)
+    out = [
+        json.dumps(
+            {"datasetObjectId": str(idx), "prediction": _plain(pred), "confidence": round(conf, 4)},
+            separators=(",", ":"),
+        )
+        for idx, conf, pred in scored
+    ]
+    outputs.write_lines(ctx, ctx.storage.join(inf, "output.jsonl"), out)
+    al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "auto-annotation")
+    by_idx = {idx: line for idx, line in _lines_of(ctx, f.id, [i for i, _, _ in machine])}
+    outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [by_idx[i] for i, _, _ in machine if i in by_idx])
+    outputs.write_lines(
+        ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines({i: r for i, _, r in machine})
+    )
+
+
+def _plain(pred: Any) -> Any:
+    if isinstance(pred, list):
+        return [
+            {"label": lab, "left": b[0], "top": b[1], "width": b[2], "height": b[3], "score": round(s, 4)}
+            for lab, b, s in pred
+        ]
+    return pred
+
+
+def _lines_of(ctx: Context, job_id: int, idxs: list[int]) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    with ctx.db.read() as conn:
+        for k in range(0, len(idxs), 500):
+            out += [(int(i), str(line)) for i, line in conn.execute(
+                select(O.c.idx, O.c.line_json).where(O.c.job_id == job_id, O.c.idx.in_(idxs[k : k + 500]))
+            )]  # fmt: skip
+    return sorted(out)

@@ -1,0 +1,268 @@
+"""The ``autolabel.train`` and ``autolabel.infer`` steps of one iteration (run by background workers).
+
+``train``: consolidate the fresh human answers (``gtcore.output.writer.write_intermediate``), train on every
+human label except the validation set's, predict the validation set, choose the threshold (``rules``), save the
+model (``models.save``: atomic file + SHA-256) and write ``training/<N>/`` and ``activelearning/<N>/validation/``.
+A job that starts from a model (``InitialActiveLearningModelArn``) keeps it when it covers more of the validation
+set at the target than the freshly trained one.
+
+``infer``: load the iteration's model (checksum checked), predict every held object (streamed, one image at a
+time), machine-label those at or above the threshold (within ``MaxPercentageOfInputDatasetLabeled``), store the
+others' confidence for the next batch's uncertainty ranking, write ``inference/<N>/`` and
+``activelearning/<N>/auto-annotation/``, then finish the job if nothing is left open.
+
+Both are idempotent: an iteration whose ``finished_at`` (infer) or ``model_id``/``threshold`` (train) is set is
+not redone; a retry after a crash does the same work again, and store writes are whole-file (tmp then rename), so a
+worker killed mid-way leaves no half-written model or output. A model that cannot be used (``ModelError``) switches
+the job to people only (``loop.go_human_only``); too few labels to train (``TrainingError``) skips the machine
+labels of that iteration only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from gtcore.autolabel import files, loop, models, outputs, rules
+from gtcore.autolabel import learner as lrn
+from gtcore.autolabel.classifier import TrainingError
+from gtcore.autolabel.features import load_image
+from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError, ImageError, StorageError
+from gtcore.jobs import actions as jobactions
+from gtcore.jobs import finishing
+from gtcore.output import writer
+from gtcore.output.image_sizes import image_info_reader
+
+log = logging.getLogger(__name__)
+O = dbm.objects  # noqa: E741
+IT = dbm.autolabel_iterations
+S = dbm.autolabel_jobs
+CHUNK = 200
+MISSING_EXTRA = "the background worker lacks the automated-labeling libraries: pip install 'gtcore[autolabel]'"
+
+
+def _context(ctx: Context, job_id: int, iteration: int) -> tuple[loop.JobFacts, Any, Any] | None:
+    with ctx.db.read() as conn:
+        f = loop.job_facts(conn, job_id)
+        st = conn.execute(select(S).where(S.c.job_id == job_id)).first()
+        it = conn.execute(select(IT).where(IT.c.job_id == job_id, IT.c.iteration == iteration)).first()
+    if f is None or st is None or it is None or f.status != "InProgress" or st.phase != "loop":
+        return None
+    return f, st, it
+
+
+def _loader(ctx: Context) -> lrn.Loader:
+    return lambda uri: load_image(ctx, uri)
+
+
+def _human_items(
+    ctx: Context, f: loop.JobFacts
+) -> tuple[list[tuple[int, str, Any, str]], list[tuple[int, str, Any, str]]]:
+    """(training, validation) items (idx, image URI, human label, line) from the stored consolidated labels."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(O.c.idx, O.c.source_ref, O.c.al_role, O.c.consolidated_json, O.c.line_json)
+            .where(O.c.job_id == f.id, O.c.status == "done", O.c.consolidated_json.is_not(None))
+            .order_by(O.c.idx)
+        ).all()
+    train: list[tuple[int, str, Any, str]] = []
+    val: list[tuple[int, str, Any, str]] = []
+    for idx, ref, role, enc, line in rows:
+        label = outputs.human_label(json.loads(enc), f.attr, f.labels) if ref else None
+        if label is None:
+            continue
+        (val if role == "validation" else train).append((int(idx), str(ref), label, str(line)))
+    return train, val
+
+
+def _finish_iteration(ctx: Context, job_id: int, n: int, **values: Any) -> None:
+    with ctx.db.write() as conn:
+        conn.execute(update(IT).where(IT.c.job_id == job_id, IT.c.iteration == n).values(**values))
+
+
+def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
+    got = _context(ctx, job_id, n)
+    if got is None:
+        return []
+    f, st, it = got
+    if it.finished_at is not None or it.threshold is not None or it.model_id is not None:
+        return [("infer", n)] if it.finished_at is None else []
+    writer.write_intermediate(ctx, job_id)  # consolidates the fresh human answers (stores consolidated_json)
+    train_items, val_items = _human_items(ctx, f)
+    metric_name, target = rules.target_for(f.task_type)
+    load = _loader(ctx)
+    t0 = time.perf_counter()
+    try:
+        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
+        candidates = [lr]
+        if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
+            candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source))
+        trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
+        best: tuple[Any, rules.Threshold, dict[int, Any]] | None = None
+        for cand in candidates:
+            confs, scores, preds = lrn.validation_scores(cand, [(u, lab) for _, u, lab, _ in val_items], load)
+            th = rules.choose_threshold(confs, scores, target)
+            if best is None or th.covered > best[1].covered:
+                best = (cand, th, preds)
+        assert best is not None
+    except models.ModelError as exc:
+        loop.go_human_only(ctx, job_id, str(exc), n)
+        return []
+    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
+        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
+        return []
+    except TrainingError as exc:
+        _finish_iteration(
+            ctx, job_id, n, error=str(exc), finished_at=dbm.now(), human_labeled=len(train_items) + len(val_items)
+        )
+        return [("step", n)]
+    chosen, th, preds = best
+    seconds = time.perf_counter() - t0
+    model_id = _save_model(ctx, f, n, chosen, st)
+    files.write_training_files(ctx, f, n, train_items, val_items, preds, th, trained_on, seconds)
+    _finish_iteration(
+        ctx,
+        job_id,
+        n,
+        trained_on=trained_on,
+        validation_count=len(val_items),
+        metric_name=metric_name,
+        metric=th.metric,
+        threshold=th.value if th.value is not None else -1.0,
+        training_seconds=seconds,
+        human_labeled=len(train_items) + len(val_items),
+        model_id=model_id,
+    )
+    return [("infer", n)]
+
+
+def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, st: Any) -> int | None:
+    data = lr.to_bytes()
+    if data is None:
+        return None
+    if lr.source.startswith("saved model") and lr.model is not None and not lr.extractor:
+        found = models.find(ctx, lr.source.removeprefix("saved model "))
+        if found is not None:
+            return found.id
+    saved = models.save(ctx, f.id, n, f.folder, lr.kind, f.task_type, data)
+    with ctx.db.write() as conn:
+        conn.execute(update(S).where(S.c.job_id == f.id).values(final_model_id=saved.id, updated_at=dbm.now()))
+    return saved.id
+
+
+def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
+    got = _context(ctx, job_id, n)
+    if got is None:
+        return []
+    f, st, it = got
+    if it.finished_at is not None:
+        return []
+    try:
+        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
+        if it.model_id is not None:
+            saved = models.by_id(ctx, int(it.model_id))
+            if saved is None:
+                raise models.ModelError(f"model {it.model_id} of iteration {n} is not recorded")
+            lr.model = models.load(ctx, saved)
+        threshold = None if it.threshold is None or it.threshold < 0 else float(it.threshold)
+        t0 = time.perf_counter()
+        labeled, scored, lines = _predict_held(ctx, f, lr, threshold)
+        seconds = time.perf_counter() - t0
+    except models.ModelError as exc:
+        loop.go_human_only(ctx, job_id, str(exc), n)
+        return []
+    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
+        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
+        return []
+    machine = _store_predictions(ctx, f, n, labeled, scored)
+    files.write_inference_files(ctx, f, n, lines, labeled, scored, machine)
+    _finish_iteration(ctx, job_id, n, machine_labeled=len(machine), inference_seconds=seconds, finished_at=dbm.now())
+    _after_inference(ctx, job_id)
+    return [("step", n)]
+
+
+def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: float | None) -> tuple[list, list, list]:
+    """(above-threshold [(idx, conf, record)], scored [(idx, conf, prediction)], input lines) of the held objects."""
+    with ctx.db.read() as conn:
+        held = conn.execute(
+            select(O.c.idx, O.c.source_ref, O.c.line_json)
+            .where(O.c.job_id == f.id, O.c.status == "open", O.c.held.is_(True))
+            .order_by(O.c.idx)
+        ).all()
+    info = image_info_reader(ctx.storage)
+    load = _loader(ctx)
+    labeled, scored, lines = [], [], []
+    for idx, ref, line in held:
+        if not ref:
+            continue
+        lines.append(line)
+        try:
+            pred, conf = lr.predict(str(ref), load)
+        except (ImageError, StorageError) as exc:
+            log.warning("job %s object %s: not inferred (%s); it stays for people", f.id, idx, exc)
+            continue
+        scored.append((int(idx), conf, pred))
+        if threshold is not None and conf >= threshold:
+            size: tuple[int | None, int | None, int] = (None, None, 3)
+            if f.task_type == "BoundingBox":
+                im = info(json.loads(line))
+                size = (im.width, im.height, im.depth) if im is not None else (None, None, 3)
+            labeled.append((int(idx), conf, files.record(f, pred, conf, size)))
+    return labeled, scored, lines
+
+
+def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list) -> list:
+    with ctx.db.read() as conn:
+        c = loop.counts(conn, f.id)
+    budget = rules.labeled_budget(
+        f.stopping.get("MaxPercentageOfInputDatasetLabeled"), f.total, c.human + c.machine + c.released_open
+    )
+    labeled = sorted(labeled, key=lambda t: -t[1])
+    if budget is not None:
+        labeled = labeled[:budget]
+    t = dbm.now()
+    done: list = []
+    with ctx.db.write() as conn:
+        for k in range(0, len(labeled), CHUNK):
+            for idx, conf, rec in labeled[k : k + CHUNK]:
+                moved = conn.execute(
+                    update(O)
+                    .where(O.c.job_id == f.id, O.c.idx == idx, O.c.status == "open", O.c.held.is_(True), O.c.taken == 0)
+                    .values(
+                        status="machine",
+                        held=False,
+                        consolidated_json=json.dumps(rec, ensure_ascii=False, separators=(",", ":")),
+                        al_iteration=n,
+                        al_confidence=conf,
+                        updated_at=t,
+                    )
+                ).rowcount
+                if moved:
+                    done.append((idx, conf, rec))
+        kept = {idx for idx, _, _ in done}
+        for idx, conf, _ in scored:
+            if idx not in kept:
+                conn.execute(
+                    update(O).where(O.c.job_id == f.id, O.c.idx == idx, O.c.status == "open").values(al_confidence=conf)
+                )
+    return done
+
+
+def _after_inference(ctx: Context, job_id: int) -> None:
+    """Finish the job when the model labeled the last open objects; else check the stopping conditions."""
+    with ctx.db.read() as conn:
+        left = conn.execute(select(O.c.idx).where(O.c.job_id == job_id, O.c.status == "open").limit(1)).first()
+    try:
+        if left is None:
+            finishing.finish_job(ctx, job_id, "Completed")
+        else:
+            jobactions.check_stopping_conditions(ctx, Actor.system_actor(), job_id)
+    except GTError:
+        log.exception("job %s: finishing after inference failed; the maintenance sweep retries", job_id)
