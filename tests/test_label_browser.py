@@ -248,7 +248,9 @@ def test_stop_then_resume_in_the_same_session_redraws_the_draft(
         wait_for_idle(ann)
         assert draft_boxes() == 1, f"the draft was overwritten after resuming from the {resume}"
         img = canvas_screenshot(ann)
-        assert edge_distance(img, CAT, class_color(0), scale) < 60, f"the box is not drawn after resuming from the {resume}"
+        assert edge_distance(img, CAT, class_color(0), scale) < 60, (
+            f"the box is not drawn after resuming from the {resume}"
+        )
 
     ann.get_by_role("button", name="Submit").click()
     ann.get_by_text("Submitted: object 1 of 2 is saved").wait_for(timeout=30_000)
