@@ -14,10 +14,10 @@ import pytest
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.output import worker_responses as responses
-from gtcore.queue import api as queue
 from gtcore.core.access import Actor
 from gtcore.jobs import api as jobs
+from gtcore.output import worker_responses as responses
+from gtcore.queue import api as queue
 from gtcore.work import runner
 from tests.fixtures.core import make_settings, run_work
 from tests.fixtures.queue import QueueWorld, box_answer, make_world
