@@ -154,9 +154,9 @@ def test_stop_asks_first_then_writes_the_output(page_ctx: Context, tmp_path: Pat
     assert summary.status == "Stopping"  # the request does no heavy work: the background workers finish it
     texts = _texts(at)
     assert (
-        f"Stopping boxes-run: the background workers write the answered objects' files and its output manifest at {summary.output_manifest_uri}, then it is Stopped."
-        in texts
-    )
+        f"Stopping boxes-run: the background workers write the answered objects' files and its output manifest at "
+        f"{summary.output_manifest_uri}, then it is Stopped."
+    ) in texts
     run_work(page_ctx)
     at.run()
     summary = jobs.job_summary(page_ctx, admin, "boxes-run")

@@ -108,9 +108,9 @@ def test_list_filter_detail_and_stop(page_ctx: Context, tmp_path: Path) -> None:
     _ok(at)
     assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopping"  # the workers finish it
     assert (
-        f"Stopping dogs-1: the background workers write the answered objects' files and its output manifest at {out}, then it is Stopped."
-        in _texts(at)
-    )
+        f"Stopping dogs-1: the background workers write the answered objects' files and its output manifest at "
+        f"{out}, then it is Stopped."
+    ) in _texts(at)
     run_work(page_ctx)
     at.run()
     assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopped"
