@@ -49,7 +49,10 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
     t = dbm.now() if now is None else now
     scope = [W.c.job_id == job_id] if job_id is not None else []
     with ctx.db.read() as conn:
-        counts = dict(conn.execute(select(W.c.status, func.count()).where(*scope).group_by(W.c.status)).all())
+        counts: dict[str, int] = {
+            str(k): int(v)
+            for k, v in conn.execute(select(W.c.status, func.count()).where(*scope).group_by(W.c.status)).all()
+        }
         due = conn.execute(
             select(func.count()).where(W.c.status == work.PENDING, W.c.run_after <= t, *scope)
         ).scalar_one()
