@@ -1,5 +1,6 @@
 """Job status (admins; read-only for auditors): a job's status, LabelCounters, progress and time running;
-each worker's submitted and declined tasks and median seconds per task; tasks completed over time; the output
+each worker's submitted and declined tasks and median seconds per task; worker quality (estimated
+accuracy, most frequent confusion, spammer/adversary flags, gold score); tasks completed over time; the output
 manifests (download, open in the manifest viewer); the job's background work (pending, running, failed with the
 reason and a Retry for admins, how far the output files lag); and, for admins, Stop with a confirmation.
 
@@ -14,6 +15,7 @@ import streamlit as st
 from gtcore.core.access import ADMIN, AUDITOR
 from gtcore.core.errors import GTError
 from gtcore.jobs import progress as jobstats
+from gtcore.ui import quality_widgets as qw
 from gtcore.ui import status_widgets as sw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
@@ -41,6 +43,7 @@ sw.header_ui(summary, progress)
 st.button("Refresh", key="status_refresh", icon=":material/refresh:", type="tertiary")
 sw.counters_ui(summary, progress)
 sw.workers_ui(progress)
+qw.quality_ui(ctx, actor, summary.job_id, summary.name, progress.answers_submitted)
 sw.timeline_ui(progress)
 sw.outputs_ui(ctx, actor, summary, files)
 queue_ui(ctx, actor, summary.job_id, key="status_work")

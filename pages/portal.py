@@ -23,6 +23,10 @@ except GTError as exc:
     show_error(exc)
     st.stop()
 
+if not listed and not actor.team_ids:
+    st.info("You are not in a work team yet: ask your team lead to add you to one.", icon=":material/group_off:")
+    st.button("Check again", key="portal_refresh", icon=":material/refresh:")
+    st.stop()
 if not listed:
     st.info("There are no labeling jobs for your teams right now.", icon=":material/inbox:")
     st.button("Check again", key="portal_refresh", icon=":material/refresh:")

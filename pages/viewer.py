@@ -3,7 +3,7 @@
 Open a job's output, a local path or s3:// URI (within the allowed folders and buckets), or an
 upload; pick a label attribute (optionally a second one to compare side by side); filter; browse a
 paged grid of tiles drawn server-side; open one image for its annotations, metadata and each
-worker's own answer; read statistics; export COCO / YOLO / Pascal VOC after the linter.
+worker's own answer; read statistics; export COCO / YOLO / Pascal VOC after the linter (masks: COCO with RLE, or PNG).
 """
 
 from __future__ import annotations
@@ -47,4 +47,4 @@ with grid_tab:
 with stats_tab:
     panels.stats_ui(ctx, actor, view, positions, filters.active())
 with export_tab:
-    panels.export_ui(view)
+    panels.export_ui(view, ctx)

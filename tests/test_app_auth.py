@@ -285,8 +285,8 @@ def _h1(page: object) -> list[str]:
 
 
 def _not_found_dialog(page: object) -> list[str]:
-    """Texts of open dialogs, which are then closed: a signed-out visitor asking for any page URL gets
-    Streamlit's "Page not found" (the same as for a URL that does not exist) and then the gate."""
+    """Texts of open dialogs, which are then closed: a URL that is no page gets Streamlit's "Page not found"
+    (a page the signed-in user's roles do not allow, too); a signed-out visitor gets the gate anywhere."""
     dialogs = page.locator('[role="dialog"]').all_inner_texts()  # type: ignore[attr-defined]
     if dialogs:
         page.keyboard.press("Escape")  # type: ignore[attr-defined]
@@ -314,10 +314,12 @@ def test_browser_gate_lists_no_pages_before_sign_in(tmp_path: Path, browser: obj
     env = {"GT_HOME": str(home), "GT_DATABASE_URL": f"sqlite:///{home / 'gt.sqlite3'}", "GT_LOCAL_ROOTS": str(tmp_path)}
     base = streamlit_app(APP, env)  # type: ignore[operator]
     first = new_page(browser)
-    # the very first run of a fresh server, straight to a page URL: only the first-admin form, no menu
+    # the very first run of a fresh server, straight to a page URL: only the first-admin form, no menu, and
+    # no "Page not found" (the gate answers under every page's address)
     first.goto(base + "/workforce")
     wait_for_idle(first)
-    assert [d.split("\n")[0] for d in _not_found_dialog(first)] == ["Page not found"]
+    first.get_by_role("heading", name="Create the first administrator").wait_for(timeout=30_000)  # a busy machine
+    assert _not_found_dialog(first) == []
     assert _h1(first) == ["Create the first administrator"]
     assert _nav_links(first) == []
     first.get_by_label("E-mail address").fill("lead@example.com")
@@ -326,6 +328,7 @@ def test_browser_gate_lists_no_pages_before_sign_in(tmp_path: Path, browser: obj
     first.get_by_role("button", name="Create administrator").click()
     wait_for_idle(first)
     assert {"Workforce", "Account"} <= set(_nav_when_ready(first))
+    assert _h1(first) == ["Workforce"]  # the page asked for
 
     ctx = Context.from_settings(Settings.from_env(env))
     lead = workforce.actor_for(ctx, 1)
@@ -334,10 +337,11 @@ def test_browser_gate_lists_no_pages_before_sign_in(tmp_path: Path, browser: obj
     ctx.db.dispose()
 
     visitor = new_page(browser)
-    for path in ("/workforce", "/no-such-page"):  # an existing page and a missing one look the same
+    for path, dialog in (("/workforce", []), ("/no-such-page", ["Page not found"])):  # the form, never a menu
         visitor.goto(base + path)
         wait_for_idle(visitor)
-        assert [d.split("\n")[0] for d in _not_found_dialog(visitor)] == ["Page not found"]
+        visitor.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+        assert [d.split("\n")[0] for d in _not_found_dialog(visitor)] == dialog
         assert _h1(visitor) == ["Sign in"] and _nav_links(visitor) == []
     _browser_sign_in(visitor, base, worker.email, PASSWORD, "/workforce")
     links = _nav_when_ready(visitor)

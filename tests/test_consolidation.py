@@ -31,7 +31,8 @@ def test_iou_known_values() -> None:
 
 
 def test_majority_support() -> None:
-    assert [majority(n) for n in range(1, 10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5]
+    # issue 17: 2 workers need both (was 1 of 2); every other count unchanged
+    assert [majority(n) for n in range(1, 10)] == [1, 2, 2, 2, 3, 3, 4, 4, 5]
 
 
 def test_single_worker_boxes_unchanged_with_zero_confidence() -> None:
@@ -81,7 +82,9 @@ def test_at_most_one_box_per_worker_per_cluster() -> None:
     # worker 1 drew the same object twice; worker 2 once. The best-matching copy joins worker 2's box.
     w1 = [Box("cat", 0, 0, 100, 100), Box("cat", 3, 3, 100, 100)]
     w2 = [Box("cat", 4, 4, 100, 100)]
-    out = consolidate_boxes([w1, w2])  # 2 workers: min support 1, so the spare copy survives alone
+    (pair,) = consolidate_boxes([w1, w2])  # 2 workers need both (issue 17): the spare copy is dropped
+    assert pair.support == 2 and (pair.left, pair.top) == (3.5, 3.5)
+    out = consolidate_boxes([w1, w2], min_support=1)  # the old rule: the spare copy survives alone
     assert len(out) == 2
     assert sorted(c.support for c in out) == [1, 2]
     pair = next(c for c in out if c.support == 2)
@@ -108,7 +111,8 @@ def test_minority_boxes_are_dropped() -> None:
 def test_low_overlap_is_not_matched() -> None:
     w1 = [Box("cat", 0, 0, 100, 100)]
     w2 = [Box("cat", 60, 0, 100, 100)]  # IoU 40/160 = 0.25 < 0.5
-    out = consolidate_boxes([w1, w2])
+    assert consolidate_boxes([w1, w2]) == []  # 2 workers who disagree: no box either drew alone (issue 17)
+    out = consolidate_boxes([w1, w2], min_support=1)
     assert len(out) == 2 and all(c.support == 1 for c in out)
 
 
@@ -149,7 +153,10 @@ def test_em_symmetric_tie_is_deterministic() -> None:
     for _ in range(3):
         (r,) = dawid_skene(items, 3)
         assert r.label == 0
-        assert r.confidence == 0.5
+        # issue 17 changed the EM on purpose: two one-answer workers leave the third class some posterior mass,
+        # so the tie's confidence is a little under the old 0.5; both named classes stay exactly tied
+        assert r.posterior[0] == r.posterior[1] > r.posterior[2]
+        assert 0.4 <= r.confidence <= 0.5
 
 
 def test_em_single_answer_items_get_that_answer_and_single_worker_confidence() -> None:

@@ -100,3 +100,45 @@ def test_create_job_form_end_to_end(tmp_path: Path, streamlit_app: Any, page: An
         assert exception_text(page) is None
     finally:
         ctx.db.dispose()
+
+
+def test_the_form_survives_a_visit_to_another_page(tmp_path: Path, streamlit_app: Any, page: Any) -> None:
+    """Issue 18.4: leaving Create job (say, to make a team) lost the name, folder, title, description and
+    instructions; title and description silently came back as the defaults."""
+    home = tmp_path / "gt-home"
+    env = {"GT_HOME": str(home), "GT_DATABASE_URL": f"sqlite:///{home / 'gt.sqlite3'}", "GT_LOCAL_ROOTS": str(tmp_path)}
+    ctx = Context.from_settings(Settings.from_env(env, cwd=tmp_path))
+    try:
+        admin = People(ctx).admin()
+        url = streamlit_app(REPO / "app.py", env)
+        page.goto(url + "/create_job")
+        wait_for_idle(page)
+        _type(page, "E-mail address", admin.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        _click(page, "Sign in")
+        _see(page, "Create labeling job")
+        typed = {
+            "Job name": "kept-job",
+            "Images folder or S3 prefix": str(tmp_path / "images"),
+            "Task title": "Find the cats",
+            "Task description": "Draw a tight box around every cat.",
+        }
+        for label, text in typed.items():
+            _type(page, label, text)
+        full = page.get_by_label("Full instructions (Markdown)", exact=True)
+        full.fill("Boxes **touch** the fur.")
+        page.get_by_label("Task title", exact=True).click()  # leave the text area: its value is sent
+        wait_for_idle(page)
+
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Workforce").click()
+        _see(page, "Workforce")
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Create job").click()
+        _see(page, "Create labeling job")
+        wait_for_idle(page)
+        for label, text in typed.items():
+            got = page.get_by_label(label, exact=True).input_value()
+            assert got == text, f"{label}: {got!r} after visiting another page"
+        assert page.get_by_label("Full instructions (Markdown)", exact=True).input_value() == "Boxes **touch** the fur."
+        assert exception_text(page) is None
+    finally:
+        ctx.db.dispose()

@@ -163,6 +163,16 @@ def test_roles_and_no_team(ctx: Context, people: PeopleFactory) -> None:
     assert "work team" not in Path(d.delivered_to).read_text()
 
 
+def test_a_worker_needs_a_team(ctx: Context, people: PeopleFactory) -> None:
+    """Issue 18.3: a worker invited into no team was invited silently and then saw no jobs."""
+    admin = people(ctx).admin()
+    for roles in (["worker"], ["worker", "auditor"]):
+        with pytest.raises(ValidationError, match="choose the work team"):
+            invitations.invite(ctx, admin, ["lonely@example.com"], None, roles=roles)
+    with ctx.db.read() as conn:  # refused before anything was stored
+        assert conn.execute(select(func.count()).where(dbm.users.c.email_lower == "lonely@example.com")).scalar() == 0
+
+
 def _dead_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -174,8 +184,9 @@ def _dead_port() -> int:
 def test_smtp_down_falls_back_to_outbox(tmp_path: Path, people: PeopleFactory) -> None:
     env = {"GT_SMTP_HOST": "127.0.0.1", "GT_SMTP_PORT": str(_dead_port()), "GT_SMTP_STARTTLS": "0"}
     c = Context.from_settings(make_settings(tmp_path, **env))
-    admin = people(c).admin()
-    (d,) = invitations.invite(c, admin, ["w@example.com"], None).invited
+    p = people(c)
+    admin = p.admin()
+    (d,) = invitations.invite(c, admin, ["w@example.com"], p.team("t1")).invited
     assert d.delivery == "outbox" and d.temporary_password and "not usable" in (d.error or "")
     assert Path(d.delivered_to).is_file()
     c.db.dispose()
@@ -185,8 +196,9 @@ def test_starttls_required_but_not_offered_is_not_sent_in_clear(
     tmp_path: Path, smtp_server: SmtpServer, people: PeopleFactory
 ) -> None:
     c = Context.from_settings(make_settings(tmp_path, **(smtp_server.env() | {"GT_SMTP_STARTTLS": "1"})))
-    admin = people(c).admin()
-    (d,) = invitations.invite(c, admin, ["w@example.com"], None).invited
+    p = people(c)
+    admin = p.admin()
+    (d,) = invitations.invite(c, admin, ["w@example.com"], p.team("t1")).invited
     assert smtp_server.messages == []
     assert d.delivery == "outbox" and "STARTTLS" in (d.error or "").upper()
     c.db.dispose()

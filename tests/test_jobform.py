@@ -506,7 +506,7 @@ def test_clone_and_chain_through_the_form(any_ctx: Context, tmp_path: Path) -> N
     chain = form_from_job(any_ctx, admin, "faces-1", "chain")
     assert chain.manifest_uri.endswith("/faces-1/manifests/intermediate/1/output.manifest")  # Stopped: every line
     assert chain.label_attribute == "faces-1"  # stopped: carry on with the same attribute (console default)
-    assert chain_task_types("BoundingBox") == ["BoundingBox", "AdjustmentBoundingBox"]
+    assert chain_task_types("BoundingBox") == ["BoundingBox", "AdjustmentBoundingBox", "VerificationBoundingBox"]
     assert chain_task_types("ImageClassification") == ["ImageClassification"]
     chain.name, chain.task_type = "faces-adjust", "AdjustmentBoundingBox"
     with pytest.raises(SpecError, match="different from 'faces-1'"):

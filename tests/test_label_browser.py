@@ -6,6 +6,7 @@ the display -> original conversion.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.browser import (
     canvas_screenshot,
     color_distance,
     draw_box,
+    exception_text,
     new_page,
     pixel,
     wait_for_idle,
@@ -98,7 +100,7 @@ def test_invited_worker_draws_two_labels_and_submits(label_world: LabelWorld, st
     assert [r.status for r in draft_rows] == ["leased"] and draft_rows[0].draft_json
 
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
+    page.get_by_text("Submitted: object 1 of 2 is saved").wait_for(timeout=30_000)
     assert wait_task(page, boxes=0) == 1  # the next task opened
 
     # the browser got display-sized JPEGs only, never the originals
@@ -142,7 +144,7 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     wait_task(ann, boxes=1)
     wait_for_idle(ann)
     ann.get_by_role("button", name="Stop and resume later").click()
-    ann.get_by_text("Stopped: your work on object 0 is saved").wait_for(timeout=30_000)
+    ann.get_by_text("Stopped: your work on object 1 of 3 is saved").wait_for(timeout=30_000)
     rows = assignments(world, job.job_id)
     assert [(r.object_idx, r.status) for r in rows] == [(0, "stopped")] and '"cat"' in rows[0].draft_json
     ann.context.close()  # the browser is gone: only the server keeps the work
@@ -155,7 +157,7 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     for _ in range(2):
         seen.append(wait_task(bob, boxes=0))
         bob.keyboard.press("Control+Enter")  # Submit's keyboard shortcut
-        bob.get_by_text(f"Submitted: object {seen[-1]} is saved").wait_for(timeout=30_000)
+        bob.get_by_text(f"Submitted: object {seen[-1] + 1} of 3 is saved").wait_for(timeout=30_000)
     bob.get_by_text("No task is available to you in this job right now").wait_for(timeout=30_000)
     assert sorted(seen) == [1, 2]
     bob.context.close()
@@ -171,9 +173,9 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     assert edge_distance(img, CAT, cat_rgb) < 60, "the resumed box is not drawn where it was"
     assert edge_distance(img, {"left": 1000, "top": 100, "width": 50, "height": 50}, cat_rgb) > 100
     ann.get_by_role("button", name="Submit").click()
-    ann.get_by_text("Submitted: object 0 is saved").wait_for(timeout=30_000)
-    # that was the last: nothing more is offered, the server's embedded worker finishes the job
-    ann.get_by_text("No task is available to you in this job right now").wait_for(timeout=30_000)
+    ann.get_by_text("Submitted: object 1 of 3 is saved").wait_for(timeout=30_000)
+    ann.get_by_text("All done: every object of job stop-resume has its answers").wait_for(timeout=30_000)  # the last
+    assert exception_text(ann) is None  # a success end screen, no red error
 
     answers = world.responses(job.name)
     assert sorted(answers) == [0, 1, 2] and all(len(v) == 1 for v in answers.values())
@@ -183,4 +185,49 @@ def test_stop_and_resume_brings_boxes_back_and_a_second_worker_never_gets_the_ta
     assert box["label"] == "cat"
     assert_near(box, CAT, 1.0)
     assert_near(box, to_original(pts), 0.05)
+    ann.context.close()
+
+
+def test_stop_then_resume_in_the_same_session_redraws_the_draft(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    """Issue 18.1: in the same browser session, Resume (on the paused screen, then from the portal) opened the
+    task with "0 boxes drawn" and saved that over the draft. It must open with the saved box, drawn."""
+    world = label_world
+    world.worker("ann@example.test")
+    images = [world.image(f"img{i}", SIZE, rects=(tuple(CAT.values()),)) for i in range(2)]
+    job = world.box_job("same-session", images, labels=["cat", "dog"])
+    title = job.request["HumanTaskConfig"]["TaskTitle"]
+    url = streamlit_app(APP, world.env)
+
+    ann = new_page(browser)
+    sign_in(ann, url, "ann@example.test", PASSWORD)
+    start_job(ann, title)
+    assert wait_task(ann, boxes=0) == 0
+    draw_box(ann, *canvas_points(CAT))
+    wait_task(ann, boxes=1)
+    wait_for_idle(ann)
+
+    def draft_boxes() -> int:
+        (row,) = assignments(world, job.job_id)
+        return len(json.loads(row.draft_json)["boundingBox"]["boundingBoxes"])
+
+    for resume in ("paused screen", "portal"):
+        ann.get_by_role("button", name="Stop and resume later").click()
+        ann.get_by_text("Stopped: your work on object 1 of 2 is saved").wait_for(timeout=30_000)
+        wait_for_idle(ann)
+        if resume == "portal":
+            start_job(ann, title, button="Resume")
+        else:
+            ann.get_by_role("button", name="Resume").click()
+        assert wait_task(ann, boxes=1) == 0, f"resumed from the {resume}"
+        wait_for_idle(ann)
+        assert draft_boxes() == 1, f"the draft was overwritten after resuming from the {resume}"
+        img = canvas_screenshot(ann)
+        assert edge_distance(img, CAT, class_color(0)) < 60, f"the box is not drawn after resuming from the {resume}"
+
+    ann.get_by_role("button", name="Submit").click()
+    ann.get_by_text("Submitted: object 1 of 2 is saved").wait_for(timeout=30_000)
+    (box,) = world.responses(job.name)[0][0]["answerContent"]["boundingBox"]["boundingBoxes"]
+    assert_near(box, CAT, 1.0)
     ann.context.close()

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from gtcore.consolidation.boxes import Box
 from gtcore.consolidation.classification import dawid_skene, iou
+from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ValidationError
@@ -85,7 +86,7 @@ def test_boxes_two_workers_output_read_back(any_ctx: Context, tmp_path: Path) ->
     # object 0: both workers drew the same bird, slightly apart
     submit_answer(ctx.db, job, 0, w1, box_answer([("bird", 10, 20, 30, 20)], 64, 48), submitted_at=1000.0)
     submit_answer(ctx.db, job, 0, w2, box_answer([("bird", 12, 21, 30, 21)], 64, 48), submitted_at=1001.0)
-    # object 1: a cat by w1 only, a bird by both
+    # object 1: a cat by w1 only (dropped: 2 workers need both), a bird by both
     submit_answer(ctx.db, job, 1, w1, box_answer([("cat", 0, 0, 10, 10), ("bird", 40, 30, 20, 10)], 64, 48))
     submit_answer(ctx.db, job, 1, w2, box_answer([("bird", 40, 30, 20, 12)], 64, 48))
     # object 2: declined by both -> failed, no answers
@@ -118,16 +119,10 @@ def test_boxes_two_workers_output_read_back(any_ctx: Context, tmp_path: Path) ->
         "note": "keep me 1",
         "category": {
             "image_size": [{"width": 64, "height": 48, "depth": 3}],
-            "annotations": [
-                {"class_id": 1, "top": 0, "left": 0, "height": 10, "width": 10},
-                {"class_id": 0, "top": 30, "left": 40, "height": 11, "width": 20},
-            ],
+            # issue 17: with 2 workers a box only one drew (w1's cat) is dropped; it was kept with confidence 0.25
+            "annotations": [{"class_id": 0, "top": 30, "left": 40, "height": 11, "width": 20}],
         },
-        "category-metadata": {
-            "objects": [{"confidence": 0.25}, {"confidence": round(iou1, 2)}],
-            "class-map": {"0": "bird", "1": "cat"},
-            **meta,
-        },
+        "category-metadata": {"objects": [{"confidence": round(iou1, 2)}], "class-map": {"0": "bird"}, **meta},
     }
     assert got[2] == lines[2]  # failed object: unchanged
     # 2022+ key order and compact serialisation
@@ -272,10 +267,15 @@ def test_multilabel_output_read_back(ctx: Context, tmp_path: Path) -> None:
         "human-annotated": "yes",
         "job-name": "labeling-job/tags",
     }
+    # issue 17: per-label EM (before: every label any worker chose, dog 0.95 and cat 0.5)
+    (em, _empty) = multilabel_em(
+        [[(w1.worker_id, [0, 1]), (w2.worker_id, [1])], [(w1.worker_id, []), (w2.worker_id, [])]], 3
+    )
+    assert em.labels == [1]
     assert got[0] == {
         "source-ref": "s3://b/0.jpg",
-        "tags": [1, 0],
-        "tags-metadata": {"class-map": {"1": "dog", "0": "cat"}, "confidence-map": {"1": 0.95, "0": 0.5}, **base},
+        "tags": [1],
+        "tags-metadata": {"class-map": {"1": "dog"}, "confidence-map": {"1": em.confidence[1]}, **base},
     }
     assert got[1] == {
         "source-ref": "s3://b/1.jpg",

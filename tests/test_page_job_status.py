@@ -97,6 +97,11 @@ def _running_job(ctx: Context, tmp_path: Path, p: People) -> tuple[Any, Actor, A
     return made, ann, bob
 
 
+def _job_picker(at: Any) -> Any:
+    """The Job selectbox (its widget key follows the jobs' statuses)."""
+    return next(sb for sb in at.selectbox if sb.label == "Job")
+
+
 def test_admin_sees_counters_progress_workers_and_chart(page_ctx: Context, tmp_path: Path) -> None:
     p = People(page_ctx)
     admin = p.admin()
@@ -104,7 +109,7 @@ def test_admin_sees_counters_progress_workers_and_chart(page_ctx: Context, tmp_p
     at = _page(p.token(admin), job_id=made.job_id)
     _ok(at)
     assert [t.value for t in at.title] == ["Job status"]
-    assert at.selectbox(key="status_job").value == "boxes-run"
+    assert _job_picker(at).value == "boxes-run"
     assert at.query_params["job"] == "boxes-run"  # the address names the job
     texts = _texts(at)
     assert "boxes-run: InProgress" in texts
@@ -141,7 +146,7 @@ def test_stop_asks_first_then_writes_the_output(page_ctx: Context, tmp_path: Pat
     made, _, _ = _running_job(page_ctx, tmp_path, p)
     at = _page(p.token(admin), query="BOXES-RUN")  # the query parameter, any case
     _ok(at)
-    assert at.selectbox(key="status_job").value == "boxes-run"
+    assert _job_picker(at).value == "boxes-run"
     at.button(key="status_stop").click().run()
     assert "Stop boxes-run? A stopped job cannot be restarted" in _texts(at)
     assert jobs.job_summary(page_ctx, admin, "boxes-run").status == "InProgress"  # only asked so far
@@ -248,8 +253,8 @@ def test_unknown_job_in_the_address_and_no_jobs(page_ctx: Context, tmp_path: Pat
     at = _page(token, query="no-such-job")
     _ok(at)
     assert "No labeling job named no-such-job: pick one below." in _texts(at)
-    assert at.selectbox(key="status_job").value == "boxes-run"  # the newest
-    at.selectbox(key="status_job").set_value("older-job").run()
+    assert _job_picker(at).value == "boxes-run"  # the newest
+    _job_picker(at).set_value("older-job").run()
     _ok(at)
     assert "older-job: InProgress" in _texts(at) and at.query_params["job"] == "older-job"
     assert "No task completed yet." in _texts(at) and "No worker has taken a task of this job yet." in _texts(at)
@@ -268,3 +273,59 @@ def test_completed_over_time_and_durations() -> None:
     assert jobstats.running_seconds(100.0, 130.0, now=1e9) == 30.0
     assert [jobstats.duration_text(s) for s in (45, 725, 12_000, 190_000)] == [
         "45 s", "12 min 5 s", "3 h 20 min", "2 d 4 h"]  # fmt: skip
+
+
+def test_worker_quality_table_for_a_classification_job(page_ctx: Context, tmp_path: Path) -> None:
+    """Issue 17: estimated accuracy, most frequent confusion and flags from the fitted model, per worker."""
+    p = People(page_ctx)
+    admin = p.admin()
+    factory = JobFactory(page_ctx, tmp_path)
+    made = factory.create(name="pets-q", n_images=12, team="team-a", task_type="ImageClassification",
+                          workers_per_object=2, labels=["cat", "dog"])  # fmt: skip
+    good, flipper = p.worker("team-a", "good@example.test"), p.worker("team-a", "flip@example.test")
+    truth = ["cat" if k % 3 else "dog" for k in range(12)]
+    for w, answer in ((good, lambda t: t), (flipper, lambda t: {"cat": "dog", "dog": "cat"}[t])):
+        while (task := queue.claim_next(page_ctx, w, made.job_id)) is not None:
+            res = queue.submit(
+                page_ctx, w, task.assignment_id, {"crowd-image-classifier": {"label": answer(truth[task.object_idx])}}
+            )
+            if res.job_done:
+                break
+    at = _page(p.token(admin), job_id=made.job_id)
+    _ok(at)
+    assert "Worker quality" in _texts(at)
+    table = at.dataframe[1].value
+    assert table["Worker"].tolist() == ["flip@example.test", "good@example.test"] or table["Worker"].tolist() == [
+        "good@example.test", "flip@example.test"]  # fmt: skip
+    assert set(table.columns) >= {"Worker", "Answers", "Estimated accuracy", "Most frequent confusion", "Flags"}
+    assert table["Answers"].tolist() == [12, 12]
+    assert "Gold score" not in table.columns  # no gold objects in this job
+    # two workers who always disagree: the model cannot tell who is right without gold; it still names the
+    # confusion (cat -> dog or dog -> cat) and shows an accuracy for both
+    assert all(c.startswith(("cat → dog", "dog → cat")) for c in table["Most frequent confusion"].tolist())
+    assert all(a.endswith("%") for a in table["Estimated accuracy"].tolist())
+
+
+def test_worker_quality_says_why_not_for_boxes(page_ctx: Context, tmp_path: Path) -> None:
+    p = People(page_ctx)
+    admin = p.admin()
+    made, _ann, _bob = _running_job(page_ctx, tmp_path, p)
+    at = _page(p.token(admin), job_id=made.job_id)
+    _ok(at)
+    assert "worker quality is estimated for single-label jobs; this is BoundingBox" in _texts(at)
+    assert len(at.dataframe) == 1  # only the workers table
+
+
+def test_worker_quality_on_big_jobs_gives_the_command(
+    page_ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gtcore.ui import quality_widgets
+
+    monkeypatch.setattr(quality_widgets, "MAX_PAGE_ANSWERS", 2)  # the job below has 3 answers
+    p = People(page_ctx)
+    admin = p.admin()
+    made, _ann, _bob = _running_job(page_ctx, tmp_path, p)
+    at = _page(p.token(admin), job_id=made.job_id)
+    _ok(at)
+    assert "Not estimated on this page for more than 2 answers" in _texts(at)
+    assert "gtcore worker-quality --labeling-job-name boxes-run" in [c.value for c in at.code]

@@ -41,8 +41,9 @@ def objects(ctx: Context, job_id: int) -> list[Any]:
 
 
 def caption_object(at: Any) -> int:
+    """The datasetObjectId of the task on the screen (the caption says "Object 2 of 3 ...", 1-based)."""
     (text,) = [c.value for c in at.caption if c.value.startswith("Object ")]
-    return int(text.split()[1])
+    return int(text.split()[1]) - 1
 
 
 def texts(elements: Any) -> list[str]:
@@ -83,7 +84,7 @@ def test_classification_submit_commits_then_opens_the_next(app_world: LabelWorld
 
     at.button(key="label_submit").click().run()
     assert not at.exception
-    assert texts(at.success) == ["Submitted: object 0 is saved. Here is the next task."]
+    assert texts(at.success) == ["Submitted: object 1 of 3 is saved. Here is the next task."]
     assert caption_object(at) == 1 and at.radio[0].value is None
     first, second = rows(world, job.job_id)
     assert (first.status, json.loads(first.answer_json)) == ("submitted", {"crowd-image-classifier": {"label": "dog"}})
@@ -94,10 +95,9 @@ def test_classification_submit_commits_then_opens_the_next(app_world: LabelWorld
     for label in ("cat", "bird"):
         settle(at).radio[0].set_value(label).run()
         at.button(key="label_submit").click().run()
-    # the last answer completed the job: the notice stays, nothing more is offered; the background worker
-    # finishes the job (world.responses runs the due work)
-    assert texts(at.success) == ["Submitted: object 2 is saved."]
-    assert "No task is available to you in this job right now" in " ".join(texts(at.info))
+    # the last answer completed the job: the notice stays, and an end screen says all is done (no error)
+    assert texts(at.success)[0] == "Submitted: object 3 of 3 is saved."
+    assert "All done: every object of" in texts(at.success)[1] and not at.error
     assert sorted(world.responses(job.name)) == [0, 1, 2]
 
 
@@ -143,7 +143,7 @@ def test_decline_with_reason_never_comes_back(app_world: LabelWorld) -> None:
     at.text_input(key=f"label_decline_reason_{rows(world, job.job_id)[0].id}").input("the image is blurred")
     at.button(key="label_decline").click().run()
     assert not at.exception
-    assert texts(at.success) == ["Declined object 0: you will not get it again."]
+    assert texts(at.success) == ["Declined object 1 of 3: you will not get it again."]
     assert caption_object(at) == 1
     declined = rows(world, job.job_id)[0]
     assert (declined.status, declined.decline_reason) == ("declined", "the image is blurred")
@@ -163,7 +163,7 @@ def test_release_puts_the_task_back_for_others(app_world: LabelWorld) -> None:
     at.radio[0].set_value("bird").run()
     at.button(key="label_release").click().run()
     assert not at.exception
-    assert texts(at.success) == ["Released object 0: it is back in the pool."]
+    assert texts(at.success) == ["Released object 1 of 3: it is back in the pool."]
     assert at.button(key="label_paused_again").label == "Start working again"
     (row,) = rows(world, job.job_id)
     assert (row.status, row.draft_json) == ("released", None)  # the work is dropped
@@ -183,7 +183,7 @@ def test_stop_and_resume_brings_the_choice_back(app_world: LabelWorld) -> None:
     at.button(key="label_stop").click().run()
     assert not at.exception
     (message,) = texts(at.success)
-    assert message.startswith("Stopped: your work on object 0 is saved. Resume it while the time limit lasts: ")
+    assert message.startswith("Stopped: your work on object 1 of 3 is saved. Resume it while the time limit lasts: ")
     (row,) = rows(world, job.job_id)
     assert row.status == "stopped" and json.loads(row.draft_json)["crowd-image-classifier"]["label"] == "bird"
 

@@ -48,7 +48,7 @@ def test_start_working_opens_the_label_page_on_the_job(app_world: LabelWorld) ->
     at = start_in_app(app_as(world, ann), job.job_id)
     assert not at.exception
     assert at.query_params["job"] in (str(job.job_id), [str(job.job_id)])
-    assert any(c.value.startswith("Object 0 of job") for c in at.caption)
+    assert any(c.value.startswith("Object 1 of ") for c in at.caption)
     assert [t.value for t in at.title] == [md_escape("Label: cats")]
 
 

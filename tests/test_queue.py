@@ -543,6 +543,31 @@ def test_save_draft_rules(any_world: QueueWorld) -> None:
         queue.save_draft(w.ctx, a, task.assignment_id, {"v": 3}, now=T0 + 5)
 
 
+def test_an_empty_draft_never_erases_work_the_screen_did_not_hold(any_world: QueueWorld) -> None:
+    """Issue 18.1: a canvas that lost its drawing (or a stale tab) reports "no boxes": that must not wipe the draft."""
+    w = any_world
+    job = w.new_job(n_objects=1)
+    a = w.workers[0]
+    task = queue.claim_next(w.ctx, a, job, now=T0)
+    assert task is not None
+    aid = task.assignment_id
+    empty = {"boundingBox": {"boundingBoxes": [], "inputImageProperties": {"width": 10, "height": 10}}}
+    one = {"boundingBox": {"boundingBoxes": [{"label": "cat", "left": 1, "top": 1, "width": 2, "height": 2}],
+                           "inputImageProperties": {"width": 10, "height": 10}}}  # fmt: skip
+    queue.save_draft(w.ctx, a, aid, empty, now=T0 + 1)  # nothing saved yet: an empty draft is fine
+    queue.save_draft(w.ctx, a, aid, one, now=T0 + 2)
+    for replaces in (None, empty, {"v": "another draft"}):  # a screen that did not hold this work
+        with pytest.raises(TaskError, match="would erase the saved work on object 0"):
+            queue.save_draft(w.ctx, a, aid, empty, replaces=replaces, now=T0 + 3)
+        assert queue.current_task(w.ctx, a, job, now=T0 + 3).draft == one  # type: ignore[union-attr]
+    queue.save_draft(w.ctx, a, aid, {}, replaces=one, now=T0 + 4)  # the worker deleted his own box: saved
+    assert queue.current_task(w.ctx, a, job, now=T0 + 4).draft == {}  # type: ignore[union-attr]
+    queue.save_draft(w.ctx, a, aid, one, now=T0 + 5)  # a non-empty draft always replaces the last
+    queue.stop_and_resume_later(w.ctx, a, aid, now=T0 + 6)
+    resumed = queue.claim_next(w.ctx, a, job, now=T0 + 7)
+    assert resumed is not None and resumed.draft == one and resumed.object_count == 1
+
+
 def test_flag_object_records_the_image_error(any_world: QueueWorld) -> None:
     w = any_world
     job = w.new_job(n_objects=1)

@@ -1,4 +1,4 @@
-"""`gtcore export`: an output manifest's boxes as COCO, YOLO or Pascal VOC files."""
+"""`gtcore export`: an output manifest's boxes as COCO, YOLO or Pascal VOC files; masks as COCO RLE or PNG."""
 
 from __future__ import annotations
 
@@ -26,7 +26,12 @@ def register(sub: Any) -> None:
             "paths (this command runs as the operator) or s3:// URIs (GT_S3_ENDPOINT_URL, GT_ALLOWED_BUCKETS)."
         ),
     )
-    p.add_argument("--format", required=True, choices=("coco", "yolo", "voc"), help="the export format")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=("coco", "yolo", "voc", "png"),
+        help="the export format (a semantic-segmentation attribute: coco, with RLE masks, or png)",
+    )
     p.add_argument(
         "--label-attribute",
         metavar="NAME",
@@ -72,6 +77,11 @@ def _export(args: argparse.Namespace) -> int:
     manifest = augmented.parse_augmented(data, where=where)
     for problem in manifest.problems:
         print(f"warning: {problem} (line skipped)", file=sys.stderr)
+    kinds = {a.name: a.type for a in manifest.attributes}
+    wanted = kinds.get(args.label_attribute) if args.label_attribute else None
+    only_masks = not args.label_attribute and augmented.OBJECT_DETECTION not in kinds.values()
+    if wanted == augmented.SEMANTIC_SEGMENTATION or (only_masks and augmented.SEMANTIC_SEGMENTATION in kinds.values()):
+        return _export_masks(args, manifest)
     attr = export.object_detection_attribute(manifest, args.label_attribute)
     if not args.label_attribute:
         print(f"label attribute: {attr.name} (the file's only object-detection attribute)", file=sys.stderr)
@@ -94,5 +104,26 @@ def _export(args: argparse.Namespace) -> int:
         dest = str(Path(args.dest).expanduser().resolve())
         export.write_folder(result.files, dest)
     print(result.resolution.summary(), file=sys.stderr)
+    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    return 0
+
+
+def _export_masks(args: argparse.Namespace, manifest: Any) -> int:
+    """A semantic-segmentation attribute: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
+    from gtcore.viewer import export, export_masks
+
+    if args.format not in export_masks.MASK_FORMATS:
+        raise GTError(f"a semantic-segmentation attribute exports as coco or png, not {args.format}")
+    storage = _storage()
+    result = export_masks.export_masks(storage, manifest, args.label_attribute, args.format)
+    for line, why in result.skipped:
+        print(f"warning: line {line}: {why} (left out)", file=sys.stderr)
+    if args.dest.startswith("s3://"):
+        export.write_storage(storage, result.files, args.dest)
+        dest = args.dest.rstrip("/")
+    else:
+        dest = str(Path(args.dest).expanduser().resolve())
+        export.write_folder(result.files, dest)
+    print(result.summary(), file=sys.stderr)
     print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
     return 0

@@ -1,39 +1,39 @@
 """Annotation consolidation: pure algorithms, no I/O (groundtruth-reference.md §5).
 
 Bounding boxes live in ``gtcore.consolidation.boxes`` (re-exported here): IoU matching per class,
-averaging, majority support, per-box confidence; its docstring states the rule and thresholds.
+averaging, support rule, per-box confidence; its docstring states the rule and thresholds.
 
-Single-label classification: "modified Dawid-Skene" EM over the whole job (§5.2).
+Single-label classification (``dawid_skene``): the hierarchical Dawid-Skene EM of
+``gtcore.consolidation.em`` over the whole job (full confusion matrix per worker, each row with a
+fixed-strength prior centred on the worker's skill + habit and the crowd's error pattern; see there).
 
 - Items answered by one worker are not fitted: they get that worker's answer and confidence
   ``SINGLE_WORKER_CONFIDENCE`` (0), like Ground Truth's one-worker jobs.
-- Starting point: majority vote. Item posteriors start at the vote shares; each worker's confusion
-  matrix starts from ``prior_matrix(0.7)`` (diagonal 0.7, off-diagonal ``0.3 / (K - 1)``).
-- M-step: soft counts ``N_w[true, given]`` from the posteriors, smoothed Dirichlet-style with
-  ``prior_matrix(acc_w) * n_w + prior_matrix(mean_acc) * n_w / 2`` (``n_w`` = the worker's answers,
-  ``acc_w`` = his current soft accuracy, ``mean_acc`` = the mean over workers), rows normalised.
-  The class prior is the mean item posterior.
-- E-step: posterior ∝ prior × Π_w C_w[true, given]; worker accuracies are re-estimated after it.
-- Stops after ``EM_MAX_EPOCHS`` (20) or when the log-likelihood changes by < ``EM_TOLERANCE``
-  (1e-8, relative).
+- Gold items (``gold={position: class}``, known answers given by the team lead) are fixed truths in the
+  fit; their result is the known class with confidence ``CONFIDENCE_CAP``.
 - Label = argmax posterior; ties (within 1e-12) go to the lowest class index. Confidence =
   ``round(max posterior, 2)`` clipped to ``CONFIDENCE_CAP`` (0.95, as every real output shows).
+- ``fit_single_label`` returns the fitted model too (worker matrices for ``gtcore.consolidation.quality``).
 
-Majority vote (``majority_vote``, also the bench baseline): the most chosen class, ties to the lowest
-class index, confidence = vote share.
+Ground Truth's published variant is ``gtcore.consolidation.gt_mds.modified_dawid_skene`` (reference only).
 
-Multi-label: a label is in the result when at least one worker chose it (Ground Truth §1.3). Its
-confidence is the share of workers who chose it, rounded to 2 decimals and capped at 0.95; one worker
-gives ``SINGLE_WORKER_CONFIDENCE`` per label. Labels are ordered by confidence, then class index.
+Majority vote (``majority_vote``, the bench baseline): the most chosen class, ties to the lowest class
+index, confidence = vote share; vectorised (one ``bincount``).
+
+Multi-label: ``consolidate_multilabel`` is per-label agreement (a label is in the result when at least one
+worker chose it, confidence = share of workers); ``gtcore.consolidation.multilabel`` has the per-label EM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
+from gtcore.consolidation import em
 from gtcore.consolidation.boxes import (
     IOU_THRESHOLD,
     SINGLE_WORKER_CONFIDENCE,
@@ -43,41 +43,38 @@ from gtcore.consolidation.boxes import (
     iou,
     majority,
 )
+from gtcore.core.gcpause import gc_paused
 
 __all__ = [
     "CONFIDENCE_CAP",
-    "EM_INITIAL_ACCURACY",
-    "EM_MAX_EPOCHS",
-    "EM_TOLERANCE",
     "IOU_THRESHOLD",
     "SINGLE_WORKER_CONFIDENCE",
     "Box",
     "ClassResult",
     "ConsolidatedBox",
+    "Encoded",
     "MultiResult",
+    "SingleLabelFit",
     "consolidate_boxes",
     "consolidate_multilabel",
     "dawid_skene",
+    "encode",
+    "fit_single_label",
     "iou",
     "majority",
     "majority_vote",
-    "prior_matrix",
+    "majority_vote_arrays",
 ]
 
 CONFIDENCE_CAP = 0.95
-EM_INITIAL_ACCURACY = 0.7
-EM_MAX_EPOCHS = 20
-EM_TOLERANCE = 1e-8
 _TIE = 1e-12
-_ACC_CLIP = (1e-3, 1 - 1e-3)
 
 Number = int | float
 # One item's answers: (worker key, class index) pairs.
 ItemVotes = Sequence[tuple[Hashable, int]]
 
 
-@dataclass(frozen=True)
-class ClassResult:
+class ClassResult(NamedTuple):
     label: int  # class index
     confidence: Number
     posterior: tuple[float, ...] = ()
@@ -89,114 +86,129 @@ class MultiResult:
     confidence: dict[int, Number]
 
 
-def prior_matrix(accuracy: float, k: int) -> np.ndarray:
-    """K x K matrix with ``accuracy`` on the diagonal and the rest spread evenly on each row."""
-    if k == 1:
-        return np.ones((1, 1))
-    m = np.full((k, k), (1.0 - accuracy) / (k - 1))
-    np.fill_diagonal(m, accuracy)
-    return m
+@dataclass
+class Encoded:
+    """A job's answers as parallel arrays (answers in item order)."""
+
+    item: np.ndarray
+    worker: np.ndarray
+    label: np.ndarray
+    workers: list[Hashable]  # worker key per worker index
+    n_items: int
 
 
-def _argmax_low(row: np.ndarray) -> int:
-    best = float(row.max())
-    return int(np.flatnonzero(row >= best - _TIE)[0])
+def _flatten(
+    items: Sequence[ItemVotes], k: int, *, workers: bool = True
+) -> tuple[np.ndarray, list[Hashable], np.ndarray, int]:
+    """(item index per answer, worker keys per answer, classes) of every answer, validated, no per-answer loop."""
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    if len(items) and lens.min() == 0:
+        raise ValueError(f"item {int(np.argmin(lens))} has no answers")
+    flat = list(chain.from_iterable(items))
+    ws: list[Hashable] = [w for w, _c in flat] if workers else []
+    cs = [c for _w, c in flat]
+    if not set(map(type, cs)) <= {int}:
+        bad = next(j for j, c in enumerate(cs) if type(c) is not int)
+        raise ValueError(f"item {_item_of(lens, bad)}: class index {cs[bad]!r} outside 0..{k - 1}")
+    label = np.array(cs, dtype=np.int64)
+    item = np.repeat(np.arange(len(items), dtype=np.int64), lens)
+    out = (label < 0) | (label >= k)
+    if out.any():
+        bad = int(np.argmax(out))
+        raise ValueError(f"item {int(item[bad])}: class index {cs[bad]!r} outside 0..{k - 1}")
+    return item, ws, label, len(items)
+
+
+def _item_of(lens: np.ndarray, answer: int) -> int:
+    return int(np.searchsorted(np.cumsum(lens), answer, side="right"))
+
+
+def encode(items: Sequence[ItemVotes], k: int) -> Encoded:
+    """Validate and flatten ``items``; raises ValueError naming the first bad item."""
+    item, ws, label, n = _flatten(items, k)
+    index = {w: i for i, w in enumerate(dict.fromkeys(ws))}
+    worker = np.array([index[w] for w in ws], dtype=np.int64)
+    return Encoded(item, worker, label, list(index), n)
 
 
 def _cap(p: float) -> Number:
     return min(round(p, 2), CONFIDENCE_CAP)
 
 
+def majority_vote_arrays(item: np.ndarray, label: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised core of ``majority_vote``: (label, confidence) arrays; one-answer items get confidence 0."""
+    counts = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k)
+    n = counts.sum(axis=1)
+    labels = counts.argmax(axis=1)  # first maximum = lowest class index
+    top = counts[np.arange(n_items), labels] / np.maximum(n, 1)
+    conf = np.minimum(np.round(top, 2), CONFIDENCE_CAP)
+    conf[n == 1] = SINGLE_WORKER_CONFIDENCE
+    return labels, conf
+
+
 def majority_vote(items: Sequence[ItemVotes], k: int) -> list[ClassResult]:
-    """Most chosen class per item (ties: lowest class index); confidence = vote share (capped)."""
-    out: list[ClassResult] = []
-    for votes in items:
-        counts = np.zeros(k)
-        for _w, c in votes:
-            counts[c] += 1
-        if not votes:
-            raise ValueError("an item without answers cannot be consolidated")
-        share = counts / counts.sum()
-        label = _argmax_low(counts)
-        conf: Number = SINGLE_WORKER_CONFIDENCE if len(votes) == 1 else _cap(float(share[label]))
-        out.append(ClassResult(label, conf, tuple(float(x) for x in share)))
-    return out
+    """Most chosen class per item (ties: lowest class index); confidence = vote share (capped).
+
+    ``posterior`` is left empty (the bench baseline needs only label and confidence)."""
+    with gc_paused():  # 100,000s of small tuples: the cyclic collector's scans would cost more than the work
+        item, _ws, label, n_items = _flatten(items, k, workers=False)
+        labels, conf = majority_vote_arrays(item, label, n_items, k)
+        return list(map(ClassResult, labels.tolist(), conf.tolist()))
 
 
-def dawid_skene(
-    items: Sequence[ItemVotes],
-    k: int,
-    *,
-    max_epochs: int = EM_MAX_EPOCHS,
-    tol: float = EM_TOLERANCE,
-    initial_accuracy: float = EM_INITIAL_ACCURACY,
-) -> list[ClassResult]:
-    """Modified Dawid-Skene over every item of a job; one ``ClassResult`` per item, in order."""
-    results: list[ClassResult | None] = [None] * len(items)
-    fit_items: list[int] = []
-    for i, votes in enumerate(items):
-        if not votes:
-            raise ValueError(f"item {i} has no answers")
-        for _w, c in votes:
-            if not 0 <= c < k:
-                raise ValueError(f"item {i}: class index {c} outside 0..{k - 1}")
-        if len(votes) == 1:
-            results[i] = ClassResult(votes[0][1], SINGLE_WORKER_CONFIDENCE, ())
-        else:
-            fit_items.append(i)
-    if fit_items:
-        post = _fit([items[i] for i in fit_items], k, max_epochs, tol, initial_accuracy)
-        for row, i in zip(post, fit_items, strict=True):
-            label = _argmax_low(row)
-            results[i] = ClassResult(label, _cap(float(row[label])), tuple(float(x) for x in row))
-    return [r for r in results if r is not None]
+@dataclass
+class SingleLabelFit:
+    results: list[ClassResult]
+    model: em.Fit | None  # None when no item had 2 answers or more (nothing fitted)
+    workers: list[Hashable]  # worker key per row of model.conf
 
 
-def _fit(items: Sequence[ItemVotes], k: int, max_epochs: int, tol: float, acc0: float) -> np.ndarray:
-    worker_index: dict[Hashable, int] = {}
-    it_l: list[int] = []
-    wk_l: list[int] = []
-    cl_l: list[int] = []
-    for i, votes in enumerate(items):
-        for w, c in votes:
-            it_l.append(i)
-            wk_l.append(worker_index.setdefault(w, len(worker_index)))
-            cl_l.append(c)
-    it, wk, cl = np.array(it_l), np.array(wk_l), np.array(cl_l)
-    n_items, n_workers = len(items), len(worker_index)
-    n_w = np.bincount(wk, minlength=n_workers).astype(float)
-    # majority vote shares as the starting posterior
-    post = np.zeros((n_items, k))
-    np.add.at(post, (it, cl), 1.0)
-    post /= post.sum(axis=1, keepdims=True)
-    acc = np.full(n_workers, acc0)
-    prev_ll: float | None = None
-    for _epoch in range(max_epochs):
-        # M-step: smoothed confusion matrices and class prior
-        given = np.zeros((n_workers, k, k))  # given[w, answered, true]
-        np.add.at(given, (wk, cl), post[it])
-        counts = given.transpose(0, 2, 1)  # counts[w, true, answered]
-        mean_acc = float(acc.mean())
-        smooth = np.stack([prior_matrix(a, k) for a in acc]) * n_w[:, None, None]
-        smooth += prior_matrix(mean_acc, k)[None, :, :] * (n_w[:, None, None] / 2.0)
-        conf = counts + smooth
-        conf /= conf.sum(axis=2, keepdims=True)
-        prior = np.clip(post.mean(axis=0), 1e-12, None)
-        # E-step
-        log_post = np.tile(np.log(prior), (n_items, 1))
-        np.add.at(log_post, it, np.log(conf[wk, :, cl]))
-        top = log_post.max(axis=1, keepdims=True)
-        expd = np.exp(log_post - top)
-        norm = expd.sum(axis=1, keepdims=True)
-        post = expd / norm
-        ll = float((np.log(norm) + top).sum())
-        # worker accuracy = soft agreement of his answers with the posterior
-        agree = np.bincount(wk, weights=post[it, cl], minlength=n_workers)
-        acc = np.clip(agree / n_w, *_ACC_CLIP)
-        if prev_ll is not None and abs(ll - prev_ll) <= tol * abs(prev_ll):
-            break
-        prev_ll = ll
-    return post
+def fit_single_label(items: Sequence[ItemVotes], k: int, *, gold: Mapping[int, int] | None = None) -> SingleLabelFit:
+    """Hierarchical EM over every item with 2+ answers (and every gold item); one result per item, in order."""
+    with gc_paused():
+        return _fit_single_label(items, k, gold)
+
+
+def _fit_single_label(items: Sequence[ItemVotes], k: int, gold: Mapping[int, int] | None) -> SingleLabelFit:
+    enc = encode(items, k)
+    gold = dict(gold or {})
+    for i, c in gold.items():
+        if not 0 <= i < enc.n_items or type(c) is not int or not 0 <= c < k:
+            raise ValueError(f"gold item {i}: class {c!r} is not one of 0..{k - 1} or the item does not exist")
+    n_ans = np.bincount(enc.item, minlength=enc.n_items)
+    fitted = n_ans >= 2
+    if gold:
+        fitted[list(gold)] = True
+    results: list[ClassResult | None] = [None] * enc.n_items
+    for i in np.flatnonzero(~fitted).tolist():
+        results[i] = ClassResult(int(items[i][0][1]), SINGLE_WORKER_CONFIDENCE, ())
+    model = None
+    if fitted.any():
+        pos = np.full(enc.n_items, -1, dtype=np.int64)
+        fit_items = np.flatnonzero(fitted)
+        pos[fit_items] = np.arange(len(fit_items))
+        keep = fitted[enc.item]
+        model = em.fit(
+            pos[enc.item[keep]],
+            enc.worker[keep],
+            enc.label[keep],
+            len(fit_items),
+            len(enc.workers),
+            k,
+            gold={int(pos[i]): c for i, c in gold.items()},
+        )
+        post = model.posterior
+        best = post.max(axis=1, keepdims=True)
+        labels = (post >= best - _TIE).argmax(axis=1)
+        tops = post[np.arange(len(fit_items)), labels].tolist()
+        for i, lab, p, row in zip(fit_items.tolist(), labels.tolist(), tops, post.tolist(), strict=True):
+            results[i] = ClassResult(lab, _cap(p), tuple(row))
+    return SingleLabelFit([r for r in results if r is not None], model, enc.workers)
+
+
+def dawid_skene(items: Sequence[ItemVotes], k: int, *, gold: Mapping[int, int] | None = None) -> list[ClassResult]:
+    """Consolidated class of every item (see the module docstring); one ``ClassResult`` per item, in order."""
+    return fit_single_label(items, k, gold=gold).results
 
 
 def consolidate_multilabel(worker_choices: Sequence[Sequence[int]]) -> MultiResult:

@@ -16,7 +16,17 @@ PALETTE_HEX: tuple[str, ...] = (
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
     "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79",
 )  # fmt: skip
-UNKNOWN_HEX = "#a0a0a0"  # boxes whose class id is not a number
+UNKNOWN_HEX = "#a0a0a0"
+
+# Semantic segmentation (groundtruth-reference.md 1.5): class 0 is BACKGROUND, white; labels 1.. take Ground
+# Truth's default colours in order. The first three are observed (#2ca02c, #1f77b4, #ff7f0e); the rest continue
+# the same Tableau-10 set (our choice), enough for the console's 10 labels, then the 20-colour palette.
+SEMSEG_BACKGROUND = "BACKGROUND"
+SEMSEG_BACKGROUND_HEX = "#ffffff"
+SEMSEG_HEX: tuple[str, ...] = (
+    "#2ca02c", "#1f77b4", "#ff7f0e", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip  # boxes whose class id is not a number
 
 
 def parse_hex(value: str) -> RGB:
@@ -52,3 +62,15 @@ def text_color_on(rgb: RGB) -> RGB:
     """Black or white, whichever reads better on ``rgb`` (relative luminance threshold)."""
     r, g, b = rgb
     return (0, 0, 0) if (0.299 * r + 0.587 * g + 0.114 * b) > 150 else (255, 255, 255)
+
+
+def semseg_hex(label_index: int) -> str:
+    """The default colour of the ``label_index``-th label (0-based) of a semantic-segmentation job."""
+    extra = [c for c in PALETTE_HEX if c not in SEMSEG_HEX]
+    colours = SEMSEG_HEX + tuple(extra)
+    return colours[label_index % len(colours)]
+
+
+def semseg_colors(labels: list[str]) -> list[str]:
+    """Hex colours by class index: ``[BACKGROUND's #ffffff, label 1's, ...]``."""
+    return [SEMSEG_BACKGROUND_HEX, *(semseg_hex(i) for i in range(len(labels)))]

@@ -22,6 +22,7 @@ context that locates the problem (file, line, field, URI)::
     │   ├── SessionExpired
     │   └── PasswordChangeRequired
     ├── TaskError                queue refusals (lease expired, not the lease holder, already submitted)
+    │   └── JobClosed            the job is not InProgress (completed, stopped, failed): no more tasks
     └── ImageError               an image that cannot be decoded safely
 """
 
@@ -140,6 +141,15 @@ class PasswordChangeRequired(AuthError):
 
 class TaskError(GTError):
     pass
+
+
+class JobClosed(TaskError):
+    """The job hands out no more tasks; ``status`` says why (Completed, Stopped, Failed ...)."""
+
+    def __init__(self, message: str, job_name: str = "", status: str = "") -> None:
+        super().__init__(message)
+        self.job_name = job_name
+        self.status = status
 
 
 class ImageError(GTError):

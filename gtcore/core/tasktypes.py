@@ -22,6 +22,8 @@ class TaskType:
     is_adjustment: bool = False
     draws_boxes: bool = False
     multi_choice: bool = False
+    paints_mask: bool = False  # semantic segmentation: a class-index mask, attribute ends in -ref
+    verifies: bool = False  # label verification: judge an earlier attribute's labels
 
 
 BOUNDING_BOX = TaskType(
@@ -68,14 +70,104 @@ ADJUSTMENT_BOUNDING_BOX = TaskType(
     is_adjustment=True,
     draws_boxes=True,
 )
+SEMANTIC_SEGMENTATION = TaskType(
+    name="SemanticSegmentation",
+    lambda_suffix="SemanticSegmentation",
+    output_type="groundtruth/semantic-segmentation",
+    title="Semantic segmentation",
+    min_labels=1,
+    max_labels=10,  # console limit (the API has none without automated labeling), reference section 9
+    answer_element="crowd-semantic-segmentation",
+    supports_auto_labeling=False,
+    paints_mask=True,
+)
+ADJUSTMENT_SEMANTIC_SEGMENTATION = TaskType(
+    name="AdjustmentSemanticSegmentation",
+    lambda_suffix="AdjustmentSemanticSegmentation",
+    output_type="groundtruth/semantic-segmentation",
+    title="Semantic segmentation adjustment",
+    min_labels=1,
+    max_labels=10,
+    answer_element="crowd-semantic-segmentation",
+    supports_auto_labeling=False,
+    is_adjustment=True,
+    paints_mask=True,
+)
+# Verification answers use the classifier element (label + optional workerComment), our choice: Ground Truth
+# documents only the output (reference 1.6), whose consolidation is the classification EM.
+VERIFICATION_BOUNDING_BOX = TaskType(
+    name="VerificationBoundingBox",
+    lambda_suffix="VerificationBoundingBox",
+    output_type="groundtruth/label-verification",
+    title="Label verification (bounding boxes)",
+    min_labels=2,
+    max_labels=30,
+    answer_element="crowd-image-classifier",
+    supports_auto_labeling=False,
+    verifies=True,
+)
+VERIFICATION_SEMANTIC_SEGMENTATION = TaskType(
+    name="VerificationSemanticSegmentation",
+    lambda_suffix="VerificationSemanticSegmentation",
+    output_type="groundtruth/label-verification",
+    title="Label verification (semantic segmentation)",
+    min_labels=2,
+    max_labels=30,
+    answer_element="crowd-image-classifier",
+    supports_auto_labeling=False,
+    verifies=True,
+)
 
 TASK_TYPES: dict[str, TaskType] = {
-    t.name: t for t in (BOUNDING_BOX, IMAGE_CLASSIFICATION, IMAGE_MULTI_LABEL, ADJUSTMENT_BOUNDING_BOX)
+    t.name: t
+    for t in (
+        BOUNDING_BOX,
+        IMAGE_CLASSIFICATION,
+        IMAGE_MULTI_LABEL,
+        ADJUSTMENT_BOUNDING_BOX,
+        SEMANTIC_SEGMENTATION,
+        ADJUSTMENT_SEMANTIC_SEGMENTATION,
+        VERIFICATION_BOUNDING_BOX,
+        VERIFICATION_SEMANTIC_SEGMENTATION,
+    )
 }
 _BY_SUFFIX = {t.lambda_suffix: t for t in TASK_TYPES.values()}
 
-# Types a team lead can pick when creating a job from scratch (adjustment is created by chaining).
-CREATABLE = (BOUNDING_BOX, IMAGE_CLASSIFICATION, IMAGE_MULTI_LABEL)
+# Types a team lead can pick when creating a job from scratch (adjustment is created by chaining; verification
+# from scratch needs an input manifest that already holds the attribute to verify).
+CREATABLE = (
+    BOUNDING_BOX,
+    IMAGE_CLASSIFICATION,
+    IMAGE_MULTI_LABEL,
+    SEMANTIC_SEGMENTATION,
+    VERIFICATION_BOUNDING_BOX,
+    VERIFICATION_SEMANTIC_SEGMENTATION,
+)
+# The output type of the attribute each verification / adjustment type works on.
+SOURCE_OUTPUT_TYPE = {
+    ADJUSTMENT_BOUNDING_BOX.name: BOUNDING_BOX.output_type,
+    VERIFICATION_BOUNDING_BOX.name: BOUNDING_BOX.output_type,
+    ADJUSTMENT_SEMANTIC_SEGMENTATION.name: SEMANTIC_SEGMENTATION.output_type,
+    VERIFICATION_SEMANTIC_SEGMENTATION.name: SEMANTIC_SEGMENTATION.output_type,
+}
+
+
+def chain_targets(source: str) -> list[str]:
+    """The task types a job chained from a ``source`` job may have: the same, or its adjustment or verification."""
+    boxes = (BOUNDING_BOX.name, ADJUSTMENT_BOUNDING_BOX.name)
+    masks = (SEMANTIC_SEGMENTATION.name, ADJUSTMENT_SEMANTIC_SEGMENTATION.name)
+    if source in boxes:
+        extra = [ADJUSTMENT_BOUNDING_BOX.name, VERIFICATION_BOUNDING_BOX.name]
+    elif source in masks:
+        extra = [ADJUSTMENT_SEMANTIC_SEGMENTATION.name, VERIFICATION_SEMANTIC_SEGMENTATION.name]
+    else:
+        extra = []
+    return list(dict.fromkeys([source, *extra]))
+
+
+def needs_ref_suffix(tt: TaskType) -> bool:
+    """Whether the LabelAttributeName must end in ``-ref`` (semseg and its adjustment, not its verification)."""
+    return tt.paints_mask
 
 
 def get(name: str) -> TaskType:

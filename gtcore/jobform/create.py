@@ -80,10 +80,9 @@ def form_from_job(ctx: Context, actor: Actor, name: str, origin: str) -> JobForm
 
 
 def chain_task_types(source_task_type: str) -> list[str]:
-    """The task types a job chained from a ``source_task_type`` job may have (adjustment after boxes)."""
-    boxes = (tasktypes.BOUNDING_BOX.name, tasktypes.ADJUSTMENT_BOUNDING_BOX.name)
-    extra = [tasktypes.ADJUSTMENT_BOUNDING_BOX.name] if source_task_type in boxes else []
-    return list(dict.fromkeys([source_task_type, *extra]))
+    """The task types a job chained from a ``source_task_type`` job may have (adjustment and verification after
+    boxes or masks)."""
+    return tasktypes.chain_targets(source_task_type)
 
 
 def _labels_usable(found: list[Problem]) -> bool:

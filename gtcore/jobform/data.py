@@ -32,6 +32,7 @@ from gtcore.manifests.jsonl import load_manifest
 from gtcore.manifests.label_config import dumps_label_config, parse_label_config
 from gtcore.queue import answer_checks as answers
 from gtcore.queue.claim import Task
+from gtcore.queue.previous import previous_mask
 
 PREVIEW_LINES = 5
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -191,8 +192,12 @@ def preview_task(ctx: Context, actor: Actor, form: JobForm) -> Task:
     line = _first_line(ctx, uri)
     ref = line.get("source-ref")
     previous = None
-    if tasktypes.get(form.task_type).is_adjustment:
-        previous = answers.previous_boxes(line, form.source_attribute or None, list(form.labels))
+    tt = tasktypes.get(form.task_type)
+    source = form.source_attribute or form.verify_attribute.strip() or None
+    if tasktypes.SOURCE_OUTPUT_TYPE.get(tt.name) == tasktypes.SEMANTIC_SEGMENTATION.output_type:
+        previous = previous_mask(line, source)  # semantic-segmentation sources
+    elif tt.is_adjustment or tt.verifies:
+        previous = answers.previous_boxes(line, source, list(form.labels) if tt.is_adjustment else [])
     return Task(
         assignment_id=-1,
         job_id=-1,

@@ -45,6 +45,10 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
         "Pick all the labels that describe the image.",
         300,
     ),
+    "SemanticSegmentation": ("Paint every object", "Paint each object's pixels with its label.", 3600),
+    "AdjustmentSemanticSegmentation": ("Correct the mask", "Repaint or erase pixels so each label is exact.", 3600),
+    "VerificationBoundingBox": ("Check the boxes", "Say whether the boxes are right; comment if not.", 300),
+    "VerificationSemanticSegmentation": ("Check the mask", "Say whether the mask is right; comment if not.", 300),
 }
 
 
@@ -81,12 +85,18 @@ class JobForm:
     origin: str = "new"  # "new" | "clone" | "chain"
     source_job: str = ""  # clone / chain: the job it comes from
     source_attribute: str = ""  # chain: the source job's label attribute
+    verify_attribute: str = ""  # a new verification job: the input manifest's attribute to verify
     base_request: dict[str, Any] = field(default_factory=dict)  # clone / chain: the source job's request
 
     @property
     def attribute(self) -> str:
-        """The label attribute the job will use (the job name when left blank, as the console does)."""
-        return self.label_attribute.strip() or self.name.strip()
+        """The label attribute the job will use (the job name when left blank, as the console does; with
+        ``-ref`` appended for semantic segmentation, whose attribute must end in it)."""
+        given = self.label_attribute.strip()
+        if given or self.task_type not in tasktypes.TASK_TYPES:
+            return given or self.name.strip()
+        name = self.name.strip()
+        return name + "-ref" if name and tasktypes.needs_ref_suffix(tasktypes.get(self.task_type)) else name
 
 
 # --------------------------------------------------------------------------- live checks
@@ -107,13 +117,21 @@ def name_problems(name: str) -> list[str]:
 
 
 def attribute_problems(
-    attribute: str, *, job_name: str = "", source_attribute: str = "", adjustment: bool = False
+    attribute: str,
+    *,
+    job_name: str = "",
+    source_attribute: str = "",
+    adjustment: bool = False,
+    task_type: str | None = None,
 ) -> list[str]:
     """Why ``attribute`` (blank: the job name) is not a valid LabelAttributeName for this job."""
+    tt = tasktypes.TASK_TYPES.get(task_type or "")
     value = attribute.strip() or job_name.strip()
+    if not attribute.strip() and value and tt is not None and tasktypes.needs_ref_suffix(tt):
+        value += "-ref"
     if not value:
         return ["give a label attribute name or a job name (the attribute defaults to it)"]
-    found = [p.message for p in label_attribute_problems(value)]
+    found = [p.message for p in label_attribute_problems(value, task_type=tt)]
     if adjustment and source_attribute and value == source_attribute:
         found.append(f"an adjustment job needs a label attribute different from {source_attribute!r}")
     return found
@@ -226,6 +244,13 @@ def form_problems(form: JobForm) -> list[Problem]:
         out.append(Problem(f"unknown task type {form.task_type!r}", field=TASK_TYPE_FIELD))
         return out
     out.extend(label_problems(form.labels, form.task_type))
+    if tasktypes.get(form.task_type).verifies and form.origin != "chain" and not form.verify_attribute.strip():
+        out.append(
+            Problem(
+                "name the input manifest's attribute whose labels are to be verified (or chain from a job)",
+                field="ChainedFrom.LabelAttributeName",
+            )
+        )
     if form.auto_labeling:
         ok, reason = auto_labeling(form.task_type, form.object_count)
         if not ok:
@@ -256,6 +281,8 @@ def build_request(form: JobForm, *, label_config_uri: str | None) -> dict[str, A
     req: dict[str, Any] = copy.deepcopy(form.base_request)
     if form.origin == "chain":
         req["ChainedFrom"] = {"LabelingJobName": form.source_job, "LabelAttributeName": form.source_attribute}
+    elif form.verify_attribute.strip() and tasktypes.get(form.task_type).verifies:
+        req["ChainedFrom"] = {"LabelAttributeName": form.verify_attribute.strip()}
     elif form.origin != "clone":  # a clone keeps the source's (an adjustment job needs it)
         req.pop("ChainedFrom", None)
     req["LabelingJobName"] = form.name.strip()

@@ -203,8 +203,7 @@ def chain_labeling_job(
         raise Conflict(f"labeling job {row.name} is {row.status}; chain from a Completed, Stopped or Failed job")
     old_type = tasktypes.TASK_TYPES.get(row.task_type)
     new_type = old_type if task_type is None else tasktypes.TASK_TYPES.get(task_type)
-    boxes = {tasktypes.BOUNDING_BOX.name, tasktypes.ADJUSTMENT_BOUNDING_BOX.name}
-    allowed = {row.task_type} | ({tasktypes.ADJUSTMENT_BOUNDING_BOX.name} if row.task_type in boxes else set())
+    allowed = set(tasktypes.chain_targets(row.task_type))
     if new_type is None or old_type is None or new_type.name not in allowed:
         kinds = ", ".join(sorted(allowed))
         raise SpecError(
@@ -219,8 +218,10 @@ def chain_labeling_job(
     if not ctx.storage.exists(manifest):
         raise Conflict(f"labeling job {row.name} has no output manifest at {manifest} to chain from")
     if label_attribute_name is None:
-        fresh = row.status == "Completed" or new_type.is_adjustment
+        fresh = row.status == "Completed" or new_type.is_adjustment or new_type.verifies
         label_attribute_name = new_name if fresh else row.label_attribute
+        if fresh and tasktypes.needs_ref_suffix(new_type):
+            label_attribute_name += "-ref"
     request = deep_merge(spec_of(row), overrides)
     request.update(
         LabelingJobName=new_name,

@@ -20,6 +20,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ManifestError, Problem, SpecError, StorageError, ValidationError
 from gtcore.core.tasktypes import TaskType
+from gtcore.jobs.preflight_sources import source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
 from gtcore.jobs.spec_checks import Checker
 from gtcore.jobs.spec_human import check_human_task_config, task_type_from_template, team_from_workteam
@@ -228,6 +229,8 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     labels = v.labels(labels_uri, task_type, required_labels)
     v.examples(accepted)
     lines, records = v.manifest(manifest)
+    if task_type is not None and v.spec is not None and records and not v.manifest_problems:
+        v.manifest_problems.extend(source_problems(records, task_type, v.spec.chained_from_attribute, str(manifest)))
     if v.problems:
         raise SpecError(
             v.problems + v.manifest_problems,

@@ -15,6 +15,9 @@ accepted and kept. Deviations, because nothing runs on AWS here:
   and ``ChainedFrom {"LabelingJobName", "LabelAttributeName"}`` (set by chaining; an
   AdjustmentBoundingBox job needs ``ChainedFrom.LabelAttributeName``, the attribute holding the boxes
   to adjust).
+- Extension ``GoldStandard {"LabelAttributeName"}``: the manifest attribute that holds a known answer (a class
+  name) on some lines (single-label jobs). Gold objects are served like any other (the worker is never told);
+  consolidation uses them as fixed truths and the job status page scores every worker on them.
 - Streaming jobs (``SnsDataSource``) and Mechanical Turk are not available.
 
 This module is pure (no storage, no database): ``gtcore.jobs.api`` adds the checks that need them
@@ -30,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gtcore.core import tasktypes
 from gtcore.core.errors import Problem, SpecError
-from gtcore.core.tasktypes import TaskType
+from gtcore.core.tasktypes import TaskType, needs_ref_suffix
 from gtcore.jobs import spec_sections as sections
 from gtcore.jobs.spec_checks import ATTRIBUTE_PATTERN, NAME_PATTERN, Checker
 from gtcore.jobs.spec_human import check_human_task_config
@@ -55,6 +59,7 @@ TOP_KEYS = (
     "HumanTaskConfig",
     "Tags",
     "ChainedFrom",  # extension
+    "GoldStandard",  # extension
 )
 MANIFEST_FIELD = "InputConfig.DataSource.S3DataSource.ManifestS3Uri"
 OUTPUT_FIELD = "OutputConfig.S3OutputPath"
@@ -92,8 +97,14 @@ class JobSpec:
     request: dict[str, Any]  # a deep copy of the request as accepted
 
 
-def label_attribute_problems(attr: str, field: str = "LabelAttributeName", where: str = "") -> list[Problem]:
-    """The LabelAttributeName rules for image task types (format, reserved names, suffixes)."""
+def label_attribute_problems(
+    attr: str, field: str = "LabelAttributeName", where: str = "", task_type: TaskType | None = None
+) -> list[Problem]:
+    """The LabelAttributeName rules for image task types (format, reserved names, suffixes).
+
+    Semantic segmentation and its adjustment must end in ``-ref``; every other type (semseg verification
+    included) must not (groundtruth-reference.md 4.1). Without ``task_type`` the non-semseg rule applies.
+    """
     c = Checker(where)
     if (
         c.check_text(
@@ -111,7 +122,10 @@ def label_attribute_problems(attr: str, field: str = "LabelAttributeName", where
         c.add(field, f"{attr!r} is reserved for the data object itself")
     if attr.endswith("-metadata"):
         c.add(field, "must not end with -metadata (that key holds the label's metadata)")
-    if attr.endswith("-ref"):
+    if task_type is not None and needs_ref_suffix(task_type):
+        if not attr.endswith("-ref"):
+            c.add(field, f"must end with -ref for {task_type.title} jobs (the value is the URI of the mask PNG)")
+    elif attr.endswith("-ref"):
         c.add(field, "must not end with -ref: only semantic segmentation, video and 3D point cloud attributes do")
     return c.problems
 
@@ -176,10 +190,6 @@ def check_job_spec(request: Any, *, where: str = "") -> tuple[JobSpec | None, li
         pattern_help="letters, digits and hyphens, not at either end",
     )
     attr = c.string(request, "LabelAttributeName", "LabelAttributeName", required=True)
-    if attr is not None:
-        found = label_attribute_problems(attr, where=where)
-        c.problems.extend(found)
-        attr = None if found else attr
     manifest = _check_input(c, request)
     output = _check_output(c, request)
     c.string(request, "RoleArn", "RoleArn", required=False, min_len=20, max_len=2048, pattern=ROLE_ARN)
@@ -188,26 +198,41 @@ def check_job_spec(request: Any, *, where: str = "") -> tuple[JobSpec | None, li
     human_cfg = c.obj(request, "HumanTaskConfig", "HumanTaskConfig", required=True)
     human = check_human_task_config(c, human_cfg) if human_cfg is not None else None
     task_type = human.task_type if human else None
+    if attr is not None:
+        found = label_attribute_problems(attr, where=where, task_type=task_type)
+        c.problems.extend(found)
+        attr = None if found else attr
     typed = any((p.field or "").startswith(TYPE_FIELDS) for p in c.problems)
     if human is not None and task_type is None and not human.ui_template_uri and not typed:
         c.add(
             "HumanTaskConfig.PreHumanTaskLambdaArn",
             "cannot tell the task type: give PreHumanTaskLambdaArn (…:function:PRE-BoundingBox), "
-            "TaskType (BoundingBox, ImageClassification, ImageMultiClassification) or a UiTemplateS3Uri",
+            f"TaskType ({', '.join(tasktypes.TASK_TYPES)}) or a UiTemplateS3Uri",
         )
     sections.check_algorithms(c, request, task_type)
     sections.check_tags(c, request)
     prev = sections.check_chained_from(c, request)
-    if task_type is not None and task_type.is_adjustment:
+    gold_attr = sections.check_gold_standard(c, request)
+    if gold_attr is not None and gold_attr == attr:
+        c.add("GoldStandard.LabelAttributeName", "must differ from LabelAttributeName (the answers' attribute)")
+    if (
+        gold_attr is not None
+        and task_type is not None
+        and (task_type.draws_boxes or task_type.multi_choice or task_type.paints_mask or task_type.verifies)
+    ):
+        c.add("GoldStandard", "gold answers are supported for single-label classification jobs only")
+    if task_type is not None and (task_type.is_adjustment or task_type.verifies):
+        kind = "an adjustment" if task_type.is_adjustment else "a verification"
         chained = request.get("ChainedFrom")
         if not (isinstance(chained, dict) and "LabelAttributeName" in chained):
             c.add(
                 "ChainedFrom.LabelAttributeName",
-                "an adjustment job needs the attribute that holds the boxes to adjust (chain it from a "
-                "bounding-box job)",
+                f"{kind} job needs the attribute that holds the labels to "
+                f"{'adjust' if task_type.is_adjustment else 'verify'} (chain it from an earlier job, or name "
+                "the attribute of the input manifest)",
             )
         elif prev is not None and prev == attr:
-            c.add("LabelAttributeName", f"an adjustment job must use a label attribute different from {prev!r}")
+            c.add("LabelAttributeName", f"{kind} job must use a label attribute different from {prev!r}")
     if c.problems or human is None:
         return None, c.problems
     assert name and attr and manifest and output and labels and human.team and human.title and human.description

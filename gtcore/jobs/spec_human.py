@@ -62,6 +62,7 @@ _TEMPLATE_ELEMENTS = (
     ("crowd-image-classifier-multi-select", tasktypes.IMAGE_MULTI_LABEL),
     ("crowd-image-classifier", tasktypes.IMAGE_CLASSIFICATION),
     ("crowd-bounding-box", tasktypes.BOUNDING_BOX),
+    ("crowd-semantic-segmentation", tasktypes.SEMANTIC_SEGMENTATION),
 )
 
 

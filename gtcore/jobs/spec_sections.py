@@ -134,3 +134,20 @@ def check_chained_from(c: Checker, req: dict[str, Any]) -> str | None:
         max_len=127,
         pattern=ATTRIBUTE_PATTERN,
     )
+
+
+def check_gold_standard(c: Checker, req: dict[str, Any]) -> str | None:
+    """``GoldStandard {"LabelAttributeName"}`` (extension): the manifest attribute with known answers."""
+    gold = c.obj(req, "GoldStandard", "GoldStandard", required=False)
+    if gold is None:
+        return None
+    c.known_keys(gold, ("LabelAttributeName",), "GoldStandard")
+    return c.string(
+        gold,
+        "LabelAttributeName",
+        "GoldStandard.LabelAttributeName",
+        required=True,
+        min_len=1,
+        max_len=127,
+        pattern=ATTRIBUTE_PATTERN,
+    )

@@ -67,6 +67,8 @@ def validate_labels(labels: list[str], task_type: TaskType, where: str = "labels
         )
     if not bad:
         problems.extend(_label_problems(texts, where))
+    if task_type.paints_mask and "BACKGROUND" in texts:
+        problems.append(Problem("BACKGROUND is class 0 of every mask; choose another label name", field=where))
     return problems
 
 

@@ -8,7 +8,9 @@ The shapes are Ground Truth's (groundtruth-reference.md §1), in the key order o
 - single label (2023): value = class index (int), metadata ``class-name, job-name, confidence, type,
   human-annotated, creation-date``;
 - multi-label: value = list of class indices, metadata ``class-map, confidence-map, type, job-name,
-  human-annotated, creation-date``.
+  human-annotated, creation-date``;
+- semantic segmentation (and its adjustment): ``gtcore.output.records_segmentation`` (the PNGs go to ``files``);
+- label verification: ``gtcore.output.records_verification``.
 
 ``build_records`` is pure apart from the ``clock`` and ``image_info`` callables it is given. Adjustment
 jobs: an object is ``adjusted`` when at least one worker set ``initialValueModified`` or submitted boxes
@@ -27,8 +29,11 @@ from typing import Any, NamedTuple
 
 from gtcore.consolidation import classification as cons
 from gtcore.consolidation.boxes import same_boxes
+from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
+from gtcore.output import records_segmentation as seg
+from gtcore.output.records_verification import verification_records
 
 DEFAULT_DEPTH = 3
 _NUM = (int, float)  # exact types: a bool is not a coordinate
@@ -60,6 +65,8 @@ class RecordSpec:
     label_attribute: str
     job_name: str
     previous_attribute: str | None = None  # adjustment jobs: the attribute whose boxes are adjusted
+    gold_attribute: str | None = None  # single-label: the line attribute holding a known answer (class name)
+    output_folder: str = ""  # <output path>/<job name>: semantic-segmentation PNGs go under it
 
 
 # [(whole second, its "YYYY-MM-DDTHH:MM:SS" text)]: one strftime a second; the pair is replaced whole (threads)
@@ -91,18 +98,37 @@ def build_records(
     *,
     clock: Callable[[], str] = creation_date,
     image_info: Callable[[Mapping[str, Any]], ImageInfo | None] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Consolidate every item that has answers; ``{idx: {"<attr>": ..., "<attr>-metadata": ...}}``.
 
-    Raises ValidationError listing every malformed answer (object, worker, field).
+    Semantic segmentation: the consolidated mask PNGs are put in ``files`` (URI -> bytes) for the caller to
+    store (``gtcore.output.records_segmentation``). Raises ValidationError listing every malformed answer
+    (object, worker, field).
     """
     b = _Builder(spec, clock, image_info)
     items = [it for it in items if it.answers]
     tt = spec.task_type
-    if tt.draws_boxes:
+    if tt.paints_mask:
+        out = seg.segmentation_records(
+            items=items,
+            labels=spec.labels,
+            attr=spec.label_attribute,
+            job=b.job,
+            output_type=tt.output_type,
+            element=tt.answer_element,
+            adjustment=tt.is_adjustment,
+            folder=spec.output_folder,
+            clock=clock,
+            files={} if files is None else files,
+            problem=b._problem,
+        )
+    elif tt.verifies:
+        out = verification_records(b, items)
+    elif tt.draws_boxes:
         out = {it.idx: b.boxes(it) for it in items}
     elif tt.multi_choice:
-        out = {it.idx: b.multilabel(it) for it in items}
+        out = b.multilabel(items)
     else:
         out = b.single_label(items)
     if b.problems:
@@ -278,6 +304,15 @@ class _Builder:
             return None
         return self.class_id[label]
 
+    def gold(self, items: Sequence[ObjectAnswers]) -> dict[int, int]:
+        """{position in ``items``: known class} from the gold attribute (a class name or index) of each line."""
+        attr = self.spec.gold_attribute
+        if not attr:
+            return {}
+        return {
+            pos: c for pos, it in enumerate(items) if (c := gold_class(it.line, attr, self.spec.labels)) is not None
+        }
+
     def single_label(self, items: Sequence[ObjectAnswers]) -> dict[int, dict[str, Any]]:
         votes: list[list[tuple[str, int]]] = []
         kept: list[ObjectAnswers] = []
@@ -286,7 +321,7 @@ class _Builder:
             if v:
                 votes.append(v)
                 kept.append(it)
-        results = cons.dawid_skene(votes, max(1, len(self.spec.labels)))
+        results = cons.dawid_skene(votes, max(1, len(self.spec.labels)), gold=self.gold(kept))
         out: dict[int, dict[str, Any]] = {}
         for it, r in zip(kept, results, strict=True):
             out[it.idx] = {
@@ -302,8 +337,15 @@ class _Builder:
             }
         return out
 
-    def multilabel(self, it: ObjectAnswers) -> dict[str, Any]:
-        choices: list[list[int]] = []
+    def multilabel(self, items: Sequence[ObjectAnswers]) -> dict[int, dict[str, Any]]:
+        """Per-label EM over the whole job (``gtcore.consolidation.multilabel``; it beat per-label agreement
+        on every simulated crowd of bench/bench_crowd.py)."""
+        per_item = [self._multi_choices(it) for it in items]
+        results = multilabel_em(per_item, max(1, len(self.spec.labels)))
+        return {it.idx: self._multi_record(r) for it, r in zip(items, results, strict=True)}
+
+    def _multi_choices(self, it: ObjectAnswers) -> list[tuple[str, list[int]]]:
+        choices: list[tuple[str, list[int]]] = []
         for a in it.answers:
             el = self._element(it, a)
             if el is None:
@@ -315,8 +357,10 @@ class _Builder:
             bad = [x for x in raw if x not in self.class_id]
             for x in bad:
                 self._problem(it, a.worker_id, "labels", f"{x!r} is not one of the job's labels")
-            choices.append([self.class_id[x] for x in raw if x in self.class_id])
-        r = cons.consolidate_multilabel(choices)
+            choices.append((a.worker_id, [self.class_id[x] for x in raw if x in self.class_id]))
+        return choices
+
+    def _multi_record(self, r: cons.MultiResult) -> dict[str, Any]:
         return {
             self.attr: list(r.labels),
             self.meta: {
@@ -328,6 +372,16 @@ class _Builder:
                 "creation-date": self.clock(),
             },
         }
+
+
+def gold_class(line: Mapping[str, Any], attr: str, labels: Sequence[str]) -> int | None:
+    """The known class of a gold line (its ``attr`` holds a class name, or a class index), else None."""
+    v = line.get(attr)
+    if isinstance(v, str) and v in labels:
+        return list(labels).index(v)
+    if type(v) is int and 0 <= v < len(labels):
+        return v
+    return None
 
 
 def _label_at(labels: Sequence[str], c: Any) -> str:

@@ -150,12 +150,23 @@ def _previous_attribute(job: Any) -> str | None:
     return prev if isinstance(prev, str) and prev else None
 
 
+def gold_attribute(job: Any) -> str | None:
+    """The manifest attribute holding gold answers (``GoldStandard.LabelAttributeName``, our extension)."""
+    try:
+        gold = json.loads(_field(job, "spec_json") or "{}").get("GoldStandard") or {}
+        attr = gold.get("LabelAttributeName")
+    except (ValueError, AttributeError):
+        return None
+    return attr if isinstance(attr, str) and attr else None
+
+
 @dataclass
 class _Result:
     attr: str
     items: list[ObjectAnswers]  # answered objects, idx order (lines parsed, answers parsed)
     records: dict[int, dict[str, Any]]  # idx -> {"<attr>": ..., "<attr>-metadata": ...}
     encoded: dict[int, str]  # the same, as compact JSON (stored, spliced into lines, put in responses)
+    files: dict[str, bytes]  # files the records point at (semantic-segmentation mask PNGs): URI -> bytes
 
 
 def _consolidate(ctx: Context, data: _JobData) -> _Result:
@@ -175,11 +186,20 @@ def _consolidate(ctx: Context, data: _JobData) -> _Result:
         label_attribute=_field(job, "label_attribute"),
         job_name=_field(job, "name"),
         previous_attribute=_previous_attribute(job),
+        gold_attribute=gold_attribute(job),
+        output_folder=job_folder(job),
     )
-    records = build_records(spec, items, image_info=image_info_reader(ctx.storage))
+    files: dict[str, bytes] = {}
+    records = build_records(spec, items, image_info=image_info_reader(ctx.storage), files=files)
     known = [*spec.labels, job_name_value(spec.job_name), spec.label_attribute, spec.label_attribute + "-metadata"]
     encoded = dict(zip(records, fastjson.dumps_many(list(records.values()), known_strings=known), strict=True))
-    return _Result(spec.label_attribute, items, records, encoded)
+    return _Result(spec.label_attribute, items, records, encoded, files)
+
+
+def _write_files(ctx: Context, res: _Result) -> None:
+    """Store the files the records point at (mask PNGs) before anything that refers to them."""
+    for uri, data in res.files.items():
+        ctx.storage.write_bytes(uri, data)
 
 
 def _store(ctx: Context, job_id: int, res: _Result, *, only_open_job: bool) -> bool:
@@ -310,6 +330,7 @@ def write_intermediate(ctx: Context, job_id: int) -> str | None:
     """
     data = _load(ctx, job_id, answers_of="fresh")
     res = _consolidate(ctx, data)
+    _write_files(ctx, res)
     if not _store(ctx, job_id, res, only_open_job=True):
         return None
     _write_consolidation_files(ctx, data.job, res)
@@ -326,6 +347,7 @@ def write_final(ctx: Context, job_id: int, final_status: str) -> str:
     with gc_paused():  # ~10^6 small acyclic objects: the cyclic GC would rescan them all
         data = _load(ctx, job_id)
         res = _consolidate(ctx, data)
+        _write_files(ctx, res)
         _store(ctx, job_id, res, only_open_job=False)
         _write_consolidation_files(ctx, data.job, res)
         everything = _manifest(data, res, labelled_only=False)

@@ -21,7 +21,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import NotFound, PermissionDenied, Problem, TaskError, ValidationError
 from gtcore.queue import answer_checks as answers_mod
-from gtcore.queue import leases
+from gtcore.queue import drafts, leases
 from gtcore.queue.previous import previous_for
 
 A = dbm.assignments
@@ -82,6 +82,7 @@ DRAFT = _live.values(
     time_spent=_active,
     updated_at=_now,
 )
+DRAFT_OVER = DRAFT.where(A.c.draft_json.is_not_distinct_from(bindparam("seen")))  # only over the draft checked
 SUBMIT = _live.values(
     status="submitted", submitted_at=_now, answer_json=bindparam("answer"), time_spent=_active, updated_at=_now
 ).returning(A.c.time_spent)
@@ -148,15 +149,16 @@ def _lost(conn: Connection, assignment_id: int, now: float, action: str) -> Task
     return refusal(row, now, action) or TaskError(f"cannot {action} task {assignment_id}: it changed meanwhile")
 
 
-def _update(
-    ctx: Context, actor: Actor, aid: int, now: float, action: str, stmt: Any, *, renew: bool = False, **extra: Any
-) -> Any:
-    """Load + check + guarded UPDATE in one write transaction (``renew``: new expiry now + time limit)."""
+def _update(ctx: Context, actor: Actor, aid: int, now: float, action: str, stmt: Any, *, renew: bool = False,
+            check: Any = None, **extra: Any) -> Any:  # fmt: skip
+    """Load + check + guarded UPDATE in one write transaction (``renew``: the expiry set to ``deadline(row)``;
+    ``check(row)`` may refuse after the usual checks, or return more parameters for ``stmt``)."""
 
     def tx() -> Any:
         with ctx.db.write() as conn:
             row = _checked(conn, actor, aid, now, action)
-            params = {"aid": aid, "owner": row.worker_id, "now": now, **extra}
+            more = check(row) if check is not None else {}
+            params = {"aid": aid, "owner": row.worker_id, "now": now, **extra, **more}
             if renew:  # the session stays alive, the deadline does not move (TaskTimeLimitInSeconds from acceptance)
                 params["expires"] = deadline(row)
             if conn.execute(stmt, params).rowcount != 1:
@@ -179,8 +181,21 @@ def heartbeat(ctx: Context, actor: Actor, assignment_id: int, *, now: float | No
     return deadline(row)
 
 
-def save_draft(ctx: Context, actor: Actor, assignment_id: int, draft: dict, *, now: float | None = None) -> None:
-    """Keep the work in progress server-side (every canvas change); the deadline stays where it is."""
+def save_draft(
+    ctx: Context,
+    actor: Actor,
+    assignment_id: int,
+    draft: dict,
+    *,
+    replaces: dict | None = None,
+    now: float | None = None,
+) -> None:
+    """Keep the work in progress server-side (every canvas change); the deadline stays where it is.
+
+    ``replaces`` is the draft the caller's screen holds as saved (what it opened with, or saved since). An
+    empty draft never overwrites a stored non-empty draft other than that one (a screen that lost its drawing,
+    or a stale tab, would wipe the work): TaskError, and the stored draft stays.
+    """
     t = dbm.now() if now is None else now
     if not isinstance(draft, dict):
         raise ValidationError([Problem("a draft must be an object (dict)", field="draft")])
@@ -190,7 +205,12 @@ def save_draft(ctx: Context, actor: Actor, assignment_id: int, draft: dict, *, n
         raise ValidationError([Problem(f"the draft is not plain JSON: {exc}", field="draft")]) from exc
     if len(text.encode("utf-8")) > MAX_DRAFT_BYTES:
         raise ValidationError([Problem(f"the draft is larger than {MAX_DRAFT_BYTES} bytes", field="draft")])
-    _update(ctx, actor, assignment_id, t, "save a draft of", DRAFT, renew=True, draft=text)
+    if not drafts.is_empty(draft):
+        _update(ctx, actor, assignment_id, t, "save a draft of", DRAFT, renew=True, draft=text)
+        return
+    # the draft read in the check must still be the stored one when the UPDATE runs
+    check = drafts.keep_work(replaces)
+    _update(ctx, actor, assignment_id, t, "save a draft of", DRAFT_OVER, renew=True, check=check, draft=text)
 
 
 def stop_and_resume_later(ctx: Context, actor: Actor, assignment_id: int, *, now: float | None = None) -> None:

@@ -8,6 +8,10 @@ Shapes, as Ground Truth's crowd elements write them (names from ``gtcore.core.ta
     ImageClassification    {"crowd-image-classifier": {"label": "<one of the labels>"}}
     ImageMultiClassification
                            {"crowd-image-classifier-multi-select": {"labels": ["<label>", ...]}}
+    SemanticSegmentation (and its adjustment)
+                           {"crowd-semantic-segmentation": {"labeledImage": {"pngImageData"}, "labelMappings",
+                                                            "inputImageProperties"}}  (gtcore.queue.answer_checks_mask)
+    Verification*          {"crowd-image-classifier": {"label": "<one of the verification labels>"}}
 
 Every element may also carry Ground Truth's optional ``workerComment`` string.
 
@@ -26,6 +30,7 @@ from typing import Any
 from gtcore.core import tasktypes
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
+from gtcore.queue.answer_checks_mask import check_mask
 
 MAX_BOXES = 500
 EDGE_TOLERANCE = 1.0  # pixels a box may extend past the image edge (canvas rounding)
@@ -57,6 +62,8 @@ def validate_answer(task_type: str | TaskType, labels: list[str], answer: Any, *
     clean: dict[str, Any] = {}
     if not isinstance(body, dict):
         bad(el, "missing" if body is None else f"must be an object, got {type(body).__name__}")
+    elif tt.paints_mask:
+        clean = check_mask(tt, labels, body, el, bad)
     elif tt.draws_boxes:
         clean = _boxes(tt, labels, body, el, bad)
     elif tt.multi_choice:

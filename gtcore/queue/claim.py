@@ -31,7 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
-from gtcore.core.errors import NotFound, PermissionDenied, TaskError
+from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
+from gtcore.output.writer import gold_attribute
 from gtcore.queue.leases import CANDIDATE, CANDIDATE_PG, LIVE, candidates, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
@@ -59,6 +60,7 @@ class Task:
     status: str  # leased | stopped
     instructions: dict
     previous: dict | None  # AdjustmentBoundingBox: {"attribute","boundingBoxes","inputImageProperties"}
+    object_count: int = 0  # objects in the job, for "object 3 of 12"
 
 
 SEL_JOB = select(J).where(J.c.id == bindparam("b_job"))
@@ -148,6 +150,9 @@ def _check_job(conn: Connection, actor: Actor, job: Any, job_id: int) -> Any:
 def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, source_ref: str | None,
                accepted_at: float, expires: float, status: str, draft_json: str | None) -> Task:  # fmt: skip
     line = json.loads(line_json)
+    gold = gold_attribute(job)
+    if gold:  # a gold object is served like any other: its known answer never reaches the worker's task
+        line.pop(gold, None)
     return Task(
         assignment_id=aid,
         job_id=job.id,
@@ -163,6 +168,7 @@ def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, s
         status=status,
         instructions=json.loads(job.instructions_json or "{}"),
         previous=previous_of(conn, job, line),
+        object_count=int(job.total_objects or 0),
     )
 
 
@@ -194,7 +200,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """Lease the next task of the job to the actor (or return the one he holds); None if nothing is available.
 
     Raises:
-        TaskError: the job is not InProgress (stopped, completed): it hands out no more tasks.
+        JobClosed: the job is not InProgress (stopped, completed): it hands out no more tasks.
         PermissionDenied: the actor is not a worker in the job's team.
         NotFound: no such job.
     """
@@ -239,7 +245,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
 
     task, job = retrying(tx)
     if job.status != "InProgress":
-        raise TaskError(f"job {job.name} is {job.status}: it hands out no more tasks")
+        raise JobClosed(f"job {job.name} is {job.status}: it hands out no more tasks", job.name, job.status)
     return task
 
 

@@ -3,7 +3,9 @@
 Contract for pages:
 
 - ``current_actor()`` the signed-in Actor or None. The token lives in ``st.session_state["gt_token"]``
-  and is checked by gtcore on every rerun (a disabled user or an expired session is out at once).
+  and is checked by gtcore on every rerun (a disabled user or an expired session is out at once). A new
+  browser session (reload, new tab, a ``?job=`` link) takes it from the HttpOnly session cookie
+  (``gtcore.ui.session_cookie``); sign-in and password changes set that cookie, sign-out clears it.
 - ``require_actor(*roles)`` the Actor; when nobody is signed in it shows the sign-in form (``gate()``) and
   stops, when the role is missing a message and ``st.stop()``.
 - ``client_id()`` a client identifier for sign-in throttling.
@@ -22,10 +24,11 @@ from typing import Any
 
 import streamlit as st
 
-from gtcore.core.access import Actor
+from gtcore.core.access import WORKER, Actor
 from gtcore.core.errors import GTError, PasswordChangeRequired, SessionExpired
+from gtcore.ui import session_cookie
 from gtcore.ui.errors import show_error
-from gtcore.ui.nav import PageSpec, pages_for
+from gtcore.ui.nav import PAGES, PageSpec, pages_for
 from gtcore.ui.resources import get_context
 from gtcore.workforce import signin
 from gtcore.workforce import users as workforce
@@ -34,6 +37,7 @@ TOKEN_KEY = "gt_token"  # noqa: S105 - a session-state key, not a secret
 _MUST_CHANGE_KEY = "gt_must_change_password"
 _NOTICE_KEY = "gt_auth_notice"
 _CLIENT_KEY = "gt_client_id"
+LANDING_KEY = "gt_landing"  # after the forced password change: where app.py sends the user
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,11 +56,16 @@ def menu(actor: Actor | None, root: Path | None = None) -> Any:
     """Register the navigation for ``actor`` with ``st.navigation`` and return the selected page.
 
     Signed in: the pages his roles allow (``navigation_for``), recorded in ``st.session_state["gt_nav"]``;
-    None when there are none. Not signed in: one hidden page, the sign-in gate.
+    None when there are none. Not signed in: the sign-in gate, hidden, under every page's address, so a
+    reload or a link to a page shows the sign-in form there and, once signed in, that very page.
     """
+    session_cookie.sync()
     if actor is None:
         st.session_state.pop("gt_nav", None)
-        return st.navigation([st.Page(gate, title="Sign in", icon=":material/login:")], position="hidden")
+        gates = [st.Page(gate, title="Sign in", icon=":material/login:", default=True)] + [
+            st.Page(gate, title="Sign in", icon=":material/login:", url_path=Path(spec.path).stem) for spec in PAGES[1:]
+        ]
+        return st.navigation(gates, position="hidden")
     base = root or REPO_ROOT
     sections = navigation_for(actor, base)
     st.session_state["gt_nav"] = [spec.path for specs in sections.values() for spec in specs]
@@ -75,7 +84,10 @@ def current_actor() -> Actor | None:
     token = st.session_state.get(TOKEN_KEY)
     st.session_state[_MUST_CHANGE_KEY] = False
     if not token:
-        return None
+        token = session_cookie.cookie_token()  # a reload or a new tab: the browser's session cookie
+        if not token:
+            return None
+        st.session_state[TOKEN_KEY] = token
     try:
         return workforce.actor_for_token(get_context(), token)
     except PasswordChangeRequired:
@@ -84,6 +96,7 @@ def current_actor() -> Actor | None:
     except SessionExpired as exc:
         st.session_state.pop(TOKEN_KEY, None)
         st.session_state[_NOTICE_KEY] = exc.message
+        session_cookie.clear_cookie()
         return None
 
 
@@ -168,7 +181,8 @@ def sign_out() -> None:
     token = st.session_state.pop(TOKEN_KEY, None)
     st.session_state[_MUST_CHANGE_KEY] = False
     if token:
-        signin.sign_out(get_context(), token)
+        signin.sign_out(get_context(), token)  # revoked first: the cookie is dead even if the browser keeps it
+    session_cookie.clear_cookie()
 
 
 def navigation_for(actor: Actor, root: Path | None = None) -> dict[str, list[PageSpec]]:
@@ -208,7 +222,7 @@ def first_admin_form() -> None:
     except GTError as exc:
         show_error(exc)
         return
-    st.session_state[TOKEN_KEY] = session.token
+    _signed_in(session.token)
     st.rerun()
 
 
@@ -227,8 +241,13 @@ def sign_in_form() -> None:
     except GTError as exc:
         show_error(exc)
         return
-    st.session_state[TOKEN_KEY] = session.token
+    _signed_in(session.token)
     st.rerun()
+
+
+def _signed_in(token: str) -> None:
+    st.session_state[TOKEN_KEY] = token
+    session_cookie.set_cookie(token)
 
 
 def change_password_form(*, forced: bool) -> None:
@@ -260,7 +279,18 @@ def change_password_form(*, forced: bool) -> None:
     except GTError as exc:
         show_error(exc)
         return
-    st.session_state[TOKEN_KEY] = session.token
+    _signed_in(session.token)
     st.session_state[_MUST_CHANGE_KEY] = False
     st.session_state[_NOTICE_KEY] = "Your password was changed."
+    if forced:
+        st.session_state[LANDING_KEY] = True
     st.rerun()
+
+
+def land(actor: Actor, page: Any) -> None:
+    """After the forced password change: a worker who came to the home page goes on to the Worker portal
+    (a link to another page, e.g. ``?job=``, keeps its page)."""
+    if not st.session_state.pop(LANDING_KEY, False) or not actor.has(WORKER):
+        return
+    if getattr(page, "default", False) or getattr(page, "url_path", "") in ("", "home"):
+        st.switch_page("pages/portal.py")

@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
 from gtcore.jobform import data
@@ -29,7 +30,7 @@ PREFILL = "create_job_prefill"
 JOBS_SELECTED = "jobs_selected"
 FLASH_ERROR, FLASH_INFO = "cj_flash_error", "cj_flash_info"
 LABELS, EXAMPLES, DATA, ORIGIN, CREATED = "cj_labels", "cj_examples", "cj_data", "cj_origin", "cj_created"
-OUTPUT_DEFAULT = "cj_output_default"
+OUTPUT_DEFAULT, KEPT = "cj_output_default", "cj_kept"  # KEPT: the form's values, across pages
 MINUTE, HOUR = 60, 3600
 STATUS_PAGE, STATUS_KEY = "pages/job_status.py", "job_status_job_id"  # the Job status page and its input
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +54,12 @@ def go(page: str, what: str) -> None:
 
 
 def init_defaults(ctx_home: str) -> None:
-    """Fill every missing ``cj_*`` value with a default a new user can keep."""
+    """Fill every missing ``cj_*`` value: what the form held when the page was left (Streamlit drops the
+    values of widgets a run does not draw, so another page would lose them), else a default a new user can
+    keep. Then remember the values for the next time the page is left."""
     state = ss()
+    for key, value in (state.get(KEPT) or {}).items():
+        state.setdefault(key, value)
     task_type = state.setdefault("cj_task_type", "BoundingBox")
     title, description, seconds = DEFAULT_TEXTS[task_type]
     for key, value in (
@@ -84,6 +89,14 @@ def init_defaults(ctx_home: str) -> None:
     default = default_output(ctx_home, "")
     state.setdefault(OUTPUT_DEFAULT, default)
     state.setdefault("cj_output", default)
+    state[KEPT] = {k: state[k] for k in _KEEP if k in state}
+
+
+_KEEP = (  # the widget values of the form (not buttons, not the uploaded file)
+    "cj_name", "cj_attr", "cj_input_kind", "cj_folder", "cj_manifest_uri", "cj_output", "cj_task_type", "cj_title",
+    "cj_description", "cj_full", "cj_new_label", "cj_workers", "cj_time_min", "cj_lifetime_h", "cj_max_concurrent",
+    "cj_team", "cj_auto", "cj_ex_kind", "cj_ex_uri", "cj_ex_caption", "cj_chain_same", "cj_adjust",
+)  # fmt: skip
 
 
 def reset() -> None:
@@ -249,6 +262,26 @@ def on_type_change() -> None:
         ss()["cj_description"] = description
     if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
         ss()["cj_time_min"] = seconds // MINUTE
+    _verification_labels(tasktypes.get(str(new)).verifies)
+
+
+VERIFY_LABELS = ["Correct", "Incorrect"]  # the team lead's verification labels until changed
+
+
+def _verification_labels(verifies: bool) -> None:
+    """A verification job's labels are judgements, not classes: swap the label list in (and back out)."""
+    if verifies and "cj_labels_before_verify" not in ss():
+        ss()["cj_labels_before_verify"] = list(ss().get(LABELS, []))
+        ss()[LABELS] = list(VERIFY_LABELS)
+    elif not verifies and "cj_labels_before_verify" in ss():
+        ss()[LABELS] = ss().pop("cj_labels_before_verify")
+
+
+def on_verify_change() -> None:
+    """The chain's "verification job" box: labels become the verification labels; unticked, the job's again."""
+    if ss().get("cj_verify"):
+        ss()["cj_adjust"] = False
+    _verification_labels(bool(ss().get("cj_verify")))
 
 
 # --------------------------------------------------------------------------- the form
@@ -261,7 +294,12 @@ def origin() -> dict[str, Any]:
 def current_task_type() -> str:
     o = origin()
     if o["origin"] == "chain":
-        return "AdjustmentBoundingBox" if ss().get("cj_adjust") else str(o["task_type"])
+        targets = tasktypes.chain_targets(str(o["task_type"]))
+        if ss().get("cj_verify") and len(targets) > 2:
+            return targets[2]
+        if ss().get("cj_adjust") and len(targets) > 1:
+            return targets[1]
+        return str(o["task_type"])
     return str(ss().get("cj_task_type", "BoundingBox"))
 
 
@@ -271,7 +309,7 @@ def current_form(auto_allowed: bool) -> JobForm:
     found = state.get(DATA) or {}
     chain = o["origin"] == "chain"
     attribute = str(state.get("cj_attr", ""))
-    if chain and state.get("cj_chain_same") and not state.get("cj_adjust"):
+    if chain and state.get("cj_chain_same") and not state.get("cj_adjust") and not state.get("cj_verify"):
         attribute = str(o["attribute"])
     return JobForm(
         name=str(state.get("cj_name", "")),
@@ -294,5 +332,6 @@ def current_form(auto_allowed: bool) -> JobForm:
         origin=str(o["origin"]),
         source_job=str(o.get("job", "")),
         source_attribute=str(o.get("attribute", "")),
+        verify_attribute=str(state.get("cj_verify_attr", "")),
         base_request=dict(o.get("base") or {}),
     )

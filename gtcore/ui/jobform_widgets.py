@@ -104,19 +104,40 @@ def name_ui(ctx: Context, actor: Actor, o: dict[str, Any]) -> None:
         placeholder=name or "the job name",
         help="The key the labels get in the output manifest. Leave it blank to use the job name.",
     )
+    task_type = fs.current_task_type()
+    shown = jobform.JobForm(name=name, label_attribute=attr, task_type=task_type).attribute
     _live(
-        jobform.attribute_problems(attr, job_name=name),
-        f"Labels go under {(attr or name)!r}." if attr or name else "Defaults to the job name.",
+        jobform.attribute_problems(attr, job_name=name, task_type=task_type),
+        f"Labels go under {shown!r}." if shown else "Defaults to the job name.",
     )
+    if tasktypes.get(task_type).verifies:
+        verify = st.text_input(
+            "Attribute to verify",
+            key="cj_verify_attr",
+            max_chars=127,
+            help="The label attribute of the input manifest whose labels workers judge (every line must have it).",
+        )
+        _live([] if verify.strip() else ["Required."], f"Workers judge the labels under {verify.strip()!r}.")
 
 
 def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
-    boxes = tasktypes.ADJUSTMENT_BOUNDING_BOX.name in chain_task_types(str(o["task_type"]))
-    adjust = boxes and st.checkbox(
-        "Adjustment job (workers adjust the boxes of the previous job)",
+    targets = chain_task_types(str(o["task_type"]))
+    masks = tasktypes.ADJUSTMENT_SEMANTIC_SEGMENTATION.name in targets
+    what = "mask" if masks else "boxes"
+    adjust = len(targets) > 1 and st.checkbox(
+        f"Adjustment job (workers adjust the {what} of the previous job)",
         key="cj_adjust",
-        help="Creates a bounding-box adjustment job; it needs a new label attribute.",
+        disabled=bool(fs.ss().get("cj_verify")),
+        help="Creates an adjustment job; it needs a new label attribute.",
     )
+    verify = len(targets) > 2 and st.checkbox(
+        f"Verification job (workers judge the {what} of the previous job)",
+        key="cj_verify",
+        on_change=fs.on_verify_change,
+        help="Workers see the earlier labels read-only and pick one of your verification labels (for example "
+        "Correct / Incorrect), with an optional comment. The labels below become the verification labels.",
+    )
+    adjust = adjust or verify  # both need a new attribute
     same = not adjust and st.checkbox(
         f"Same label attribute ({o['attribute']}): label only the objects without it",
         key="cj_chain_same",
@@ -134,9 +155,13 @@ def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
         placeholder=name or "the job name",
         help="Leave blank to use the new job's name.",
     )
+    task_type = fs.current_task_type()
+    shown = jobform.JobForm(name=name, label_attribute=attr, task_type=task_type).attribute
     _live(
-        jobform.attribute_problems(attr, job_name=name, source_attribute=str(o["attribute"]), adjustment=adjust),
-        f"Labels go under {(attr or name)!r}." if attr or name else "Defaults to the job name.",
+        jobform.attribute_problems(
+            attr, job_name=name, source_attribute=str(o["attribute"]), adjustment=adjust, task_type=task_type
+        ),
+        f"Labels go under {shown!r}." if shown else "Defaults to the job name.",
     )
 
 
@@ -221,7 +246,9 @@ def task_type_ui(o: dict[str, Any]) -> None:
         key="cj_task_type",
         on_change=fs.on_type_change,
         help="Bounding box: workers draw labeled boxes. Classification: workers pick one label (single) or "
-        "every label that applies (multi-label).",
+        "every label that applies (multi-label). Semantic segmentation: workers paint each pixel's label (the "
+        "label attribute ends in -ref). Label verification: workers judge the boxes or mask an input manifest "
+        "already holds, picking one of your verification labels.",
     )
 
 

@@ -22,17 +22,18 @@ import streamlit as st
 
 from gtcore.core import db as dbm
 from gtcore.core.access import WORKER
-from gtcore.core.errors import GTError, TaskError
+from gtcore.core.errors import GTError, JobClosed, TaskError
 from gtcore.images.task_images import DISPLAY_MAX_SIDE
 from gtcore.queue import api as queue
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
+from gtcore.ui.task_session import forget_screen, object_label
 from gtcore.ui.task_view import current_answer, lease_timer, render_task_screen, time_left_text
 
 JOB_KEY, TASK_KEY, PAUSED_KEY, NOTICE_KEY = "label_job_id", "label_task", "label_paused", "label_notice"
-ERROR_KEY, PENDING_KEY = "label_error", "label_submit_pending"
+ERROR_KEY, PENDING_KEY, DONE_KEY = "label_error", "label_submit_pending", "label_job_done"
 PORTAL = "pages/portal.py"
 
 
@@ -95,20 +96,21 @@ def label_page() -> None:
         act(
             "submitted",
             partial(submit, task, shown.answer, shown.missing),
-            f"Submitted: object {task.object_idx} is saved. Here is the next task.",
+            f"Submitted: {object_label(task)} is saved. Here is the next task.",
         )
 
     def submit(task: queue.Task, answer: dict | None, missing: str | None) -> None:
         if answer is None:
             raise TaskError(f"nothing to submit yet: {missing or 'the task is not shown'}")
-        queue.submit(ctx, actor, task.assignment_id, answer)
+        if queue.submit(ctx, actor, task.assignment_id, answer).job_done:  # the job may still be finishing
+            st.session_state[DONE_KEY] = task.job_id
 
     def on_decline(task: queue.Task) -> None:
         reason = str(st.session_state.get(f"label_decline_reason_{task.assignment_id}") or "")
         act(
             "declined",
             partial(queue.decline, ctx, actor, task.assignment_id, reason),
-            f"Declined object {task.object_idx}: you will not get it again.",
+            f"Declined {object_label(task)}: you will not get it again.",
         )
 
     def on_release(task: queue.Task) -> None:
@@ -117,7 +119,7 @@ def label_page() -> None:
             partial(queue.release, ctx, actor, task.assignment_id),
             paused={
                 "button": "Start working again",
-                "message": f"Released object {task.object_idx}: it is back in the pool.",
+                "message": f"Released {object_label(task)}: it is back in the pool.",
             },
         )
 
@@ -130,7 +132,7 @@ def label_page() -> None:
                 "job": job_id,
                 "button": "Resume",
                 "message": (
-                    f"Stopped: your work on object {task.object_idx} is saved. Resume it while the time limit lasts: "
+                    f"Stopped: your work on {object_label(task)} is saved. Resume it while the time limit lasts: "
                     f"{left}."
                 ),
             }
@@ -156,8 +158,12 @@ def label_page() -> None:
     else:
         try:
             task = queue.claim_next(ctx, actor, job_id)
-        except GTError as exc:  # the job was stopped or completed (perhaps by the answer just submitted)
+        except JobClosed as exc:  # the job was stopped or completed (perhaps by the answer just submitted)
+            end_screen(partial(_closed, exc), "label_closed")
+        except GTError as exc:
             end_screen(partial(show_error, exc), "label_error")
+        if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
+            end_screen(partial(_all_done, None), "label_done")
         if task is None:
             end_screen(
                 lambda: st.info(
@@ -168,12 +174,13 @@ def label_page() -> None:
                 "label_empty",
                 again="Check again",
             )
+        forget_screen("label")  # a task handed out again (resumed) opens from its saved draft
         st.session_state[TASK_KEY] = task
         expires = task.lease_expires_at
     assert task is not None
 
     st.title(md_escape(f"Label: {task.job_name}"))
-    st.caption(md_escape(f"Object {task.object_idx} of job {task.job_name}"))
+    st.caption(md_escape(f"{object_label(task).capitalize()} in job {task.job_name}"))
     bar, messages = st.container(), st.container()
     if notice:
         messages.success(notice, icon=":material/check_circle:")
@@ -198,7 +205,7 @@ def label_page() -> None:
         act(
             "submitted",
             partial(submit, task, result.answer, result.missing),
-            f"Submitted: object {task.object_idx} is saved. Here is the next task.",
+            f"Submitted: {object_label(task)} is saved. Here is the next task.",
         )
         st.rerun()
 
@@ -235,4 +242,23 @@ def label_page() -> None:
             width="stretch",
             on_click=on_stop,
             args=(task,),
+        )
+
+
+def _all_done(job_name: str | None) -> None:
+    what = f"job {job_name}" if job_name else "this job"
+    st.success(
+        f"All done: every object of {md_escape(what)} has its answers. Thank you for your work!",
+        icon=":material/task_alt:",
+    )
+
+
+def _closed(exc: JobClosed) -> None:
+    """The end screen of a job that hands out no more tasks: good news when it completed, else why."""
+    if exc.status == "Completed":
+        _all_done(exc.job_name)
+    else:
+        st.info(
+            f"Job {md_escape(exc.job_name)} is {md_escape(exc.status)}: it hands out no more tasks.",
+            icon=":material/block:",
         )

@@ -11,6 +11,7 @@ text, code or table cells, never as HTML.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -44,8 +45,9 @@ def _one_line(text: str) -> str:
     return md_escape(text, single_line=True)
 
 
-def _preselect(listed: list[JobSummary]) -> None:
-    """Put the job another page asked for (session key, else ``?job=``) into the picker's state."""
+def _preselect(listed: list[JobSummary]) -> bool:
+    """Put the job another page asked for (session key, else ``?job=``) into the picker's state; True when
+    that replaced the choice."""
     by_id = {s.job_id: s.name for s in listed}
     by_name = {s.name.lower(): s.name for s in listed}
     wanted = st.session_state.pop(fs.STATUS_KEY, None)
@@ -57,8 +59,11 @@ def _preselect(listed: list[JobSummary]) -> None:
             st.warning(f"No labeling job named {_one_line(asked)}: pick one below.", icon=":material/search_off:")
     if name is not None:
         st.session_state[PICK] = name
-    elif st.session_state.get(PICK) not in by_name.values():
+        return True
+    if st.session_state.get(PICK) not in by_name.values():
         st.session_state[PICK] = listed[0].name
+        return True
+    return False
 
 
 def pick_job_ui(ctx: Context, actor: Actor) -> JobSummary | None:
@@ -71,9 +76,15 @@ def pick_job_ui(ctx: Context, actor: Actor) -> JobSummary | None:
     if not listed:
         st.info("No labeling job yet.", icon=":material/inbox:")
         return None
-    _preselect(listed)
+    forced = _preselect(listed)
     status = {s.name: s.status for s in listed}
-    name = st.selectbox("Job", [s.name for s in listed], key=PICK, format_func=lambda n: f"{n} ({status[n]})")
+    # the browser keeps the shown text of a selectbox whose key stays, so "(InProgress)" outlived the job's
+    # completion: the widget's key changes with the statuses, the choice itself lives under PICK
+    widget = f"{PICK}::{zlib.crc32(repr(sorted(status.items())).encode())}"
+    if forced or widget not in st.session_state:
+        st.session_state[widget] = st.session_state[PICK]
+    name = st.selectbox("Job", [s.name for s in listed], key=widget, format_func=lambda n: f"{n} ({status[n]})")
+    st.session_state[PICK] = name
     if st.query_params.get(QUERY_PARAM) != name:
         st.query_params[QUERY_PARAM] = name
     return next((s for s in listed if s.name == name), None)

@@ -2,6 +2,7 @@
 
 - ``screen_state``: the memory of the task on the screen (the boxes or choice to open the widgets with, the
   draft last saved, the widget keys to forget when the next task comes), reset when the task changes;
+- ``forget_screen``: drop that memory, for a task handed out again (resumed after a pause);
 - ``seed``: what a task opens with: the worker's draft, else (adjustment) the chained-from boxes;
 - ``current_answer``: the answer the screen last computed, only while its widgets still hold exactly what it
   was computed from (``answer_basis``), so a button callback may submit it before the page runs again.
@@ -66,10 +67,26 @@ def screen_state(key_prefix: str, task: TaskLike) -> dict[str, Any]:
     return state
 
 
+def forget_screen(key_prefix: str) -> None:
+    """Drop this screen's memory (and its widgets' state), so the next task shown opens from what the queue
+    gave: a task resumed after a pause is drawn from its saved draft, not from a canvas that is gone."""
+    state: dict[str, Any] | None = st.session_state.pop(f"{key_prefix}::screen", None)
+    for key in (state or {}).get("widget_keys", ()):
+        st.session_state.pop(key, None)
+
+
+def object_label(task: Any) -> str:
+    """``"object 3 of 12"``: 1-based for people (the datasetObjectId is 2), "of N" when the count is known."""
+    count = int(getattr(task, "object_count", 0) or 0)
+    return f"object {task.object_idx + 1}" + (f" of {count}" if count else "")
+
+
 def seed(task: TaskLike) -> Any:
     """The answer to open the task with: the worker's draft, else (adjustment) the chained-from boxes."""
     tt = tasktypes.get(task.task_type)
     body = (task.draft or {}).get(tt.answer_element)
+    if tt.paints_mask:
+        return None  # the mask screen opens the draft's PNG itself (gtcore.ui.mask_view)
     if tt.draws_boxes:
         if isinstance(body, dict) and isinstance(body.get("boundingBoxes"), list):
             return [dict(b) for b in body["boundingBoxes"] if isinstance(b, dict)]
@@ -102,18 +119,24 @@ def choice_key(key_prefix: str, task: TaskLike) -> str:
 
 def answer_basis(key_prefix: str, task: TaskLike) -> str | None:
     """A fingerprint of the widget values the answer is computed from; None when it cannot be read."""
-    if tasktypes.get(task.task_type).draws_boxes:
+    tt = tasktypes.get(task.task_type)
+    extra: list[str] = []
+    if tt.draws_boxes or tt.paints_mask:
         ckey = canvas_key(key_prefix, task)
-        cstate = st.session_state.get(f"_gt_canvas::{ckey}")  # gtcore.ui.canvas's per-key state
+        prefix = "_gt_mask::" if tt.paints_mask else "_gt_canvas::"  # gtcore.ui.mask_canvas / canvas state
+        cstate = st.session_state.get(f"{prefix}{ckey}")
         if not isinstance(cstate, dict) or "generation" not in cstate:
             return None
         widget_key = f"{ckey}::g{cstate['generation']}"
     else:
         widget_key = choice_key(key_prefix, task)
+        if tt.verifies:
+            extra = [widget_key + "::comment"]
     if widget_key not in st.session_state:
         return None
     try:
-        return json.dumps(st.session_state[widget_key], sort_keys=True, default=repr)
+        values = [st.session_state[k] for k in (widget_key, *extra) if k in st.session_state]
+        return json.dumps(values, sort_keys=True, default=repr)
     except Exception:  # an unreadable widget value: the caller renders the screen again instead
         return None
 

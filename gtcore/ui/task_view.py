@@ -35,6 +35,7 @@ from gtcore.images.task_images import DISPLAY_MAX_SIDE, DisplayImage
 from gtcore.queue import api as queue
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import label_picker, md_escape
+from gtcore.ui.mask_view import segmentation_ui
 from gtcore.ui.task_session import (
     TaskLike,
     TaskScreenResult,
@@ -44,6 +45,7 @@ from gtcore.ui.task_session import (
     remember,
     screen_state,
 )
+from gtcore.ui.verify_view import verification_ui
 
 __all__ = [
     "TaskLike",
@@ -133,7 +135,7 @@ def _boxes_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_pref
     answer = _box_answer(boxes, img)
     n = len(boxes)
     st.caption(
-        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx}. Keys 1-9 and 0 switch the label; "
+        f"{n} box{'es' if n != 1 else ''} drawn on object {task.object_idx + 1}. Keys 1-9 and 0 switch the label; "
         "the toolbar above the "
         "image has undo, redo, edit (move, resize) and delete."
     )
@@ -178,8 +180,8 @@ def _choice_ui(task: TaskLike, img: DisplayImage, state: dict[str, Any], key_pre
 def _save_draft(ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], draft: dict) -> None:
     if draft == state["saved"] or (not state["saved"] and not task.previous and _blank(draft)):
         return  # nothing new (a fresh canvas reporting "no boxes yet" is not worth a write)
-    try:
-        queue.save_draft(ctx, actor, task.assignment_id, draft)
+    try:  # an empty drawing never erases saved work this screen did not hold (gtcore refuses it)
+        queue.save_draft(ctx, actor, task.assignment_id, draft, replaces=state["saved"] or None)
     except GTError as exc:
         show_error(exc, prefix="Your work is on the screen but could not be saved")
         return
@@ -189,6 +191,14 @@ def _save_draft(ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any
 def _blank(draft: dict) -> bool:
     body = next(iter(draft.values()), None) if len(draft) == 1 else None
     return isinstance(body, dict) and body.get("boundingBoxes") == []
+
+
+def _kind(task: TaskLike) -> str:
+    tt = tasktypes.get(task.task_type)
+    return "mask" if tt.paints_mask else "verify" if tt.verifies else ""
+
+
+_TYPE_SCREENS = {"mask": segmentation_ui, "verify": verification_ui}
 
 
 @st.fragment
@@ -204,6 +214,8 @@ def _task_fragment(
         result = TaskScreenResult(
             answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=img.error
         )
+    elif (hook := _TYPE_SCREENS.get(_kind(task))) is not None:  # semantic segmentation, verification
+        result = hook(ctx, actor, task, img, state, key_prefix)
     elif tasktypes.get(task.task_type).draws_boxes:
         result = _boxes_ui(task, img, state, key_prefix)
     else:

@@ -14,7 +14,7 @@ from gtcore.core.errors import GTError
 from gtcore.manifests import augmented as aug
 from gtcore.ui.errors import show_error
 from gtcore.ui.viewer_widgets import md_escape
-from gtcore.viewer import export, provenance
+from gtcore.viewer import export, export_masks, provenance
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import table as viewer
 
@@ -66,10 +66,34 @@ def workers_ui(ctx: Any, actor: Actor, view: viewer.AttributeView) -> None:
             st.dataframe(table, hide_index=True, key="viewer_workers_table")
 
 
-def export_ui(view: viewer.AttributeView) -> None:
-    """Lint, choose what to do with the issues, build a zip of COCO / YOLO / Pascal VOC files."""
+def masks_export_ui(ctx: Any, view: viewer.AttributeView) -> None:
+    """Semantic segmentation: COCO with RLE masks, or the PNG masks, as a zip."""
+    assert view.attr is not None
+    fmt = st.radio("Format", export_masks.MASK_FORMATS, format_func={"coco": "COCO (RLE masks)",
+                   "png": "PNG masks"}.__getitem__, key="viewer_xm_fmt", horizontal=True)  # fmt: skip
+    if not st.button("Build the export", key="viewer_xm_build", type="primary"):
+        return
+    try:
+        result = export_masks.export_masks(ctx.storage, view.manifest, view.attr.name, fmt)
+    except GTError as exc:
+        show_error(exc, prefix="Export aborted")
+        return
+    st.text(result.summary())
+    for line, why in result.skipped[:20]:
+        st.warning(md_escape(f"line {line}: {why}"), icon=":material/broken_image:")
+    name = f"{view.attr.name}-{fmt}.zip"
+    st.download_button(f"Download {name}", export.zip_bytes(result.files), file_name=name, mime="application/zip",
+                       key="viewer_xm_download", on_click="ignore", type="primary")  # fmt: skip
+
+
+def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
+    """Lint, choose what to do with the issues, build a zip of COCO / YOLO / Pascal VOC files (masks: COCO RLE
+    or PNG)."""
+    if view.attr is not None and view.kind == aug.SEMANTIC_SEGMENTATION and ctx is not None:
+        masks_export_ui(ctx, view)
+        return
     if view.attr is None or view.kind != aug.OBJECT_DETECTION:
-        st.info("Exports are made from object-detection attributes; pick one above.")
+        st.info("Exports are made from object-detection and semantic-segmentation attributes; pick one above.")
         return
     cols = st.columns(2)
     fmt = cols[0].radio("Format", export.FORMATS, format_func=str.upper, key="viewer_x_fmt", horizontal=True)

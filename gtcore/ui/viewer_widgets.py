@@ -125,7 +125,13 @@ def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
     adj = sb.radio("Adjustment", viewer.ADJUSTMENT, key="viewer_f_adj", horizontal=True, on_change=reset_view)
     empty = sb.checkbox("Only images with no labels", key="viewer_f_empty", on_change=reset_view)
     text = sb.text_input("source-ref contains", key="viewer_f_text", on_change=reset_view)
-    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text)
+    verdicts = viewer.verification_choices(view.manifest)
+    verdict: tuple[str, str] | None = None
+    if verdicts:
+        by_text = {f"{a}: {v}": (a, v) for a, v in verdicts}
+        chosen = sb.selectbox("Verification result", ["all", *by_text], key="viewer_f_verdict", on_change=reset_view)
+        verdict = by_text.get(str(chosen))
+    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
 
 
 def legend_ui(view: viewer.AttributeView) -> None:
@@ -135,11 +141,35 @@ def legend_ui(view: viewer.AttributeView) -> None:
         st.image(legend_image(entries), caption=None)
 
 
-def _tile_label(view: viewer.AttributeView, pos: int, tile: tiles.Tile) -> str:
+def failed_positions(ctx: Any, actor: Actor, manifest: AugmentedManifest) -> frozenset[int]:
+    """The lines of failed objects, when the manifest is the output of one of our jobs (else none known)."""
+    source = st.session_state.get(SOURCE) or {}
+    if source.get("kind") != "job":
+        return frozenset()
+    try:
+        return audit.failed_positions(ctx, actor, int(source["id"]), manifest)
+    except GTError:
+        return frozenset()
+
+
+def label_count_text(view: viewer.AttributeView, pos: int, failed: frozenset[int] = frozenset()) -> str:
+    """``"1 box"``, ``"3 boxes"``, ``"2 labels"``; a failed object (no label: declined or expired) says so, and a
+    line without the attribute is "not labeled", never "0 boxes" like an image labeled empty."""
+    row = view.images.loc[pos]
+    if pos in failed:
+        return "failed: not labeled (declined by the workers or expired)"
+    if not bool(row["has_label"]):
+        return "not labeled"
+    n = int(row["labels"])
+    noun = ("box", "boxes") if view.kind == "object-detection" else ("label", "labels")
+    return f"{n} {noun[0] if n == 1 else noun[1]}"
+
+
+def _tile_label(view: viewer.AttributeView, pos: int, tile: tiles.Tile, failed: frozenset[int]) -> str:
     row = view.images.loc[pos]
     name = posixpath.basename(str(row["source_ref"])) or "(no source-ref)"
-    noun = "boxes" if view.kind == "object-detection" else "labels"
-    return f"line {row['line']} · {name} · {row['labels']} {noun}" + (f" · {tile.note}" if tile.note else "")
+    count = label_count_text(view, pos, failed)
+    return f"line {row['line']} · {name} · {count}" + (f" · {tile.note}" if tile.note else "")
 
 
 def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.AttributeView | None,
@@ -155,6 +185,7 @@ def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.At
     if not shown:
         st.info("No lines match the filters.")
         return
+    failed = failed_positions(ctx, actor, view.manifest)
     with st.spinner("Drawing tiles..."):
         main = tiles.render_page(ctx, actor, view, shown)
         second = tiles.render_page(ctx, actor, other, shown) if other else None
@@ -171,7 +202,7 @@ def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.At
             )
             for col, tile, v in slots:
                 col.image(tile.jpeg)
-                label = _tile_label(v, pos, tile) if v is view else (v.attr.name if v and v.attr else "")
+                label = _tile_label(v, pos, tile, failed) if v is view else (v.attr.name if v and v.attr else "")
                 col.caption(md_escape(label))
             if cols[2 * k if second else k].button("Open", key=f"viewer_open_{pos}", type="tertiary"):
                 st.session_state[SELECTED] = pos
@@ -196,7 +227,8 @@ def detail_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.
         return
     pos = int(pos)
     head = st.columns([8, 1])
-    head[0].subheader(f"Line {view.images.at[pos, 'line']}")
+    count = label_count_text(view, pos, failed_positions(ctx, actor, view.manifest))
+    head[0].subheader(f"Line {view.images.at[pos, 'line']}: {count}")
     if head[1].button("Close", key="viewer_close"):
         st.session_state.pop(SELECTED, None)
         st.rerun()

@@ -6,6 +6,7 @@ Every widget key starts with ``wf_``.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 import pandas as pd
@@ -88,13 +89,22 @@ def workers_tab(ctx: Context, actor: Actor, workers: list[WorkerRow]) -> None:
 def invite_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
     """Invite up to 50 addresses into a team."""
     if not team_list:
-        st.info("Create a work team first (Teams tab).")
+        st.info("Create a work team first (Teams tab): workers see the jobs of their teams only.")
+    names = [t.name for t in team_list]
     with st.form("wf_invite_form"):
         emails = st.text_area("E-mail addresses (up to 50; commas, spaces or one per line)", key="wf_invite_emails")
-        team_name = st.selectbox("Work team", [t.name for t in team_list], key="wf_invite_team")
+        team_name = st.selectbox(
+            "Work team",
+            names,
+            index=0 if len(names) == 1 else None,  # the only team is the choice; of several, none is assumed
+            placeholder="Choose a work team",
+            key=f"wf_invite_team::{zlib.crc32('/'.join(names).encode())}",  # a new team list: a fresh choice
+        )
         roles = st.multiselect("Roles", list(ROLES), default=["worker"], key="wf_invite_roles")
         invite_clicked = st.form_submit_button("Send invitations", key="wf_invite_submit")
-    if invite_clicked:
+    if invite_clicked and team_name is None and "worker" in roles:
+        st.error("Choose the work team the workers join: a worker in no team gets no jobs.", icon=":material/group:")
+    elif invite_clicked:
         try:
             result = invitations.invite(ctx, actor, emails, team_name, roles)
         except GTError as exc:

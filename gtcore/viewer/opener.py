@@ -173,3 +173,18 @@ def job_output_uri(ctx: Any, actor: Actor, job_id: int) -> str:
 def open_job_output(ctx: Any, actor: Actor, job_id: int, *, refresh: bool = False) -> AugmentedManifest:
     """Open a job's output manifest (final, else intermediate) for ``actor`` (admin or auditor)."""
     return open_manifest(ctx, actor, job_output_uri(ctx, actor, job_id), refresh=refresh)
+
+
+def failed_positions(ctx: Any, actor: Actor, job_id: int, manifest: AugmentedManifest) -> frozenset[int]:
+    """Positions (in ``manifest.records``) of the job's failed objects: declined by enough workers, or expired
+    unanswered. Ground Truth writes such a line as the input line, without the label attribute (like an object
+    not labeled yet), and counts it in LabelCounters.FailedNonRetryableError; this says which lines they are.
+    Only for a manifest holding every line of the job (line N = datasetObjectId N-1); else empty."""
+    require_reader(actor, action="open job outputs")
+    o, j = dbm.objects.c, dbm.jobs.c
+    with ctx.db.read() as conn:
+        total = conn.execute(select(j.total_objects).where(j.id == job_id)).scalar()
+        failed = set(conn.execute(select(o.idx).where(o.job_id == job_id, o.status == "failed")).scalars())
+    if not failed or total != len(manifest.records) + len(manifest.problems):
+        return frozenset()
+    return frozenset(pos for pos, line in enumerate(manifest.lines) if line - 1 in failed)

@@ -226,6 +226,7 @@ class Filters:
     adjustment: str = "all"  # all | adjusted | unadjusted (metadata adjustment-status)
     no_labels: bool = False  # only lines with no label at all (no boxes, or attribute missing)
     text: str = ""  # case-insensitive substring of source-ref
+    verification: tuple[str, ...] = ()  # (verification attribute, its class-name): lines with that verdict
 
     def active(self) -> bool:
         return self != Filters()
@@ -256,7 +257,25 @@ def apply_filters(view: AttributeView, f: Filters, other: AttributeView | None =
         keep &= (img["labels"] == 0).to_numpy()
     if f.text.strip():
         keep &= img["source_ref"].str.contains(f.text.strip(), case=False, regex=False).to_numpy()
+    if f.verification:
+        key, verdict = f.verification[0] + aug.META_SUFFIX, f.verification[1]
+        recs = view.manifest.records
+        keep &= np.array([isinstance(m := r.get(key), dict) and m.get("class-name") == verdict for r in recs], bool)
     return np.flatnonzero(keep)
+
+
+def verification_choices(manifest: AugmentedManifest) -> list[tuple[str, str]]:
+    """``[(verification attribute, verdict)]`` found in the file (label-verification attributes' class-names)."""
+    out: set[tuple[str, str]] = set()
+    for a in manifest.attributes:
+        if a.type != aug.LABEL_VERIFICATION:
+            continue
+        key = a.name + aug.META_SUFFIX
+        for rec in manifest.records:
+            meta = rec.get(key)
+            if isinstance(meta, dict) and isinstance(meta.get("class-name"), str):
+                out.add((a.name, meta["class-name"]))
+    return sorted(out)
 
 
 def page_count(total: int, per_page: int = PER_PAGE) -> int:

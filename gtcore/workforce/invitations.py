@@ -97,10 +97,15 @@ def invite(
 
     Malformed addresses are listed back in ``result.problems`` while the valid ones are invited;
     addresses that already have an account (in any letter case) get no second account but join the team.
+    The worker role needs a team (ValidationError without one); auditors and admins may have none.
     """
     require_admin(actor, "invite workers")
     t = dbm.now() if now is None else now
     role_set = parse_roles(roles)
+    if WORKER in role_set and team is None:  # a worker sees the jobs of his teams only: none without one
+        raise ValidationError(
+            [Problem("choose the work team the workers join (a worker in no team gets no jobs)", field="team")]
+        )
     result = InviteResult()
     wanted: dict[str, str] = {}
     for i, email in enumerate(parse_emails(emails), start=1):

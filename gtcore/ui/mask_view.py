@@ -1,0 +1,125 @@
+"""The semantic-segmentation task screen (and its adjustment): label picker (keys 1-9, 0), tool (brush, eraser,
+polygon fill), brush size, the painting canvas (``gtcore.ui.mask_canvas``), and the answer as Ground Truth's
+``crowd-semantic-segmentation`` element writes it (groundtruth-reference.md 1.5)::
+
+    {"crowd-semantic-segmentation": {"labeledImage": {"pngImageData": "<base64 PNG>"},
+                                     "labelMappings": {"<label>": {"color": "#rrggbb"}, ...},
+                                     "inputImageProperties": {"height": h, "width": w}}}
+
+The PNG has the original image's size, each pixel in its class colour (BACKGROUND white); it is written as a
+palette PNG, which decodes to exactly those colours. Adjustment answers add ``initialValueModified``. A task
+opens with the worker's draft mask, else (adjustment) the earlier job's mask.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from gtcore.context import Context
+from gtcore.core import tasktypes
+from gtcore.core.access import Actor
+from gtcore.core.colors import parse_hex, semseg_colors
+from gtcore.core.errors import GTError
+from gtcore.images.drawing import legend_image
+from gtcore.images.task_images import DisplayImage
+from gtcore.images.task_overlays import previous_classes
+from gtcore.output.mask_png import decode_color_png, encode_palette_png, png_from_base64
+from gtcore.ui.label_picker import label_picker
+from gtcore.ui.mask_canvas import TOOLS, mask_canvas
+from gtcore.ui.task_session import TaskLike, TaskScreenResult, canvas_key
+
+MISSING = "the image is still loading"
+BRUSH_DEFAULT = 16
+
+
+def mask_answer(classes: np.ndarray, labels: list[str], *, modified: bool | None = None) -> dict[str, Any]:
+    colors = semseg_colors(labels)
+    png = encode_palette_png(classes, colors)
+    body: dict[str, Any] = {
+        "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
+        "labelMappings": {name: {"color": colors[i + 1]} for i, name in enumerate(labels)},
+        "inputImageProperties": {"height": int(classes.shape[0]), "width": int(classes.shape[1])},
+    }
+    if modified is not None:
+        body["initialValueModified"] = modified
+    return {tasktypes.SEMANTIC_SEGMENTATION.answer_element: body}
+
+
+def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: dict[str, Any]) -> Any:
+    """The mask the task opens with (kept in the screen state: its identity must not change)."""
+    if "mask_base" in state:
+        return state["mask_base"], state["mask_base_modified"]
+    labels = list(task.labels)
+    body = (task.draft or {}).get(tasktypes.SEMANTIC_SEGMENTATION.answer_element)
+    base, modified = None, False
+    if isinstance(body, dict):
+        try:
+            data = png_from_base64((body.get("labeledImage") or {}).get("pngImageData"))
+            base = decode_color_png(data, semseg_colors(labels), img.original_size)
+            modified = body.get("initialValueModified") is True
+        except GTError:
+            base = None  # an unusable draft: start again from the earlier mask or a blank one
+    if base is None and tasktypes.get(task.task_type).is_adjustment:
+        try:
+            base = previous_classes(ctx, actor, task, labels)
+        except GTError as exc:
+            st.warning(f"The earlier mask cannot be shown: {exc}", icon=":material/broken_image:")
+        if base is not None and base.shape != (img.original_size[1], img.original_size[0]):
+            st.warning("The earlier mask has another size than the image; starting from an empty mask.")
+            base = None
+    state["mask_base"], state["mask_base_modified"] = base, modified
+    return base, modified
+
+
+def segmentation_ui(
+    ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str
+) -> TaskScreenResult:
+    labels = list(task.labels)
+    adjustment = tasktypes.get(task.task_type).is_adjustment
+    current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
+    colors = semseg_colors(labels)
+    legend = [(name, parse_hex(colors[i + 1])) for i, name in enumerate(labels)] + [("eraser", (255, 255, 255))]
+    st.image(legend_image(legend, width=220, row=18), caption="Paint colours")
+    tool_col, size_col = st.columns([2, 3])
+    with tool_col:
+        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=f"{key_prefix}::tool") or "Brush"
+    with size_col:
+        brush = st.slider("Brush size (screen pixels)", 2, 80, BRUSH_DEFAULT, key=f"{key_prefix}::brush")
+    ckey = canvas_key(key_prefix, task)
+    state["widget_keys"] = [f"_gt_mask::{ckey}"]
+    base, base_modified = _base(ctx, actor, task, img, state)
+    assert img.jpeg is not None
+    result = mask_canvas(
+        img.jpeg,
+        display_scale=img.scale,
+        original_size=img.original_size,
+        labels=labels,
+        current_label=current,
+        tool=tool,
+        brush_px=brush,
+        base=base,
+        key=ckey,
+    )
+    if result is None:
+        return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING)
+    modified = (base_modified or result.changed) if adjustment else None
+    cached = state.get("mask_answer")
+    if cached is not None and cached[0] is result.classes and cached[1] == modified:
+        answer = cached[2]
+    else:  # PNG-encode once per mask, not on every rerun
+        answer = mask_answer(result.classes, labels, modified=modified)
+        state["mask_answer"] = (result.classes, modified, answer)
+    if result.objects == 0 and base is None:
+        return TaskScreenResult(answer=answer, draft=state["saved"])  # nothing painted yet: no draft write
+    orig = 1.0 / img.scale if img.scale else 1.0
+    painted = int(np.count_nonzero(result.classes))
+    st.caption(
+        f"{painted:,} of {result.classes.size:,} pixels labelled on object {task.object_idx}. Keys 1-9 and 0 "
+        f"switch the label; a {brush} px brush covers about {brush * orig:.0f} px of the original image. The "
+        "toolbar above the image has undo, redo and reset. A polygon is filled when you click its first point."
+    )
+    return TaskScreenResult(answer=answer, draft=answer)
