@@ -1,7 +1,8 @@
 """The app's embedded background worker: ``streamlit run app.py`` runs one ``gtcore.work.runner.run`` loop in a
-thread of the server process, started on the first page run and stopped when the server exits (``atexit``:
-the loop is told to stop and joined for up to ``STOP_WAIT_SECONDS``; an item cut off later is taken over after
-its lease by any worker). So a fresh install does all its background work without a second command; more
+thread of the server process, started on the first page run and stopped with the server: on a normal exit
+``atexit`` tells the loop to stop and joins it for up to ``STOP_WAIT_SECONDS``; when the server process ends on
+a signal the (daemon) thread ends with it, and an item it was running is taken over by any worker after its
+lease. So a fresh install does all its background work without a second command; more
 workers are ``gtcore worker`` processes anywhere sharing the database and the store. ``GT_EMBEDDED_WORKER=0``
 turns it off.
 """
