@@ -11,6 +11,8 @@ from ``gtcore.ui.nav``.
 ``st.navigation`` is called on every run, also for the gate (hidden, under every page's address), so
 Streamlit's automatic ``pages/`` folder menu, which would list every page to anyone, is never shown; a page
 opened by URL on a fresh server runs ``auth.require_actor``, which registers the same menu.
+
+The first run also starts the embedded background worker (``gtcore.ui.embedded``), stopped with the server.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ else:
     import streamlit as st
 
     from gtcore.core.errors import GTError
-    from gtcore.ui import auth
+    from gtcore.ui import auth, embedded
     from gtcore.ui.errors import show_error
     from gtcore.ui.resources import get_context
     from gtcore.workforce import users as workforce
@@ -38,6 +40,7 @@ else:
     st.set_page_config(page_title="Labeling", page_icon=":material/label:", layout="wide")
 
     try:
+        embedded.ensure_started()  # the app's own background worker (job finishing, output files, sweeps)
         actor = auth.current_actor() if workforce.admin_exists(get_context()) else None
     except GTError as exc:
         show_error(exc)

@@ -14,6 +14,7 @@ from gtcore.context import Context
 from gtcore.core.errors import PermissionDenied
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
+from tests.fixtures.core import run_work
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -63,6 +64,7 @@ def test_list_filter_detail_and_stop(page_ctx: Context, tmp_path: Path) -> None:
     admin = p.admin()
     _three_jobs(page_ctx, tmp_path)
     jobs.stop_labeling_job(page_ctx, admin, "cats-2")
+    run_work(page_ctx)
     at = _page(p.token(admin))
     _ok(at)
     table = at.dataframe[0].value
@@ -104,8 +106,14 @@ def test_list_filter_detail_and_stop(page_ctx: Context, tmp_path: Path) -> None:
     at.button(key="jobs_stop").click().run()
     at.button(key="jobs_stop_yes").click().run()
     _ok(at)
+    assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopping"  # the workers finish it
+    assert (
+        f"Stopping dogs-1: the background workers write the answered objects' files and its output manifest at "
+        f"{out}, then it is Stopped."
+    ) in _texts(at)
+    run_work(page_ctx)
+    at.run()
     assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopped"
-    assert f"Stopped dogs-1: its output manifest is at {out}" in _texts(at)
     assert at.button(key="jobs_stop").disabled and not at.button(key="jobs_chain").disabled
 
 
@@ -144,6 +152,7 @@ def test_clone_and_chain_open_the_create_page_prefilled(page_ctx: Context, tmp_p
     )
 
     jobs.stop_labeling_job(page_ctx, admin, "cats-1")
+    run_work(page_ctx)
     at = _app(token)
     at.selectbox(key="jobs_pick").set_value("cats-1").run()
     at.button(key="jobs_chain").click().run()

@@ -205,6 +205,14 @@ assignments = Table(
     UniqueConstraint("job_id", "object_idx", "worker_id", name="uq_assignment_worker_object"),
     Index("ix_assign_job_status_exp", "job_id", "status", "lease_expires_at"),
     Index("ix_assign_worker_status", "worker_id", "status"),
+    # answers whose worker-response file is not written yet (the background writer's query)
+    Index(
+        "ix_assign_unwritten",
+        "job_id",
+        "object_idx",
+        sqlite_where=text("status = 'submitted' AND response_uri IS NULL"),
+        postgresql_where=text("status = 'submitted' AND response_uri IS NULL"),
+    ),
 )
 
 # Automated data labeling: one row per job with the loop's state, one per iteration, one per saved model.
@@ -399,7 +407,7 @@ def _sqlite_engine(url: str, busy_timeout: float = 30.0, **kwargs: Any) -> Engin
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss, not only a crash
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()

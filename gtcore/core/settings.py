@@ -14,6 +14,8 @@ Names deployments and scripts rely on:
 - ``GT_TEMP_PASSWORD_DAYS`` (7), ``GT_SESSION_IDLE_SECONDS`` (3600), ``GT_SESSION_MAX_SECONDS`` (43200)
 - ``GT_AUTOLABEL_MIN_OBJECTS`` (1250, Ground Truth's rule): the smallest dataset automated data labeling accepts;
   lowered only by tests and demos that need a small dataset (the pages state the value in force)
+- ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
+  0 when only separate ``gtcore worker`` processes should run the work)
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Settings:
     session_idle_seconds: int = 3600
     session_max_seconds: int = 12 * 3600
     autolabel_min_objects: int = 1250
+    embedded_worker: bool = True
 
     @property
     def outbox(self) -> Path:
@@ -114,4 +117,5 @@ class Settings:
             session_idle_seconds=_int(env, "GT_SESSION_IDLE_SECONDS", 3600),
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
+            embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
         )

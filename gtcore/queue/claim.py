@@ -32,10 +32,9 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
-from gtcore.jobs import finishing
-from gtcore.jobs.settling import maybe_fail_overdue
 from gtcore.output.writer import gold_attribute
 from gtcore.queue.leases import CANDIDATE, CANDIDATE_PG, LIVE, candidates, expire_job_leases, one_of, retrying
+from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
 
 A = dbm.assignments
@@ -207,23 +206,25 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
-    maybe_fail_overdue(ctx)  # jobs past 30 days fail (throttled; never raises)
 
-    def tx() -> tuple[Task | None, bool, Any]:
+    def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
             params = {"b_job": job_id, "worker": actor.user_id, "now": t, "maxc": 0}
             job = _check_job(conn, actor, conn.execute(SEL_JOB_OWN, params).first(), job_id)
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
-                return None, False, job
+                return None, job
+            if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
+                expire_job_lifetime(conn, job_id, t)
+                return None, job
             own = job.own  # his live lease, if any (read with the job row)
             if pg:  # one claim at a time per worker (two tabs must not take two tasks): lock, then look again
                 conn.execute(LOCK_USER, {"worker": worker})
                 own = conn.execute(LIVE_LEASE, params).scalar()
-            _, finished = expire_job_leases(conn, job_id, t)
+            expire_job_leases(conn, job_id, t)
             if own is not None:
                 conn.execute(RESUME, {"aid": own, "now": t})
-                return _task(conn, job, own), finished, job
+                return _task(conn, job, own), job
             excluded: list[int] = []
             params["maxc"] = job.max_concurrent
             for _ in range(MAX_ATTEMPTS):
@@ -237,14 +238,12 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
                 if conn.execute(TAKE, {"b_job": job_id, "b_idx": cand.idx, "now": t}).rowcount == 1:
                     task = _lease(conn, job, cand, worker, t, pg)
                     if task is not None:
-                        return task, finished, job
+                        return task, job
                     conn.execute(UNTAKE, {"b_job": job_id, "b_idx": cand.idx})
                 excluded.append(cand.idx)
-            return None, finished, job
+            return None, job
 
-    task, finished, job = retrying(tx)
-    if finished:
-        finishing.finish(ctx, job_id)
+    task, job = retrying(tx)
     if job.status != "InProgress":
         raise JobClosed(f"job {job.name} is {job.status}: it hands out no more tasks", job.name, job.status)
     return task

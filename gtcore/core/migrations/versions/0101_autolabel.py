@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0101_autolabel"
-down_revision = "0002_work_items"
+down_revision = "0003_unwritten_responses"
 branch_labels = None
 depends_on = None
 
