@@ -25,7 +25,7 @@ is visible as such.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,7 +44,8 @@ from gtcore.core.access import Actor  # noqa: E402
 from tests.fixtures.core import drop_pg_schema, make_settings, make_team, make_user, pg_schema_url  # noqa: E402
 from tests.fixtures.queue import box_answer, insert_job  # noqa: E402
 
-HAS_WORK_QUEUE = importlib.util.find_spec("gtcore.work") is not None
+# the worktree's own gtcore (an editable install elsewhere would resolve a missing gtcore.work to its copy)
+HAS_WORK_QUEUE = (Path(__file__).resolve().parents[1] / "gtcore" / "work" / "runner.py").is_file()
 
 
 def _product(db_url: str, tmp: str, job_id: int, who: dict, start: Any, ready: Any) -> dict:
@@ -87,6 +89,10 @@ def _child(kind: str, args: tuple, out: str) -> None:
         from queue_bare import run_bare
 
         result = run_bare(*args)
+    elif kind.startswith("profile"):
+        from profile_queue import profiled
+
+        result = profiled(kind, args)
     else:
         result = _product(*args)
     Path(out).write_text(json.dumps(result))
@@ -118,6 +124,17 @@ def _deferred(ctx: Context, job_id: int, res: list[dict]) -> tuple[int, float]:
     return len(jobs), time.perf_counter() - t0
 
 
+def _wait_ready(ready: Any, procs: list[Any]) -> None:
+    waiting, deadline = len(procs), time.monotonic() + 300
+    while waiting:
+        try:
+            ready.get(timeout=1.0)
+            waiting -= 1
+        except Empty:
+            if any(p.exitcode is not None for p in procs) or time.monotonic() > deadline:
+                raise SystemExit("a benchmark process died or hung before the start") from None
+
+
 def run(kind: str, db: str, procs: int, objects: int) -> dict:
     """One measurement on a fresh database: ``kind`` is "bare" or "product"."""
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp_name:
@@ -139,7 +156,7 @@ def run(kind: str, db: str, procs: int, objects: int) -> dict:
             answer = json.dumps(box_answer("cat", n=3))
             running = []
             for i, w in enumerate(workers):
-                if kind == "bare":
+                if kind == "bare":  # else the product, or the product profiled (bench/profile_queue.py)
                     args: tuple = (url, sync, job, w.user_id, answer, start, ready)
                 else:
                     who = {"user_id": w.user_id, "email": w.email, "worker_id": w.worker_id, "team_ids": [team]}
@@ -148,8 +165,7 @@ def run(kind: str, db: str, procs: int, objects: int) -> dict:
                 p = spawn.Process(target=_child, args=(kind, args, str(out)))
                 p.start()
                 running.append((p, out))
-            for _ in running:
-                ready.get(timeout=300)
+            _wait_ready(ready, [p for p, _ in running])
             load = os.getloadavg()[0]
             start.set()
             for p, _ in running:
@@ -157,7 +173,7 @@ def run(kind: str, db: str, procs: int, objects: int) -> dict:
                 if p.exitcode != 0:
                     raise SystemExit(f"a {kind} benchmark process failed (exit {p.exitcode})")
             res = [json.loads(out.read_text()) for _, out in running]
-            deferred = _deferred(ctx, job, res) if kind == "product" else (0, 0.0)
+            deferred = _deferred(ctx, job, res) if kind != "bare" else (0, 0.0)
             ctx.db.dispose()
         finally:
             if schema:
@@ -173,6 +189,7 @@ def run(kind: str, db: str, procs: int, objects: int) -> dict:
         "submits": [x for r in res for x in r["submits"]],
         "load": load,
         "deferred": deferred,
+        "raw": res,
     }
 
 
