@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gtcore.core.errors import GTError
 
-COMMAND_MODULES = ("manifest", "jobs", "workforce", "export", "service")
+COMMAND_MODULES = ("manifest", "jobs", "workforce", "export", "service", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,14 +31,14 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from gtcore.core.errors import ConfigError, GTError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # schema_info's version, frozen at the baseline: Alembic's alembic_version tracks changes
 
 metadata = MetaData()
 
@@ -200,6 +200,38 @@ assignments = Table(
 )
 
 
+# The background-work queue (gtcore.core.work enqueues, gtcore.work.runner claims and runs).
+# status: pending | running | done | failed. At most one *pending* item per (kind, job_id, key).
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("job_id", Integer, nullable=True),
+    Column("key", String(200), nullable=False, default=""),
+    Column("payload_json", Text, nullable=False, default="{}"),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("worker", String(200), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_work_due", "status", "run_after"),
+    Index("ix_work_job", "job_id", "status"),
+    Index(
+        "uq_work_pending",
+        "kind",
+        text("coalesce(job_id, 0)"),
+        "key",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+
 def now() -> float:
     return time.time()
 
@@ -259,27 +291,15 @@ class Database:
         except OperationalError as exc:
             raise DatabaseUnavailable(f"the database did not answer ({_short(exc)}); try again") from exc
 
-    def migrate(self) -> None:
-        """Create missing tables and record the schema version (idempotent, safe across processes)."""
+    def migrate(self) -> str | None:
+        """Bring the schema to the newest Alembic revision (``gtcore.core.migrate.upgrade``; idempotent, safe across
+        processes). Returns the revision found before."""
+        from gtcore.core import migrate as migrations
+
         try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except OperationalError:
-            # another process may be creating the same tables right now
-            time.sleep(0.2)
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-            except OperationalError as exc:  # unreachable, locked, refused: a clear GTError, not a traceback
-                raise DatabaseUnavailable(f"the database {_safe_url(self.url)} did not answer ({_short(exc)})") from exc
-        except Exception as exc:
-            if "already exists" not in str(exc):
-                raise
-        with self.write() as conn:
-            row = conn.execute(select(schema_info.c.version).where(schema_info.c.id == 1)).first()
-            if row is None:
-                conn.execute(schema_info.insert().values(id=1, version=SCHEMA_VERSION))
-            elif row.version > SCHEMA_VERSION:
-                raise ConfigError(f"database schema version {row.version} is newer than this gtcore ({SCHEMA_VERSION})")
-            # future migrations: `if row.version < 2: ...` then update the version
+            return migrations.upgrade(self.engine)
+        except OperationalError as exc:  # unreachable, locked, refused: a clear GTError, not a traceback
+            raise DatabaseUnavailable(f"the database {_safe_url(self.url)} did not answer ({_short(exc)})") from exc
 
     def ping(self) -> str:
         """Return a short description of the database, raising DatabaseUnavailable if it does not answer."""

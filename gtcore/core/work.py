@@ -1,0 +1,71 @@
+"""Record that background work is due: ``enqueue`` (any layer, inside its own transaction).
+
+The ``work_items`` table (``gtcore.core.db``) is the queue; ``gtcore.work.runner`` claims and runs the items in
+``gtcore worker`` processes (and the app's embedded worker), ``gtcore.work.registry`` maps a kind to its handler.
+A low layer (the queue's submit, a stop) never does heavy work itself: it enqueues in the same transaction as the
+change that made the work due, so the work is recorded exactly when the change commits, and lost with it when it
+rolls back.
+
+Idempotent: while an item with the same (kind, job_id, key) is pending (not yet started), another enqueue adds
+nothing; it moves the pending item's ``run_after`` earlier when asked for an earlier time. One statement
+(``INSERT ... ON CONFLICT`` on the partial unique index ``uq_work_pending``), so two concurrent enqueues cannot
+add two pending items.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+STATUSES = (PENDING, RUNNING, DONE, FAILED)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One claimed item as a handler sees it."""
+
+    id: int
+    kind: str
+    job_id: int | None
+    key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1  # this run included
+
+
+_UPSERT = """
+INSERT INTO work_items (kind, job_id, key, payload_json, status, attempts, run_after, created_at, updated_at)
+VALUES (:kind, :job_id, :key, :payload, 'pending', 0, :run_after, :now, :now)
+ON CONFLICT (kind, coalesce(job_id, 0), key) WHERE status = 'pending'
+DO UPDATE SET run_after = {least}(work_items.run_after, excluded.run_after)
+"""
+_SQL = {"sqlite": text(_UPSERT.format(least="min")), "postgresql": text(_UPSERT.format(least="least"))}
+
+
+def enqueue(
+    conn: Connection,
+    kind: str,
+    *,
+    job_id: int | None = None,
+    key: str = "",
+    payload: dict | None = None,
+    delay_seconds: float = 0.0,
+    now: float | None = None,
+) -> None:
+    """Record that work of ``kind`` is due (after ``delay_seconds``). See the module docstring."""
+    if not kind or len(kind) > 64:
+        raise ValueError(f"work kind must be 1-64 characters, not {kind!r}")
+    t = time.time() if now is None else now
+    params = {
+        "kind": kind,
+        "job_id": job_id,
+        "key": key[:200],
+        "payload": json.dumps(payload or {}, separators=(",", ":"), sort_keys=True),
+        "run_after": t + max(0.0, delay_seconds),
+        "now": t,
+    }
+    conn.execute(_SQL[conn.dialect.name], params)

@@ -1,0 +1,243 @@
+"""Claim due work items and run their handlers: ``run`` (a worker's loop), ``run_until_idle`` (tests, benches).
+
+Claiming: one item at a time, the oldest due first: ``pending`` with ``run_after <= now``, or ``running`` whose
+lease ran out (its worker died: SIGKILL, power loss). On PostgreSQL the claim is one ``UPDATE ... WHERE id =
+(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)``, so concurrent workers skip each other's rows; on SQLite it runs
+inside ``BEGIN IMMEDIATE`` (writers are serialized). Either way two workers never hold the same item: the claim
+sets ``status='running'``, ``worker`` and ``lease_until`` atomically, and every later update of the item is
+guarded by ``worker`` (a worker whose lease was taken over cannot mark the item done or failed).
+
+While the handler runs, a side thread renews the lease every third of ``lease_seconds``. On success the item is
+``done``; on an exception it goes back to ``pending`` with exponential backoff (2, 4, 8 ... 300 s) and the error
+in ``last_error``, and after ``max_attempts`` it is ``failed`` with that reason. If a newer pending item with the
+same (kind, job_id, key) was enqueued meanwhile, the failed attempt is merged into it (one pending item stays).
+A worker polls with a cheap read and takes the write lock only when something is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gtcore.context import Context
+from gtcore.core import db as dbm
+from gtcore.core import work
+from gtcore.core.work import WorkItem
+from gtcore.work import registry
+
+log = logging.getLogger(__name__)
+W = dbm.work_items
+CLAIM_LEASE_SECONDS = 60.0  # the lease set by the claim itself, before the handler's own is applied
+MAX_BACKOFF_SECONDS = 300.0
+MAX_ERROR_CHARS = 4000
+DONE_KEEP_SECONDS = 3600.0  # done items are deleted by the maintenance sweep after this long
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _due(now: float, kinds: Iterable[str] | None) -> Any:
+    cond = or_(
+        and_(W.c.status == work.PENDING, W.c.run_after <= now),
+        and_(W.c.status == work.RUNNING, W.c.lease_until < now),
+    )
+    if kinds is not None:
+        cond = and_(cond, W.c.kind.in_(list(kinds)))
+    return cond
+
+
+def anything_due(ctx: Context, now: float | None = None, kinds: Iterable[str] | None = None) -> bool:
+    t = dbm.now() if now is None else now
+    with ctx.db.read() as conn:
+        return conn.execute(select(W.c.id).where(_due(t, kinds)).limit(1)).first() is not None
+
+
+def claim(ctx: Context, worker: str, *, now: float | None = None, kinds: Iterable[str] | None = None) -> Any:
+    """Take the oldest due item for ``worker``; return its row (status running, attempts counted) or None."""
+    t = dbm.now() if now is None else now
+    pick = select(W.c.id).where(_due(t, kinds)).order_by(W.c.run_after, W.c.id).limit(1)
+    values = {"status": work.RUNNING, "worker": worker, "lease_until": t + CLAIM_LEASE_SECONDS,
+              "attempts": W.c.attempts + 1, "updated_at": t}  # fmt: skip
+    with ctx.db.write() as conn:
+        if ctx.db.is_postgres:
+            stmt = update(W).where(W.c.id == pick.with_for_update(skip_locked=True).scalar_subquery())
+            return conn.execute(stmt.values(**values).returning(*W.c)).first()
+        row = conn.execute(pick).first()
+        if row is None:
+            return None
+        return conn.execute(update(W).where(W.c.id == row.id).values(**values).returning(*W.c)).first()
+
+
+def _mine(row: Any, worker: str) -> Any:
+    return and_(W.c.id == row.id, W.c.worker == worker, W.c.status == work.RUNNING)
+
+
+def _renew(ctx: Context, row: Any, worker: str, lease: float) -> None:
+    with ctx.db.write() as conn:
+        conn.execute(update(W).where(_mine(row, worker)).values(lease_until=dbm.now() + lease))
+
+
+def _finish_ok(ctx: Context, row: Any, worker: str) -> None:
+    t = dbm.now()
+    with ctx.db.write() as conn:
+        conn.execute(update(W).where(_mine(row, worker)).values(status=work.DONE, lease_until=None, updated_at=t))
+
+
+def _merge_into_pending(conn: Connection, row: Any, worker: str, values: dict) -> bool:
+    """A newer pending item of the same identity exists: it carries the retry; drop this attempt's row."""
+    same = conn.execute(
+        select(W.c.id).where(W.c.kind == row.kind, W.c.key == row.key, W.c.status == work.PENDING,
+                             (W.c.job_id == row.job_id) if row.job_id is not None else W.c.job_id.is_(None))
+    ).first()  # fmt: skip
+    if same is None:
+        return False
+    conn.execute(
+        update(W).where(W.c.id == same.id).values(attempts=values["attempts"], last_error=values["last_error"])
+    )
+    conn.execute(delete(W).where(_mine(row, worker)))
+    return True
+
+
+def _finish_error(ctx: Context, row: Any, worker: str, spec: registry.HandlerSpec | None, err: str) -> str:
+    """Back to pending with backoff, or failed after max_attempts; returns the new status."""
+    t = dbm.now()
+    attempts = int(row.attempts)
+    max_attempts = spec.max_attempts if spec else 8
+    err = err[-MAX_ERROR_CHARS:]
+    if attempts >= max_attempts:
+        values = {"status": work.FAILED, "lease_until": None, "last_error": err, "updated_at": t, "attempts": attempts}
+        with ctx.db.write() as conn:
+            conn.execute(update(W).where(_mine(row, worker)).values(**values))
+        return work.FAILED
+    backoff = min(MAX_BACKOFF_SECONDS, 2.0**attempts)
+    values = {"status": work.PENDING, "run_after": t + backoff, "lease_until": None, "worker": None,
+              "last_error": err, "updated_at": t, "attempts": attempts}  # fmt: skip
+    for _ in range(3):
+        try:
+            with ctx.db.write() as conn:
+                if not _merge_into_pending(conn, row, worker, values):
+                    conn.execute(update(W).where(_mine(row, worker)).values(**values))
+            return work.PENDING
+        except IntegrityError:  # a pending twin was enqueued between our check and update (PostgreSQL)
+            continue
+    return work.PENDING
+
+
+def execute(ctx: Context, row: Any, worker: str) -> str:
+    """Run the claimed item's handler with a renewed lease; record the outcome; return the new status."""
+    spec = registry.get(row.kind)
+    if spec is None:
+        return _finish_error(ctx, row, worker, None, f"no handler for work kind {row.kind!r} in this worker")
+    if row.attempts > spec.max_attempts:  # only reclaims from workers that died count past max_attempts
+        msg = f"the worker running it stopped answering {row.attempts - 1} times (last: {row.worker})"
+        return _finish_error(ctx, row, worker, spec, msg)
+    import json
+
+    item = WorkItem(row.id, row.kind, row.job_id, row.key, json.loads(row.payload_json or "{}"), int(row.attempts))
+    stop = threading.Event()
+    period = max(0.2, spec.lease_seconds / 3.0)
+
+    def keep_lease() -> None:
+        while True:
+            try:
+                _renew(ctx, row, worker, spec.lease_seconds)
+            except Exception:  # the next tick retries; the lease lasts long enough for a few misses
+                log.warning("renewing the lease of work item %s failed", row.id, exc_info=True)
+            if stop.wait(period):
+                return
+
+    renewer = threading.Thread(target=keep_lease, name=f"lease-{row.id}", daemon=True)
+    renewer.start()
+    try:
+        spec.fn(ctx, item)
+    except Exception as exc:
+        stop.set()
+        renewer.join()
+        log.warning(
+            "work item %s (%s, job %s) failed on attempt %s: %s", row.id, row.kind, row.job_id, row.attempts, exc
+        )
+        text = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=6))
+        return _finish_error(ctx, row, worker, spec, text)
+    stop.set()
+    renewer.join()
+    _finish_ok(ctx, row, worker)
+    return work.DONE
+
+
+def run_once(ctx: Context, worker: str, *, now: float | None = None, kinds: Iterable[str] | None = None) -> bool:
+    """Claim and run one due item; False when none was due."""
+    row = claim(ctx, worker, now=now, kinds=kinds)
+    if row is None:
+        return False
+    execute(ctx, row, worker)
+    return True
+
+
+def run_until_idle(
+    ctx: Context, max_seconds: float = 60.0, *, now: float | None = None, kinds: Iterable[str] | None = None
+) -> int:
+    """Run due items in this process until none is due (or ``max_seconds`` passed); return how many ran.
+
+    ``now``: treat items due up to this time as due (tests of delayed work)."""
+    registry.load_handlers()
+    worker = worker_name()
+    deadline = time.monotonic() + max_seconds
+    count = 0
+    while time.monotonic() < deadline:
+        t = None if now is None else max(now, dbm.now())
+        if not run_once(ctx, worker, now=t, kinds=kinds):
+            break
+        count += 1
+    return count
+
+
+def run(
+    ctx: Context,
+    stop_event: threading.Event,
+    *,
+    name: str | None = None,
+    poll_seconds: float = 0.5,
+    kinds: Iterable[str] | None = None,
+    max_items: int | None = None,
+) -> int:
+    """A worker's loop until ``stop_event`` is set: run due items one by one, poll when idle. Returns items run.
+
+    Starts the maintenance sweeps (``maintenance.sweep`` re-enqueues itself) and never dies of an error: a failed
+    claim (database away) is logged and retried after the poll interval."""
+    registry.load_handlers()
+    worker = name or worker_name()
+    kind_list = list(kinds) if kinds is not None else None
+    count = 0
+    started = False
+    while not stop_event.is_set():
+        try:
+            if not started:
+                _start_sweeps(ctx)
+                started = True
+            if anything_due(ctx, kinds=kind_list) and run_once(ctx, worker, kinds=kind_list):
+                count += 1
+                if max_items is not None and count >= max_items:
+                    break
+                continue
+        except Exception:
+            log.exception("background worker %s: claiming work failed; retrying", worker)
+        stop_event.wait(poll_seconds)
+    return count
+
+
+def _start_sweeps(ctx: Context) -> None:
+    if registry.get("maintenance.sweep") is None:
+        return
+    with ctx.db.write() as conn:
+        work.enqueue(conn, "maintenance.sweep")
