@@ -207,8 +207,9 @@ def report(title: str, raw: list[dict], trips: list[dict] | None) -> None:
         acct += per.get("reset/rollback", 0.0) + per.get("begin", 0.0)
         trips_per = rt.get(f"{phase}|round trips", 0) / max(1, rt.get(f"{phase}|wall", 0))
         trips_text = f"{trips_per:.1f}" if pg else "- (in-process)"
+        stmts_per = (c.get("driver", 0) + c.get("driver (exec_driver_sql)", 0)) / calls
         print(f"{phase:<8} {per['wall']:6.2f} ms/call ({calls} calls; own {own:.2f} ms), statements/call "
-              f"{(c.get('driver', 0) + c.get('driver (exec_driver_sql)', 0)) / calls:.1f}, server round trips/call {trips_text}, compile misses "
+              f"{stmts_per:.1f}, server round trips/call {trips_text}, compile misses "
               f"{c.get('compile misses', 0)}")  # fmt: skip
         print(f"         checkout {per.get('checkout', 0):.2f} | driver {driver:.2f} | SQLAlchemy "
               f"around statements {sqla:.2f} | commit {per.get('commit', 0):.2f} | reset on return "
