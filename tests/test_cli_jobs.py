@@ -162,6 +162,7 @@ def test_list_stop_clone_chain(cli_env: Context, tmp_path: Path, capsys: pytest.
     assert listed[0]["LabelCounters"]["Unlabeled"] == 3 and "CreationTime" in listed[0]
     code, out, err = run(capsys, "stop-labeling-job", "--labeling-job-name", "zeta-1")
     assert code == 0 and out == "", err
+    assert run(capsys, "worker", "--until-idle")[0] == 0  # the background worker finishes the stop
     code, out, _ = run(capsys, "list-labeling-jobs", "--status-equals", "Stopped")
     assert [x["LabelingJobName"] for x in json.loads(out)["LabelingJobSummaryList"]] == ["zeta-1"]
     code, out, _ = run(capsys, "list-labeling-jobs", "--name-contains", "ALP", "--sort-order", "Descending")

@@ -53,7 +53,7 @@ from gtcore.jobs import api as jobs
 from gtcore.jobs.actions import deep_merge
 from gtcore.jobs.spec import check_job_spec
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_settings
+from tests.fixtures.core import make_settings, run_work
 from tests.fixtures.jobs import write_png
 from tests.fixtures.people import People
 
@@ -502,6 +502,7 @@ def test_clone_and_chain_through_the_form(any_ctx: Context, tmp_path: Path) -> N
         {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 48, "width": 64}}},
     )
     jobs.stop_labeling_job(any_ctx, admin, "faces-1")
+    run_work(any_ctx)
     chain = form_from_job(any_ctx, admin, "faces-1", "chain")
     assert chain.manifest_uri.endswith("/faces-1/manifests/intermediate/1/output.manifest")  # Stopped: every line
     assert chain.label_attribute == "faces-1"  # stopped: carry on with the same attribute (console default)

@@ -17,7 +17,9 @@ from gtcore.core.errors import Conflict, ManifestError, NotFound, PermissionDeni
 from gtcore.jobs import api as jobs
 from gtcore.jobs import create as jobcreate
 from gtcore.jobs import finishing as lifecycle
-from tests.fixtures.core import make_user
+from gtcore.work import runner
+from gtcore.work.handlers import maintenance
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory, write_png
 
 SYSTEM = Actor.system_actor()
@@ -319,6 +321,7 @@ def _three_jobs(f: JobFactory, ctx: Context) -> list[str]:
         with ctx.db.write() as conn:  # distinct creation times, in list order
             conn.execute(update(dbm.jobs).where(dbm.jobs.c.id == s.job_id).values(created_at=1000.0 + i))
     jobs.stop_labeling_job(ctx, SYSTEM, "gamma-3")
+    run_work(ctx)
     return names
 
 
@@ -399,12 +402,18 @@ def test_stop_goes_through_stopping_to_stopped(
         raise ConnectionError("store unreachable")
 
     monkeypatch.setattr(lifecycle, "finish_job", broken)
-    with pytest.raises(ConnectionError):
-        jobs.stop_labeling_job(any_ctx, SYSTEM, s.name)
+    assert jobs.stop_labeling_job(any_ctx, SYSTEM, s.name).status == "Stopping"  # the request does no heavy work
+    run_work(any_ctx)  # the worker's finish fails: the item waits for its retry, the job stays Stopping
     assert calls == [(s.job_id, "Stopped")]
     assert jobs.describe_labeling_job(any_ctx, SYSTEM, s.name)["LabelingJobStatus"] == "Stopping"
+    with any_ctx.db.read() as conn:
+        (item,) = conn.execute(dbm.work_items.select().where(dbm.work_items.c.kind == "jobs.finish")).all()
+    assert item.status == "pending" and "store unreachable" in item.last_error
     monkeypatch.setattr(lifecycle, "finish_job", real_finish)
-    stopped = jobs.stop_labeling_job(any_ctx, SYSTEM, s.name)  # retry from Stopping
+    # the workers retry it by themselves (here: the maintenance sweep re-records it; a manual stop would too)
+    assert maintenance.sweep(any_ctx)["StoppingJobsRetried"] == 1
+    runner.run_until_idle(any_ctx, now=dbm.now() + 3600)
+    stopped = jobs.job_summary(any_ctx, SYSTEM, s.name)
     assert stopped.status == "Stopped" and stopped.ended_at is not None
     d = jobs.describe_labeling_job(any_ctx, SYSTEM, s.name)
     assert d["LabelingJobOutput"]["OutputDatasetS3Uri"] == stopped.output_manifest_uri
@@ -448,6 +457,8 @@ def test_stopping_conditions(any_ctx: Context, any_job_factory: JobFactory) -> N
     assert jobs.check_stopping_conditions(any_ctx, SYSTEM, s.job_id) is False
     set_object_status(any_ctx, s.job_id, [1], "done")
     assert jobs.check_stopping_conditions(any_ctx, SYSTEM, s.job_id) is True
+    assert jobs.job_summary(any_ctx, SYSTEM, s.name).status == "Stopping"
+    run_work(any_ctx)
     assert jobs.job_summary(any_ctx, SYSTEM, s.name).status == "Stopped"
     p = any_job_factory.create(n_images=4, StoppingConditions={"MaxPercentageOfInputDatasetLabeled": 50}).summary
     set_object_status(any_ctx, p.job_id, [0, 1], "done")
@@ -585,6 +596,7 @@ def test_create_from_s3_manifest_and_stop_to_s3(tmp_path: Path, s3_server: Any, 
         with ctx.db.read() as conn:
             assert list(conn.execute(select(dbm.objects.c.source_ref).order_by(dbm.objects.c.idx)).scalars()) == refs
         stopped = jobs.stop_labeling_job(ctx, SYSTEM, "s3-job")
+        run_work(ctx)
         assert stopped.output_manifest_uri == f"s3://{s3_bucket}/out/s3-job/manifests/output/output.manifest"
         s3.head_object(Bucket=s3_bucket, Key="out/s3-job/manifests/output/output.manifest")
         missing = json.loads(json.dumps(req))

@@ -16,7 +16,7 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import Conflict, SpecError
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_user
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory
 
 SYSTEM = Actor.system_actor()
@@ -44,11 +44,13 @@ def work(
         task = queue.claim_next(ctx, actor, job_id)
         assert task is not None
         queue.submit(ctx, actor, task.assignment_id, answer or box_answer())
+        run_work(ctx)
         done.append(task.object_idx)
     for _ in range(decline):
         task = queue.claim_next(ctx, actor, job_id)
         assert task is not None
         queue.decline(ctx, actor, task.assignment_id, "cannot see anything")
+    run_work(ctx)
     return done
 
 
@@ -88,6 +90,7 @@ def test_chain_same_attribute_labels_only_unlabeled(any_ctx: Context, completed:
     task = queue.claim_next(any_ctx, w, child.job_id)
     assert task is not None and task.object_idx == 2
     assert queue.submit(any_ctx, w, task.assignment_id, box_answer("dog")).job_done
+    run_work(any_ctx)
     done = jobs.job_summary(any_ctx, SYSTEM, child.name)
     assert done.status == "Completed"
     lines = output_lines(done)
@@ -113,6 +116,9 @@ def test_chain_everything_labeled_completes_at_once(any_ctx: Context, any_job_fa
     made = any_job_factory.create(name="all-done", label_attribute="animals", n_images=2)
     work(any_ctx, worker_for(any_ctx, made.team_id), made.job_id, submit=2)
     child = jobs.chain_labeling_job(any_ctx, SYSTEM, "all-done", "all-done-again", label_attribute_name="animals")
+    assert child.status == "InProgress"  # nothing to label: finishing it is due at once
+    run_work(any_ctx)
+    child = jobs.job_summary(any_ctx, SYSTEM, "all-done-again")
     assert child.status == "Completed" and child.already_labeled == 2 and child.progress == 1.0
     assert len(output_lines(child)) == 2
 
@@ -174,6 +180,7 @@ def test_chain_allowed_only_from_final_states(any_ctx: Context, any_job_factory:
     made = any_job_factory.create(name="to-stop", label_attribute="animals", n_images=3)
     work(any_ctx, worker_for(any_ctx, made.team_id), made.job_id, submit=1)
     jobs.stop_labeling_job(any_ctx, SYSTEM, "to-stop")
+    run_work(any_ctx)
     child = jobs.chain_labeling_job(any_ctx, SYSTEM, "to-stop", "to-stop-2")
     assert child.label_attribute == "animals"  # console default from a Stopped job: the old attribute
     made = any_job_factory.create(name="to-fail", label_attribute="animals", n_images=2)
@@ -198,6 +205,8 @@ def test_chain_task_type_must_fit(any_ctx: Context, any_job_factory: JobFactory)
             jobs.chain_labeling_job(any_ctx, SYSTEM, "classes-1", f"classes-{bad.lower()}", task_type=bad)
         assert "HumanTaskConfig.TaskType" in {p.field for p in err.value.problems}
     child = jobs.chain_labeling_job(any_ctx, SYSTEM, "classes-1", "classes-2", label_attribute_name="classes-1")
+    run_work(any_ctx)
+    child = jobs.job_summary(any_ctx, SYSTEM, "classes-2")
     assert child.task_type == "ImageClassification" and child.status == "Completed"  # the one line was labeled
 
 
@@ -222,4 +231,5 @@ def test_clone_copies_setup_and_input(any_ctx: Context, any_job_factory: JobFact
         jobs.clone_labeling_job(any_ctx, SYSTEM, "orig", "ORIG-COPY")
     assert "LabelingJobName" in {p.field for p in err.value.problems}
     jobs.stop_labeling_job(any_ctx, SYSTEM, "orig")  # any status can be cloned
+    run_work(any_ctx)
     assert jobs.clone_labeling_job(any_ctx, SYSTEM, "orig", "orig-4").status == "InProgress"

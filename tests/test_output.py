@@ -20,7 +20,7 @@ from gtcore.core.errors import ValidationError
 from gtcore.jobs.finishing import finish_job
 from gtcore.output import writer as output
 from gtcore.output.records import ImageInfo
-from tests.fixtures.core import make_settings, make_user
+from tests.fixtures.core import make_settings, make_user, run_work
 from tests.fixtures.outputjobs import (
     box_answer,
     class_answer,
@@ -697,6 +697,7 @@ def test_end_to_end_job_api_queue_and_output(ctx: Context, job_factory: Any) -> 
             assert task is not None
             boxes = [("cat", 5 + k, 6, 20, 10)] if task.object_idx == 0 else [("dog", 1, 1, 30, 30 + k)]
             results.append(queue.submit(ctx, w, task.assignment_id, box_answer(boxes, 64, 48)))
+            run_work(ctx)
     assert results[-1].job_done and not any(r.job_done for r in results[:-1])
     row = _job_row(ctx, made.summary.job_id)
     assert row.status == "Completed"
@@ -707,4 +708,5 @@ def test_end_to_end_job_api_queue_and_output(ctx: Context, job_factory: Any) -> 
     assert lines[0]["animals"]["image_size"] == [{"width": 64, "height": 48, "depth": 3}]
     assert lines[1]["animals-metadata"]["job-name"] == "labeling-job/" + made.summary.name.lower()
     folder = Path(output.job_folder(row))
-    assert len(list((folder / "annotations/worker-response/iteration-1/0").iterdir())) == 2
+    (one,) = (folder / "annotations/worker-response/iteration-1/0").iterdir()  # one file per object, both answers
+    assert len(json.loads(one.read_text())["answers"]) == 2

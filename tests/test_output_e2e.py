@@ -22,12 +22,13 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.core.errors import TaskError
 from gtcore.jobs import api as jobs
-from gtcore.jobs import settling
+from gtcore.jobs import due
 from gtcore.manifests.augmented import AugmentedManifest, read_augmented
 from gtcore.manifests.label_values import boxes_of, classes_of
 from gtcore.output import writer as output
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_user
+from gtcore.work.handlers import maintenance
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory
 
 SYSTEM = Actor.system_actor()
@@ -41,7 +42,14 @@ BOX_META_KEYS = ["objects", "class-map", "type", "human-annotated", "creation-da
 @pytest.fixture(autouse=True)
 def every_intermediate(monkeypatch: pytest.MonkeyPatch) -> None:
     """No minimum interval between intermediate rewrites (test_intermediate_interval checks the interval)."""
-    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(due, "INTERMEDIATE_MIN_SECONDS", 0.0)
+
+
+def submit(ctx: Context, worker: Actor, assignment_id: int, answer: dict[str, Any]) -> queue.SubmitResult:
+    """Submit, then run the background work it made due (as the app's worker would, right after)."""
+    result = queue.submit(ctx, worker, assignment_id, answer)
+    run_work(ctx)
+    return result
 
 
 def crew(ctx: Context, team_id: int, n: int, tag: str = "w") -> list[Actor]:
@@ -62,11 +70,11 @@ def picks(*labels: str) -> dict[str, Any]:
     return {"crowd-image-classifier-multi-select": {"labels": list(labels)}}
 
 
-def drain(ctx: Context, worker: Actor, job_id: int, answer_for: Any) -> list[queue.SubmitResult]:
+def drain(ctx: Context, worker: Actor, job_id: int, answer_for: Any) -> list[queue.SubmitResult]:  # noqa: D103
     """The worker claims and submits until the job offers him nothing (or is over); ``answer_for(task)`` answers."""
     results: list[queue.SubmitResult] = []
     while not (results and results[-1].job_done) and (task := queue.claim_next(ctx, worker, job_id)) is not None:
-        results.append(queue.submit(ctx, worker, task.assignment_id, answer_for(task)))
+        results.append(submit(ctx, worker, task.assignment_id, answer_for(task)))
     return results
 
 
@@ -132,7 +140,6 @@ def test_boxes_three_workers_through_the_queue(any_ctx: Context, any_job_factory
     for k, w in enumerate(workers):
         results += drain(any_ctx, w, made.job_id, lambda t, k=k: drawn[t.object_idx][k])
     assert len(results) == 9 and [r.job_done for r in results] == [False] * 8 + [True]
-    assert all(r.response_uri for r in results)
     row = job_row(any_ctx, made.job_id)
     assert row.status == "Completed"
 
@@ -168,13 +175,19 @@ def test_boxes_three_workers_through_the_queue(any_ctx: Context, any_job_factory
     ]
     (attr,) = manifest.attributes
     assert (attr.name, attr.output_type, attr.count) == ("animals", "groundtruth/object-detection", 3)
-    # the rest of the tree: 3 answers per object, the consolidation request naming all three workers
+    # the rest of the tree: one file per object with its 3 answers, the consolidation request naming all three
     folder = Path(output.job_folder(row))
     for idx in range(3):
-        assert len(list((folder / f"annotations/worker-response/iteration-1/{idx}").iterdir())) == 3
-    # a request per intermediate batch (objects 0 and 1 as they completed) and the final one covering all three
+        (only,) = (folder / f"annotations/worker-response/iteration-1/{idx}").iterdir()
+        answers = json.loads(only.read_text())["answers"]
+        assert len({a["workerId"] for a in answers}) == 3
+    # a request per intermediate batch (each object as it completed: the last one's rewrite ran before the
+    # finish) and the final one covering all three; names are timestamps, never suffixed
     payloads = [json.loads(p.read_text()) for p in (folder / output.REQUEST_DIR).iterdir()]
-    assert sorted(len(p) for p in payloads) == [1, 1, 3]
+    assert sorted(len(p) for p in payloads) == [1, 1, 1, 3]
+    names = sorted(p.name for p in (folder / output.REQUEST_DIR).iterdir())
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.json", n) for n in names)
+    assert names == sorted(p.name for p in (folder / output.RESPONSE_DIR).iterdir())
     (payload,) = [p for p in payloads if len(p) == 3]
     assert [p["datasetObjectId"] for p in payload] == ["0", "1", "2"]
     assert {a["workerId"] for a in payload[0]["annotations"]} == {w.worker_id for w in workers}
@@ -253,13 +266,15 @@ def _stopped_3_of_10(ctx: Context, factory: JobFactory) -> tuple[Any, Actor]:
     for k in range(3):
         task = queue.claim_next(ctx, w, made.job_id)
         assert task is not None and task.object_idx == k
-        queue.submit(ctx, w, task.assignment_id, boxes(("bird", 1 + k, 2, 10, 10)))
+        submit(ctx, w, task.assignment_id, boxes(("bird", 1 + k, 2, 10, 10)))
     held = queue.claim_next(ctx, w, made.job_id)  # a task in the worker's hands when the job stops
     assert held is not None
     stopped = jobs.stop_labeling_job(ctx, SYSTEM, made.name)
-    assert stopped.status == "Stopped"
+    assert stopped.status == "Stopping"  # the background workers finish it
+    run_work(ctx)
+    assert job_row(ctx, made.job_id).status == "Stopped"
     with pytest.raises(TaskError, match="Stopped"):
-        queue.submit(ctx, w, held.assignment_id, boxes(("bird", 1, 1, 5, 5)))
+        submit(ctx, w, held.assignment_id, boxes(("bird", 1, 1, 5, 5)))
     with pytest.raises(TaskError, match="no more tasks"):
         queue.claim_next(ctx, w, made.job_id)
     return made, w
@@ -287,8 +302,7 @@ def test_chain_same_attribute_from_a_stopped_job_labels_only_the_rest(
     assert child.label_attribute == "animals"  # the console default from a Stopped job
     assert child.total_objects == 10 and child.already_labeled == 3 and child.counters.unlabeled == 7
     offered: list[int] = []
-    for result in drain(any_ctx, w, child.job_id, noting(offered, boxes(("dog", 9, 9, 9, 9)))):
-        assert result.response_uri
+    drain(any_ctx, w, child.job_id, noting(offered, boxes(("dog", 9, 9, 9, 9))))
     assert offered == list(range(3, 10))  # only the objects the stopped job left unlabeled
     done = jobs.job_summary(any_ctx, SYSTEM, child.name)
     assert done.status == "Completed"
@@ -381,11 +395,11 @@ def test_max_human_labeled_object_count_stops_the_job(any_ctx: Context, any_job_
     (w,) = crew(any_ctx, made.team_id, 1)
     first = queue.claim_next(any_ctx, w, made.job_id)
     assert first is not None
-    assert not queue.submit(any_ctx, w, first.assignment_id, boxes(("cat", 1, 1, 5, 5))).job_done
+    assert not submit(any_ctx, w, first.assignment_id, boxes(("cat", 1, 1, 5, 5))).job_done
     assert job_row(any_ctx, made.job_id).status == "InProgress"
     second = queue.claim_next(any_ctx, w, made.job_id)
     assert second is not None
-    queue.submit(any_ctx, w, second.assignment_id, boxes(("dog", 2, 2, 5, 5)))
+    submit(any_ctx, w, second.assignment_id, boxes(("dog", 2, 2, 5, 5)))
     row = job_row(any_ctx, made.job_id)
     assert row.status == "Stopped"
     final = read_back(any_ctx, output.output_manifest_uri(row)).records
@@ -404,7 +418,7 @@ def test_max_percentage_labeled_counts_declined_objects_out(any_ctx: Context, an
     for _ in range(2):
         task = queue.claim_next(any_ctx, w, made.job_id)
         assert task is not None
-        queue.submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))
+        submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))
     row = job_row(any_ctx, made.job_id)
     assert row.status == "Stopped"  # 2 of 4 labeled = 50 %
     assert len(read_back(any_ctx, output.output_manifest_uri(row)).records) == 2
@@ -417,11 +431,11 @@ def test_intermediate_manifest_while_running(any_ctx: Context, any_job_factory: 
     inter = Path(output.intermediate_manifest_uri(row))
     ta = queue.claim_next(any_ctx, a, made.job_id)
     assert ta is not None
-    queue.submit(any_ctx, a, ta.assignment_id, boxes(("cat", 4, 4, 10, 10)))
+    submit(any_ctx, a, ta.assignment_id, boxes(("cat", 4, 4, 10, 10)))
     assert not inter.exists()  # one answer of two: nothing completed yet
     tb = queue.claim_next(any_ctx, b, made.job_id)
     assert tb is not None and tb.object_idx == ta.object_idx == 0
-    result = queue.submit(any_ctx, b, tb.assignment_id, boxes(("cat", 6, 4, 10, 10)))
+    result = submit(any_ctx, b, tb.assignment_id, boxes(("cat", 6, 4, 10, 10)))
     assert result.object_done and not result.job_done
     lines = read_back(any_ctx, str(inter)).records
     assert len(lines) == 4 and boxes_of(lines[0], "animals")[0].left == 5
@@ -433,24 +447,26 @@ def test_intermediate_manifest_while_running(any_ctx: Context, any_job_factory: 
     for w in (a, b):
         t = queue.claim_next(any_ctx, w, made.job_id)
         assert t is not None and t.object_idx == 1
-        assert queue.submit(any_ctx, w, t.assignment_id, boxes(("dog", 1, 1, 8, 8))).response_uri
+        submit(any_ctx, w, t.assignment_id, boxes(("dog", 1, 1, 8, 8)))  # stands though the store fails
     assert job_row(any_ctx, made.job_id).status == "InProgress" and not inter.exists()
     inter.parent.unlink()
     for w in (a, b):
         t = queue.claim_next(any_ctx, w, made.job_id)
         assert t is not None and t.object_idx == 2
-        queue.submit(any_ctx, w, t.assignment_id, boxes(("bird", 1, 1, 8, 8)))
+        submit(any_ctx, w, t.assignment_id, boxes(("bird", 1, 1, 8, 8)))
     lines = read_back(any_ctx, str(inter)).records
     assert [boxes_of(x, "animals")[0].class_name if "animals" in x else None for x in lines] == [
         "cat", "dog", "bird", None]  # fmt: skip
 
 
-def test_overdue_job_fails_at_the_next_claim(any_ctx: Context, any_job_factory: JobFactory) -> None:
+def test_overdue_job_fails_at_the_next_sweep(any_ctx: Context, any_job_factory: JobFactory) -> None:
     made = any_job_factory.create(name="too-old", n_images=2, label_attribute="animals")
     (w,) = crew(any_ctx, made.team_id, 1)
     with any_ctx.db.write() as conn:
         conn.execute(update(dbm.jobs).where(dbm.jobs.c.id == made.job_id)
                      .values(created_at=dbm.now() - 31 * 86_400))  # fmt: skip
+    assert maintenance.sweep(any_ctx)["JobsFailedOverdue"] == ["too-old"]
+    run_work(any_ctx)
     with pytest.raises(TaskError, match="Failed"):
         queue.claim_next(any_ctx, w, made.job_id)
     row = job_row(any_ctx, made.job_id)
@@ -458,9 +474,11 @@ def test_overdue_job_fails_at_the_next_claim(any_ctx: Context, any_job_factory: 
     assert Path(output.intermediate_manifest_uri(row)).exists()  # a Failed job can be chained to carry on
 
 
-def test_intermediate_interval_defers_rewrites_until_the_next_object(
+def test_intermediate_interval_defers_rewrites(
     any_ctx: Context, any_job_factory: JobFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The intermediate manifest is written at most every INTERMEDIATE_MIN_SECONDS per job: the first completed
+    object makes the rewrite due after that interval; objects completed meanwhile add nothing and are in it."""
     made = any_job_factory.create(name="busy", n_images=4, workers_per_object=1, label_attribute="animals")
     (w,) = crew(any_ctx, made.team_id, 1)
     inter = Path(output.intermediate_manifest_uri(job_row(any_ctx, made.job_id)))
@@ -471,16 +489,24 @@ def test_intermediate_interval_defers_rewrites_until_the_next_object(
     def one() -> None:
         task = queue.claim_next(any_ctx, w, made.job_id)
         assert task is not None
-        queue.submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))
+        submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))
 
-    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 3600.0)
+    monkeypatch.setattr(due, "INTERMEDIATE_MIN_SECONDS", 3600.0)
     one()
-    assert labeled() == [True, False, False, False]  # the first write of this job in this process
     one()
-    assert labeled() == [True, False, False, False]  # within the interval: pending, not written
-    monkeypatch.setattr(settling, "INTERMEDIATE_MIN_SECONDS", 0.0)
+    assert not inter.exists()  # due in an hour
+    assert run_work_at(any_ctx, dbm.now() + 3601) >= 1
+    assert labeled() == [True, True, False, False]  # one write with both objects
     one()
-    assert labeled() == [True, True, True, False]  # the pending write catches up with both objects
+    assert labeled() == [True, True, False, False]  # the next one waits for its interval again
+    run_work_at(any_ctx, dbm.now() + 3601)
+    assert labeled() == [True, True, True, False]
+
+
+def run_work_at(ctx: Context, now: float) -> int:
+    from gtcore.work import runner
+
+    return runner.run_until_idle(ctx, now=now)
 
 
 # --- format: key for key (and in key order) like Ground Truth's newest real files ----------------------------------

@@ -24,6 +24,7 @@ from gtcore.jobform.create import create_from_form
 from gtcore.jobform.model import JobForm
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
+from tests.fixtures.core import run_work
 from tests.fixtures.jobs import write_png
 from tests.fixtures.people import People
 
@@ -335,6 +336,7 @@ def test_clone_and_chain_prefill(page_ctx: Context, tmp_path: Path) -> None:
         },
     )
     jobs.stop_labeling_job(page_ctx, admin, "source-job")
+    run_work(page_ctx)
     at = _page(token, create_job_prefill={"origin": "chain", "job": "source-job"})
     _ok(at)
     assert "Chaining from source-job (Stopped)" in _texts(at)

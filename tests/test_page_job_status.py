@@ -20,6 +20,7 @@ from gtcore.core.errors import PermissionDenied
 from gtcore.jobs import api as jobs
 from gtcore.jobs import progress as jobstats
 from gtcore.queue import api as queue
+from tests.fixtures.core import run_work
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -77,12 +78,14 @@ def _running_job(ctx: Context, tmp_path: Path, p: People) -> tuple[Any, Actor, A
         task = queue.claim_next(ctx, ann, made.job_id)
         assert task is not None
         queue.submit(ctx, ann, task.assignment_id, _box())
+        run_work(ctx)
     task = queue.claim_next(ctx, ann, made.job_id)
     assert task is not None
     queue.decline(ctx, ann, task.assignment_id, "too dark")
     task = queue.claim_next(ctx, bob, made.job_id)
     assert task is not None
     queue.submit(ctx, bob, task.assignment_id, _box("dog"))
+    run_work(ctx)
     return made, ann, bob
 
 
@@ -156,6 +159,7 @@ def test_open_in_the_manifest_viewer(page_ctx: Context, tmp_path: Path) -> None:
     admin = p.admin()
     made, _, _ = _running_job(page_ctx, tmp_path, p)
     jobs.stop_labeling_job(page_ctx, admin, "boxes-run")
+    run_work(page_ctx)
     final = jobs.job_summary(page_ctx, admin, "boxes-run").output_manifest_uri
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["gt_token"] = p.token(admin)

@@ -14,6 +14,7 @@ from gtcore.context import Context
 from gtcore.core.errors import PermissionDenied
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
+from tests.fixtures.core import run_work
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -63,6 +64,7 @@ def test_list_filter_detail_and_stop(page_ctx: Context, tmp_path: Path) -> None:
     admin = p.admin()
     _three_jobs(page_ctx, tmp_path)
     jobs.stop_labeling_job(page_ctx, admin, "cats-2")
+    run_work(page_ctx)
     at = _page(p.token(admin))
     _ok(at)
     table = at.dataframe[0].value
@@ -144,6 +146,7 @@ def test_clone_and_chain_open_the_create_page_prefilled(page_ctx: Context, tmp_p
     )
 
     jobs.stop_labeling_job(page_ctx, admin, "cats-1")
+    run_work(page_ctx)
     at = _app(token)
     at.selectbox(key="jobs_pick").set_value("cats-1").run()
     at.button(key="jobs_chain").click().run()

@@ -10,6 +10,7 @@ from gtcore.core.errors import PermissionDenied
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
 from gtcore.ui.label_picker import md_escape
+from tests.fixtures.core import run_work
 from tests.fixtures.labeling import LabelWorld, app_as, open_page, start_in_app
 
 
@@ -33,6 +34,7 @@ def test_portal_lists_the_jobs_of_his_teams_with_his_counts(app_world: LabelWorl
     task = queue.claim_next(world.ctx, ann, mine.job_id)  # he answers one and holds another
     assert task is not None
     queue.submit(world.ctx, ann, task.assignment_id, {"crowd-image-classifier": {"label": "cat"}})
+    run_work(world.ctx)
     assert queue.claim_next(world.ctx, ann, mine.job_id) is not None
     at.run()
     assert metrics(at) == [("Tasks available", "1"), ("Submitted by you", "1"), ("In progress (yours)", "1")]
@@ -55,6 +57,7 @@ def test_stopped_jobs_and_other_roles(app_world: LabelWorld) -> None:
     ann = world.worker("ann@example.test")
     job = world.jobs.create(name="stopped-one", n_images=2, task_type="ImageClassification")
     jobs.stop_labeling_job(world.ctx, world.admin, job.name)
+    run_work(world.ctx)
     at = open_page(app_as(world, ann), "pages/portal.py")
     assert "There are no labeling jobs for your teams right now." in [i.value for i in at.info]
     # the page is not in an admin's or auditor's menu, and gtcore refuses them the list anyway

@@ -14,7 +14,7 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import NotFound, PermissionDenied, TaskError, ValidationError
 from gtcore.jobs import finishing as lifecycle
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_settings, make_user
+from tests.fixtures.core import make_settings, make_user, run_work
 from tests.fixtures.queue import QueueWorld, box_answer
 
 T0 = 1_800_000_000.0  # injected "now" (2027-01-15); leases are checked against it
@@ -125,21 +125,31 @@ def test_max_concurrent_counts_objects_not_tasks(any_world: QueueWorld) -> None:
 # --- submit ------------------------------------------------------------------------------------------
 
 
-def test_submit_commits_then_writes_a_ground_truth_worker_response(any_world: QueueWorld) -> None:
+def test_submit_commits_and_the_worker_writes_one_ground_truth_file_per_object(any_world: QueueWorld) -> None:
+    """The submit only commits; once the object's answers are complete a background worker writes ONE file with
+    every answer, named by the last submission rounded up to the second (never earlier, never suffixed)."""
     w = any_world
     job = w.new_job(n_objects=2, workers_per_object=2)
-    a = w.workers[0]
+    a, b = w.workers[:2]
     task = queue.claim_next(w.ctx, a, job, now=T0)
     assert task is not None
     result = queue.submit(w.ctx, a, task.assignment_id, box_answer("dog", n=2), now=T0 + 12.5)
-    assert result.object_done is False and result.job_done is False
+    assert result.object_done is False and result.job_done is False and result.response_uri is None
+    run_work(w.ctx)
+    assert response_files(w, job) == []  # one answer of two: the object is not complete
+    tb = queue.claim_next(w.ctx, b, job, now=T0 + 13)
+    assert tb is not None and tb.object_idx == 0
+    assert queue.submit(w.ctx, b, tb.assignment_id, box_answer("cat"), now=T0 + 20.2).object_done
+    run_work(w.ctx)
     job_row = w.job_row(job)
     expected = str(
-        w.out / job_row.name / "annotations" / "worker-response" / "iteration-1" / "0" / "2027-01-15_08:00:12.json"
+        w.out / job_row.name / "annotations" / "worker-response" / "iteration-1" / "0" / "2027-01-15_08:00:21.json"
     )
-    assert result.response_uri == expected
-    body = json.loads(Path(expected).read_text())
-    (ans,) = body["answers"]
+    assert [str(p) for p in response_files(w, job)] == [expected]
+    raw = Path(expected).read_text()
+    assert ", " not in raw and '": ' not in raw  # compact JSON
+    body = json.loads(raw)
+    ans, second = body["answers"]
     assert list(ans) == [
         "acceptanceTime",
         "answerContent",
@@ -149,20 +159,23 @@ def test_submit_commits_then_writes_a_ground_truth_worker_response(any_world: Qu
         "workerMetadata",
     ]
     assert ans["answerContent"] == box_answer("dog", n=2)
-    assert ans["workerId"] == a.worker_id
+    assert (ans["workerId"], second["workerId"]) == (a.worker_id, b.worker_id)  # distinct, in submission order
     assert ans["acceptanceTime"] == "2027-01-15T08:00:00.000Z"
     assert ans["submissionTime"] == "2027-01-15T08:00:12.500Z"
+    assert second["submissionTime"] == "2027-01-15T08:00:20.200Z"
     assert ans["timeSpentInSeconds"] == 12.5
     ident = ans["workerMetadata"]["identityData"]
-    assert ident["identityProviderType"] == "Cognito" and ident["issuer"] == "gtcore://localhost:8501"
+    assert ident["identityProviderType"] == "Cognito" and ident["issuer"] == "https://localhost:8501"
     with w.ctx.db.read() as c:
         sub = c.execute(dbm.users.select().where(dbm.users.c.id == a.user_id)).one().sub
     assert ident["sub"] == sub
-    (row,) = w.assignments(job)
-    assert row.status == "submitted" and row.response_uri == expected
-    assert json.loads(row.answer_json) == box_answer("dog", n=2)
+    rows = w.assignments(job)
+    assert [(r.status, r.response_uri) for r in rows] == [("submitted", expected)] * 2
+    assert json.loads(rows[0].answer_json) == box_answer("dog", n=2)
     obj = w.objects(job)[0]
-    assert (obj.taken, obj.answers, obj.status) == (1, 1, "open")
+    assert (obj.taken, obj.answers, obj.status) == (2, 2, "done")
+    run_work(w.ctx)
+    assert len(response_files(w, job)) == 1  # running again writes nothing new
 
 
 def test_submit_twice_is_refused_and_changes_nothing(any_world: QueueWorld) -> None:
@@ -176,6 +189,7 @@ def test_submit_twice_is_refused_and_changes_nothing(any_world: QueueWorld) -> N
         queue.submit(w.ctx, a, task.assignment_id, box_answer("dog"), now=T0 + 2)
     (row,) = w.assignments(job)
     assert json.loads(row.answer_json) == box_answer("cat")
+    run_work(w.ctx)
     assert len(response_files(w, job)) == 1
     assert w.objects(job)[0].answers == 1
 
@@ -197,6 +211,7 @@ def test_submit_after_the_lease_expired_is_refused_and_the_task_goes_back(any_wo
     with pytest.raises(TaskError):
         queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=late + 1)
     assert queue.submit(w.ctx, b, tb.assignment_id, box_answer(), now=late + 2).object_done
+    run_work(w.ctx)
     assert response_files(w, job) and len(response_files(w, job)) == 1
 
 
@@ -212,17 +227,21 @@ def test_lease_expiry_inside_claim_returns_the_task_to_the_pool(any_world: Queue
     assert queue.current_task(w.ctx, a, job, now=T0 + LIMIT + 1) is None
 
 
-def test_heartbeat_renews_the_lease(any_world: QueueWorld) -> None:
+def test_heartbeat_keeps_the_session_but_never_moves_the_deadline(any_world: QueueWorld) -> None:
+    """TaskTimeLimitInSeconds counts from acceptance (Ground Truth): activity never extends it (issue 14)."""
     w = any_world
     job = w.new_job(n_objects=1)
     a = w.workers[0]
     task = queue.claim_next(w.ctx, a, job, now=T0)
-    assert task is not None
-    assert queue.heartbeat(w.ctx, a, task.assignment_id, now=T0 + 200) == T0 + 200 + LIMIT
-    result = queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=T0 + 400)  # past the first expiry
-    assert result.object_done
+    assert task is not None and task.lease_expires_at == T0 + LIMIT
+    assert queue.heartbeat(w.ctx, a, task.assignment_id, now=T0 + 200) == T0 + LIMIT
+    queue.save_draft(w.ctx, a, task.assignment_id, {"v": 1}, now=T0 + 250)
+    assert w.assignments(job)[0].lease_expires_at == T0 + LIMIT
+    assert queue.current_task(w.ctx, a, job, now=T0 + LIMIT).lease_expires_at == T0 + LIMIT  # type: ignore[union-attr]
+    with pytest.raises(TaskError, match="time limit ended"):
+        queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=T0 + LIMIT + 1)
     with pytest.raises(TaskError):
-        queue.heartbeat(w.ctx, a, task.assignment_id, now=T0 + 401)
+        queue.heartbeat(w.ctx, a, task.assignment_id, now=T0 + LIMIT + 2)
 
 
 def test_heartbeat_after_expiry_is_refused(any_world: QueueWorld) -> None:
@@ -357,14 +376,17 @@ def test_job_completes_through_finish_job_exactly_once(any_world: QueueWorld, fi
                 results.append(queue.submit(w.ctx, worker, task.assignment_id, box_answer(), now=t + 0.5))
     assert sum(r.object_done for r in results) == 3
     assert [r.job_done for r in results] == [False] * 5 + [True]
+    assert finish_calls == []  # the submit only records that finishing is due
+    run_work(w.ctx)
     assert finish_calls == [(job, "Completed")]
     assert w.job_row(job).status == "Completed"
     # later maintenance and claims do not finish it again
     queue.expire_leases(w.ctx, now=t + 10_000)
     with pytest.raises(TaskError, match="Completed"):
         queue.claim_next(w.ctx, w.workers[2], job, now=t + 10_001)
+    run_work(w.ctx)
     assert finish_calls == [(job, "Completed")]
-    assert len(response_files(w, job)) == 6
+    assert len(response_files(w, job)) == 3  # one file per object
 
 
 # --- decline / release / stop and resume -------------------------------------------------------------
@@ -399,6 +421,7 @@ def test_as_many_declines_as_answers_needed_fail_the_object(any_world: QueueWorl
         queue.decline(w.ctx, worker, task.assignment_id, now=T0 + i + 0.5)
     obj = w.objects(job)[0]
     assert (obj.declines, obj.status) == (2, "failed")
+    run_work(w.ctx)
     assert finish_calls == [(job, "Completed")]
     with pytest.raises(TaskError):
         queue.claim_next(w.ctx, c, job, now=T0 + 5)
@@ -468,8 +491,10 @@ def test_stop_and_resume_later_keeps_the_task_and_its_draft(any_world: QueueWorl
         other.db.dispose()
     tb = queue.claim_next(w.ctx, b, job, now=T0 + 120)
     assert tb is not None and tb.object_idx == 1  # the stopped task was not handed to b
-    result = queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=T0 + 130)
-    body = json.loads(Path(result.response_uri or "").read_text())
+    queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=T0 + 130)
+    run_work(w.ctx)
+    (path,) = [p for p in response_files(w, job) if p.parent.name == "0"]
+    body = json.loads(path.read_text())
     # active time: 0-10 and 10-20 (drafting), 20-110 stopped (paused), 110-130 working again
     assert body["answers"][0]["timeSpentInSeconds"] == 40.0
 
@@ -512,7 +537,7 @@ def test_save_draft_rules(any_world: QueueWorld) -> None:
     queue.save_draft(w.ctx, a, task.assignment_id, {"v": 1}, now=T0 + 1)
     queue.save_draft(w.ctx, a, task.assignment_id, {"v": 2}, now=T0 + 2)  # every change replaces the last
     assert queue.current_task(w.ctx, a, job, now=T0 + 3).draft == {"v": 2}  # type: ignore[union-attr]
-    assert w.assignments(job)[0].lease_expires_at == T0 + 2 + LIMIT  # saving is activity: lease renewed
+    assert w.assignments(job)[0].lease_expires_at == T0 + LIMIT  # saving is activity, the deadline stays
     queue.submit(w.ctx, a, task.assignment_id, box_answer(), now=T0 + 4)
     with pytest.raises(TaskError, match="already submitted"):
         queue.save_draft(w.ctx, a, task.assignment_id, {"v": 3}, now=T0 + 5)
@@ -623,6 +648,7 @@ def test_skipped_objects_do_not_hold_the_job_open(any_world: QueueWorld, finish_
     task = queue.claim_next(w.ctx, w.workers[0], job, now=T0)
     assert task is not None and task.object_idx == 1  # already-labeled objects are never handed out
     assert queue.submit(w.ctx, w.workers[0], task.assignment_id, box_answer(), now=T0 + 1).job_done
+    run_work(w.ctx)
     assert finish_calls == [(job, "Completed")]
 
 
@@ -635,6 +661,7 @@ def test_expire_leases_finishes_a_job_whose_finisher_died(any_world: QueueWorld,
     assert finish_calls == []  # within the grace period a finisher may still be at work
     queue.expire_leases(w.ctx, now=T0)
     queue.expire_leases(w.ctx, now=T0 + 1)
+    run_work(w.ctx)
     assert finish_calls == [(job, "Completed")]
     assert w.job_row(job).status == "Completed"
 

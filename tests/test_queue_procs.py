@@ -97,6 +97,32 @@ def _work(db_url: str, tmp: str, job_id: int, who: dict, seed: int, start: Any, 
     Path(out).write_text(json.dumps({"tally": tally, "submitted": submitted}))
 
 
+def _background_worker(db_url: str, tmp: str, stop: Any) -> None:
+    """A ``gtcore worker`` of its own (finish_job recorded as in the annotators' processes)."""
+    from gtcore.jobs import finishing as lifecycle
+    from gtcore.work import runner
+
+    ctx = Context.from_settings(make_settings(Path(tmp), database_url=db_url))
+    real_finish = lifecycle.finish_job
+
+    def recording_finish(c: Context, jid: int, status: str) -> None:
+        with open(Path(tmp) / "finish_calls.log", "a") as fh:
+            fh.write(f"{jid} {status}\n")
+        real_finish(c, jid, status)
+
+    lifecycle.finish_job = recording_finish  # type: ignore[assignment]
+    runner.run(ctx, stop, poll_seconds=0.05)
+    ctx.db.dispose()
+
+
+def _work_left(ctx: Context) -> bool:
+    wi = dbm.work_items
+    with ctx.db.read() as c:
+        q = wi.select().where(wi.c.status.in_(("pending", "running")), wi.c.run_after <= dbm.now(),
+                              wi.c.kind != "maintenance.sweep")  # fmt: skip
+        return c.execute(q).first() is not None
+
+
 def _in_flight(ctx: Context, job_id: int) -> int:
     o = dbm.objects
     with ctx.db.read() as c:
@@ -113,6 +139,11 @@ def test_many_processes_drain_one_job_without_double_or_lost_answers(db_url: str
         )
         spawn = mp.get_context("spawn")
         start = spawn.Event()
+        stop_workers = spawn.Event()
+        workers = [spawn.Process(target=_background_worker, args=(db_url, str(tmp_path), stop_workers))
+                   for _ in range(2)]  # fmt: skip
+        for p in workers:
+            p.start()
         procs = []
         for i, worker in enumerate(w.workers):
             who = {
@@ -132,6 +163,13 @@ def test_many_processes_drain_one_job_without_double_or_lost_answers(db_url: str
             time.sleep(0.1)
         for p, _ in procs:
             p.join(5)
+            assert p.exitcode == 0
+        end = time.time() + 120
+        while _work_left(ctx) and time.time() < end:  # the two background workers finish the job
+            time.sleep(0.1)
+        stop_workers.set()
+        for p in workers:
+            p.join(30)
             assert p.exitcode == 0
         results = [json.loads(out.read_text()) for _, out in procs]
         _check(w, ctx, job, results, peak, tmp_path)
@@ -172,13 +210,13 @@ def _check(w: Any, ctx: Context, job: int, results: list[dict], peak: int, tmp_p
         else:
             assert o.status == "done"
             assert o.answers == o.needed or (o.declines >= o.needed and o.answers > 0)
-    # one worker-response file per answer, holding that answer's worker
+    # one worker-response file per answered object, holding every answer of it (distinct workers)
     files = sorted((Path(w.job_row(job).output_path) / w.job_row(job).name).rglob("worker-response/**/*.json"))
-    assert len(files) == len(submitted)
+    assert len(files) == len({a.object_idx for a in submitted})
     by_id = {u.worker_id: u.user_id for u in w.workers}
     seen: Counter[tuple[int, int]] = Counter()
     for f in files:
-        (ans,) = json.loads(f.read_text())["answers"]
-        seen[(int(f.parent.name), by_id[ans["workerId"]])] += 1
+        for ans in json.loads(f.read_text())["answers"]:
+            seen[(int(f.parent.name), by_id[ans["workerId"]])] += 1
     assert seen == Counter((a.object_idx, a.worker_id) for a in submitted)
     assert all(a.response_uri for a in submitted)

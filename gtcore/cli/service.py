@@ -1,8 +1,9 @@
-"""`gtcore maintenance`: the periodic housekeeping a deployment runs from cron or a systemd timer.
+"""`gtcore maintenance`: one round of the background workers' maintenance sweep, for deployments that want it
+from cron too (``gtcore worker`` and the app's embedded worker run it every 30 s by themselves).
 
-It hands expired leases back to the pool, retries worker-response files the store refused earlier,
-and fails jobs past Ground Truth's 30-day life. Every step is also done lazily by the app itself;
-running it on a schedule keeps idle jobs tidy too.
+It hands expired leases back to the pool, fails objects past the job's TaskAvailabilityLifetimeInSeconds and
+jobs past Ground Truth's 30-day life, finishes jobs left Stopping, writes worker-response files the store refused
+earlier and deletes old finished work items.
 """
 
 from __future__ import annotations
@@ -10,26 +11,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gtcore.cli.common import context, operator, print_json
-from gtcore.jobs import api as jobs
-from gtcore.queue import api as queue
+from gtcore.cli.common import context, print_json
+from gtcore.work.handlers import maintenance
 
 
 def _maintenance(args: argparse.Namespace) -> int:
-    ctx = context()
-    report = {
-        "ExpiredLeases": queue.expire_leases(ctx),
-        "WorkerResponsesWritten": queue.flush_worker_responses(ctx),
-        "JobsFailedOverdue": jobs.fail_overdue_jobs(ctx, operator()),
-    }
-    print_json(report)
+    print_json(maintenance.sweep(context()))
     return 0
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "maintenance",
-        help="expire leases, retry worker-response files, fail overdue jobs (run from cron)",
+        help="one maintenance sweep: leases, lifetimes, overdue and stopping jobs, worker-response files",
         description=__doc__,
     )
     p.set_defaults(func=_maintenance)

@@ -197,6 +197,14 @@ assignments = Table(
     UniqueConstraint("job_id", "object_idx", "worker_id", name="uq_assignment_worker_object"),
     Index("ix_assign_job_status_exp", "job_id", "status", "lease_expires_at"),
     Index("ix_assign_worker_status", "worker_id", "status"),
+    # answers whose worker-response file is not written yet (the background writer's query)
+    Index(
+        "ix_assign_unwritten",
+        "job_id",
+        "object_idx",
+        sqlite_where=text("status = 'submitted' AND response_uri IS NULL"),
+        postgresql_where=text("status = 'submitted' AND response_uri IS NULL"),
+    ),
 )
 
 

@@ -28,6 +28,7 @@ from gtcore.core import db as dbm
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor, can_read_job, require_admin
 from gtcore.core.errors import Conflict, NotFound, PermissionDenied, Problem, SpecError
+from gtcore.jobs import due
 from gtcore.jobs import finishing as lifecycle
 from gtcore.jobs.create import create_job
 from gtcore.jobs.listing import JobSummary, counts_by_status, find_job_row, job_summary, spec_of
@@ -47,9 +48,10 @@ def _admin_row(ctx: Context, actor: Actor, name: str, action: str) -> Any:
 
 
 def stop_labeling_job(ctx: Context, actor: Actor, name: str) -> JobSummary:
-    """StopLabelingJob: Stopping, then ``lifecycle.finish_job(..., "Stopped")`` writes the partial output.
+    """StopLabelingJob: the job is Stopping at once; the background workers write the answered objects'
+    worker-response files and the partial output, then it is Stopped (``jobs.finish`` work item).
 
-    Stopping a job that is already Stopping retries the finish (e.g. after the store was unreachable).
+    Stopping a job that is already Stopping records the finish again (the sweep also retries it).
     """
     require_admin(actor, action="stop labeling jobs")
     with ctx.db.write() as conn:
@@ -59,12 +61,13 @@ def stop_labeling_job(ctx: Context, actor: Actor, name: str) -> JobSummary:
             .where(J.c.id == row.id, J.c.status.in_(RUNNING + ("Stopping",)))
             .values(status="Stopping", updated_at=dbm.now())
         ).rowcount
+        if moved == 1:
+            due.job_ended(conn, row.id, "Stopped")
     if moved != 1:
         raise Conflict(
             f"labeling job {row.name} is {row.status}: a finished job cannot be stopped or restarted "
             "(chain a new job from it to carry on)"
         )
-    lifecycle.finish_job(ctx, row.id, "Stopped")
     return job_summary(ctx, actor, job_id=row.id)
 
 
@@ -131,8 +134,8 @@ def check_stopping_conditions(ctx: Context, actor: Actor, job_id: int) -> bool:
             .where(J.c.id == row.id, J.c.status == "InProgress")
             .values(status="Stopping", updated_at=dbm.now())
         ).rowcount
-    if moved == 1:
-        lifecycle.finish_job(ctx, row.id, "Stopped")
+        if moved == 1:
+            due.job_ended(conn, row.id, "Stopped")
     return moved == 1
 
 

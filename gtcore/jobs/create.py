@@ -5,7 +5,8 @@ The transaction inserts the job (Initializing), one ``objects`` row per manifest
 the job to InProgress; if anything fails nothing is left behind. A job chained with the same label
 attribute (``ChainedFrom.LabelAttributeName == LabelAttributeName``) sends only the lines without that
 attribute to workers; the others are stored ``skipped`` with ``needed`` 0. If nothing is left to label
-the job is finished at once (``lifecycle.finish_job(..., "Completed")``).
+finishing the job is recorded as due in the same transaction (``gtcore.jobs.due``; the background workers
+write its output).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict
-from gtcore.jobs import finishing as lifecycle
+from gtcore.jobs import due
 from gtcore.jobs.preflight import Plan, job_arn, reference_code, validate_create
 
 INSERT_CHUNK = 5_000
@@ -44,12 +45,12 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
                 .where(dbm.jobs.c.id == job_id)
                 .values(status="InProgress", total_objects=len(plan.records), updated_at=dbm.now())
             )
+            if skipped == len(plan.records):  # nothing to label: finishing is due (background work)
+                due.job_ended(conn, job_id, "Completed")
     except IntegrityError as exc:
         raise Conflict(f"a labeling job named {spec.name!r} already exists (names are case-insensitive)") from exc
     if len(plan.records) >= VACUUM_FROM:
         _refresh_statistics(ctx)
-    if skipped == len(plan.records):
-        lifecycle.finish_job(ctx, job_id, "Completed")
     return job_id
 
 

@@ -1,7 +1,9 @@
 """What happens when a job's work ends: finish it (consolidate, write output, set final status).
 
-Called by ``jobs.stop_labeling_job`` (final status Stopped, after it set Stopping) and by the queue when
-every object of a job is done, failed or skipped (final status Completed).
+Called by the background workers (``jobs.finish`` items, ``gtcore.work.handlers.jobs``): after a stop (final
+status Stopped; the job is Stopping meanwhile, and the maintenance sweep retries jobs left Stopping) and when
+every object of a job is done, failed or skipped (final status Completed). First every answered object's
+worker-response file is written, then the consolidation and the output tree.
 
 Concurrency guard: ``jobs.ended_at`` doubles as a claim. One conditional UPDATE sets it only while the
 job is not final and not already claimed, so of two concurrent calls exactly one does the work; the
@@ -20,6 +22,8 @@ from sqlalchemy import and_, or_, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.jobs import due
+from gtcore.output import worker_responses
 from gtcore.output import writer as output
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ def finish_job(ctx: Context, job_id: int, final_status: str) -> None:
     if claimed != 1:
         return
     try:
+        worker_responses.flush_worker_responses(ctx, job_id=job_id)  # every answered object has its file first
         output.write_final(ctx, job_id, final_status)
     except BaseException:
         with ctx.db.write() as conn:
@@ -64,18 +69,22 @@ def finish_job(ctx: Context, job_id: int, final_status: str) -> None:
             .where(and_(jobs.c.id == job_id, jobs.c.ended_at == token))
             .values(status=final_status, updated_at=t, ended_at=t)
         )
+    worker_responses.flush_worker_responses(ctx, job_id=job_id)  # a Failed job's answered open objects too
 
 
-def finish(ctx: Context, job_id: int) -> None:
-    """Finish (``finish_job``) a job this process saw complete; failures are logged, not raised.
+def job_status(ctx: Context, job_id: int) -> str | None:
+    with ctx.db.read() as conn:
+        return conn.execute(select(J.c.status).where(J.c.id == job_id)).scalar()
 
-    The answers that completed the job are already committed, so the annotator's action stands; a job left
-    InProgress by a failing hook is finished again by ``expire_leases`` after ``FINISH_GRACE_SECONDS``.
-    """
-    try:
-        finish_job(ctx, job_id, "Completed")
-    except Exception:
-        log.exception("finishing job %s failed; expire_leases retries it later", job_id)
+
+def retry_stopping_jobs(ctx: Context) -> int:
+    """Record the finish of every job left Stopping (the store failed during its stop); returns how many."""
+    with ctx.db.read() as conn:
+        ids = list(conn.execute(select(J.c.id).where(J.c.status == "Stopping")).scalars())
+    for jid in ids:
+        with ctx.db.write() as conn:
+            due.job_ended(conn, jid, "Stopped")
+    return len(ids)
 
 
 def recover_stuck_jobs(ctx: Context, job_id: int | None, now: float) -> None:
@@ -88,5 +97,6 @@ def recover_stuck_jobs(ctx: Context, job_id: int | None, now: float) -> None:
     with ctx.db.read() as conn:
         stuck = [r.id for r in conn.execute(q)]
     for jid in stuck:
-        log.warning("job %s has no open object left but is still InProgress: finishing it", jid)
-        finish(ctx, jid)
+        log.warning("job %s has no open object left but is still InProgress: finishing it is due", jid)
+        with ctx.db.write() as conn:
+            due.job_ended(conn, jid, "Completed")

@@ -1,25 +1,30 @@
-"""Worker-response files: one Ground Truth ``{"answers": [...]}`` file per submitted answer.
+"""Worker-response files, as Ground Truth writes them: one ``{"answers":[...]}`` file per data object holding
+every worker's answer for it (distinct workers, in submission order)::
 
-Written after the answer is committed in the database (the database is the truth) at::
+    <output_path>/<job>/annotations/worker-response/iteration-<N>/<datasetObjectId>/<YYYY-MM-DD_HH:MM:SS>.json
 
-    <output_path>/<job name>/annotations/worker-response/iteration-1/<datasetObjectId>/<YYYY-MM-DD_HH:MM:SS>.json
-
-If two answers of one object are submitted in the same second the second file gets a suffix that keeps
-Ground Truth's prefix (``2026-11-25_10:00:00.1.json``). When the store fails the submit still stands:
-``assignments.response_uri`` stays NULL and ``flush_worker_responses`` writes the file later. Writing is
-idempotent: a file already holding exactly this answer (a retry after a crash) is reused, never duplicated.
+- Written by the background workers (``gtcore.work.handlers.responses``), never in the submit: an object's file
+  is written once its answers are complete (it left ``open``), and for every answered object once the job is no
+  longer running (stopped, failed, completed). The answers themselves are durable in the database first.
+- Iterations as Ground Truth's own files show them: the first ``ITERATION_ONE_OBJECTS`` objects handed out to
+  workers (by their first assignment) form ``iteration-1``, the rest ``iteration-2``.
+- The name is the UTC time of the last submission in the file rounded *up* to the second: never earlier than any
+  submission in it, never a suffix, and the same on a retry (so a retried write replaces the file with the same
+  bytes instead of adding a second one). Writes are atomic (tmp-then-rename); ``assignments.response_uri`` of
+  every answer in the file is set after the write, so a crash in between only causes the same write again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
+import math
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
@@ -27,17 +32,13 @@ from gtcore.core import db as dbm
 log = logging.getLogger(__name__)
 
 A = dbm.assignments
+O = dbm.objects  # noqa: E741
 J = dbm.jobs
 U = dbm.users
-ITERATION = "iteration-1"
-MAX_SUFFIX = 1000
-FLUSH_INTERVAL_SECONDS = 60.0
-FLUSH_BATCH = 500
+ITERATION_ONE_OBJECTS = 10
+FLUSH_BATCH = 2000  # answers read per round
 
-# Per-process hints for the opportunistic flush: databases where a write failed in this process, and when
-# each database was last flushed. Only an optimisation: flush_worker_responses reads the truth from the DB.
-_failed_dbs: set[str] = set()
-_last_flush: dict[str, float] = {}
+_first_objects: dict[tuple[str, int], frozenset[int]] = {}  # (db url, job) -> its first 10 objects, once known
 
 
 def gt_time(ts: float) -> str:
@@ -52,12 +53,10 @@ def file_stamp(ts: float) -> str:
 
 
 def issuer(ctx: Context) -> str:
-    host = urlsplit(ctx.settings.portal_url).netloc or "localhost"
-    return f"gtcore://{host}"
-
-
-def response_folder(ctx: Context, output_path: str, job_name: str, object_idx: int) -> str:
-    return ctx.storage.join(output_path, job_name, "annotations", "worker-response", ITERATION, str(object_idx))
+    """``workerMetadata.identityData.issuer``: the portal's URL, https as Cognito's and OIDC issuers are."""
+    parts = urlsplit(ctx.settings.portal_url)
+    host = parts.netloc or "localhost"
+    return f"https://{host}{parts.path.rstrip('/')}"
 
 
 def build_answer(ctx: Context, row: Any) -> dict:
@@ -72,115 +71,95 @@ def build_answer(ctx: Context, row: Any) -> dict:
     }
 
 
-def _rows(ctx: Context, where: list[Any], limit: int | None = None) -> list[Any]:
-    q = (
-        select(
-            A.c.id,
-            A.c.object_idx,
-            A.c.accepted_at,
-            A.c.submitted_at,
-            A.c.time_spent,
-            A.c.answer_json,
-            J.c.name.label("job_name"),
-            J.c.output_path,
-            U.c.worker_id.label("public_worker_id"),
-            U.c.sub,
-        )
-        .select_from(A.join(J, J.c.id == A.c.job_id).join(U, U.c.id == A.c.worker_id))
-        .where(A.c.status == "submitted", A.c.response_uri.is_(None), *where)
-        .order_by(A.c.id)
-    )
-    if limit:
-        q = q.limit(limit)
+def first_objects(ctx: Context, job_id: int) -> frozenset[int]:
+    """The first ``ITERATION_ONE_OBJECTS`` objects handed out in the job (fixed once that many were)."""
+    key = (ctx.db.url, job_id)
+    if key in _first_objects:
+        return _first_objects[key]
+    first = func.min(A.c.id)
+    q = select(A.c.object_idx).where(A.c.job_id == job_id).group_by(A.c.object_idx).order_by(first)
     with ctx.db.read() as conn:
-        return list(conn.execute(q))
+        found = frozenset(conn.execute(q.limit(ITERATION_ONE_OBJECTS)).scalars())
+    if len(found) == ITERATION_ONE_OBJECTS:
+        _first_objects[key] = found
+    return found
 
 
-def _store(ctx: Context, row: Any) -> str:
-    """Write the file for one submitted assignment row; return its URI (StorageError propagates)."""
-    body = {"answers": [build_answer(ctx, row)]}
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    parts = (row.job_name, "annotations", "worker-response", ITERATION, str(row.object_idx))
-    stamp = file_stamp(row.submitted_at)
-    for n in range(MAX_SUFFIX):
-        uri = ctx.storage.join(row.output_path, *parts, f"{stamp}.json" if n == 0 else f"{stamp}.{n}.json")
-        if ctx.storage.write_if_absent(uri, data):
-            return uri
-        try:
-            if json.loads(ctx.storage.read_text(uri)) == body:
-                return uri  # written by an earlier attempt that did not get to record it
-        except ValueError:
-            pass
-    raise RuntimeError(f"more than {MAX_SUFFIX} worker responses for one object in one second under {uri}")
+def iteration(ctx: Context, job_id: int, object_idx: int) -> str:
+    return "iteration-1" if object_idx in first_objects(ctx, job_id) else "iteration-2"
+
+
+def response_folder(ctx: Context, output_path: str, job_name: str, object_idx: int, job_id: int) -> str:
+    it = iteration(ctx, job_id, object_idx)
+    return ctx.storage.join(output_path, job_name, "annotations", "worker-response", it, str(object_idx))
+
+
+_COLUMNS = (
+    A.c.id, A.c.job_id, A.c.object_idx, A.c.accepted_at, A.c.submitted_at, A.c.time_spent, A.c.answer_json,
+    J.c.name.label("job_name"), J.c.output_path, U.c.worker_id.label("public_worker_id"), U.c.sub,
+)  # fmt: skip
+
+
+def _due(ctx: Context, job_id: int | None) -> list[Any]:
+    """Answers without a file whose object is complete (not open) or whose job no longer runs, by object."""
+    q = (
+        select(*_COLUMNS)
+        .select_from(
+            A.join(J, J.c.id == A.c.job_id)
+            .join(U, U.c.id == A.c.worker_id)
+            .join(O, (O.c.job_id == A.c.job_id) & (O.c.idx == A.c.object_idx))
+        )
+        .where(A.c.status == "submitted", A.c.response_uri.is_(None))
+        .where(or_(O.c.status != "open", J.c.status != "InProgress"))
+        .order_by(A.c.job_id, A.c.object_idx, A.c.submitted_at, A.c.id)
+    )  # fmt: skip
+    if job_id is not None:
+        q = q.where(A.c.job_id == job_id)
+    with ctx.db.read() as conn:
+        return list(conn.execute(q.limit(FLUSH_BATCH)))
 
 
 RECORD = update(A).where(A.c.id == bindparam("aid"), A.c.response_uri.is_(None)).values(response_uri=bindparam("uri"))
 
 
-def _record(ctx: Context, assignment_id: int, uri: str) -> None:
-    with ctx.db.write() as conn:
-        if ctx.db.is_postgres:
-            # derived data: if a crash loses this row the next flush finds the file and records it again,
-            # so this commit need not wait for the WAL flush (the answer itself was committed durably)
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        conn.execute(RECORD, {"aid": assignment_id, "uri": uri})
-
-
-def write_row(ctx: Context, row: Any) -> str | None:
-    """Write the file for a submitted assignment already loaded by the caller (the attributes ``_rows`` reads:
-    id, object_idx, accepted_at, submitted_at, time_spent, answer_json, job_name, output_path,
-    public_worker_id, sub) and record its URI; None (logged, retried by flush) if the store failed."""
-    try:
-        uri = _store(ctx, row)
-    except Exception as exc:  # the answer is committed; the file is retried by flush_worker_responses
-        log.warning("worker response of assignment %s not written yet: %s", row.id, exc)
-        _failed_dbs.add(ctx.db.url)
-        return None
-    _record(ctx, row.id, uri)
+def _write_object(ctx: Context, rows: list[Any]) -> str:
+    """Write one object's file from its answer rows (same job and object); return its URI."""
+    first = rows[0]
+    body = {"answers": [build_answer(ctx, r) for r in rows]}
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    stamp = file_stamp(math.ceil(max(float(r.submitted_at) for r in rows)))
+    folder = response_folder(ctx, first.output_path, first.job_name, first.object_idx, first.job_id)
+    uri = ctx.storage.join(folder, f"{stamp}.json")
+    ctx.storage.write_bytes(uri, data)
     return uri
 
 
-def write_response(ctx: Context, assignment_id: int) -> str | None:
-    """Write the worker-response file of a submitted assignment (reads it first); None if the store failed."""
-    rows = _rows(ctx, [A.c.id == assignment_id])
-    if not rows:  # not submitted, or already written
-        with ctx.db.read() as conn:
-            return conn.execute(select(A.c.response_uri).where(A.c.id == assignment_id)).scalar()
-    return write_row(ctx, rows[0])
+def _record(ctx: Context, done: list[tuple[int, str]]) -> None:
+    if not done:
+        return
+    with ctx.db.write() as conn:
+        conn.execute(RECORD, [{"aid": aid, "uri": uri} for aid, uri in done])
 
 
 def flush_worker_responses(ctx: Context, *, job_id: int | None = None) -> int:
-    """Write every missing worker-response file (submitted answers whose response_uri is NULL); return count.
+    """Write every due worker-response file (see the module docstring); return how many files were written.
 
-    Stops at the first store failure (the store is likely down) and leaves the rest for the next flush.
+    A store failure propagates (the background worker retries the item with backoff); the files written before
+    it are recorded first.
     """
     written = 0
     while True:
-        rows = _rows(ctx, [] if job_id is None else [A.c.job_id == job_id], limit=FLUSH_BATCH)
+        rows = _due(ctx, job_id)
         if not rows:
-            break
-        for row in rows:
-            try:
-                uri = _store(ctx, row)
-            except Exception as exc:
-                log.warning("flushing worker responses stopped at assignment %s: %s", row.id, exc)
-                _failed_dbs.add(ctx.db.url)
-                return written
-            _record(ctx, row.id, uri)
-            written += 1
-    if job_id is None:
-        _failed_dbs.discard(ctx.db.url)
-    return written
-
-
-def maybe_flush(ctx: Context, job_id: int) -> int:
-    """Cheap opportunistic retry after a successful write: flush when this process saw a failure, or
-    (for failures in other processes) at most every ``FLUSH_INTERVAL_SECONDS``."""
-    key = ctx.db.url
-    t = time.monotonic()
-    if key not in _failed_dbs and t - _last_flush.get(key, 0.0) < FLUSH_INTERVAL_SECONDS:
-        return 0
-    _last_flush[key] = t
-    if key in _failed_dbs:
-        return flush_worker_responses(ctx)
-    return flush_worker_responses(ctx, job_id=job_id)
+            return written
+        groups = [list(g) for _, g in groupby(rows, key=lambda r: (r.job_id, r.object_idx))]
+        if len(rows) == FLUSH_BATCH and len(groups) > 1:
+            groups = groups[:-1]  # the last object may continue past this batch: take it whole next round
+        done: list[tuple[int, str]] = []
+        try:
+            for group in groups:
+                uri = _write_object(ctx, group)
+                done.extend((r.id, uri) for r in group)
+                written += 1
+        finally:
+            _record(ctx, done)

@@ -1,16 +1,17 @@
 """The Ground Truth output tree of a job (groundtruth-reference.md §2), under ``<output_path>/<job name>/``::
 
-    annotations/worker-response/iteration-1/<idx>/<ts>.json        (written by gtcore.output.worker_responses at submit)
-    annotations/consolidated-annotation/consolidation-request/iteration-1/<ts>.json
-    annotations/consolidated-annotation/consolidation-response/iteration-1/<ts>.json
+    annotations/worker-response/iteration-<N>/<idx>/<ts>.json      (gtcore.output.worker_responses, one per object)
+    annotations/consolidated-annotation/consolidation-request/iteration-1/<ts>.json   (compact JSON; the request
+    annotations/consolidated-annotation/consolidation-response/iteration-1/<ts>.json   and response share <ts>)
     manifests/intermediate/1/output.manifest                       (every input line; labelled ones augmented)
     manifests/output/output.manifest                               (final)
 
 Manifest lines keep input order; an augmented line is the input line with every key kept plus
 ``<attr>`` / ``<attr>-metadata`` (overwritten in place if the input already had them); an unlabelled
 line is written exactly as stored (``objects.line_json``). Objects with at least one submitted answer
-are consolidated whatever their status; ``skipped`` objects (chained with the same attribute) already
-carry their label and are written unchanged. The final manifest holds every line, except for a
+are consolidated whatever their status, except ``failed`` ones (TaskAvailabilityLifetimeInSeconds ran
+out); ``skipped`` objects (chained with the same attribute) already carry their label and are written
+unchanged. The final manifest holds every line, except for a
 stopped (or failed) job, where it holds only the objects with answers (plus the ``skipped`` ones, which
 are labelled too). A labelled line is the stored input text with the label pair appended, so the input's
 own bytes (escapes, key order) survive.
@@ -36,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -159,7 +160,8 @@ class _Result:
 
 def _consolidate(ctx: Context, data: _JobData) -> _Result:
     job = data.job
-    lines: dict[int, str] = {r.idx: r.line_json for r in data.rows}
+    # objects failed (TaskAvailabilityLifetimeInSeconds ran out) are left out of consolidation, as in Ground Truth
+    lines: dict[int, str] = {r.idx: r.line_json for r in data.rows if r.status != "failed"}
     answered = [(idx, pairs) for idx, pairs in sorted(data.answers.items()) if idx in lines]
     parsed_lines = fastjson.loads_many([lines[idx] for idx, _ in answered])
     parsed = iter(fastjson.loads_many([ans for _, pairs in answered for _, ans in pairs]))
@@ -248,13 +250,19 @@ def _timestamp_name(when: datetime) -> str:
     return when.strftime("%Y-%m-%d_%H:%M:%S")
 
 
-def _write_new(ctx: Context, folder: str, stem: str, data: bytes) -> str:
-    """Write ``<folder>/<stem>.json``, or ``<stem>.1.json``... when that name is taken."""
-    for n in range(1000):
-        uri = ctx.storage.join(folder, f"{stem}.json" if n == 0 else f"{stem}.{n}.json")
-        if ctx.storage.write_if_absent(uri, data):
-            return uri
-    raise FileExistsError(f"{folder}: too many files named {stem}.*.json")
+def _write_pair(ctx: Context, folder: str, request: bytes, response: bytes) -> str:
+    """Write the request and response files under one timestamp name (``YYYY-MM-DD_HH:MM:SS.json``, never a
+    suffix): now, or the first later second whose name is free in both folders. Returns the name."""
+    req_dir, resp_dir = ctx.storage.join(folder, REQUEST_DIR), ctx.storage.join(folder, RESPONSE_DIR)
+    start = datetime.now(UTC)
+    for k in range(3600):
+        name = _timestamp_name(start + timedelta(seconds=k)) + ".json"
+        if ctx.storage.exists(ctx.storage.join(resp_dir, name)):
+            continue
+        if ctx.storage.write_if_absent(ctx.storage.join(req_dir, name), request):
+            ctx.storage.write_bytes(ctx.storage.join(resp_dir, name), response)
+            return name
+    raise FileExistsError(f"{req_dir}: no free timestamp name within an hour from {start:%Y-%m-%d_%H:%M:%S}")
 
 
 _str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept raw (like ensure_ascii=False)
@@ -287,10 +295,8 @@ def _write_consolidation_files(ctx: Context, job: Any, res: _Result) -> None:
         response.append(f'{{"datasetObjectId":"{it.idx}","consolidatedAnnotation":{{"content":{enc}}}}}')
     if not request:
         return
-    folder = job_folder(job)
-    stem = _timestamp_name(datetime.now(UTC))
-    _write_new(ctx, ctx.storage.join(folder, REQUEST_DIR), stem, ("[" + ",".join(request) + "]").encode("utf-8"))
-    _write_new(ctx, ctx.storage.join(folder, RESPONSE_DIR), stem, ("[" + ",".join(response) + "]").encode("utf-8"))
+    body_req = ("[" + ",".join(request) + "]").encode("utf-8")
+    _write_pair(ctx, job_folder(job), body_req, ("[" + ",".join(response) + "]").encode("utf-8"))
 
 
 def write_intermediate(ctx: Context, job_id: int) -> str | None:

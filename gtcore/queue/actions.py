@@ -20,8 +20,6 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import NotFound, PermissionDenied, Problem, TaskError, ValidationError
-from gtcore.jobs import finishing, settling
-from gtcore.output import worker_responses as responses
 from gtcore.queue import answer_checks as answers_mod
 from gtcore.queue import leases
 from gtcore.queue.previous import previous_for
@@ -38,9 +36,9 @@ MAX_REASON = 1000
 
 @dataclass(frozen=True)
 class SubmitResult:
-    response_uri: str | None  # None when the store failed: the answer is saved, the file comes later
-    object_done: bool  # this answer completed the object
-    job_done: bool  # ... and the job (finish_job was called)
+    response_uri: str | None  # always None now: the background workers write the object's file once it is complete
+    object_done: bool  # this answer completed the object (its worker-response file became due)
+    job_done: bool  # ... and the job (finishing it became due)
 
 
 LOAD = (
@@ -53,6 +51,8 @@ LOAD = (
         J.c.labels_json,
         J.c.task_time_limit,
         J.c.output_path,
+        J.c.created_at.label("job_created_at"),
+        J.c.availability_lifetime,
         U.c.worker_id.label("public_worker_id"),
         U.c.sub,
         U.c.is_active.label("worker_active"),
@@ -120,6 +120,11 @@ def refusal(row: Any, now: float, action: str) -> TaskError | None:
         return TaskError(f"cannot {action} {where}: you released it; it went back to the pool")
     if row.job_status != "InProgress":
         return TaskError(f"cannot {action} {where}: the job is {row.job_status}, its tasks are closed")
+    if now > row.job_created_at + row.availability_lifetime:
+        return TaskError(
+            f"cannot {action} {where}: the job's task availability lifetime ended at "
+            f"{_when(row.job_created_at + row.availability_lifetime)}; unfinished objects are failed"
+        )
     if row.status == "expired" or row.lease_expires_at < now:
         return TaskError(
             f"cannot {action} {where}: its time limit ended at {_when(row.lease_expires_at)}; "
@@ -152,8 +157,8 @@ def _update(
         with ctx.db.write() as conn:
             row = _checked(conn, actor, aid, now, action)
             params = {"aid": aid, "owner": row.worker_id, "now": now, **extra}
-            if renew:
-                params["expires"] = now + row.task_time_limit
+            if renew:  # the session stays alive, the deadline does not move (TaskTimeLimitInSeconds from acceptance)
+                params["expires"] = deadline(row)
             if conn.execute(stmt, params).rowcount != 1:
                 raise _lost(conn, aid, now, action)
             return row
@@ -161,15 +166,21 @@ def _update(
     return leases.retrying(tx)
 
 
+def deadline(row: Any) -> float:
+    """When the worker's time for this task ends: acceptance + TaskTimeLimitInSeconds, never later."""
+    return float(row.accepted_at + row.task_time_limit)
+
+
 def heartbeat(ctx: Context, actor: Actor, assignment_id: int, *, now: float | None = None) -> float:
-    """The annotator is active: renew the lease for another TaskTimeLimitInSeconds; return the new expiry."""
+    """The annotator is active (active time counted); return the task's deadline (``deadline``), which a
+    heartbeat never moves: Ground Truth's TaskTimeLimitInSeconds counts from acceptance."""
     t = dbm.now() if now is None else now
     row = _update(ctx, actor, assignment_id, t, "renew", HEARTBEAT, renew=True)
-    return float(t + row.task_time_limit)
+    return deadline(row)
 
 
 def save_draft(ctx: Context, actor: Actor, assignment_id: int, draft: dict, *, now: float | None = None) -> None:
-    """Keep the work in progress server-side (every canvas change); also renews the lease."""
+    """Keep the work in progress server-side (every canvas change); the deadline stays where it is."""
     t = dbm.now() if now is None else now
     if not isinstance(draft, dict):
         raise ValidationError([Problem("a draft must be an object (dict)", field="draft")])
@@ -198,27 +209,13 @@ def _complete_adjustment(conn: Connection, row: Any, answer: dict) -> dict:
     return answer
 
 
-@dataclass(frozen=True)
-class _Submitted:
-    """What the worker-response file needs (the attributes ``responses.write_row`` reads)."""
-
-    id: int
-    object_idx: int
-    accepted_at: float
-    submitted_at: float
-    time_spent: float
-    answer_json: str
-    job_name: str
-    output_path: str
-    public_worker_id: str
-    sub: str
-
-
 def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now: float | None = None) -> SubmitResult:
-    """Commit the answer (only the lease holder, only while the lease is valid), then write the response file."""
+    """Commit the answer (only the lease holder, only while the lease is valid) and, in the same transaction,
+    record what became due (``gtcore.jobs.due``): the object's worker-response file, stopping conditions, the
+    intermediate manifest, finishing the job. Nothing else: the background workers do that work."""
     t = dbm.now() if now is None else now
 
-    def tx() -> tuple[Any, _Submitted, bool, bool]:
+    def tx() -> tuple[bool, bool]:
         with ctx.db.write() as conn:
             row = _checked(conn, actor, assignment_id, t, "submit")
             clean = answers_mod.validate_answer(row.task_type, json.loads(row.labels_json), answer)
@@ -230,22 +227,11 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
             if got is None:
                 raise _lost(conn, assignment_id, t, "submit")
             done = leases.bump(conn, row.job_id, row.object_idx, t, answers=1)
-            finished = leases.close_job_if_done(conn, row.job_id, t) if done else False
-            record = _Submitted(
-                row.id, row.object_idx, row.accepted_at, t, float(got.time_spent or 0.0), text,
-                row.job_name, row.output_path, row.public_worker_id, row.sub,
-            )  # fmt: skip
-            return row, record, done, finished
+            finished = leases.settled(conn, row.job_id, t) if done else False
+            return done, finished
 
-    row, record, object_done, job_done = leases.retrying(tx)
-    uri = responses.write_row(ctx, record)  # after the commit: the database is the truth
-    if uri is not None:
-        responses.maybe_flush(ctx, row.job_id)
-    if job_done:
-        finishing.finish(ctx, row.job_id)
-    elif object_done:  # stopping conditions, intermediate manifest (never fails the submit)
-        settling.object_settled(ctx, row.job_id, actor)
-    return SubmitResult(response_uri=uri, object_done=object_done, job_done=job_done)
+    object_done, job_done = leases.retrying(tx)
+    return SubmitResult(response_uri=None, object_done=object_done, job_done=job_done)
 
 
 def _give_back(ctx: Context, actor: Actor, aid: int, now: float | None, action: str, stmt: Any, **extra: Any) -> None:
@@ -253,19 +239,15 @@ def _give_back(ctx: Context, actor: Actor, aid: int, now: float | None, action: 
     t = dbm.now() if now is None else now
     declines = 1 if action == "decline" else 0
 
-    def tx() -> tuple[int, bool, bool]:
+    def tx() -> None:
         with ctx.db.write() as conn:
             row = _checked(conn, actor, aid, t, action)
             if conn.execute(stmt, {"aid": aid, "owner": row.worker_id, "now": t, **extra}).rowcount != 1:
                 raise _lost(conn, aid, t, action)
-            settled = leases.bump(conn, row.job_id, row.object_idx, t, taken=-1, declines=declines)
-            return row.job_id, settled, (leases.close_job_if_done(conn, row.job_id, t) if settled else False)
+            if leases.bump(conn, row.job_id, row.object_idx, t, taken=-1, declines=declines):
+                leases.settled(conn, row.job_id, t)
 
-    job_id, settled, finished = leases.retrying(tx)
-    if finished:
-        finishing.finish(ctx, job_id)
-    elif settled:
-        settling.object_settled(ctx, job_id, actor)
+    leases.retrying(tx)
 
 
 def decline(ctx: Context, actor: Actor, assignment_id: int, reason: str = "", *, now: float | None = None) -> None:

@@ -36,9 +36,8 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import NotFound, PermissionDenied, TaskError
-from gtcore.jobs import finishing
-from gtcore.jobs.settling import maybe_fail_overdue
 from gtcore.queue.leases import LIVE, candidates, expire_job_leases, one_of, retrying
+from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
 
 A = dbm.assignments
@@ -242,9 +241,8 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
-    maybe_fail_overdue(ctx)  # jobs past 30 days fail (throttled; never raises)
 
-    def tx() -> tuple[Task | None, bool, Any]:
+    def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
             params = {"b_job": job_id, "worker": actor.user_id, "now": t}
             active = None
@@ -254,16 +252,18 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
             job = _check_job(actor, found, job_id, active if pg else (found.active if found is not None else None))
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
-                return None, False, job
-            finished = expire_job_leases(conn, job_id, t)[1] if job.stale else False
+                return None, job
+            if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
+                expire_job_lifetime(conn, job_id, t)
+                return None, job
+            if job.stale:
+                expire_job_leases(conn, job_id, t)
             if job.own is not None:  # live (not run out): the expiry above left it alone
                 conn.execute(RESUME, {"aid": job.own, "now": t})
-                return _task(conn, job, job.own), finished, job
-            return _take(conn, job, worker, t, pg), finished, job
+                return _task(conn, job, job.own), job
+            return _take(conn, job, worker, t, pg), job
 
-    task, finished, job = retrying(tx)
-    if finished:
-        finishing.finish(ctx, job_id)
+    task, job = retrying(tx)
     if job.status != "InProgress":
         raise TaskError(f"job {job.name} is {job.status}: it hands out no more tasks")
     return task

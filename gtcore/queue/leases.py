@@ -17,19 +17,11 @@ Invariants (kept by conditional UPDATEs inside one write transaction, never by P
   settling transaction to commit always finds nothing (an object it could lock would settle after it) and every
   other settler either held the job lock before it or holds a probed row whose settler commits later, so of all
   transactions settling a job's last objects exactly one sees none left under the lock, and only that one
-  calls ``lifecycle.finish_job(ctx, job_id, "Completed")`` after its commit. So the job row is locked by the
+  records (``gtcore.jobs.due.job_ended``) that finishing the job is due. So the job row is locked by the
   few settlers of a job's tail, not by every submit (it was the serialization point of concurrent submits on
   PostgreSQL). On SQLite (``BEGIN IMMEDIATE``: one writer at a time) the probe alone is exact.
-- After a commit that settled an object without finishing the job, ``object_settled`` checks the job's
-  StoppingConditions (``jobactions.check_stopping_conditions``) and rewrites the intermediate manifest when
-  ``output.intermediate_due`` says so, but at most once every ``INTERMEDIATE_MIN_SECONDS`` per job and
-  process (a rewrite reads every object of the job and fsyncs three files: without this, a fast crowd on a
-  small job would pay it on every submit). A due write that was skipped or failed is pending: the next
-  settled object of that job writes it once the interval has passed. Nothing here can fail the worker's
-  action: errors are logged. So while a job runs its intermediate manifest lags by at most the interval
-  plus the time to the next completed object (Ground Truth: "a few minutes"); the finish writes it whole.
-- ``maybe_fail_overdue`` (called by claims) fails jobs older than 30 days, at most every
-  ``OVERDUE_CHECK_SECONDS`` per database and process.
+- The same transaction records the work due for the settled object (``gtcore.jobs.due.object_settled``: its
+  worker-response file, stopping conditions, the intermediate manifest); the background workers do it.
 
 Hot statements are built once with ``bindparam`` (building a SQLAlchemy statement costs more than SQLite
 takes to run it).
@@ -49,7 +41,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.db import DatabaseUnavailable
 from gtcore.core.errors import TaskError
-from gtcore.jobs import finishing
+from gtcore.jobs import due, finishing
 
 log = logging.getLogger(__name__)
 
@@ -184,24 +176,35 @@ def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
     return conn.execute(ANY_OPEN, {"b_job": job_id}).first() is None
 
 
+def settled(conn: Connection, job_id: int, now: float) -> bool:
+    """After ``bump`` moved an object out of ``open``: record the work due (``gtcore.jobs.due``) in this
+    transaction; True when it was the job's last open object (finishing it became due)."""
+    due.object_settled(conn, job_id)
+    if close_job_if_done(conn, job_id, now):
+        due.job_ended(conn, job_id, "Completed")
+        return True
+    return False
+
+
 def expire_job_leases(conn: Connection, job_id: int, now: float) -> tuple[int, bool]:
     """Expire the job's leases that ended before ``now``; return (count, job_finished_by_this_tx)."""
     rows = conn.execute(EXPIRE, {"b_job": job_id, "now": now}).all()
     if not rows:
         return 0, False
     per_object = Counter(r.object_idx for r in rows)
-    settled = False
+    any_settled = False
     for idx in sorted(per_object):
-        settled = bump(conn, job_id, idx, now, taken=-per_object[idx]) or settled
-    finished = close_job_if_done(conn, job_id, now) if settled else False
+        any_settled = bump(conn, job_id, idx, now, taken=-per_object[idx]) or any_settled
+    finished = settled(conn, job_id, now) if any_settled else False
     return len(rows), finished
 
 
 def expire_leases(ctx: Context, job_id: int | None = None, *, now: float | None = None) -> int:
     """Return expired leases to the pool (all jobs, or one); finish jobs this completes. Returns the count.
 
-    Maintenance call (no actor): it only applies the job's own time limits. It also finishes jobs that are
-    still InProgress with no open object left for longer than ``FINISH_GRACE_SECONDS`` (a finisher that crashed).
+    Maintenance call (no actor): it only applies the job's own time limits; finishing a job it completes becomes
+    due (background work). It also re-enqueues the finish of jobs still InProgress with no open object left for
+    longer than ``FINISH_GRACE_SECONDS``.
     """
     t = dbm.now() if now is None else now
     q = select(A.c.job_id).where(A.c.status.in_(LIVE), A.c.lease_expires_at < t)
@@ -215,9 +218,7 @@ def expire_leases(ctx: Context, job_id: int | None = None, *, now: float | None 
             with ctx.db.write() as conn:
                 return expire_job_leases(conn, jid, t)
 
-        count, finished = retrying(tx)
+        count, _ = retrying(tx)
         total += count
-        if finished:
-            finishing.finish(ctx, jid)
     finishing.recover_stuck_jobs(ctx, job_id, t)
     return total

@@ -1,10 +1,12 @@
-"""Maintenance sweeps, run by every worker every ``SWEEP_SECONDS`` (``maintenance.sweep`` re-enqueues itself
-first, so a failing sweep never stops the next one): expired leases back to the pool, jobs past their life
-failed, worker-response files the store refused retried, and done work items older than an hour deleted."""
+"""Maintenance sweeps, run by the workers every ``SWEEP_SECONDS`` (``maintenance.sweep`` re-enqueues itself
+first, so a failing sweep never stops the next one): expired leases back to the pool, objects past the job's
+TaskAvailabilityLifetimeInSeconds failed, jobs past 30 days failed, jobs left Stopping finished again,
+worker-response files the store refused earlier written, and done work items older than an hour deleted."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import delete
 
@@ -13,7 +15,9 @@ from gtcore.core import db as dbm
 from gtcore.core import work
 from gtcore.core.access import Actor
 from gtcore.jobs import api as jobs
+from gtcore.jobs import finishing
 from gtcore.queue import api as queue
+from gtcore.queue import lifetime
 from gtcore.work import runner
 from gtcore.work.registry import WorkItem, handler
 
@@ -29,12 +33,14 @@ def purge_done(ctx: Context, now: float | None = None) -> int:
         return int(conn.execute(stmt).rowcount or 0)
 
 
-def sweep(ctx: Context, now: float | None = None) -> dict[str, int]:
+def sweep(ctx: Context, now: float | None = None) -> dict[str, Any]:
     """One round of every sweep; returns what each did (``gtcore maintenance`` prints it)."""
     return {
+        "JobsFailedOverdue": jobs.fail_overdue_jobs(ctx, Actor.system_actor(), now=now),
         "ExpiredLeases": queue.expire_leases(ctx, now=now),
+        "ObjectsFailedLifetime": lifetime.expire_lifetimes(ctx, now=now),
+        "StoppingJobsRetried": finishing.retry_stopping_jobs(ctx),
         "WorkerResponsesWritten": queue.flush_worker_responses(ctx),
-        "JobsFailedOverdue": len(jobs.fail_overdue_jobs(ctx, Actor.system_actor(), now=now)),
         "WorkItemsPurged": purge_done(ctx, now),
     }
 
