@@ -1,6 +1,7 @@
 """Home: where data and the database live, whether the stores answer, and the labeling jobs (newest first).
 
-Admins and auditors see the environment and every job; a worker sees only the jobs of his teams.
+Admins and auditors see the environment, the background work queue (admins may retry failed items) and every
+job; a worker sees only the jobs of his teams.
 Everything is rendered as text or table cells (no HTML).
 """
 
@@ -17,6 +18,7 @@ from gtcore.jobs import api as jobs
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.ui.work_widgets import queue_ui
 
 actor = require_actor()
 ctx = get_context()
@@ -43,6 +45,7 @@ if actor.has(ADMIN) or actor.has(AUDITOR):
     )
     if not all(b.ok for b in backends):
         st.warning("A storage backend does not answer: jobs reading from it will fail.", icon=":material/warning:")
+    queue_ui(ctx, actor, key="home_work")
 
 st.subheader("Labeling jobs")
 try:

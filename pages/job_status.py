@@ -1,6 +1,7 @@
 """Job status (admins; read-only for auditors): a job's status, LabelCounters, progress and time running;
 each worker's submitted and declined tasks and median seconds per task; tasks completed over time; the output
-manifests (download, open in the manifest viewer); and, for admins, Stop with a confirmation.
+manifests (download, open in the manifest viewer); the job's background work (pending, running, failed with the
+reason and a Retry for admins, how far the output files lag); and, for admins, Stop with a confirmation.
 
 The job is picked from every job, preselected from ``st.session_state["job_status_job_id"]`` (the Jobs page)
 or the query parameter ``?job=<name>``.
@@ -17,6 +18,7 @@ from gtcore.ui import status_widgets as sw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.ui.work_widgets import queue_ui
 
 actor = require_actor(ADMIN, AUDITOR)
 ctx = get_context()
@@ -41,5 +43,6 @@ sw.counters_ui(summary, progress)
 sw.workers_ui(progress)
 sw.timeline_ui(progress)
 sw.outputs_ui(ctx, actor, summary, files)
+queue_ui(ctx, actor, summary.job_id, key="status_work")
 if not read_only:
     sw.stop_ui(ctx, actor, summary)

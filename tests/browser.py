@@ -107,6 +107,8 @@ class StreamlitServer:
 
     def start(self) -> StreamlitServer:
         env = {**os.environ, **self.env}
+        # a real server runs its embedded background worker, as `streamlit run app.py` does for users
+        env["GT_EMBEDDED_WORKER"] = self.env.get("GT_EMBEDDED_WORKER", "1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         cmd = [
             sys.executable,

@@ -68,6 +68,14 @@ def _box(label: str = "cat", left: int = 2) -> dict[str, Any]:
                             "inputImageProperties": {"height": 48, "width": 64}}}  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _intermediate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intermediate manifest is due right after an object completes (not after its 5 s interval)."""
+    from gtcore.jobs import due
+
+    monkeypatch.setattr(due, "INTERMEDIATE_MIN_SECONDS", 0.0)
+
+
 def _running_job(ctx: Context, tmp_path: Path, p: People) -> tuple[Any, Actor, Actor]:
     """``boxes-run``: 5 images, 1 worker each; ann submits 2 and declines 1 (failed), bob submits 1: 4 of 5 finished."""
     factory = JobFactory(ctx, tmp_path)
@@ -143,9 +151,17 @@ def test_stop_asks_first_then_writes_the_output(page_ctx: Context, tmp_path: Pat
     at.button(key="status_stop_yes").click().run()
     _ok(at)
     summary = jobs.job_summary(page_ctx, admin, "boxes-run")
+    assert summary.status == "Stopping"  # the request does no heavy work: the background workers finish it
+    texts = _texts(at)
+    assert (
+        f"Stopping boxes-run: the background workers write the answered objects' files and its output manifest at "
+        f"{summary.output_manifest_uri}, then it is Stopped."
+    ) in texts
+    run_work(page_ctx)
+    at.run()
+    summary = jobs.job_summary(page_ctx, admin, "boxes-run")
     assert summary.status == "Stopped"
     texts = _texts(at)
-    assert f"Stopped boxes-run: its output manifest is at {summary.output_manifest_uri}" in texts
     assert "boxes-run: Stopped" in texts and "Ran for " in texts
     assert not [b for b in at.button if b.key == "status_stop"]  # a stopped job never restarts
     lines = Path(summary.output_manifest_uri).read_text().splitlines()

@@ -106,8 +106,14 @@ def test_list_filter_detail_and_stop(page_ctx: Context, tmp_path: Path) -> None:
     at.button(key="jobs_stop").click().run()
     at.button(key="jobs_stop_yes").click().run()
     _ok(at)
+    assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopping"  # the workers finish it
+    assert (
+        f"Stopping dogs-1: the background workers write the answered objects' files and its output manifest at "
+        f"{out}, then it is Stopped."
+    ) in _texts(at)
+    run_work(page_ctx)
+    at.run()
     assert jobs.job_summary(page_ctx, admin, "dogs-1").status == "Stopped"
-    assert f"Stopped dogs-1: its output manifest is at {out}" in _texts(at)
     assert at.button(key="jobs_stop").disabled and not at.button(key="jobs_chain").disabled
 
 

@@ -382,7 +382,7 @@ def _sqlite_engine(url: str, busy_timeout: float = 30.0, **kwargs: Any) -> Engin
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss, not only a crash
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()

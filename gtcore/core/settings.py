@@ -12,6 +12,8 @@ Names deployments and scripts rely on:
 - ``GT_SMTP_HOST``, ``GT_SMTP_PORT``, ``GT_SMTP_STARTTLS`` (1/0), ``GT_SMTP_USER``, ``GT_SMTP_PASSWORD``,
   ``GT_SMTP_SENDER``: invitation e-mail; without ``GT_SMTP_HOST`` invitations go to ``<GT_HOME>/outbox``
 - ``GT_TEMP_PASSWORD_DAYS`` (7), ``GT_SESSION_IDLE_SECONDS`` (3600), ``GT_SESSION_MAX_SECONDS`` (43200)
+- ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
+  0 when only separate ``gtcore worker`` processes should run the work)
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Settings:
     temp_password_days: int = 7
     session_idle_seconds: int = 3600
     session_max_seconds: int = 12 * 3600
+    embedded_worker: bool = True
 
     @property
     def outbox(self) -> Path:
@@ -110,4 +113,5 @@ class Settings:
             temp_password_days=_int(env, "GT_TEMP_PASSWORD_DAYS", 7),
             session_idle_seconds=_int(env, "GT_SESSION_IDLE_SECONDS", 3600),
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
+            embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
         )

@@ -162,5 +162,8 @@ def confirm_stop_ui(
             show_error(exc)
             return
         where = stopped.output_manifest_uri
-        st.session_state[flash_key] = f"Stopped {stopped.name}: its output manifest is at {where}."
+        st.session_state[flash_key] = (
+            f"Stopping {stopped.name}: the background workers write the answered objects' files and its output "
+            f"manifest at {where}, then it is Stopped."
+        )
         st.rerun()

@@ -285,7 +285,8 @@ def time_left_text(expires_at: float, now: float) -> str:
 def lease_timer(
     ctx: Context, actor: Actor, task: TaskLike, *, expires_at: float | None = None, as_of: float | None = None
 ) -> None:
-    """The time left on the worker's lease; re-read from the database every 10 s (drafts renew it).
+    """The time left until the task's real deadline (acceptance + TaskTimeLimitInSeconds: activity never moves
+    it), re-read from the database every 10 s, with a warning in the last ``WARN_SECONDS``.
 
     ``expires_at`` (with ``as_of``, the time of the page run that knows it, e.g. from ``queue.heartbeat``)
     spares that read on the page's own runs; the 10 s ticks rerun with the same ``as_of`` and read.
@@ -295,7 +296,7 @@ def lease_timer(
     seen_key = f"_gt_lease_timer::{task.assignment_id}"
     if expires_at is not None and as_of is not None and st.session_state.get(seen_key) != as_of:
         st.session_state[seen_key] = as_of
-        st.caption(f"Time left: {time_left_text(expires_at, dbm.now())}")
+        _time_left(expires_at, dbm.now())
         return
     try:
         held = queue.current_task(ctx, actor, task.job_id)
@@ -309,4 +310,17 @@ def lease_timer(
             icon=":material/timer_off:",
         )
         return
-    st.caption(f"Time left: {time_left_text(held.lease_expires_at, dbm.now())}")
+    _time_left(held.lease_expires_at, dbm.now())
+
+
+WARN_SECONDS = 60.0
+
+
+def _time_left(expires_at: float, now: float) -> None:
+    st.caption(f"Time left: {time_left_text(expires_at, now)}")
+    if 0 < expires_at - now <= WARN_SECONDS:
+        st.warning(
+            f"Less than {WARN_SECONDS:.0f} seconds left for this task: submit now. At the deadline it goes back to "
+            "the pool and cannot be submitted (working on it does not extend the time limit).",
+            icon=":material/timer:",
+        )

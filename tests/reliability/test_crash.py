@@ -2,14 +2,15 @@
 
 The child claims and submits in a loop and appends each assignment id to an acknowledgement file (flushed and
 fsynced) only AFTER ``queue.submit`` returned: that is what the annotator saw as "submitted". The parent kills
-it at a random moment, inside the submit transaction, while a worker-response file is half-written (a test hook
-in the child stops there), and between the last commit of the job and its finishing. After each kill:
+it at a random moment and inside the submit transaction; background worker processes (``gtcore worker``) are
+killed while a worker-response file is half-written and while finishing the job (test hooks stop them there).
+After each kill:
 
 - every acknowledged submit is in the database; at most the one submit in flight is there unacknowledged;
 - no visible worker-response file is partial (writes are temp file + rename: only ``.gttmp.*`` temp files, which
   the store never lists, can be left), the database is intact and its counters equal a recount;
-- after the "restart" ``flush_worker_responses`` writes every missing file, a new process carries on with the
-  job, and a job whose finisher died is finished by ``expire_leases``' recovery.
+- another worker takes a dead worker's item over once its lease ran out: every missing file is written, the
+  job whose finisher died is finished, each exactly once from the outside.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from sqlalchemy import select
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
-from gtcore.jobs.finishing import FINISH_GRACE_SECONDS
 from gtcore.queue import api as queue
+from gtcore.work import runner
 from tests.fixtures.core import make_settings, make_user
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.queue import box_answer
@@ -82,8 +83,15 @@ def child(spec: dict[str, Any]) -> None:
 
         localstore.LocalStore._fill = staticmethod(fill)  # type: ignore[method-assign]
     elif hook == "before_finish":
-        finishing.finish = lambda *a, **k: hang()  # type: ignore[assignment]
+        finishing.finish_job = lambda *a, **k: hang()  # type: ignore[assignment]
 
+    if spec.get("role") == "worker":  # a background worker (gtcore worker), with the hook set
+        import threading
+
+        from gtcore.work import runner
+
+        runner.run(ctx, threading.Event(), poll_seconds=0.05)
+        return
     with open(root / "acks.txt", "a") as ack_file:
         while True:
             try:
@@ -110,11 +118,12 @@ class Crasher:
         self.kills = 0
         self.unacked: set[int] = set()  # stored submits whose child died before acknowledging them
 
-    def start(self, hook: str = "", arm_after: int = 0) -> Any:
+    def start(self, hook: str = "", arm_after: int = 0, role: str = "annotator") -> Any:
         (self.root / "stuck").unlink(missing_ok=True)
         w = self.worker
         spec = {
             "db_url": self.db_url, "root": str(self.root), "job_id": self.job_id, "hook": hook, "arm_after": arm_after,
+            "role": role,
             "who": {"user_id": w.user_id, "email": w.email, "worker_id": w.worker_id, "team_ids": sorted(w.team_ids)},
         }  # fmt: skip
         p = self.mpc.Process(target=child, args=(spec,), name=f"crash-{hook or 'random'}")
@@ -150,7 +159,7 @@ class Crasher:
         return job, objs, rows
 
     def response_folder(self) -> Path:
-        return self.root / "output" / self.job_name / "annotations" / "worker-response" / "iteration-1"
+        return self.root / "output" / self.job_name / "annotations" / "worker-response"  # iteration-1 and -2
 
     def check_after_kill(self) -> dict[str, int]:
         """Acknowledged answers are stored; nothing visible is half-written; counters equal a recount."""
@@ -195,24 +204,29 @@ def test_sigkill_mid_submits_loses_no_acknowledged_answer(db_url: str, tmp_path:
         c.kill(c.start("in_tx", arm_after=2), when_stuck=True)  # inside the submit transaction
         in_tx = c.check_after_kill()
         assert in_tx["in_flight_stored"] == 0  # the uncommitted submit left nothing behind
-        c.kill(c.start("mid_file", arm_after=2), when_stuck=True)  # worker-response file half-written
-        mid = c.check_after_kill()
-        assert mid["in_flight_stored"] == 1 and mid["temps"] >= 1  # committed; its file not visible yet
-        # restart: the missing file is written (the next process's first submit would also flush it)
-        assert queue.flush_worker_responses(ctx, job_id=c.job_id) == 1
-        _, _, rows = c.rows()
-        assert all(a.response_uri for a in rows if a.status == "submitted")
         c.kill(c.start(), after_acks=2)
         seen.append(c.check_after_kill())
-        queue.flush_worker_responses(ctx, job_id=c.job_id)
-        c.kill(c.start("before_finish"), when_stuck=True)  # dies after the last commit, before finishing
+        # a background worker killed while it writes a worker-response file (a test hook stops it half-way)
+        c.kill(c.start("mid_file", role="worker"), when_stuck=True)
+        mid = c.check_after_kill()
+        assert mid["temps"] >= 1  # the half-written temp file is not visible
+        # another worker takes the item over once its lease ran out and writes every missing file
+        runner.run_until_idle(ctx, now=time.time() + 121)
+        _, _, rows = c.rows()
+        assert all(a.response_uri for a in rows if a.status == "submitted")
+        drain = c.start()  # the annotator answers the rest (no worker runs: the job's finish waits)
+        end = time.time() + 120
+        while time.time() < end and not all(o.status == "done" for o in c.rows()[1]):
+            time.sleep(0.05)
+        c.kill(drain, after_acks=0)
+        c.kill(c.start("before_finish", role="worker"), when_stuck=True)  # a worker dies while finishing
         job, objs, rows = c.rows()
-        # every finishing call (claim, submit, decline, lease expiry) goes through finishing.finish, which the
-        # hook replaced: the job is left InProgress with all objects done, and only the recovery sweep finishes it
         assert job.status == "InProgress" and all(o.status == "done" for o in objs)
         assert set(c.acked()) <= {a.id for a in rows if a.status == "submitted"}
-
-        queue.expire_leases(ctx, c.job_id, now=time.time() + FINISH_GRACE_SECONDS + 1)  # the recovery sweep
+        with ctx.db.read() as conn:
+            (item,) = conn.execute(select(dbm.work_items).where(dbm.work_items.c.kind == "jobs.finish")).all()
+        assert item.status == "running"  # held by the dead worker until its lease ends
+        runner.run_until_idle(ctx, now=time.time() + 121)  # another worker takes it over
         job, objs, rows = c.rows()
         assert job.status == "Completed"
         assert queue.flush_worker_responses(ctx, job_id=c.job_id) == 0
@@ -223,7 +237,7 @@ def test_sigkill_mid_submits_loses_no_acknowledged_answer(db_url: str, tmp_path:
         out = (tmp_path / "output" / c.job_name / "manifests" / "output" / "output.manifest").read_text()
         lines = [json.loads(x) for x in out.splitlines()]
         assert len(lines) == N_OBJECTS and all(x["crash-metadata"]["human-annotated"] == "yes" for x in lines)
-        assert c.kills == 5
+        assert c.kills == 6
         print({"rounds": seen + [in_tx, mid], "files": len(files)})
     finally:
         ctx.db.dispose()
