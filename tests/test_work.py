@@ -200,3 +200,30 @@ def test_cli_worker_until_idle_and_migrate(page_ctx: Context, capsys: pytest.Cap
     assert cli(["migrate"]) == 0
     out = capsys.readouterr().out
     assert '"Revision": "0002_work_items"' in out or '"Revision": "' in out
+
+
+def test_queue_status_and_admin_retry(ctx: Context) -> None:
+    from gtcore.core.access import Actor
+    from gtcore.core.errors import PermissionDenied
+    from gtcore.work import status as workstatus
+    from tests.fixtures.core import make_user
+
+    enqueue(ctx, "test.flaky", key="never")
+    enqueue(ctx, "test.record", key="later", delay_seconds=3600)
+    far = time.time()
+    for _ in range(3):
+        far += 1000
+        runner.run_until_idle(ctx, now=far, kinds=["test.flaky"])
+    auditor = make_user(ctx.db, "aud@example.test", ("auditor",))
+    worker = make_user(ctx.db, "w@example.test", ("worker",))
+    q = workstatus.queue_status(ctx, auditor)
+    assert (q.pending, q.due, q.running, q.failed) == (1, 0, 0, 1)
+    (f,) = q.failed_items
+    assert f.kind == "test.flaky" and f.attempts == 3 and f.reason.startswith("RuntimeError: store refused")
+    with pytest.raises(PermissionDenied):
+        workstatus.queue_status(ctx, worker)
+    with pytest.raises(PermissionDenied):
+        workstatus.retry(ctx, auditor, f.id)
+    workstatus.retry(ctx, Actor.system_actor(), f.id)
+    row = next(r for r in items(ctx) if r.id == f.id)
+    assert (row.status, row.attempts) == ("pending", 0)

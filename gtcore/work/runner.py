@@ -41,6 +41,7 @@ CLAIM_LEASE_SECONDS = 60.0  # the lease set by the claim itself, before the hand
 MAX_BACKOFF_SECONDS = 300.0
 MAX_ERROR_CHARS = 4000
 DONE_KEEP_SECONDS = 3600.0  # done items are deleted by the maintenance sweep after this long
+MAX_IDLE_POLL_SECONDS = 10.0  # a worker whose claims fail (database away) polls at most this slowly
 
 
 def worker_name() -> str:
@@ -220,19 +221,28 @@ def run(
     kind_list = list(kinds) if kinds is not None else None
     count = 0
     started = False
+    failures = 0  # consecutive failed claims (database away): logged once in full, then briefly, polled slower
     while not stop_event.is_set():
         try:
             if not started:
                 _start_sweeps(ctx)
                 started = True
-            if anything_due(ctx, kinds=kind_list) and run_once(ctx, worker, kinds=kind_list):
+            due = anything_due(ctx, kinds=kind_list)
+            if failures:
+                log.warning("background worker %s: the database answers again", worker)
+            failures = 0
+            if due and run_once(ctx, worker, kinds=kind_list):
                 count += 1
                 if max_items is not None and count >= max_items:
                     break
                 continue
-        except Exception:
-            log.exception("background worker %s: claiming work failed; retrying", worker)
-        stop_event.wait(poll_seconds)
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.exception("background worker %s: claiming work failed; retrying", worker)
+            else:
+                log.warning("background worker %s: claiming work failed again (%s)", worker, str(exc)[:200])
+        stop_event.wait(min(MAX_IDLE_POLL_SECONDS, poll_seconds * 2**failures) if failures else poll_seconds)
     return count
 
 

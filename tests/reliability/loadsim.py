@@ -4,7 +4,8 @@ and ``bench/report_reliability.py`` (full counts).
 Each annotator is its own OS process (``forkserver``: gtcore is imported once, every annotator forks from that
 server) with its own Context and connection pool, like several Streamlit servers behind a load balancer
 sharing one database. The job is created through ``gtcore.jobs.api.create_labeling_job`` over real PNG files.
-Every annotator loops until the job is over (``claim_next`` raises TaskError once it is Completed):
+Every annotator loops until the job is over (``claim_next`` raises TaskError once it is Completed; two background
+worker processes, as ``gtcore worker`` runs, write the files and finish the job):
 
 - ``submit`` (most tasks; some after a heartbeat and a draft), sometimes followed by a second submit of the
   same task, which must be refused;
@@ -151,14 +152,7 @@ def annotator(spec: dict[str, Any], ready: Any, start: Any, out: str) -> None:
     logging.getLogger().addHandler(logged)
     root = Path(spec["root"])
     ctx = Context.from_settings(make_settings(root, database_url=spec["db_url"]))
-    real_finish = lifecycle.finish_job
-
-    def recording_finish(c: Context, jid: int, status: str) -> None:
-        with open(root / "finish_calls.log", "a") as fh:
-            fh.write(f"{jid} {status}\n")
-        real_finish(c, jid, status)
-
-    lifecycle.finish_job = recording_finish  # type: ignore[assignment]
+    _record_finishes(lifecycle, root)
     who = spec["who"]
     actor = Actor(who["user_id"], who["email"], frozenset({"worker"}), frozenset(who["team_ids"]), who["worker_id"])
     job_id = spec["job_id"]
@@ -254,6 +248,32 @@ def annotator(spec: dict[str, Any], ready: Any, start: Any, out: str) -> None:
     os.replace(tmp, out)
 
 
+def _record_finishes(lifecycle: Any, root: Path) -> None:
+    real_finish = lifecycle.finish_job
+
+    def recording_finish(c: Context, jid: int, status: str) -> None:
+        with open(root / "finish_calls.log", "a") as fh:
+            fh.write(f"{jid} {status}\n")
+        real_finish(c, jid, status)
+
+    lifecycle.finish_job = recording_finish
+
+
+def background_worker(db_url: str, root_s: str, stop: Any) -> None:
+    """A ``gtcore worker`` process (finish_job calls recorded like the annotators')."""
+    from gtcore.jobs import finishing as lifecycle
+    from gtcore.work import runner
+
+    root = Path(root_s)
+    ctx = Context.from_settings(make_settings(root, database_url=db_url))
+    _record_finishes(lifecycle, root)
+    runner.run(ctx, stop, poll_seconds=0.05)
+    ctx.db.dispose()
+
+
+BACKGROUND_WORKERS = 2
+
+
 def forkserver() -> Any:
     """The ``forkserver`` context with gtcore preloaded. The preload list only counts before the server first
     starts (once per test process), so every user of forkserver in this suite goes through here."""
@@ -284,7 +304,11 @@ def run_load(db_url: str, root: Path, cfg: LoadConfig) -> LoadRun:
     finally:
         ctx.db.dispose()
     mpc = forkserver()
-    ready, start = mpc.Queue(), mpc.Event()
+    ready, start, stop = mpc.Queue(), mpc.Event(), mpc.Event()
+    background = [mpc.Process(target=background_worker, args=(db_url, str(root), stop), name=f"worker-{k}")
+                  for k in range(BACKGROUND_WORKERS)]  # fmt: skip
+    for b in background:
+        b.start()
     procs = []
     for i, w in enumerate(workers):
         spec = {
@@ -312,6 +336,9 @@ def run_load(db_url: str, root: Path, cfg: LoadConfig) -> LoadRun:
             p.kill()
             p.join(10)
     wall = time.time() - t0
+    stop.set()  # the job is over (annotators end when it is Completed): the background workers may stop
+    for b in background:
+        b.join(60)
     results = [json.loads(out.read_text()) if out.exists() else {"rank": i, "missing": True}
                for i, (_, out) in enumerate(procs)]  # fmt: skip
     public = {int(w.user_id): w.worker_id for w in workers if w.user_id is not None}
@@ -349,13 +376,18 @@ def _check_objects(objs: list[Any], rows: list[Any], needed: int, problems: list
 
 
 def _check_files(run: LoadRun, job: Any, submitted: list[Any], problems: list[str]) -> int:
-    """Worker-response files: exactly one per submitted answer, holding that answer's worker; no temp files."""
+    """Worker-response files: exactly one per answered object holding every answer of it (iteration-1: the
+    first 10 objects handed out, iteration-2 the rest); no temp files."""
     folder = Path(job.output_path) / job.name
-    files = sorted(folder.glob("annotations/worker-response/iteration-1/*/*.json"))
+    files = sorted(folder.glob("annotations/worker-response/iteration-*/*/*.json"))
     seen: Counter[tuple[int, str]] = Counter()
     for f in files:
-        (ans,) = json.loads(f.read_text())["answers"]
-        seen[(int(f.parent.name), ans["workerId"])] += 1
+        for ans in json.loads(f.read_text())["answers"]:
+            seen[(int(f.parent.name), ans["workerId"])] += 1
+    if len(files) != len({a.object_idx for a in submitted}):
+        problems.append(f"{len(files)} worker-response files for {len({a.object_idx for a in submitted})} objects")
+    if len([f for f in files if f.parent.parent.name == "iteration-1"]) != min(10, len(files)):
+        problems.append("iteration-1 does not hold exactly the first 10 objects")
     expected = Counter((a.object_idx, run.public_ids[a.worker_id]) for a in submitted)
     if seen != expected:
         problems.append(f"worker-response files {sum(seen.values())} != submitted answers {len(submitted)}")

@@ -32,6 +32,7 @@ from gtcore.images import task_images as taskimages
 from gtcore.queue import api as queue
 from gtcore.ui.canvas import plan_geometry
 from gtcore.viewer import tiles
+from tests.fixtures.core import run_work
 from tests.fixtures.jobs import JobFactory
 from tests.fixtures.people import People
 
@@ -234,6 +235,7 @@ def test_boxes_on_exif_rotated_photos_land_on_the_right_pixels(ctx: Context, tmp
         queue.submit(ctx, ann, task.assignment_id, answer)
         drawn[str(task.source_ref)] = box
 
+    run_work(ctx)  # the background worker finishes the job
     out = Path(job.summary.output_manifest_uri).read_text().splitlines()
     assert len(out) == len(paths)
     for line in map(json.loads, out):
