@@ -312,7 +312,8 @@ class Database:
             if url.startswith("sqlite"):
                 self.engine = _sqlite_engine(url, busy_timeout, **engine_kwargs)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True, **engine_kwargs)
+                self.engine = create_engine(url, **engine_kwargs)
+                _ping_when_idle(self.engine)
         except Exception as exc:  # bad URL, missing driver
             raise ConfigError(f"cannot use database URL {_safe_url(url)}: {exc}") from exc
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -376,6 +377,35 @@ class Database:
 
 class DatabaseUnavailable(GTError):
     pass
+
+
+PING_IDLE_SECONDS = 1.0  # a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping, but only connections that sat in the pool for more than ``PING_IDLE_SECONDS``.
+
+    ``pool_pre_ping`` costs a round trip on every checkout, i.e. on every transaction of a busy annotator; a
+    connection used a moment ago is as alive as the ping would show. One that waited longer (the server may
+    have restarted meanwhile) is pinged, and a dead one is replaced by a fresh connection (the pool retries on
+    ``DisconnectionError``). A server that goes away mid-use fails that statement, as with pre-ping, and
+    SQLAlchemy then discards the pool's older connections.
+    """
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= PING_IDLE_SECONDS:
+            return  # just connected, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection was dead ({exc})") from exc
 
 
 def _short(exc: Exception) -> str:

@@ -25,9 +25,10 @@ INTERMEDIATE_MIN_SECONDS = 5.0
 
 
 def object_settled(conn: Connection, job_id: int) -> None:
-    work.enqueue(conn, RESPONSES, job_id=job_id)
-    work.enqueue(conn, STOPPING, job_id=job_id)
-    work.enqueue(conn, INTERMEDIATE, job_id=job_id, delay_seconds=INTERMEDIATE_MIN_SECONDS)
+    """Every settled object: one statement, and no lock on the job's pending items (``work.enqueue_due``)."""
+    work.enqueue_due(
+        conn, [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
+    )
 
 
 def job_ended(conn: Connection, job_id: int, final_status: str = "Completed") -> None:

@@ -1,18 +1,22 @@
 """The annotators' task queue: claim the next task of a job, resume a held one, list a worker's jobs.
 
-A claim is one write transaction (``Database.write``; BEGIN IMMEDIATE on SQLite):
+A claim is one write transaction (``Database.write``; BEGIN IMMEDIATE on SQLite), in as few statements as the
+database allows (each is a round trip on PostgreSQL):
 
-1. read the job with the worker's live lease in it, if any (PostgreSQL first locks the worker's user row and
-   looks again, so two tabs of one worker cannot claim two tasks at once); a job not InProgress hands out
-   nothing; then expire the job's stale leases (``gtcore.queue.leases``);
+1. PostgreSQL first locks the worker's user row (``FOR UPDATE``; it also reads whether he is active), so two
+   tabs of one worker cannot claim two tasks at once; then one SELECT reads the job, the worker's live lease in
+   it (if any), whether he is active (SQLite) and whether any lease of the job has run out; a job not
+   InProgress hands out nothing; stale leases are expired (``gtcore.queue.leases``) only when there are some;
 2. a live lease of this worker in this job is returned as is (resume; ``stopped`` becomes ``leased``);
-3. a candidate is an ``open`` object among the first ``MaxConcurrentTaskCount`` open objects of the job
-   (by index: objects never re-open, so at most that many objects are in flight), with ``taken < needed``,
-   fewer declines than answers needed, and no assignment of this worker that blocks it (submitted, declined,
-   live). PostgreSQL takes it ``FOR UPDATE SKIP LOCKED``;
-4. ``UPDATE objects SET taken = taken + 1 WHERE ... AND taken < needed AND status = 'open'`` must hit one row,
-   then the assignment is inserted (``ON CONFLICT DO NOTHING`` on the unique (job, object, worker) key) or the
-   worker's released/expired row is re-used by a conditional UPDATE; if either loses, the next candidate.
+3. one statement takes the next object: ``UPDATE objects SET taken = taken + 1 WHERE idx = (candidate) AND
+   taken < needed AND status = 'open' RETURNING ...``, where the candidate is an ``open`` object among the first
+   ``MaxConcurrentTaskCount`` open objects of the job (by index: objects never re-open, so at most that many
+   objects are in flight), with ``taken < needed``, fewer declines than answers needed, and no assignment of
+   this worker that blocks it (submitted, declined, live); PostgreSQL takes it ``FOR UPDATE SKIP LOCKED`` and
+   inserts the assignment in the same statement (a data-modifying CTE), SQLite in the next;
+4. the assignment insert is ``ON CONFLICT DO NOTHING`` on the unique (job, object, worker) key; when it hits
+   the worker's released/expired row that row is re-used by a conditional UPDATE; if that loses too, ``taken``
+   is given back and the next candidate (excluding this one) is tried.
 
 Correctness comes from the conditional UPDATE and the unique key, not from what Python read.
 The per-task actions live in ``gtcore.queue.actions`` and the expiry in ``gtcore.queue.leases``;
@@ -25,7 +29,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, select, update
+from sqlalchemy import Connection, Float, Integer, and_, bindparam, case, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtcore.context import Context
@@ -33,7 +37,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
 from gtcore.output.writer import gold_attribute
-from gtcore.queue.leases import CANDIDATE, CANDIDATE_PG, LIVE, candidates, expire_job_leases, one_of, retrying
+from gtcore.queue.leases import LIVE, candidates, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
 
@@ -64,7 +68,7 @@ class Task:
 
 
 SEL_JOB = select(J).where(J.c.id == bindparam("b_job"))
-LOCK_USER = select(U.c.id).where(U.c.id == bindparam("worker")).with_for_update()
+LOCK_USER = select(U.c.is_active).where(U.c.id == bindparam("worker")).with_for_update()
 LIVE_LEASE = (
     select(A.c.id)
     .where(
@@ -76,20 +80,22 @@ LIVE_LEASE = (
     .order_by(A.c.id.desc())
     .limit(1)
 )
-SEL_JOB_OWN = select(J, LIVE_LEASE.scalar_subquery().label("own")).where(J.c.id == bindparam("b_job"))
+_stale = select(A.c.id).where(
+    A.c.job_id == bindparam("b_job"), one_of(A.c.status, LIVE), A.c.lease_expires_at < bindparam("now")
+)
+SEL_JOB_OWN = select(
+    J,
+    LIVE_LEASE.scalar_subquery().label("own"),
+    select(U.c.is_active).where(U.c.id == bindparam("worker")).scalar_subquery().label("active"),
+    _stale.exists().label("stale"),
+).where(J.c.id == bindparam("b_job"))
 RESUME = (  # the pause ends now: updated_at restarts the active-time clock
     update(A)
     .where(A.c.id == bindparam("aid"), A.c.status == "stopped")
     .values(status="leased", updated_at=bindparam("now"))
 )
-TAKE = (
-    update(O)
-    .where(
-        O.c.job_id == bindparam("b_job"), O.c.idx == bindparam("b_idx"), O.c.taken < O.c.needed, O.c.status == "open"
-    )
-    .values(taken=O.c.taken + 1, updated_at=bindparam("now"))
-)
 UNTAKE = update(O).where(O.c.job_id == bindparam("b_job"), O.c.idx == bindparam("b_idx")).values(taken=O.c.taken - 1)
+_key = ["job_id", "object_idx", "worker_id"]
 _new_lease = {
     "job_id": bindparam("p_job"),
     "object_idx": bindparam("p_idx"),
@@ -99,9 +105,7 @@ _new_lease = {
     "lease_expires_at": bindparam("expires"),
     "updated_at": bindparam("now"),
 }
-_key = ["job_id", "object_idx", "worker_id"]
 INSERT_SQLITE = sqlite.insert(A).values(**_new_lease).on_conflict_do_nothing(index_elements=_key).returning(A.c.id)
-INSERT_PG = postgresql.insert(A).values(**_new_lease).on_conflict_do_nothing(index_elements=_key).returning(A.c.id)
 _fresh = A.c.status == "released"  # a released row starts afresh; an expired one keeps its draft (crash case)
 REUSE = (
     update(A)
@@ -133,16 +137,43 @@ TASK = (
 )
 
 
-ACTIVE = select(dbm.users.c.is_active).where(dbm.users.c.id == bindparam("uid"))
+def _take_stmt(pg: bool, excluded: list[int]) -> Any:
+    """The claim of the next candidate object in one statement (see the module docstring, step 3)."""
+    cand = O.alias("cand")
+    job, worker = bindparam("b_job", type_=Integer), bindparam("worker", type_=Integer)
+    now = bindparam("now", type_=Float)
+    pick = candidates(job, worker, bindparam("maxc", type_=Integer), excluded, table=cand)
+    pick = pick.with_only_columns(cand.c.idx).limit(1)
+    if pg:
+        pick = pick.with_for_update(skip_locked=True, of=cand)
+    take = (
+        update(O)
+        .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed, O.c.status == "open")
+        .values(taken=O.c.taken + 1, updated_at=now)
+        .returning(O.c.idx, O.c.line_json, O.c.source_ref)
+    )
+    if not pg:
+        return take
+    took = take.cte("took")
+    lease = select(job, took.c.idx, worker, literal("leased"), now, bindparam("expires", type_=Float), now)
+    cols = ["job_id", "object_idx", "worker_id", "status", "accepted_at", "lease_expires_at", "updated_at"]
+    ins = postgresql.insert(A).from_select(cols, lease).on_conflict_do_nothing(index_elements=_key)
+    ins_cte = ins.returning(A.c.id).cte("ins")
+    return select(took.c.idx, took.c.line_json, took.c.source_ref, ins_cte.c.id).select_from(
+        took.outerjoin(ins_cte, true())
+    )
 
 
-def _check_job(conn: Connection, actor: Actor, job: Any, job_id: int) -> Any:
+TAKE = {False: _take_stmt(False, []), True: _take_stmt(True, [])}
+
+
+def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
     require_team_member(actor, job.team_id, job.name)
     if actor.user_id is None:
         raise PermissionDenied("only a signed-in worker can take tasks")
-    if not conn.execute(ACTIVE, {"uid": actor.user_id}).scalar():  # an Actor built before he was disabled
+    if not active:  # the user row decides, not an Actor built before he was disabled
         raise PermissionDenied(f"{actor.email} is disabled and cannot take tasks of job {job.name}")
     return job
 
@@ -182,18 +213,28 @@ def _task(conn: Connection, job: Any, assignment_id: int) -> Task:
     )  # fmt: skip
 
 
-def _lease(conn: Connection, job: Any, cand: Any, worker: int, now: float, pg: bool) -> Task | None:
-    """Insert this worker's assignment for the object, or re-use his released/expired row."""
-    expires = now + job.task_time_limit
-    params = {"p_job": job.id, "p_idx": cand.idx, "p_worker": worker, "now": now, "expires": expires}
-    aid = conn.execute(INSERT_PG if pg else INSERT_SQLITE, params).scalar()
-    draft = None
-    if aid is None:  # a row of this worker exists: only a released/expired one may be re-used
-        reused = conn.execute(REUSE, params).first()
-        if reused is None:
+def _take(conn: Connection, job: Any, worker: int, now: float, pg: bool) -> Task | None:
+    """Take the next candidate object and lease it to the worker (step 3-4 of the module docstring)."""
+    params = {"b_job": job.id, "worker": worker, "now": now, "maxc": job.max_concurrent,
+              "expires": now + job.task_time_limit}  # fmt: skip
+    excluded: list[int] = []
+    for _ in range(MAX_ATTEMPTS):
+        got = conn.execute(_take_stmt(pg, excluded) if excluded else TAKE[pg], params).first()
+        if got is None:
             return None
-        aid, draft = reused.id, reused.draft_json
-    return _make_task(conn, job, int(aid), cand.idx, cand.line_json, cand.source_ref, now, expires, "leased", draft)
+        lease = {"p_job": job.id, "p_idx": got.idx, "p_worker": worker, "now": now, "expires": params["expires"]}
+        aid = got.id if pg else conn.execute(INSERT_SQLITE, lease).scalar()
+        draft = None
+        if aid is None:  # a row of this worker exists: only a released/expired one may be re-used
+            reused = conn.execute(REUSE, lease).first()
+            if reused is None:
+                conn.execute(UNTAKE, {"b_job": job.id, "b_idx": got.idx})
+                excluded.append(got.idx)
+                continue
+            aid, draft = reused.id, reused.draft_json
+        return _make_task(conn, job, int(aid), got.idx, got.line_json, got.source_ref, now, params["expires"],
+                          "leased", draft)  # fmt: skip
+    return None
 
 
 def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = None) -> Task | None:
@@ -209,39 +250,24 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
 
     def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
-            params = {"b_job": job_id, "worker": actor.user_id, "now": t, "maxc": 0}
-            job = _check_job(conn, actor, conn.execute(SEL_JOB_OWN, params).first(), job_id)
+            params = {"b_job": job_id, "worker": actor.user_id, "now": t}
+            active = None
+            if pg and actor.user_id is not None:  # one claim at a time per worker (two tabs): lock, then look
+                active = conn.execute(LOCK_USER, params).scalar()
+            found = conn.execute(SEL_JOB_OWN, params).first()
+            job = _check_job(actor, found, job_id, active if pg else (found.active if found is not None else None))
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
                 return None, job
             if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
                 expire_job_lifetime(conn, job_id, t)
                 return None, job
-            own = job.own  # his live lease, if any (read with the job row)
-            if pg:  # one claim at a time per worker (two tabs must not take two tasks): lock, then look again
-                conn.execute(LOCK_USER, {"worker": worker})
-                own = conn.execute(LIVE_LEASE, params).scalar()
-            expire_job_leases(conn, job_id, t)
-            if own is not None:
-                conn.execute(RESUME, {"aid": own, "now": t})
-                return _task(conn, job, own), job
-            excluded: list[int] = []
-            params["maxc"] = job.max_concurrent
-            for _ in range(MAX_ATTEMPTS):
-                if excluded:
-                    q = candidates(job_id, worker, job.max_concurrent, excluded).limit(1)
-                    cand = conn.execute(q.with_for_update(skip_locked=True, of=O) if pg else q).first()
-                else:
-                    cand = conn.execute(CANDIDATE_PG if pg else CANDIDATE, params).first()
-                if cand is None:
-                    break
-                if conn.execute(TAKE, {"b_job": job_id, "b_idx": cand.idx, "now": t}).rowcount == 1:
-                    task = _lease(conn, job, cand, worker, t, pg)
-                    if task is not None:
-                        return task, job
-                    conn.execute(UNTAKE, {"b_job": job_id, "b_idx": cand.idx})
-                excluded.append(cand.idx)
-            return None, job
+            if job.stale:
+                expire_job_leases(conn, job_id, t)
+            if job.own is not None:  # live (not run out): the expiry above left it alone
+                conn.execute(RESUME, {"aid": job.own, "now": t})
+                return _task(conn, job, job.own), job
+            return _take(conn, job, worker, t, pg), job
 
     task, job = retrying(tx)
     if job.status != "InProgress":
@@ -253,8 +279,8 @@ def current_task(ctx: Context, actor: Actor, job_id: int, *, now: float | None =
     """The actor's live task in this job (working or stopped), to resume it; None if he holds none."""
     t = dbm.now() if now is None else now
     with ctx.db.read() as conn:
-        job = _check_job(conn, actor, conn.execute(SEL_JOB, {"b_job": job_id}).first(), job_id)
-        if job.status != "InProgress":
+        found = conn.execute(SEL_JOB_OWN, {"b_job": job_id, "worker": actor.user_id, "now": t}).first()
+        job = _check_job(actor, found, job_id, found.active if found is not None else None)
+        if job.status != "InProgress" or job.own is None:
             return None
-        aid = conn.execute(LIVE_LEASE, {"b_job": job_id, "worker": actor.user_id, "now": t}).scalar()
-        return None if aid is None else _task(conn, job, aid)
+        return _task(conn, job, job.own)

@@ -9,9 +9,17 @@ Invariants (kept by conditional UPDATEs inside one write transaction, never by P
   changes its counters) when it has all its answers (``done``), or when as many workers declined as answers
   are needed and no lease is left on it (``done`` if at least one answer came in, Ground Truth's "labeled
   once at least one worker labeled it", else ``failed``, counted in FailedNonRetryableError).
-- The transaction that settles an object takes the job row lock (an UPDATE of ``jobs``) before counting the
-  open objects left; so of all transactions settling a job's last objects exactly one sees none left, and
-  only that one records (``gtcore.jobs.due.job_ended``) that finishing the job is due.
+- Finishing once, without one hot row: the transaction that settles an object first probes for an open object of
+  the job that no other transaction holds (``FOR UPDATE SKIP LOCKED``, highest index first, away from the
+  claim window) and keeps that row locked to its commit. Found: that object cannot settle before this
+  transaction commits, so this one is not the last to settle, and it leaves the job row alone. Not found: it
+  takes the job row lock (an UPDATE of ``jobs``) and counts the open objects left in a new statement. The last
+  settling transaction to commit always finds nothing (an object it could lock would settle after it) and every
+  other settler either held the job lock before it or holds a probed row whose settler commits later, so of all
+  transactions settling a job's last objects exactly one sees none left under the lock, and only that one
+  records (``gtcore.jobs.due.job_ended``) that finishing the job is due. So the job row is locked by the
+  few settlers of a job's tail, not by every submit (it was the serialization point of concurrent submits on
+  PostgreSQL). On SQLite (``BEGIN IMMEDIATE``: one writer at a time) the probe alone is exact.
 - The same transaction records the work due for the settled object (``gtcore.jobs.due.object_settled``: its
   worker-response file, stopping conditions, the intermediate manifest); the background workers do it.
 
@@ -64,11 +72,12 @@ def one_of(column: Any, values: tuple[str, ...]) -> Any:
     return or_(*(column == v for v in values))
 
 
-def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int] | None = None) -> Any:
+def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int] | None = None, table: Any = O) -> Any:
     """Open objects this worker may claim now, lowest index first (the claim query; the portal counts it).
 
     The window is the first ``max_concurrent`` open objects of the job: objects never re-open, so every
-    object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight. Objects held by
+    object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight. ``table``: an
+    alias of ``objects`` to select from (the claim nests this query in an UPDATE of ``objects``). Objects held by
     automated data labeling (``held``: not released to people yet, gtcore.autolabel.loop) are never candidates
     and take no place in the window.
     """
@@ -82,25 +91,27 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
     )
     mine = (
         select(A.c.id)
-        .where(A.c.job_id == job_id, A.c.object_idx == O.c.idx, A.c.worker_id == worker, one_of(A.c.status, BLOCKING))
+        .where(
+            A.c.job_id == job_id,
+            A.c.object_idx == table.c.idx,
+            A.c.worker_id == worker,
+            one_of(A.c.status, BLOCKING),
+        )
         .exists()
     )
-    q = select(O.c.idx, O.c.line_json, O.c.source_ref).where(
-        O.c.job_id == job_id,
-        O.c.idx.in_(window),
-        O.c.status == "open",
-        O.c.held.is_(False),
-        O.c.taken < O.c.needed,
-        O.c.declines < O.c.needed,
+    q = select(table.c.idx, table.c.line_json, table.c.source_ref).where(
+        table.c.job_id == job_id,
+        table.c.idx.in_(window),
+        table.c.status == "open",
+        table.c.held.is_(False),
+        table.c.taken < table.c.needed,
+        table.c.declines < table.c.needed,
         ~mine,
     )
     if excluded:
-        q = q.where(O.c.idx.not_in(excluded))
-    return q.order_by(O.c.idx)
+        q = q.where(table.c.idx.not_in(excluded))
+    return q.order_by(table.c.idx)
 
-
-CANDIDATE = candidates(bindparam("b_job"), bindparam("worker"), bindparam("maxc")).limit(1)
-CANDIDATE_PG = CANDIDATE.with_for_update(skip_locked=True, of=O)
 
 EXPIRE = (
     update(A)
@@ -128,6 +139,13 @@ BUMP = (
     )
     .returning(O.c.status)
 )
+PROBE = (  # an open object no other transaction holds; locked to the commit (SKIP LOCKED: never waits)
+    select(O.c.idx)
+    .where(O.c.job_id == bindparam("b_job"), O.c.status == "open")
+    .order_by(O.c.idx.desc())
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 LOCK_JOB = update(J).where(J.c.id == bindparam("b_job"), J.c.status == "InProgress").values(updated_at=bindparam("now"))
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == "open").limit(1)
 
@@ -150,9 +168,14 @@ def bump(
 
 
 def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
-    """After settling an object: True when no open object is left and this transaction is the one to finish."""
+    """After settling an object: True when no open object is left and this transaction is the one to finish
+    (the probe, then the job row lock only when the probe found nothing: see the module docstring)."""
+    if conn.execute(PROBE, {"b_job": job_id}).first() is not None:
+        return False
     if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
         return False
+    if conn.dialect.name == "sqlite":  # the only writer: the probe's answer still holds
+        return True
     return conn.execute(ANY_OPEN, {"b_job": job_id}).first() is None
 
 
