@@ -98,7 +98,7 @@ def test_realdata_file_opens_filters_and_selects(page_ctx: Context, people: type
     # select the image: detail panel with its annotation table
     at.button(key="viewer_open_1").click().run()
     _no_exception(at)
-    assert "Line 2" in [s.value for s in at.subheader]
+    assert "Line 2: 1 box" in [s.value for s in at.subheader]
     table = _frames(at, "class_name", "left", "confidence")[0]
     assert table[["left", "top", "width", "height"]].values.tolist() == [[94.0, 115.0, 111.0, 57.0]]
     assert table["class_name"].tolist() == ["BCBS"]
