@@ -184,6 +184,7 @@ def test_model_reuse_by_uri_and_by_chaining(auto_world: AutoWorld) -> None:
     third = w.create("classification", 160, max_concurrent=30)
     w.run(third, "classification", 160, rounds=3)
     jobactions.stop_labeling_job(w.ctx, SYSTEM, w.name(third))
+    runner.run_until_idle(w.ctx, max_seconds=60)  # Stopping -> Stopped by the background workers
     chained = jobactions.chain_labeling_job(w.ctx, SYSTEM, w.name(third), w.name(third) + "-more")
     with w.ctx.db.read() as conn:
         parent = conn.execute(select(dbm.autolabel_jobs).where(dbm.autolabel_jobs.c.job_id == third)).first()

@@ -456,6 +456,8 @@ def test_intermediate_manifest_while_running(any_ctx: Context, any_job_factory: 
         submit(any_ctx, w, t.assignment_id, boxes(("dog", 1, 1, 8, 8)))  # stands though the store fails
     assert job_row(any_ctx, made.job_id).status == "InProgress" and not inter.exists()
     inter.parent.unlink()
+    with any_ctx.db.write() as conn:  # the failed write is retried after its backoff (2 s): make it due now
+        conn.execute(update(dbm.work_items).where(dbm.work_items.c.status == "pending").values(run_after=dbm.now()))
     for w in (a, b):
         t = queue.claim_next(any_ctx, w, made.job_id)
         assert t is not None and t.object_idx == 2

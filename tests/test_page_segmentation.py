@@ -16,6 +16,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
+from tests.fixtures.core import run_work
 from tests.fixtures.labeling import LabelWorld, app_as, open_page, start_in_app
 from tests.fixtures.people import People
 from tests.test_page_create_job import _add_label, _images, _ok, _page, _texts
@@ -100,6 +101,7 @@ def _verification_job(world: LabelWorld) -> tuple[Any, Any]:
         task.assignment_id,
         {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 48, "width": 64}}},
     )
+    run_work(world.ctx)  # the background workers finish the source job
     labels = world.jobs.write_labels("verdicts", ["Correct", "Incorrect"])
     v = jobs.chain_labeling_job(
         world.ctx,
@@ -130,6 +132,7 @@ def test_label_page_verification_flow(app_world: LabelWorld) -> None:
     with world.ctx.db.read() as conn:
         (ans,) = [json.loads(r.answer_json) for r in conn.execute(select(a).where(a.c.job_id == v.job_id))]
     assert ans == {"crowd-image-classifier": {"label": "Incorrect", "workerComment": "the box cuts the tail"}}
+    run_work(world.ctx)  # the background workers finish the job
     out = world.root / "output" / "checked" / "manifests" / "output" / "output.manifest"
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert line["checked"] == "1"
@@ -167,6 +170,7 @@ def test_chain_a_verification_job_through_the_form(page_ctx: Context, tmp_path: 
     ans = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 48, "width": 64}}}
     queue.submit(page_ctx, worker, task.assignment_id, ans)
     jobs.stop_labeling_job(page_ctx, admin, "source-job")
+    run_work(page_ctx)  # Stopping -> Stopped by the background workers
     at = _page(p.token(admin), create_job_prefill={"origin": "chain", "job": "source-job"})
     _ok(at)
     at.checkbox(key="cj_verify").check().run()

@@ -21,7 +21,7 @@ from gtcore.jobs.quality import job_quality
 from gtcore.jobs.spec import check_job_spec
 from gtcore.output import writer as output
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_user
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory
 from tests.test_jobspec import base_request
 
@@ -223,6 +223,7 @@ def test_worker_quality_with_gold_objects(
                                {"crowd-image-classifier": {"label": answer[k](truth[task.object_idx])}})  # fmt: skip
             if res.job_done:
                 break
+    run_work(ctx)  # the background workers finish the job
     q = job_quality(ctx, Actor.system_actor(), job_id=made.job_id)
     assert q.supported and q.gold_attribute == "known" and q.gold_objects == n // 4
     by = {w.worker: w for w in q.workers}

@@ -28,7 +28,7 @@ from gtcore.manifests.label_values import mask_of
 from gtcore.output.mask_png import decode_color_png, decode_index_png, encode_palette_png
 from gtcore.queue import api as queue
 from gtcore.queue.answer_checks import validate_answer
-from tests.fixtures.core import make_user
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory
 
 LABELS = ["IC", "resistor1", "resistor2"]
@@ -159,7 +159,8 @@ def _run(ctx: Context, job_id: int, workers: list[Any], answer_for: Any) -> None
     for w in workers:
         while (task := queue.claim_next(ctx, w, job_id)) is not None:
             if queue.submit(ctx, w, task.assignment_id, answer_for(task, w)).job_done:
-                return
+                break
+    run_work(ctx)  # the background work: worker-response files, finishing the job
 
 
 def _output(ctx: Context, factory: JobFactory, name: str) -> list[dict[str, Any]]:

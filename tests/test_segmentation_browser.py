@@ -18,6 +18,7 @@ from PIL import Image
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
 from tests.browser import canvas_box, new_page, wait_for_idle, wait_until
+from tests.fixtures.core import run_work
 from tests.fixtures.labeling import APP, LabelWorld, sign_in, start_job
 from tests.fixtures.people import PASSWORD
 
@@ -133,6 +134,7 @@ def test_verification_shows_the_boxes_and_takes_a_verdict(
     box = {"height": 300, "label": "cat", "left": 200, "top": 300, "width": 500}
     ans = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": SIZE[1], "width": SIZE[0]}}}
     queue.submit(world.ctx, boxer, task.assignment_id, ans)
+    run_work(world.ctx)
     verdicts = world.jobs.write_labels("verdicts", ["Correct", "Incorrect"])
     v = jobs.chain_labeling_job(
         world.ctx,
@@ -188,6 +190,7 @@ def test_adjustment_opens_the_earlier_mask_and_keeps_what_is_not_repainted(
         task = queue.claim_next(world.ctx, painter, src.job_id)
         assert task is not None
         queue.submit(world.ctx, painter, task.assignment_id, answer(earlier, labels))
+    run_work(world.ctx)
     adj = jobs.chain_labeling_job(
         world.ctx,
         world.admin,

@@ -16,7 +16,7 @@ from gtcore.jobs import api as jobs
 from gtcore.manifests.augmented import read_augmented
 from gtcore.manifests.label_values import classes_of
 from gtcore.queue import api as queue
-from tests.fixtures.core import make_user
+from tests.fixtures.core import make_user, run_work
 from tests.fixtures.jobs import JobFactory
 from tests.test_segmentation import answer as mask_answer
 from tests.test_segmentation import painted
@@ -28,7 +28,8 @@ def _run(f: JobFactory, job_id: int, workers: list[Any], answer_for: Any) -> Non
     for w in workers:
         while (task := queue.claim_next(f.ctx, w, job_id)) is not None:
             if queue.submit(f.ctx, w, task.assignment_id, answer_for(task, w)).job_done:
-                return
+                break
+    run_work(f.ctx)  # the background work: worker-response files, finishing the job
 
 
 def _lines(f: JobFactory, name: str) -> list[dict[str, Any]]:
@@ -124,6 +125,7 @@ def test_verification_of_a_mask_manifest_without_feedback(job_factory: JobFactor
     task = queue.claim_next(f.ctx, w, v.job_id)
     assert task is not None
     queue.submit(f.ctx, w, task.assignment_id, verdict("Incorrect", ""))
+    run_work(f.ctx)
     lines = _lines(f, "masks-checked")
     assert [x["masks-checked-metadata"]["class-name"] for x in lines] == ["Correct", "Incorrect"]
     assert all("worker-feedback" not in x["masks-checked-metadata"] for x in lines)

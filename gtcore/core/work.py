@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ _ROW = "(:kind{i}, :job{i}, :key{i}, '{{}}', 'pending', 0, :run_after{i}, :now, 
 _ADD_SQL: dict[int, Any] = {}
 
 
-def enqueue_due(conn: Connection, items: list[tuple[str, int | None, float]], *, now: float | None = None) -> None:
+def enqueue_due(conn: Connection, items: Sequence[tuple[str, int | None, float]], *, now: float | None = None) -> None:
     """Record several kinds of work due at once (``(kind, job_id, delay_seconds)``, empty key and payload), in one
     statement: the hot path of the queue, where every settled object makes the same few items of its job due.
 

@@ -13,22 +13,42 @@ Work is due by the real clock (a caller's ``now=`` moves the queue's own time ru
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import json
 
+from sqlalchemy import Connection, select
+
+from gtcore.core import db as dbm
 from gtcore.core import work
 
 RESPONSES = "responses.write"
 STOPPING = "jobs.stopping"
 INTERMEDIATE = "jobs.intermediate"
 FINISH = "jobs.finish"
+AUTOLABEL_STEP = "autolabel.step"
 INTERMEDIATE_MIN_SECONDS = 5.0
+_autolabel_jobs: dict[tuple[str, int], bool] = {}
 
 
 def object_settled(conn: Connection, job_id: int) -> None:
-    """Every settled object: one statement, and no lock on the job's pending items (``work.enqueue_due``)."""
-    work.enqueue_due(
-        conn, [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
-    )
+    """Every settled object: one statement, and no lock on the job's pending items (``work.enqueue_due``).
+    A job with automated data labeling also gets its loop's ``autolabel.step`` (it looks whether a batch ran dry)."""
+    items = [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
+    if _uses_autolabel(conn, job_id):
+        items.append((AUTOLABEL_STEP, job_id, 0.0))
+    work.enqueue_due(conn, items)
+
+
+def _uses_autolabel(conn: Connection, job_id: int) -> bool:
+    """Whether the job has LabelingJobAlgorithmsConfig (fixed at creation: cached per database and process)."""
+    key = (str(conn.engine.url), job_id)
+    if key not in _autolabel_jobs:
+        spec_json = conn.execute(select(dbm.jobs.c.spec_json).where(dbm.jobs.c.id == job_id)).scalar()
+        try:
+            spec = json.loads(spec_json or "{}")
+        except ValueError:
+            spec = {}
+        _autolabel_jobs[key] = bool(isinstance(spec, dict) and spec.get("LabelingJobAlgorithmsConfig"))
+    return _autolabel_jobs[key]
 
 
 def job_ended(conn: Connection, job_id: int, final_status: str = "Completed") -> None:

@@ -23,7 +23,6 @@ J = dbm.jobs
 NOT_OPEN = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.status != "open")
 JOB_FACTS = select(J.c.total_objects, J.c.spec_json).where(J.c.id == bindparam("b_job"))
 _job_facts: dict[tuple[str, int], tuple[int, bool]] = {}  # (db, job) -> (total objects, has StoppingConditions)
-_autolabel: set[tuple[str, int]] = set()  # (db, job) of jobs with LabelingJobAlgorithmsConfig (fixed at creation)
 _last_step: dict[tuple[str, int], int] = {}  # (db, job) -> 1 % step of the last intermediate write here
 
 
@@ -40,15 +39,7 @@ def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
         except ValueError:
             spec = {}
         _job_facts[key] = (int(row.total_objects), bool(isinstance(spec, dict) and spec.get("StoppingConditions")))
-        if isinstance(spec, dict) and spec.get("LabelingJobAlgorithmsConfig"):
-            _autolabel.add(key)
     return _job_facts[key]
-
-
-def uses_autolabel(ctx: Context, job_id: int) -> bool:
-    """Whether the job runs automated data labeling (its loop then looks at every settled batch)."""
-    _facts(ctx, job_id)
-    return (ctx.db.url, job_id) in _autolabel
 
 
 def check_stopping(ctx: Context, job_id: int) -> bool:

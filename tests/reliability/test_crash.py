@@ -55,6 +55,8 @@ def child(spec: dict[str, Any]) -> None:
     who = spec["who"]
     actor = Actor(who["user_id"], who["email"], frozenset({"worker"}), frozenset(who["team_ids"]), who["worker_id"])
     hook, arm_after = spec["hook"], spec["arm_after"]
+    max_acks = spec.get("max_acks")  # stop submitting after this many (then wait for the kill): the job must not
+    # run out of objects before the test's later kills (submits are fast now that files are background work)
     stuck = root / "stuck"
     acks = 0
 
@@ -94,6 +96,8 @@ def child(spec: dict[str, Any]) -> None:
         return
     with open(root / "acks.txt", "a") as ack_file:
         while True:
+            if max_acks is not None and acks >= max_acks:
+                time.sleep(HANG_SECONDS)
             try:
                 task = queue.claim_next(ctx, actor, spec["job_id"])
             except TaskError:
@@ -118,12 +122,12 @@ class Crasher:
         self.kills = 0
         self.unacked: set[int] = set()  # stored submits whose child died before acknowledging them
 
-    def start(self, hook: str = "", arm_after: int = 0, role: str = "annotator") -> Any:
+    def start(self, hook: str = "", arm_after: int = 0, role: str = "annotator", max_acks: int | None = None) -> Any:
         (self.root / "stuck").unlink(missing_ok=True)
         w = self.worker
         spec = {
             "db_url": self.db_url, "root": str(self.root), "job_id": self.job_id, "hook": hook, "arm_after": arm_after,
-            "role": role,
+            "role": role, "max_acks": max_acks,
             "who": {"user_id": w.user_id, "email": w.email, "worker_id": w.worker_id, "team_ids": sorted(w.team_ids)},
         }  # fmt: skip
         p = self.mpc.Process(target=child, args=(spec,), name=f"crash-{hook or 'random'}")
@@ -199,12 +203,12 @@ def test_sigkill_mid_submits_loses_no_acknowledged_answer(db_url: str, tmp_path:
     try:
         c = Crasher(ctx, tmp_path, db_url)
         seen = []
-        c.kill(c.start(), after_acks=3)  # at a random moment of the claim/submit loop
+        c.kill(c.start(max_acks=6), after_acks=3)  # at a random moment of the claim/submit loop
         seen.append(c.check_after_kill())
         c.kill(c.start("in_tx", arm_after=2), when_stuck=True)  # inside the submit transaction
         in_tx = c.check_after_kill()
         assert in_tx["in_flight_stored"] == 0  # the uncommitted submit left nothing behind
-        c.kill(c.start(), after_acks=2)
+        c.kill(c.start(max_acks=5), after_acks=2)
         seen.append(c.check_after_kill())
         # a background worker killed while it writes a worker-response file (a test hook stops it half-way)
         c.kill(c.start("mid_file", role="worker"), when_stuck=True)

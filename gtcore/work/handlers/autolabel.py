@@ -19,7 +19,9 @@ def _enqueue(ctx: Context, job_id: int, actions: list[loop.Action], *, poll: boo
         for kind, n in actions:
             work.enqueue(conn, f"autolabel.{kind}", job_id=job_id, key="" if kind == "step" else str(n))
         if poll and loop.still_running(conn, job_id):
-            work.enqueue(conn, "autolabel.step", job_id=job_id, delay_seconds=POLL_SECONDS)
+            # its own key: a settled object's immediate step (``gtcore.jobs.due``, added with DO NOTHING) must not
+            # find this later poll pending in its place and wait behind it
+            work.enqueue(conn, "autolabel.step", job_id=job_id, key="poll", delay_seconds=POLL_SECONDS)
 
 
 @handler("autolabel.step", max_attempts=8, lease_seconds=120.0)

@@ -4,7 +4,6 @@ manifests. Kinds and when they become due: ``gtcore.jobs.due``."""
 from __future__ import annotations
 
 from gtcore.context import Context
-from gtcore.core import work
 from gtcore.jobs import due, finishing, settling
 from gtcore.work.registry import WorkItem, handler
 
@@ -22,11 +21,7 @@ def finish(ctx: Context, item: WorkItem) -> None:
 @handler(due.STOPPING, max_attempts=8, lease_seconds=60.0)
 def stopping(ctx: Context, item: WorkItem) -> None:
     assert item.job_id is not None
-    if settling.check_stopping(ctx, item.job_id):
-        return
-    if settling.uses_autolabel(ctx, item.job_id):  # objects settled: the loop looks whether a batch ran dry
-        with ctx.db.write() as conn:
-            work.enqueue(conn, "autolabel.step", job_id=item.job_id)
+    settling.check_stopping(ctx, item.job_id)
 
 
 @handler(due.INTERMEDIATE, max_attempts=8, lease_seconds=120.0)
