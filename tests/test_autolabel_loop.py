@@ -91,6 +91,14 @@ def test_classification_loop_end_to_end(any_auto_world: AutoWorld) -> None:
     assert token.isdigit() and json.loads(rec)[f"{attr}-metadata"]["human-annotated"] == "no"
     responses = list((folder / "annotations/worker-response").rglob("*.json"))
     assert len(responses) == counters["HumanLabeled"]  # every human answer kept its worker-response file
+    # iterations continue: the probe is iteration-1, training batch + validation set iteration-2, later batches on
+    per_iteration = {p.parent.parent.name: 0 for p in responses}
+    for p in responses:
+        per_iteration[p.parent.parent.name] += 1
+    assert per_iteration["iteration-1"] == 10 and per_iteration["iteration-2"] == 52
+    later = sorted(int(k.split("-")[1]) for k in per_iteration if k not in ("iteration-1", "iteration-2"))
+    assert later and later == list(range(3, 3 + len(later)))  # people labeled later batches: numbered on
+    assert sum(per_iteration.values()) == counters["HumanLabeled"]
     final = d["LabelingJobOutput"]["FinalActiveLearningModelArn"]
     saved = models.find(w.ctx, final)
     assert saved is not None and models.load(w.ctx, saved) is not None

@@ -7,7 +7,9 @@ every worker's answer for it (distinct workers, in submission order)::
   is written once its answers are complete (it left ``open``), and for every answered object once the job is no
   longer running (stopped, failed, completed). The answers themselves are durable in the database first.
 - Iterations as Ground Truth's own files show them: the first ``ITERATION_ONE_OBJECTS`` objects handed out to
-  workers (by their first assignment) form ``iteration-1``, the rest ``iteration-2``.
+  workers (by their first assignment) form ``iteration-1``, the rest ``iteration-2``. With automated data
+  labeling an object is in the loop's iteration that released it to people (``objects.al_iteration``: the probe
+  is 1, the training batch and validation set 2, every later batch the next number), so the numbering continues.
 - The name is the UTC time of the last submission in the file rounded *up* to the second: never earlier than any
   submission in it, never a suffix, and the same on a retry (so a retried write replaces the file with the same
   bytes instead of adding a second one). Writes are atomic (tmp-then-rename); ``assignments.response_uri`` of
@@ -85,18 +87,22 @@ def first_objects(ctx: Context, job_id: int) -> frozenset[int]:
     return found
 
 
-def iteration(ctx: Context, job_id: int, object_idx: int) -> str:
+def iteration(ctx: Context, job_id: int, object_idx: int, al_iteration: int | None = None) -> str:
+    if al_iteration:
+        return f"iteration-{int(al_iteration)}"
     return "iteration-1" if object_idx in first_objects(ctx, job_id) else "iteration-2"
 
 
-def response_folder(ctx: Context, output_path: str, job_name: str, object_idx: int, job_id: int) -> str:
-    it = iteration(ctx, job_id, object_idx)
+def response_folder(
+    ctx: Context, output_path: str, job_name: str, object_idx: int, job_id: int, al_iteration: int | None = None
+) -> str:
+    it = iteration(ctx, job_id, object_idx, al_iteration)
     return ctx.storage.join(output_path, job_name, "annotations", "worker-response", it, str(object_idx))
 
 
 _COLUMNS = (
     A.c.id, A.c.job_id, A.c.object_idx, A.c.accepted_at, A.c.submitted_at, A.c.time_spent, A.c.answer_json,
-    J.c.name.label("job_name"), J.c.output_path, U.c.worker_id.label("public_worker_id"), U.c.sub,
+    J.c.name.label("job_name"), J.c.output_path, U.c.worker_id.label("public_worker_id"), U.c.sub, O.c.al_iteration,
 )  # fmt: skip
 
 
@@ -128,7 +134,7 @@ def _write_object(ctx: Context, rows: list[Any]) -> str:
     body = {"answers": [build_answer(ctx, r) for r in rows]}
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     stamp = file_stamp(math.ceil(max(float(r.submitted_at) for r in rows)))
-    folder = response_folder(ctx, first.output_path, first.job_name, first.object_idx, first.job_id)
+    folder = response_folder(ctx, first.output_path, first.job_name, first.object_idx, first.job_id, first.al_iteration)
     uri = ctx.storage.join(folder, f"{stamp}.json")
     ctx.storage.write_bytes(uri, data)
     return uri
