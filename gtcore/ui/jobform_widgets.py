@@ -304,8 +304,9 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
     returns whether it may be on."""
     ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count, least)
     st.caption(
-        f"Rule (Ground Truth's): single-label image classification and bounding-box jobs of at least {least:,} "
-        "objects. A model trained on your team's labels, on this server's CPU, labels what it is sure of."
+        "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
+        f"of at least {least:,} objects. A model trained on your team's labels, on this server's CPU, labels what "
+        "it is sure of."
     )
     if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
         st.caption(reason[0].upper() + reason[1:] + ".")
