@@ -4,6 +4,7 @@ create-job API, annotators answering the true masks through the real queue, the 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
@@ -15,14 +16,16 @@ import pytest
 from PIL import Image, ImageDraw
 
 from gtcore.autolabel import learner as lrn
-from gtcore.autolabel import models, rules
+from gtcore.autolabel import models, rules, simulate
 from gtcore.autolabel import segmenter as seg
 from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.core.colors import semseg_colors
 from gtcore.core.errors import SpecError, TaskError
 from gtcore.jobs import api as jobs
+from gtcore.output.mask_png import decode_color_png
 from gtcore.queue import api as queue
+from gtcore.queue.answer_checks import validate_answer
 from gtcore.work import runner
 from tests import onnx_makers as mk
 from tests.fixtures.autolabel import AutoWorld
@@ -130,6 +133,19 @@ def test_an_onnx_model_is_refused_for_semantic_segmentation(ctx: Context, tmp_pa
     path.write_bytes(mk.mean_colour_classifier(np.eye(3) * 10))
     with pytest.raises(models.ModelError, match=r"LabelingJobAlgorithmsConfig\.InitialActiveLearningModelArn"):
         lrn.open_learner(ctx, "SemanticSegmentation", 2, str(path))
+
+
+def test_simulated_annotators_paint_the_true_mask(tmp_path: Path) -> None:
+    _img, mask = scene(random.Random(5))
+    Image.fromarray(mask, "L").save(tmp_path / "m.png")
+    body = simulate.answer_for({"mask": str(tmp_path / "m.png")}, LABELS, 0.0, random.Random(0), (W, H))
+    clean = validate_answer("SemanticSegmentation", LABELS, body)
+    colors = semseg_colors(LABELS)
+    data = base64.b64decode(clean["crowd-semantic-segmentation"]["labeledImage"]["pngImageData"])
+    assert np.array_equal(decode_color_png(data, colors, (W, H)), mask)
+    wrong = simulate.answer_for({"mask": str(tmp_path / "m.png")}, LABELS, 1.0, random.Random(0), (W, H))
+    data = base64.b64decode(wrong["crowd-semantic-segmentation"]["labeledImage"]["pngImageData"])
+    assert np.array_equal(decode_color_png(data, colors, (W, H))[4:, 4:], mask[:-4, :-4])  # shifted by 4 px
 
 
 # --------------------------------------------------------------------------- end to end
