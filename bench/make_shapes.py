@@ -1,12 +1,13 @@
 """Write the semantic-segmentation bench's image set: synthetic shapes with known masks (nothing downloaded).
 
-python bench/make_shapes.py DIR [--count 1500] [--width 160 --height 120]
+python bench/make_shapes.py DIR [--count 1500] [--width 160 --height 120] [--noise 10]
 
 Each image holds 1-3 shapes (a red-ish disc = ``disc``, a blue-ish block = ``block``, a green-ish triangle =
 ``triangle``; colours jittered, sizes and places random, shapes may overlap) on a background that is a random
-light-to-mid colour with a gradient and pixel noise. ``DIR/masks/<name>`` holds each image's class indices (0 =
-BACKGROUND, then the labels in that order) as a grey PNG; ``DIR/truth.json`` = ``{"<image>": {"mask": "<path>"}}``
-(``gtcore.autolabel.simulate``'s mask truth); ``DIR/labels.txt`` the label names, one per line.
+light-to-mid colour with a gradient and Gaussian pixel noise (``--noise``: its standard deviation).
+``DIR/masks/<name>`` holds each image's class indices (0 = BACKGROUND, then the labels in that order) as a grey PNG;
+``DIR/truth.json`` = ``{"<image>": {"mask": "<path>"}}`` (``gtcore.autolabel.simulate``'s mask truth);
+``DIR/labels.txt`` the label names, one per line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image, ImageDraw
 LABELS = ["disc", "block", "triangle"]
 
 
-def scene(rng: random.Random, w: int, h: int) -> tuple[Image.Image, Image.Image]:
+def scene(rng: random.Random, w: int, h: int, noise: float = 10.0) -> tuple[Image.Image, Image.Image]:
     base = np.array([rng.randint(150, 245) for _ in range(3)], dtype=np.float32)
     ramp = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None] * rng.uniform(-20, 20)
     bg = np.clip(base + ramp + np.zeros((h, w, 3), np.float32), 0, 255).astype(np.uint8)
@@ -45,7 +46,7 @@ def scene(rng: random.Random, w: int, h: int) -> tuple[Image.Image, Image.Image]
             pts = [(x + sw // 2, y), (x, y + sh), (x + sw, y + sh)]
             draw.polygon(pts, fill=fill)
             paint.polygon(pts, fill=3)
-    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, 10, (h, w, 3))
+    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, noise, (h, w, 3))
     pixels = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
     return Image.fromarray(pixels, "RGB"), mask
 
@@ -57,13 +58,14 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=160)
     ap.add_argument("--height", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--noise", type=float, default=10.0, help="standard deviation of the pixel noise")
     args = ap.parse_args()
     folder = args.folder.resolve()
     (folder / "masks").mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     truth = {}
     for i in range(args.count):
-        img, mask = scene(rng, args.width, args.height)
+        img, mask = scene(rng, args.width, args.height, args.noise)
         name = f"shape-{i:05d}.png"
         img.save(folder / name)
         mask.save(folder / "masks" / name)
