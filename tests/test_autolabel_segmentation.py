@@ -218,8 +218,8 @@ def _run(w: AutoWorld, job_id: int, name: str, truth: dict[str, np.ndarray]) -> 
     return "InProgress"
 
 
-def test_segmentation_loop_end_to_end(auto_world: AutoWorld) -> None:
-    w = auto_world
+def test_segmentation_loop_end_to_end(any_auto_world: AutoWorld) -> None:
+    w = any_auto_world
     count = 140
     truth = _dataset(w.root, count)
     name = "shapes-auto"
@@ -269,15 +269,13 @@ def test_segmentation_loop_end_to_end(auto_world: AutoWorld) -> None:
     final = d["LabelingJobOutput"]["FinalActiveLearningModelArn"]
     lr = lrn.open_learner(w.ctx, "SemanticSegmentation", len(LABELS), final)
     assert isinstance(lr.model, seg.SegModel) and lr.source.startswith("saved model")
-    with pytest.raises(SpecError, match="not a saved semantic-segmentation model"):
-        algo = {"LabelingJobAlgorithmSpecificationArn": ARN + "semantic-segmentation"}
-        jobs.create_labeling_job(
-            w.ctx,
-            SYSTEM,
-            _request(
-                w,
-                "shapes-onnx",
-                count,
-                LabelingJobAlgorithmsConfig={**algo, "InitialActiveLearningModelArn": str(w.root / "x.onnx")},
-            ),
-        )
+    algo = {"LabelingJobAlgorithmSpecificationArn": ARN + "semantic-segmentation"}
+    onnx = {**algo, "InitialActiveLearningModelArn": str(w.root / "x.onnx")}
+    with pytest.raises(SpecError, match="not a saved semantic-segmentation model") as e:
+        jobs.create_labeling_job(w.ctx, SYSTEM, _request(w, "shapes-onnx", count, LabelingJobAlgorithmsConfig=onnx))
+    assert any(p.field == "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn" for p in e.value.problems)
+    again = {**algo, "InitialActiveLearningModelArn": final}
+    later = jobs.create_labeling_job(
+        w.ctx, SYSTEM, _request(w, "shapes-again", count, LabelingJobAlgorithmsConfig=again)
+    )
+    assert later.job_id != job

@@ -320,7 +320,8 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
             key="cj_model_uri",
             placeholder="s3://bucket/models/team.onnx or an earlier job's FinalActiveLearningModelArn",
             help="An ONNX file (classifier, feature extractor or detector: see the README's contract) or the "
-            "final model of an earlier job of this product. A model that cannot be used is reported on the "
+            "final model of an earlier job of this product (semantic segmentation: only the final model of an "
+            "earlier semantic-segmentation job). A model that cannot be used is reported on the "
             "job status page and people label everything.",
         )
     return ok
