@@ -109,6 +109,7 @@ def test_segmenter_learns_shapes_and_round_trips_without_pickle() -> None:
     model = seg.train([(f"i{k}", _Truth(data[k][1])) for k in range(30)], lambda u: (images[u], 1.0), 3)  # type: ignore[misc]
     back = seg.SegModel.from_bytes(model.to_bytes())
     assert back.linear.meta["features"] == seg.FEATURES_VERSION and back.n_classes == 3
+    assert back.linear.meta["images"] == 30
     scores, confs = [], []
     for k in range(30, 70):
         pred, conf = back.predict(images[f"i{k}"], (W, H))
@@ -279,3 +280,18 @@ def test_segmentation_loop_end_to_end(any_auto_world: AutoWorld) -> None:
         w.ctx, SYSTEM, _request(w, "shapes-again", count, LabelingJobAlgorithmsConfig=again)
     )
     assert later.job_id != job
+
+
+def test_segmenter_training_reads_a_bounded_number_of_masks(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(8)
+    data = [scene(rng) for _ in range(12)]
+    read: list[str] = []
+
+    def load(uri: str) -> tuple[Image.Image, float]:
+        read.append(uri)
+        return data[int(uri) % 12][0], 1.0
+
+    monkeypatch.setattr(seg, "MAX_TRAIN_PIXELS", 640)  # at most 10 masks of 64 pixels
+    model = seg.train([(str(k), _Truth(data[k % 12][1])) for k in range(40)], load, 3)  # type: ignore[misc]
+    assert len(read) == len(set(read)) == 10 and model.linear.meta["images"] == 10
+    assert len(model.linear.classes) == 3

@@ -71,7 +71,7 @@ class Learner:
             items = list(samples)  # (image URI, segmenter.MaskTruth): small; the images are read one at a time
             self.model = seg.train(items, load, self.n_labels + 1)
             self.source = "built-in"
-            return len(items)
+            return int(self.model.linear.meta["images"])
         if not self.boxes:
             xs, ys = [], []
             for uri, label in samples:

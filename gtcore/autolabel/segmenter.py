@@ -10,8 +10,10 @@
   Box filters (``scipy.ndimage.uniform_filter``) cost a few passes per image whatever the window.
 - Learner: multinomial logistic regression (the built-in ``classifier.fit``: standardised features,
   scikit-learn to fit, numpy to predict) on a bounded random sample of pixels of the human masks: at most
-  ``MAX_TRAIN_PIXELS`` in all, per image half from the labeled (non-BACKGROUND) pixels when it has any, so small
-  objects are not drowned by the background. Probabilities are smoothed over 3x3 pixels before the arg-max.
+  ``MAX_TRAIN_PIXELS`` in all, at least ``MIN_PER_IMAGE`` per image (past ``MAX_TRAIN_PIXELS / MIN_PER_IMAGE``
+  human masks a random subset of that many is read, so training time stays bounded), per image half from the
+  labeled (non-BACKGROUND) pixels when it has any, so small objects are not drowned by the background.
+  Probabilities are smoothed over 3x3 pixels before the arg-max.
 - Confidence (one figure per image, what the threshold is chosen on): the *expected IoU* of the predicted mask
   under the model's own probabilities, i.e. per non-BACKGROUND class c that is predicted (or holds at least
   ``MIN_CLASS_SHARE`` of the probability mass) sum(p_c on pixels predicted c) / (pixels predicted c + sum(p_c)
@@ -194,8 +196,12 @@ class SegModel:
 
 
 def train(samples: Sequence[tuple[str, MaskTruth]], load: Loader, n_classes: int, *, seed: int = 0) -> SegModel:
-    """Fit on (image URI, human mask) pairs, one image decoded at a time; a bounded sample of pixels is kept."""
+    """Fit on (image URI, human mask) pairs, one image decoded at a time; a bounded sample of pixels is kept
+    (``meta["images"]``: how many masks it used)."""
     rng = np.random.default_rng(seed)
+    most = MAX_TRAIN_PIXELS // MIN_PER_IMAGE
+    if len(samples) > most:
+        samples = [samples[int(i)] for i in sorted(rng.choice(len(samples), most, replace=False))]
     per_image = max(MIN_PER_IMAGE, MAX_TRAIN_PIXELS // max(1, len(samples)))
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -214,7 +220,7 @@ def train(samples: Sequence[tuple[str, MaskTruth]], load: Loader, n_classes: int
         ys.append(small[idx])
     if not xs:
         raise clf.TrainingError("no human mask to learn from yet")
-    meta = {"features": FEATURES_VERSION, "model": "segmenter", "work_side": WORK_SIDE}
+    meta = {"features": FEATURES_VERSION, "model": "segmenter", "work_side": WORK_SIDE, "images": len(xs)}
     return SegModel(clf.fit(np.concatenate(xs), np.concatenate(ys), n_classes, c=1.0, meta=meta))
 
 
