@@ -1,10 +1,12 @@
 """Benchmark: automated data labeling end to end, as a team would run it.
 
-    python bench/bench_autolabel.py --images DIR --truth FILE --task-type ImageClassification|BoundingBox
-                                    [--worker-error 0.05] [--workers 3]
+    python bench/bench_autolabel.py --images DIR --truth FILE
+                                    --task-type ImageClassification|BoundingBox|SemanticSegmentation
+                                    [--worker-error 0.05] [--workers 3] [--answer-seconds 0.05]
 
 Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
-upscaled; FILE = DIR/truth.json). The script:
+upscaled; FILE = DIR/truth.json), or for semantic segmentation ``python bench/make_shapes.py DIR`` (synthetic
+shapes with known masks; the labels are read from DIR/labels.txt). The script:
 
 1. builds a fresh home (SQLite + local store in a temp folder) with a team of simulated annotators;
 2. creates a job over every image in DIR through the real API (``gtcore.jobs.api.create_labeling_job``) with
@@ -15,9 +17,9 @@ upscaled; FILE = DIR/truth.json). The script:
    this process plays the annotators: claim -> answer from FILE (wrong with probability ``--worker-error``) ->
    submit, through the real queue, until the job is final;
 4. prints: objects, human-labeled, machine-labeled (count, fraction), the machine labels' accuracy
-   (classification) or mean IoU and precision / recall at IoU 0.5 (boxes) against FILE, the same for the whole
-   output, wall time, training / inference seconds per iteration, how long annotators found nothing to claim
-   while the job ran ("waited"), and the load average (the machine is shared).
+   (classification), mean IoU and precision / recall at IoU 0.5 (boxes) or mean IoU without BACKGROUND (masks)
+   against FILE, the same for the whole output, wall time, training / inference seconds per iteration, how long
+   annotators found nothing to claim while the job ran ("waited"), and the load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gtcore.autolabel import simulate  # noqa: E402
 from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
+from gtcore.autolabel.segmenter import mask_score  # noqa: E402
 from gtcore.autolabel.status import loop_status  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
@@ -47,8 +52,14 @@ from gtcore.queue import api as queue  # noqa: E402
 from tests.fixtures.core import make_team, make_user  # noqa: E402
 
 SYSTEM = Actor.system_actor()
-SUFFIX = {"ImageClassification": "ImageMultiClass", "BoundingBox": "BoundingBox"}
-FAMILY = {"ImageClassification": "image-classification", "BoundingBox": "object-detection"}
+SEMSEG = "SemanticSegmentation"
+SUFFIX = {"ImageClassification": "ImageMultiClass", "BoundingBox": "BoundingBox", SEMSEG: SEMSEG}
+FAMILY = {
+    "ImageClassification": "image-classification",
+    "BoundingBox": "object-detection",
+    SEMSEG: "semantic-segmentation",
+}
+ATTR = "bench-autolabel"
 
 
 def _env(home: Path, images: Path) -> dict[str, str]:
@@ -59,7 +70,9 @@ def _env(home: Path, images: Path) -> dict[str, str]:
     }
 
 
-def _labels(truth: dict[str, Any], task_type: str) -> list[str]:
+def _labels(truth: dict[str, Any], task_type: str, images: Path) -> list[str]:
+    if task_type == SEMSEG:
+        return (images / "labels.txt").read_text().split()
     if task_type == "ImageClassification":
         return sorted({str(v) for v in truth.values()})
     return sorted({str(b["label"]) for boxes in truth.values() for b in boxes})
@@ -69,7 +82,7 @@ def _request(name: str, manifest: Path, labels_file: Path, out: Path, task_type:
     s = SUFFIX[task_type]
     return {
         "LabelingJobName": name,
-        "LabelAttributeName": name,
+        "LabelAttributeName": name + ("-ref" if task_type == SEMSEG else ""),
         "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": str(manifest)}}},
         "OutputConfig": {"S3OutputPath": str(out)},
         "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
@@ -95,7 +108,7 @@ def _request(name: str, manifest: Path, labels_file: Path, out: Path, task_type:
 
 
 def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, name: str, truth: dict, labels: list[str],
-                          error: float, size: tuple[int, int]) -> float:  # fmt: skip
+                          error: float, size: tuple[int, int], pause: float = 0.0) -> float:  # fmt: skip
     """Annotators work until the job is final; returns the seconds in which none of them had anything to claim."""
     rng = random.Random(7)
     waited = 0.0
@@ -111,6 +124,7 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, name: 
             answer = simulate.answer_for(truth[Path(str(task.source_ref)).name], labels, error, rng, size)
             try:
                 queue.submit(ctx, w, task.assignment_id, answer)
+                time.sleep(pause)  # --answer-seconds: how long an annotator takes (0: instantly)
             except TaskError:
                 return waited
             got += 1
@@ -145,6 +159,16 @@ def _box_stats(pairs: list[tuple[list[Labeled], list[Labeled]]]) -> tuple[float,
 
 def _quality(lines: list[dict], attr: str, truth: dict, labels: list[str], task_type: str, machine: bool) -> str:
     chosen = [x for x in lines if attr in x and (x[f"{attr}-metadata"]["human-annotated"] == "no") == machine]
+    if task_type == SEMSEG:
+        from PIL import Image
+
+        ious = [
+            mask_score(
+                np.asarray(Image.open(x[attr])), np.asarray(Image.open(truth[Path(x["source-ref"]).name]["mask"]))
+            )
+            for x in chosen
+        ]
+        return f"mean IoU {np.mean(ious):.4f} over {len(ious)} images" if ious else "mean IoU n/a (none)"
     if task_type == "ImageClassification":
         right = sum(labels[int(x[attr])] == str(truth[Path(x["source-ref"]).name]) for x in chosen)
         return f"accuracy {right / len(chosen):.4f} ({right}/{len(chosen)})" if chosen else "accuracy n/a (none)"
@@ -165,15 +189,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=Path, required=True)
     ap.add_argument("--truth", type=Path, required=True)
-    ap.add_argument("--task-type", choices=["ImageClassification", "BoundingBox"], required=True)
+    ap.add_argument("--task-type", choices=list(FAMILY), required=True)
     ap.add_argument("--worker-error", type=float, default=0.0)
+    ap.add_argument("--answer-seconds", type=float, default=0.0, help="each simulated answer takes this long")
     ap.add_argument("--workers", type=int, default=1, help="annotators per object (NumberOfHumanWorkersPerDataObject)")
     ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
     ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
     args = ap.parse_args()
     truth = json.loads(args.truth.read_text())
     images = sorted(p for p in args.images.resolve().iterdir() if p.name in truth)
-    labels = _labels(truth, args.task_type)
+    labels = _labels(truth, args.task_type, args.images)
     home = Path(tempfile.mkdtemp(prefix="gt-bench-autolabel-"))
     env = _env(home, args.images)
     ctx = Context.from_settings(Settings.from_env(env, cwd=home))
@@ -202,7 +227,9 @@ def main() -> None:
         for _ in range(args.background)
     ]
     try:
-        waited = _annotate_until_final(ctx, people, job_id, "bench-autolabel", truth, labels, args.worker_error, size)
+        waited = _annotate_until_final(
+            ctx, people, job_id, "bench-autolabel", truth, labels, args.worker_error, size, args.answer_seconds
+        )
     finally:
         for p in procs:
             p.terminate()
@@ -216,14 +243,15 @@ def main() -> None:
     c = d["LabelCounters"]
     lines = [json.loads(x) for x in ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]
     n = len(images)
-    print(f"task type: {args.task_type}; worker error {args.worker_error}; {args.workers} annotator(s) per object; "
+    print(f"task type: {args.task_type}; worker error {args.worker_error}; {args.workers} annotator(s) per object, "
+          f"{args.answer_seconds} s per answer; "
           f"MaxConcurrentTaskCount {args.batch}; status {d['LabelingJobStatus']}")  # fmt: skip
     print(f"objects: {n}")
     print(f"human-labeled: {c['HumanLabeled']}")
     print(f"machine-labeled: {c['MachineLabeled']} ({c['MachineLabeled'] / n:.1%})")
-    print(f"machine labels vs truth: {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, True)}")
-    print(f"human labels vs truth:   {_quality(lines, 'bench-autolabel', truth, labels, args.task_type, False)}")
-    attr = "bench-autolabel"
+    attr = ATTR + ("-ref" if args.task_type == SEMSEG else "")
+    print(f"machine labels vs truth: {_quality(lines, attr, truth, labels, args.task_type, True)}")
+    print(f"human labels vs truth:   {_quality(lines, attr, truth, labels, args.task_type, False)}")
     as_one = [x | {f"{attr}-metadata": {**x[f"{attr}-metadata"], "human-annotated": "no"}} for x in lines if attr in x]
     whole = _quality(as_one, attr, truth, labels, args.task_type, True)
     print(f"whole output vs truth:   {whole}")

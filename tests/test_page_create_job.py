@@ -167,7 +167,7 @@ def test_every_validation_error_is_shown(page_ctx: Context, tmp_path: Path) -> N
     at.radio(key="cj_task_type").set_value("ImageMultiClassification").run()
     assert (
         "Automated data labeling is not available for Image classification (multi-label) jobs (only single-label "
-        "image classification and bounding boxes)." in _texts(at)
+        "image classification, bounding boxes and semantic segmentation)." in _texts(at)
     )
 
     img = write_png(tmp_path / "in" / "a.png", 0)
@@ -250,7 +250,10 @@ def test_label_file_examples_and_auto_labeling(page_ctx: Context, tmp_path: Path
     assert len(at.image) >= 2  # both thumbnails
     assert "Available: the dataset has 1,250 objects" in shown
     assert not at.toggle(key="cj_auto").proto.disabled
-    assert "Rule (Ground Truth's): single-label image classification and bounding-box jobs of at least 1,250" in shown
+    assert (
+        "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
+        "of at least 1,250" in shown
+    )
     at.toggle(key="cj_auto").set_value(True).run()
     plan = _texts(at)
     assert "People label a random probe of 10 objects first" in plan and "a validation set of 250 (20 %)" in plan

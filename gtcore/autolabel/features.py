@@ -34,6 +34,7 @@ FEATURE_SIZE = 64 + _S * _S + _CELLS * _CELLS * _BINS + 12
 def load_image(ctx: Context, uri: str) -> tuple[Image.Image, float]:
     """The image at ``uri`` decoded safely and reduced; returns (RGB image, scale = reduced / original width)."""
     d = decoding.decode(ctx.storage.read_bytes(uri), max_side=DECODE_MAX_SIDE, uri=uri)
+    d.image.info["gtcore-orig-size"] = tuple(d.orig_size)  # the segmenter's masks have the original's size
     w = d.orig_size[0] or d.image.width
     return d.image, d.image.width / w
 

@@ -8,15 +8,28 @@ from typing import Any
 from sqlalchemy import select
 
 from gtcore.autolabel import loop, outputs, rules
+from gtcore.autolabel.segmenter import SegPrediction
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core import tasktypes
+from gtcore.output import records_segmentation as seg_records
+from gtcore.output.records import creation_date
 
 O = dbm.objects  # noqa: E741
 
 
-def record(f: loop.JobFacts, pred: Any, conf: float, size: tuple[int | None, int | None, int]) -> dict[str, Any]:
+def record(
+    ctx: Context, f: loop.JobFacts, idx: int, pred: Any, conf: float, size: tuple[int | None, int | None, int],
+    *, mask_uri: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The machine label's record; a mask's palette PNG is written first (at ``mask_uri``, by default where people's
+    consolidated masks go: ``annotations/consolidated-annotation/output/<idx>_<timestamp>.png``)."""
     out_type = tasktypes.get(f.task_type).output_type
+    if f.task_type == "SemanticSegmentation":
+        created = creation_date()
+        uri, data = seg_records.mask_file(f.folder, idx, pred.full(), f.labels, created)
+        ctx.storage.write_bytes(mask_uri or uri, data)
+        return outputs.mask_record(f.attr, f.labels, f.name, mask_uri or uri, conf, out_type, created)
     if f.task_type == "BoundingBox":
         return outputs.boxes_record(f.attr, f.labels, f.name, pred, size, out_type)
     return outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
@@ -42,7 +55,18 @@ def write_training_files(
     ctx.storage.write_text(ctx.storage.join(tr, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "validation")
     outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [line for _, _, _, line in val_items])
-    records = {val_items[i][0]: record(f, p, c, (None, None, 3)) for i, (p, c) in preds.items()}
+    records = {
+        val_items[i][0]: record(
+            ctx,
+            f,
+            val_items[i][0],
+            p,
+            c,
+            (None, None, 3),
+            mask_uri=ctx.storage.join(al, "masks", f"{val_items[i][0]}.png"),
+        )
+        for i, (p, c) in preds.items()
+    }
     outputs.write_lines(ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines(records))
 
 
@@ -68,6 +92,8 @@ def write_inference_files(
 
 
 def _plain(pred: Any) -> Any:
+    if isinstance(pred, SegPrediction):
+        return pred.summary()
     if isinstance(pred, list):
         return [
             {"label": lab, "left": b[0], "top": b[1], "width": b[2], "height": b[3], "score": round(s, 4)}

@@ -1,12 +1,15 @@
 """One interface over the models the loop can use: train on human labels, predict with a confidence.
 
-Sources: the built-in learners (``classifier``, ``detector``), a saved model of an earlier job (by its URI,
-checksum checked, ``models``), or a team's ONNX file (``onnx_models``): an ONNX classifier or detector is used
-as is; an ONNX feature extractor replaces the built-in features under the built-in classifier.
+Sources: the built-in learners (``classifier``, ``detector``, ``segmenter``), a saved model of an earlier job (by
+its URI, checksum checked, ``models``), or a team's ONNX file (``onnx_models``): an ONNX classifier or detector is
+used as is; an ONNX feature extractor replaces the built-in features under the built-in classifier. Semantic
+segmentation runs the built-in segmenter only (or its saved model): an ONNX file is refused, naming
+``LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn``.
 
 Images are read one at a time through the store (``features.load_image``: safe decoding, reduced while
 decoding); only feature vectors are kept, so memory is bounded by the number of objects, not their size.
-Predictions for boxes are in the original image's pixels.
+Predictions for boxes are in the original image's pixels; predicted masks
+(``segmenter.SegPrediction``) are kept small and enlarged to the image's size only when written.
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ import numpy as np
 from gtcore.autolabel import classifier as clf
 from gtcore.autolabel import detector as det
 from gtcore.autolabel import features, models, onnx_models
+from gtcore.autolabel import segmenter as seg
 from gtcore.context import Context
 
 Loader = Callable[[str], tuple[Any, float]]  # uri -> (image, scale)
-Prediction = tuple[Any, float]  # (class index | [(label, box, score)], confidence)
+Prediction = tuple[Any, float]  # (class index | [(label, box, score)] | SegPrediction, confidence)
+SEMSEG = "SemanticSegmentation"
+MODEL_FIELD = "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn"
 
 
 @dataclass
 class Learner:
     task_type: str
     n_labels: int
-    model: Any = None  # LinearModel | BoxModel | OnnxModel (classifier or detector)
+    model: Any = None  # LinearModel | BoxModel | SegModel | OnnxModel (classifier or detector)
     extractor: onnx_models.OnnxModel | None = None  # a team's feature extractor under the built-in classifier
     source: str = "built-in"  # what the team lead sees: built-in, ONNX <uri>, saved <uri>
 
@@ -39,13 +45,17 @@ class Learner:
         return self.task_type == "BoundingBox"
 
     @property
+    def masks(self) -> bool:
+        return self.task_type == SEMSEG
+
+    @property
     def fixed(self) -> bool:
         """An ONNX classifier or detector: not retrained, only its threshold is chosen."""
         return isinstance(self.model, onnx_models.OnnxModel)
 
     @property
     def kind(self) -> str:
-        return "builtin-detector" if self.boxes else "builtin-classifier"
+        return "builtin-detector" if self.boxes else "builtin-segmenter" if self.masks else "builtin-classifier"
 
     def _vector(self, image: Any, uri: str) -> np.ndarray:
         if self.extractor is not None:
@@ -57,6 +67,11 @@ class Learner:
         if self.fixed:
             return 0
         meta = {"features": self.extractor.uri if self.extractor else features.FEATURES_VERSION}
+        if self.masks:
+            items = list(samples)  # (image URI, segmenter.MaskTruth): small; the images are read one at a time
+            self.model = seg.train(items, load, self.n_labels + 1)
+            self.source = "built-in"
+            return int(self.model.linear.meta["images"])
         if not self.boxes:
             xs, ys = [], []
             for uri, label in samples:
@@ -92,6 +107,8 @@ class Learner:
         if self.model is None:
             raise clf.TrainingError("no model yet")
         image, scale = load(uri)
+        if self.masks:
+            return self.model.predict(image, seg.original_size(image, scale))  # type: ignore[no-any-return]
         if not self.boxes:
             if isinstance(self.model, onnx_models.OnnxModel):
                 p = self.model.vectors([image], self.n_labels, what=uri)[0]
@@ -115,7 +132,10 @@ class Learner:
 
 
 def score(task_type: str, prediction: Any, truth: Any) -> float:
-    """1/0 correctness (classification) or the image's mean IoU (boxes) of a prediction against a human label."""
+    """1/0 correctness (classification), the image's mean IoU (boxes) or mean IoU without BACKGROUND (masks,
+    ``segmenter.mask_score``) of a prediction against a human label."""
+    if task_type == SEMSEG:
+        return seg.mask_score(prediction.full(), truth.classes(256))
     if task_type != "BoundingBox":
         return 1.0 if int(prediction) == int(truth) else 0.0
     pred = [det.Labeled(lab, box) for lab, box, _s in prediction]
@@ -132,17 +152,23 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
         if saved.task_type != task_type:
             raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
         lr.model = models.load(ctx, saved)
-        meta = lr.model.scorer.meta if lr.boxes else lr.model.meta
-        if meta.get("features") != features.FEATURES_VERSION:
+        meta = lr.model.scorer.meta if lr.boxes else lr.model.linear.meta if lr.masks else lr.model.meta
+        if meta.get("features") != (seg.FEATURES_VERSION if lr.masks else features.FEATURES_VERSION):
             raise models.ModelError(
                 f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
                 "a later job can start only from a model on the built-in features"
             )
-        out = lr.model.scorer.meta.get("n_out", 0) - 1 if lr.boxes else lr.model.meta.get("n_out", 0)
+        out = meta.get("n_out", 0) - (1 if lr.boxes or lr.masks else 0)
         if out != n_labels:
             raise models.ModelError(f"{initial_uri}: the saved model has {out} labels; this job has {n_labels}")
         lr.source = f"saved model {saved.uri}"
         return lr
+    if lr.masks:
+        raise models.ModelError(
+            f"{MODEL_FIELD}: {initial_uri} is not a saved semantic-segmentation model of this product; semantic "
+            "segmentation jobs use the built-in segmenter (an ONNX model is not supported for them) or start from "
+            "the FinalActiveLearningModelArn of an earlier semantic-segmentation job"
+        )
     onnx = onnx_models.open_model(ctx, initial_uri)
     lr.source = f"ONNX {onnx.role} {initial_uri}"
     if onnx.role == "features":

@@ -1,8 +1,8 @@
 """Models the product saves: written atomically to the store, SHA-256 kept in the database, loaded only when the
 file's checksum matches. And the model a job starts from (``InitialActiveLearningModelArn``).
 
-A saved model is ``<job folder>/training/<iteration>/model.npz`` (``classifier.LinearModel`` or
-``detector.BoxModel`` arrays, read with ``allow_pickle=False``). Its URI is the job's
+A saved model is ``<job folder>/training/<iteration>/model.npz`` (``classifier.LinearModel``,
+``detector.BoxModel`` or ``segmenter.SegModel`` arrays, read with ``allow_pickle=False``). Its URI is the job's
 ``LabelingJobOutput.FinalActiveLearningModelArn``. Given back as ``InitialActiveLearningModelArn``, a URI that
 is a saved model (in ``autolabel_models``, checksum matching) is loaded as the product's own; any other URI
 must be an ONNX file (``onnx_models``): nothing else a user names is ever read as a model.
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gtcore.autolabel import classifier, detector
+from gtcore.autolabel import classifier, detector, segmenter
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import GTError, StorageError
@@ -103,6 +103,8 @@ def load(ctx: Context, saved: SavedModel) -> Any:
     try:
         if saved.kind == "builtin-detector":
             return detector.BoxModel.from_bytes(data)
+        if saved.kind == "builtin-segmenter":
+            return segmenter.SegModel.from_bytes(data)
         return classifier.LinearModel.from_bytes(data)
     except (ValueError, KeyError, OSError) as exc:
         raise ModelError(f"{saved.uri}: not a readable saved model ({exc})") from exc

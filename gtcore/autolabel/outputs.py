@@ -1,8 +1,10 @@
 """Machine-label records and the ``activelearning/``, ``training/``, ``inference/`` folders of a job's output tree.
 
 A machine label is exactly a human one (groundtruth-reference.md section 1, the key order of
-``gtcore.output.records``) with ``"human-annotated":"no"`` and the model's confidence (rounded to 2 decimals,
-like Ground Truth's). Folders (section 2; only jobs with automated data labeling have them), per iteration N:
+``gtcore.output.records``; a machine mask is a palette PNG written by the same code as people's consolidated masks,
+``records_segmentation.mask_file``, under ``annotations/consolidated-annotation/output/``) with
+``"human-annotated":"no"`` and the model's confidence (rounded to 2 decimals, like Ground Truth's). Folders (section
+2; only jobs with automated data labeling have them), per iteration N:
 
     training/<N>/train.manifest          the human-labeled lines the model was trained on (input line + label)
     training/<N>/model.npz               the saved model (``gtcore.autolabel.models``; its URI is the job's
@@ -10,6 +12,7 @@ like Ground Truth's). Folders (section 2; only jobs with automated data labeling
     training/<N>/metrics.json            trained-on count, validation size, threshold, metric, seconds
     activelearning/<N>/validation/input.manifest              the validation lines with their human labels
     activelearning/<N>/validation/auto_annotator_output.txt   the model's label for each: "<id> <JSON>"
+    activelearning/<N>/validation/masks/<id>.png              (semantic segmentation) the model's masks
     activelearning/<N>/auto-annotation/input.manifest         the lines the model labeled
     activelearning/<N>/auto-annotation/auto_annotator_output.txt   their machine labels: "<id> <JSON>"
     inference/<N>/input.manifest          every line sent to inference
@@ -29,6 +32,7 @@ from typing import Any
 from gtcore.autolabel.detector import Labeled
 from gtcore.context import Context
 from gtcore.manifests.jsonl import dumps_line
+from gtcore.output import records_segmentation as seg_records
 from gtcore.output.records import creation_date, job_name_value
 
 
@@ -83,9 +87,29 @@ def boxes_record(
     }
 
 
-def human_label(record: Mapping[str, Any], attr: str, labels: Sequence[str]) -> Any:
-    """The label in a consolidated record: a class index, or a list of ``Labeled`` boxes; None if unusable."""
+def mask_record(
+    attr: str, labels: Sequence[str], job_name: str, uri: str, confidence: float, output_type: str, created: str
+) -> dict[str, Any]:
+    """A machine mask's record: a human semseg record (``records_segmentation.mask_record``, same keys, same
+    ``internal-color-map``) with ``"human-annotated":"no"`` and the model's confidence."""
+    return seg_records.mask_record(
+        attr,
+        uri,
+        labels,
+        round(float(confidence), 2),
+        output_type=output_type,
+        job=job_name_value(job_name),
+        created=created,
+        human="no",
+    )
+
+
+def human_label(record: Mapping[str, Any], attr: str, labels: Sequence[str], *, masks: bool = False) -> Any:
+    """The label in a consolidated record: a class index, a list of ``Labeled`` boxes, or (``masks``) the URI of
+    the consolidated mask PNG; None if unusable."""
     value = record.get(attr)
+    if masks:
+        return value if isinstance(value, str) and value else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int | str) and str(value).isdigit():

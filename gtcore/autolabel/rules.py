@@ -5,7 +5,7 @@
 - the validation set is 20 % of the dataset under 5,000 objects, 10 % from 5,000 on;
 - people then label a training batch (``MaxConcurrentTaskCount`` - 10) and the validation set;
 - on the validation set a confidence threshold is chosen so the objects at or above it reach the fixed target
-  (classification accuracy >= 0.95, boxes mean IoU >= 0.6);
+  (classification accuracy >= 0.95, boxes mean IoU >= 0.6, masks mean IoU >= 0.7 with BACKGROUND excluded);
 - the rest goes to people in batches of ``MaxConcurrentTaskCount``, most uncertain first, until everything is
   labeled or a stopping condition (``MaxHumanLabeledObjectCount``, ``MaxPercentageOfInputDatasetLabeled``) ends it.
 """
@@ -20,21 +20,28 @@ PROBE_SIZE = 10
 PROBE_MAX_FAILED_FRACTION = 0.10
 CLASSIFICATION_TARGET = 0.95  # accuracy of the machine labels
 BOXES_TARGET = 0.6  # mean IoU of the machine labels
+MASKS_TARGET = 0.7  # mean IoU of the machine masks, BACKGROUND excluded (segmenter.mask_score)
 MIN_CONFIDENT_VALIDATION = 10  # a threshold must rest on at least this many validation objects
-TASK_TYPES = ("ImageClassification", "BoundingBox")
-ALGORITHM_FAMILIES = {"image-classification": "ImageClassification", "object-detection": "BoundingBox"}
+TASK_TYPES = ("ImageClassification", "BoundingBox", "SemanticSegmentation")
+ALGORITHM_FAMILIES = {
+    "image-classification": "ImageClassification",
+    "object-detection": "BoundingBox",
+    "semantic-segmentation": "SemanticSegmentation",
+}
 
 
 def target_for(task_type: str) -> tuple[str, float]:
     """``(metric name, target)`` of a task type's machine labels."""
     if task_type == "BoundingBox":
         return "mean-iou", BOXES_TARGET
+    if task_type == "SemanticSegmentation":
+        return "mean-iou", MASKS_TARGET
     return "accuracy", CLASSIFICATION_TARGET
 
 
 def task_type_of_algorithm(arn: str) -> str | None:
     """``arn:aws:sagemaker:<region>:027400017018:labeling-job-algorithm-specification/object-detection`` ->
-    ``BoundingBox``; None for families this product does not run (text classification, semantic segmentation)."""
+    ``BoundingBox``; None for families this product does not run (text classification)."""
     return ALGORITHM_FAMILIES.get(arn.rsplit("/", 1)[-1])
 
 

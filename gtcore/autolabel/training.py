@@ -9,7 +9,9 @@ set at the target than the freshly trained one.
 ``infer``: load the iteration's model (checksum checked), predict every held object (streamed, one image at a
 time), machine-label those at or above the threshold (within ``MaxPercentageOfInputDatasetLabeled``), store the
 others' confidence for the next batch's uncertainty ranking, write ``inference/<N>/`` and
-``activelearning/<N>/auto-annotation/``, then finish the job if nothing is left open.
+``activelearning/<N>/auto-annotation/``, then finish the job if nothing is left open. Semantic segmentation:
+the human labels are the job's consolidated mask PNGs (``<attr>`` of the stored record, read when needed), and a
+machine mask's PNG is written only for objects within the ``MaxPercentageOfInputDatasetLabeled`` budget.
 
 Both are idempotent: an iteration whose ``finished_at`` (infer) or ``model_id``/``threshold`` (train) is set is
 not redone; a retry after a crash does the same work again, and store writes are whole-file (tmp then rename), so a
@@ -31,6 +33,7 @@ from gtcore.autolabel import files, loop, models, outputs, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel.classifier import TrainingError
 from gtcore.autolabel.features import load_image
+from gtcore.autolabel.segmenter import MaskTruth, SegPrediction, within_limit
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -74,10 +77,13 @@ def _human_items(
         ).all()
     train: list[tuple[int, str, Any, str]] = []
     val: list[tuple[int, str, Any, str]] = []
+    masks = f.task_type == lrn.SEMSEG
     for idx, ref, role, enc, line in rows:
-        label = outputs.human_label(json.loads(enc), f.attr, f.labels) if ref else None
+        label = outputs.human_label(json.loads(enc), f.attr, f.labels, masks=masks) if ref else None
         if label is None:
             continue
+        if masks:  # the consolidated mask PNG, read when the learner needs it
+            label = MaskTruth(str(label), ctx.storage.read_bytes)
         (val if role == "validation" else train).append((int(idx), str(ref), label, str(line)))
     return train, val
 
@@ -189,7 +195,8 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
 
 
 def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: float | None) -> tuple[list, list, list]:
-    """(above-threshold [(idx, conf, record)], scored [(idx, conf, prediction)], input lines) of the held objects."""
+    """(above-threshold [(idx, conf, prediction, size)], scored [(idx, conf, prediction)], input lines) of the held
+    objects. A mask larger than Ground Truth's 1920x1080 limit is not machine-labeled (it stays for people)."""
     with ctx.db.read() as conn:
         held = conn.execute(
             select(O.c.idx, O.c.source_ref, O.c.line_json)
@@ -208,13 +215,16 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
         except (ImageError, StorageError) as exc:
             log.warning("job %s object %s: not inferred (%s); it stays for people", f.id, idx, exc)
             continue
+        if isinstance(pred, SegPrediction) and not within_limit(pred.size):
+            log.info("job %s object %s: %sx%s px is above 1920x1080; it stays for people", f.id, idx, *pred.size)
+            continue
         scored.append((int(idx), conf, pred))
         if threshold is not None and conf >= threshold:
             size: tuple[int | None, int | None, int] = (None, None, 3)
             if f.task_type == "BoundingBox":
                 im = info(json.loads(line))
                 size = (im.width, im.height, im.depth) if im is not None else (None, None, 3)
-            labeled.append((int(idx), conf, files.record(f, pred, conf, size)))
+            labeled.append((int(idx), conf, pred, size))
     return labeled, scored, lines
 
 
@@ -227,6 +237,7 @@ def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, sc
     labeled = sorted(labeled, key=lambda t: -t[1])
     if budget is not None:
         labeled = labeled[:budget]
+    labeled = [(idx, conf, files.record(ctx, f, idx, pred, conf, size)) for idx, conf, pred, size in labeled]
     t = dbm.now()
     done: list = []
     with ctx.db.write() as conn:

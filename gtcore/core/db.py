@@ -257,7 +257,7 @@ autolabel_models = Table(
     Column("iteration", Integer, nullable=False),
     Column("uri", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("kind", String(40), nullable=False),  # builtin-classifier | builtin-detector
+    Column("kind", String(40), nullable=False),  # builtin-classifier | builtin-detector | builtin-segmenter
     Column("task_type", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
 )

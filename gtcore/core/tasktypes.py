@@ -78,7 +78,7 @@ SEMANTIC_SEGMENTATION = TaskType(
     min_labels=1,
     max_labels=10,  # console limit (the API has none without automated labeling), reference section 9
     answer_element="crowd-semantic-segmentation",
-    supports_auto_labeling=False,
+    supports_auto_labeling=True,
     paints_mask=True,
 )
 ADJUSTMENT_SEMANTIC_SEGMENTATION = TaskType(

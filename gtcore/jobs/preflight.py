@@ -167,6 +167,21 @@ class _Validation:
             self.add(LABELS_FIELD, f"an adjustment job keeps the original job's labels; missing: {', '.join(missing)}")
         return labels
 
+    def mask_model(self, uri: str | None, task_type: TaskType | None) -> None:
+        """Semantic segmentation starts only from a model this product saved for it (no ONNX contract for masks)."""
+        if uri is None or task_type is None or not task_type.paints_mask:
+            return
+        m = dbm.autolabel_models
+        with self.ctx.db.read() as conn:
+            found = conn.execute(select(m.c.id).where(m.c.uri == uri, m.c.task_type == task_type.name).limit(1)).first()
+        if found is None:
+            self.add(
+                MODEL_FIELD,
+                f"{uri} is not a saved semantic-segmentation model of this product: semantic segmentation jobs use "
+                "the built-in segmenter (an ONNX model is not supported for them) or start from the "
+                "FinalActiveLearningModelArn of an earlier semantic-segmentation job",
+            )
+
     def examples(self, accepted: dict[str, Any]) -> None:
         examples = _raw(accepted, "HumanTaskConfig", "Instructions", "Examples")
         for i, ex in enumerate(examples if isinstance(examples, list) else []):
@@ -230,6 +245,7 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     labels = v.labels(labels_uri, task_type, required_labels)
     v.examples(accepted)
     model_uri = v.normalize(MODEL_FIELD, _raw(request, "LabelingJobAlgorithmsConfig", "InitialActiveLearningModelArn"))
+    v.mask_model(model_uri, task_type)
     lines, records = v.manifest(manifest)
     if task_type is not None and v.spec is not None and records and not v.manifest_problems:
         v.manifest_problems.extend(source_problems(records, task_type, v.spec.chained_from_attribute, str(manifest)))

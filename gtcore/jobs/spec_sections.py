@@ -11,7 +11,11 @@ from gtcore.jobs.spec_checks import ATTRIBUTE_PATTERN, NAME_PATTERN, Checker, ta
 MODEL_ARN = r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:model/.*"
 ALGORITHM_ARN = r"arn:.*"
 VPC_ID_PATTERN = r"[-0-9a-zA-Z]+"
-ALGORITHM_FAMILY = {"BoundingBox": "object-detection", "ImageClassification": "image-classification"}
+ALGORITHM_FAMILY = {
+    "BoundingBox": "object-detection",
+    "ImageClassification": "image-classification",
+    "SemanticSegmentation": "semantic-segmentation",
+}
 KMS_PATTERN = r"[a-zA-Z0-9:/_-]*"
 
 
@@ -92,7 +96,7 @@ def check_algorithms(c: Checker, req: dict[str, Any], task_type: TaskType | None
         c.add(
             p,
             f"automated data labeling is not available for {task_type.title} jobs (only single-label image "
-            "classification and bounding boxes)",
+            "classification, bounding boxes and semantic segmentation)",
         )
     elif task_type is not None and arn is not None:
         family = ALGORITHM_FAMILY.get(task_type.name, "")

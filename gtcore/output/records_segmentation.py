@@ -48,6 +48,25 @@ def png_uri(folder: str, idx: int, timestamp: str) -> str:
     return f"{folder.rstrip('/')}/{PNG_DIR}/{idx}_{timestamp}.png"
 
 
+def mask_file(folder: str, idx: int, mask: np.ndarray, labels: Sequence[str], timestamp: str) -> tuple[str, bytes]:
+    """(URI, palette PNG bytes) of an object's mask: people's consolidated masks and the model's machine masks."""
+    return png_uri(folder, idx, timestamp), encode_palette_png(mask, semseg_colors(list(labels)))
+
+
+def mask_record(
+    attr: str, uri: str, labels: Sequence[str], confidence: Any, *, output_type: str, job: str, created: str, human: str
+) -> dict[str, Any]:
+    """``{"<attr>": uri, "<attr>-metadata": {...}}`` in Ground Truth's key order (``human``: "yes" or "no")."""
+    meta: dict[str, Any] = {
+        "internal-color-map": color_map(labels, confidence),
+        "type": output_type,
+        "human-annotated": human,
+        "creation-date": created,
+        "job-name": job,
+    }
+    return {attr: uri, f"{attr}-metadata": meta}
+
+
 def worker_mask(body: Mapping[str, Any], labels: Sequence[str], field: str) -> np.ndarray:
     """One worker's ``crowd-semantic-segmentation`` body -> class indices; MaskError when unusable."""
     props = body.get("inputImageProperties")
@@ -99,18 +118,13 @@ def segmentation_records(
             problem(it, "(several)", element, f"the workers' masks differ in size: {sorted({m.shape for m in masks})}")
             continue
         result = vote(masks, n_classes)
-        uri = png_uri(folder, it.idx, clock())
-        files[uri] = encode_palette_png(result.mask, semseg_colors(list(labels)))
-        meta: dict[str, Any] = {
-            "internal-color-map": color_map(labels, result.confidence),
-            "type": output_type,
-            "human-annotated": "yes",
-            "creation-date": clock(),
-            "job-name": job,
-        }
+        uri, files[uri] = mask_file(folder, it.idx, result.mask, labels, clock())
+        rec = mask_record(
+            attr, uri, labels, result.confidence, output_type=output_type, job=job, created=clock(), human="yes"
+        )
         if adjustment:
-            meta["adjustment-status"] = "adjusted" if modified else "unadjusted"
-        out[it.idx] = {attr: uri, f"{attr}-metadata": meta}
+            rec[f"{attr}-metadata"]["adjustment-status"] = "adjusted" if modified else "unadjusted"
+        out[it.idx] = rec
     return out
 
 

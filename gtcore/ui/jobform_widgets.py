@@ -304,8 +304,9 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
     returns whether it may be on."""
     ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count, least)
     st.caption(
-        f"Rule (Ground Truth's): single-label image classification and bounding-box jobs of at least {least:,} "
-        "objects. A model trained on your team's labels, on this server's CPU, labels what it is sure of."
+        "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
+        f"of at least {least:,} objects. A model trained on your team's labels, on this server's CPU, labels what "
+        "it is sure of."
     )
     if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
         st.caption(reason[0].upper() + reason[1:] + ".")
@@ -319,7 +320,8 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
             key="cj_model_uri",
             placeholder="s3://bucket/models/team.onnx or an earlier job's FinalActiveLearningModelArn",
             help="An ONNX file (classifier, feature extractor or detector: see the README's contract) or the "
-            "final model of an earlier job of this product. A model that cannot be used is reported on the "
+            "final model of an earlier job of this product (semantic segmentation: only the final model of an "
+            "earlier semantic-segmentation job). A model that cannot be used is reported on the "
             "job status page and people label everything.",
         )
     return ok
