@@ -227,3 +227,6 @@ def test_queue_status_and_admin_retry(ctx: Context) -> None:
     workstatus.retry(ctx, Actor.system_actor(), f.id)
     row = next(r for r in items(ctx) if r.id == f.id)
     assert (row.status, row.attempts) == ("pending", 0)
+    assert q.oldest_due_seconds is None  # nothing was due
+    later = workstatus.queue_status(ctx, auditor, now=row.run_after + 45)  # the retried item waited 45 s
+    assert later.due == 1 and later.oldest_due_seconds == pytest.approx(45.0)

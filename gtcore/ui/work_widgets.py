@@ -22,6 +22,9 @@ def _ago(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+STALE_DUE_SECONDS = 30.0
+
+
 def queue_ui(ctx: Context, actor: Actor, job_id: int | None = None, key: str = "work") -> None:
     try:
         q = workstatus.queue_status(ctx, actor, job_id)
@@ -39,8 +42,12 @@ def queue_ui(ctx: Context, actor: Actor, job_id: int | None = None, key: str = "
     if q.finish_pending:
         lag += " Finishing (consolidation and output.manifest) is queued or running."
     st.caption(lag)
-    if q.pending and not q.running and q.due:
-        st.caption("Work is due but no worker is running it: start `gtcore worker` (or the app's embedded worker).")
+    waited = q.oldest_due_seconds or 0.0
+    if q.due and not q.running and waited > STALE_DUE_SECONDS:  # a live worker takes due work within a second
+        st.caption(
+            f"Work has been due for {_ago(waited)} and no worker has taken it: start `gtcore worker` "
+            "(or the app's embedded worker)."
+        )
     if not q.failed_items:
         return
     st.warning(f"{q.failed} background work item(s) failed after their retries.", icon=":material/error:")

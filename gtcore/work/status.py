@@ -41,6 +41,7 @@ class QueueStatus:
     answers_without_file: int  # answers of completed objects whose worker-response file is not written yet
     oldest_unwritten_seconds: float | None  # how long the oldest of them has waited
     finish_pending: bool  # finishing the job (consolidation, output.manifest) is due or running
+    oldest_due_seconds: float | None = None  # how long the longest-waiting due item has been due
 
 
 def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: float | None = None) -> QueueStatus:
@@ -53,9 +54,9 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
             str(k): int(v)
             for k, v in conn.execute(select(W.c.status, func.count()).where(*scope).group_by(W.c.status)).all()
         }
-        due = conn.execute(
-            select(func.count()).where(W.c.status == work.PENDING, W.c.run_after <= t, *scope)
-        ).scalar_one()
+        due, first_due = conn.execute(
+            select(func.count(), func.min(W.c.run_after)).where(W.c.status == work.PENDING, W.c.run_after <= t, *scope)
+        ).one()
         failed_rows = conn.execute(
             select(W, J.c.name.label("job_name"))
             .select_from(W.outerjoin(J, J.c.id == W.c.job_id))
@@ -95,6 +96,7 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
         answers_without_file=int(n_unwritten or 0),
         oldest_unwritten_seconds=None if oldest is None else max(0.0, t - float(oldest)),
         finish_pending=bool(finishing),
+        oldest_due_seconds=None if first_due is None else max(0.0, t - float(first_due)),
     )
 
 
