@@ -467,9 +467,10 @@ def test_stopping_conditions(any_ctx: Context, any_job_factory: JobFactory) -> N
 
 def test_there_is_no_delete() -> None:
     from gtcore.jobs import actions as jobactions
+    from gtcore.jobs import describe as jobdescribe
     from gtcore.jobs import listing as joblist
 
-    for module in (jobs, jobactions, joblist, jobcreate):
+    for module in (jobs, jobactions, joblist, jobdescribe, jobcreate):
         assert not [n for n in dir(module) if "delete" in n.lower()], module
 
 

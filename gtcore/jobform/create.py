@@ -25,7 +25,7 @@ from gtcore.jobform.model import ORIGINS, ExampleImage, JobForm, build_request, 
 from gtcore.jobform.problems import LABELS_FORM_FIELD, friendly, merge_problems
 from gtcore.jobs import api as jobs
 from gtcore.jobs.actions import CHAINABLE
-from gtcore.jobs.listing import JobSummary, check_can_read, find_job_row, spec_of
+from gtcore.jobs.describe import JobSummary, check_can_read, find_job_row, spec_of
 from gtcore.output.writer import chain_input_uri
 
 _CHAIN_SETS = ("LabelingJobName", "LabelAttributeName", "ChainedFrom", "InputConfig")

@@ -31,7 +31,7 @@ from gtcore.core.errors import Conflict, NotFound, PermissionDenied, Problem, Sp
 from gtcore.jobs import due
 from gtcore.jobs import finishing as lifecycle
 from gtcore.jobs.create import create_job
-from gtcore.jobs.listing import JobSummary, counts_by_status, find_job_row, job_summary, spec_of
+from gtcore.jobs.describe import JobSummary, counts_by_status, find_job_row, job_summary, spec_of
 from gtcore.output.writer import chain_input_uri
 
 FINAL = ("Completed", "Failed", "Stopped")

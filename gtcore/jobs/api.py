@@ -4,7 +4,7 @@ This module is the public face; the work is split by concern:
 
 - ``gtcore.jobs.spec`` (+ ``jobspec_human``, ``jobspec_checks``): the request and its validation (pure);
 - ``gtcore.jobs.preflight``: checks that need the store / database; ``gtcore.jobs.create``: the one-transaction insert;
-- ``gtcore.jobs.listing``: describe, list, summaries and LabelCounters;
+- ``gtcore.jobs.describe``: one job's summary, DescribeLabelingJob and LabelCounters; ``gtcore.jobs.listing``: lists;
 - ``gtcore.jobs.actions``: stop, fail, clone, chain, stopping conditions.
 
 Authorization: create, stop, clone and chain need the admin role; describe and list show admins and
@@ -26,15 +26,8 @@ from gtcore.jobs.actions import (
     stop_labeling_job,
 )
 from gtcore.jobs.create import create_job
-from gtcore.jobs.listing import (
-    STATUSES,
-    JobSummary,
-    LabelCounters,
-    describe_labeling_job,
-    job_summary,
-    list_jobs,
-    list_labeling_jobs,
-)
+from gtcore.jobs.describe import STATUSES, JobSummary, LabelCounters, describe_labeling_job, job_summary
+from gtcore.jobs.listing import list_jobs, list_labeling_jobs
 from gtcore.jobs.preflight import MAX_OBJECTS, job_arn, validate_create, workteam_arn
 from gtcore.jobs.spec import JobSpec, check_job_spec, load_request, parse_job_spec, resolve_relative_paths
 

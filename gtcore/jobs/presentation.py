@@ -12,7 +12,7 @@ from typing import Any
 
 from gtcore.core import tasktypes
 from gtcore.jobs.actions import CHAINABLE, RUNNING
-from gtcore.jobs.listing import JobSummary
+from gtcore.jobs.describe import JobSummary
 
 STOPPABLE = (*RUNNING, "Stopping")
 

@@ -24,7 +24,7 @@ from gtcore.core import db as dbm
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor, require_reader
 from gtcore.core.errors import NotFound
-from gtcore.jobs.listing import find_job_row
+from gtcore.jobs.describe import find_job_row
 from gtcore.output.records import gold_class
 from gtcore.output.writer import gold_attribute
 

@@ -17,7 +17,7 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
 from gtcore.jobs import api as jobs
 from gtcore.jobs import presentation as jobsview
-from gtcore.jobs.listing import JobSummary
+from gtcore.jobs.describe import JobSummary
 from gtcore.ui import jobform_state as fs
 from gtcore.ui.errors import show_error
 

@@ -26,7 +26,7 @@ from gtcore.core.textsafe import md_escape
 from gtcore.jobs import api as jobs
 from gtcore.jobs import progress as jobstats
 from gtcore.jobs.actions import FINAL
-from gtcore.jobs.listing import JobSummary
+from gtcore.jobs.describe import JobSummary
 from gtcore.jobs.presentation import STOPPABLE, type_title, when
 from gtcore.jobs.progress import JobProgress, OutputFiles
 from gtcore.ui import jobform_state as fs
