@@ -219,6 +219,17 @@ def test_auto_labeling_eligibility() -> None:
     assert ok
 
 
+def test_auto_labeling_is_not_offered_without_its_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gtcore.core import extras
+
+    assert extras.autolabel_missing() == ()  # the test extra installs them
+    assert extras.missing(("surely_not_installed_module_x",)) == ("surely_not_installed_module_x",)
+    monkeypatch.setattr(extras, "autolabel_missing", lambda: ("sklearn", "onnxruntime"))
+    ok, why = auto_labeling("ImageClassification", AUTO_LABELING_MIN_OBJECTS)
+    assert not ok and "lacks the automated-labeling libraries (sklearn, onnxruntime)" in why
+    assert "pip install 'gtcore[autolabel]'" in why
+
+
 def test_build_request_is_a_valid_create_labeling_job_request() -> None:
     form = JobForm(
         name="birds",

@@ -36,6 +36,7 @@ from gtcore.autolabel.features import load_image
 from gtcore.autolabel.segmenter import MaskTruth, SegPrediction, within_limit
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core import extras
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ImageError, StorageError
 from gtcore.jobs import actions as jobactions
@@ -48,7 +49,7 @@ O = dbm.objects  # noqa: E741
 IT = dbm.autolabel_iterations
 S = dbm.autolabel_jobs
 CHUNK = 200
-MISSING_EXTRA = "the background worker lacks the automated-labeling libraries: pip install 'gtcore[autolabel]'"
+MISSING_EXTRA = f"the background worker lacks the automated-labeling libraries: {extras.AUTOLABEL_INSTALL}"
 
 
 def _context(ctx: Context, job_id: int, iteration: int) -> tuple[loop.JobFacts, Any, Any] | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from gtcore.core import tasktypes
+from gtcore.core import extras, tasktypes
 from gtcore.core.errors import Problem
 from gtcore.jobform.problems import HUMAN, LABELS_FORM_FIELD, TASK_TYPE_FIELD
 from gtcore.jobs.preflight import REGION, workteam_arn
@@ -205,6 +205,12 @@ def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LA
         return False, (
             f"automated data labeling is not available for {tt.title} jobs (only single-label image "
             "classification, bounding boxes and semantic segmentation)"
+        )
+    lacking = extras.autolabel_missing()
+    if lacking:
+        return False, (
+            f"this server lacks the automated-labeling libraries ({', '.join(lacking)}): "
+            f"{extras.AUTOLABEL_INSTALL}, then restart the app"
         )
     if object_count is None:
         return False, "set up the input data first: the dataset size decides whether it is available"
