@@ -21,6 +21,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.core.errors import ImageError, ObjectNotFound, PermissionDenied, SpecError, UriNotAllowed, ValidationError
 from gtcore.core.textsafe import escape_html, has_markup, safe_markdown
+from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS, auto_labeling
 from gtcore.jobform.create import chain_task_types, create_from_form, form_from_job
 from gtcore.jobform.data import (
     check_example_uri,
@@ -34,12 +35,10 @@ from gtcore.jobform.data import (
     write_label_config,
 )
 from gtcore.jobform.model import (
-    AUTO_LABELING_MIN_OBJECTS,
     ExampleImage,
     JobForm,
     add_label,
     attribute_problems,
-    auto_labeling,
     build_request,
     default_output,
     label_problems,

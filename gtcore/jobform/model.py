@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from gtcore.core import extras, tasktypes
+from gtcore.core import tasktypes
 from gtcore.core.errors import Problem
+from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS, algorithm_arn, auto_labeling
 from gtcore.jobform.problems import HUMAN, LABELS_FORM_FIELD, TASK_TYPE_FIELD
-from gtcore.jobs.preflight import REGION, workteam_arn
+from gtcore.jobs.preflight import workteam_arn
 from gtcore.jobs.spec import MANIFEST_FIELD, label_attribute_problems
 from gtcore.jobs.spec_checks import NAME_PATTERN, Checker
 from gtcore.jobs.spec_human import DEFAULT_AVAILABILITY, DEFAULT_MAX_CONCURRENT
@@ -32,8 +33,6 @@ from gtcore.jobs.spec_sections import ALGORITHM_FAMILY
 from gtcore.manifests.label_config import MAX_LABEL_CHARS, validate_labels
 from gtcore.storage.uris import is_s3, split_s3
 
-AUTO_LABELING_MIN_OBJECTS = 1_250  # groundtruth-reference.md section 6
-ALGORITHM_ACCOUNT = "027400017018"
 ORIGINS = ("new", "clone", "chain")
 # console defaults (groundtruth-reference.md 4.2): 5 minutes for classification, 60 for other image tasks
 DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
@@ -196,46 +195,6 @@ def default_output(home: str, input_uri: str) -> str:
         parent = folder.rsplit("/", 1)[0] + "/" if "/" in folder else ""
         return f"s3://{bucket}/{parent}output/"
     return str(PurePosixPath(str(home)) / "output")
-
-
-def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LABELING_MIN_OBJECTS) -> tuple[bool, str]:
-    """``(available, reason)``: may automated data labeling be switched on for this type and dataset size?"""
-    tt = tasktypes.get(task_type)
-    if not tt.supports_auto_labeling:
-        return False, (
-            f"automated data labeling is not available for {tt.title} jobs (only single-label image "
-            "classification, bounding boxes and semantic segmentation)"
-        )
-    lacking = extras.autolabel_missing()
-    if lacking:
-        return False, (
-            f"this server lacks the automated-labeling libraries ({', '.join(lacking)}): "
-            f"{extras.AUTOLABEL_INSTALL}, then restart the app"
-        )
-    if object_count is None:
-        return False, "set up the input data first: the dataset size decides whether it is available"
-    if object_count < least:
-        return False, f"the dataset has {object_count:,} objects; automated data labeling needs at least {least:,}"
-    return True, f"the dataset has {object_count:,} objects (at least {least:,})"
-
-
-def auto_labeling_plan(object_count: int, max_concurrent: int) -> str:
-    """What will happen, in the team lead's words (gtcore.autolabel.rules, groundtruth-reference.md section 6)."""
-    validation = max(1, -(-object_count * (20 if object_count < 5000 else 10) // 100))
-    return (
-        f"People label a random probe of 10 objects first (more than 1 failing fails the job), then a training "
-        f"batch of {max(1, max_concurrent - 10):,} and a validation set of {validation:,} "
-        f"({'20' if object_count < 5000 else '10'} %). A model trained on their labels then labels every object "
-        "it is confident about (at least 95 % accurate for classification, mean IoU 0.6 for boxes, mean IoU 0.7 "
-        "for masks with the background left out, measured on the validation set); the most uncertain rest goes to "
-        f"people in batches of {max_concurrent:,}, and the "
-        'model is retrained after each batch. Machine labels are marked "human-annotated": "no" in the output.'
-    )
-
-
-def algorithm_arn(task_type: str) -> str:
-    family = ALGORITHM_FAMILY.get(tasktypes.get(task_type).name, "")
-    return f"arn:aws:sagemaker:{REGION}:{ALGORITHM_ACCOUNT}:labeling-job-algorithm-specification/{family}"
 
 
 def upload_folder_name(job_name: str) -> str:

@@ -21,8 +21,9 @@ from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
 from gtcore.jobform import data
+from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS
 from gtcore.jobform.create import form_from_job
-from gtcore.jobform.model import AUTO_LABELING_MIN_OBJECTS, DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobform.model import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
 from gtcore.jobs import api as jobs
 from gtcore.ui.resources import get_context
 

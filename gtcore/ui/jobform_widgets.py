@@ -16,6 +16,7 @@ from gtcore.context import Context
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
+from gtcore.jobform import auto_labeling as autoform
 from gtcore.jobform import model as jobform
 from gtcore.jobform.create import chain_task_types
 from gtcore.jobs import api as jobs
@@ -302,7 +303,7 @@ def workers_ui(team_names: list[str]) -> None:
 def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) -> bool:
     """The switch (disabled with the reason when not available), the rule, what will happen, the model URI field;
     returns whether it may be on."""
-    ok, reason = jobform.auto_labeling(fs.current_task_type(), object_count, least)
+    ok, reason = autoform.auto_labeling(fs.current_task_type(), object_count, least)
     st.caption(
         "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
         f"of at least {least:,} objects. A model trained on your team's labels, on this server's CPU, labels what "
@@ -314,7 +315,7 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
     st.toggle("Enable automated data labeling", key="cj_auto", disabled=not ok, help=reason)
     st.caption(("Available: " if ok else "Not available: ") + reason + ".")
     if ok and fs.ss().get("cj_auto") and object_count is not None:
-        st.info(jobform.auto_labeling_plan(object_count, max_concurrent), icon=":material/smart_toy:")
+        st.info(autoform.auto_labeling_plan(object_count, max_concurrent), icon=":material/smart_toy:")
         st.text_input(
             "Start from a model (optional)",
             key="cj_model_uri",
