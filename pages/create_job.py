@@ -13,6 +13,7 @@ import streamlit as st
 from gtcore.core.access import ADMIN
 from gtcore.core.errors import GTError
 from gtcore.jobform.create import create_from_form
+from gtcore.ui import autolabel_widgets as aw
 from gtcore.ui import jobform_content as wc
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import jobform_widgets as w
@@ -53,7 +54,7 @@ w.workers_ui(team_names)
 st.subheader("8. Automated data labeling")
 found = fs.ss().get(fs.DATA) or {}
 least = ctx.settings.autolabel_min_objects
-auto_ok = w.auto_labeling_ui(found.get("count"), least, int(fs.ss().get("cj_max_concurrent", 1000)))
+auto_ok = aw.auto_labeling_ui(found.get("count"), least, int(fs.ss().get("cj_max_concurrent", 1000)))
 form = fs.current_form(auto_ok, least)
 st.subheader("9. Preview")
 w.preview_ui(ctx, actor, form)

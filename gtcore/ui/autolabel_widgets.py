@@ -1,6 +1,7 @@
-"""The job status page's automated data labeling panel: the loop's phase (and, plainly, why it went on with people
-only), one row per iteration (sent to people, human labels it trained on, threshold and the validation metric it
-was chosen on, machine-labeled, training and inference seconds), and human vs machine labels over time."""
+"""Automated data labeling in the pages: the Create job switch (with the rule, the reason when it is not available,
+what will happen, and the model URI field), and the job status panel: the loop's phase (and, plainly, why it went on
+with people only), one row per iteration (sent to people, human labels it trained on, threshold and the validation
+metric it was chosen on, machine-labeled, training and inference seconds), and human vs machine labels over time."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import streamlit as st
 
 from gtcore.autolabel.status import LoopStatus, loop_status
 from gtcore.context import Context
+from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape
+from gtcore.jobform import auto_labeling as autoform
+from gtcore.ui import jobform_state as fs
 from gtcore.ui.errors import show_error
 
 PHASES = {
@@ -99,3 +103,31 @@ def _chart_ui(status: LoopStatus) -> None:
         )
     )
     st.altair_chart(chart, width="stretch")
+
+
+def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) -> bool:
+    """The switch (disabled with the reason when not available), the rule, what will happen, the model URI field;
+    returns whether it may be on."""
+    ok, reason = autoform.auto_labeling(fs.current_task_type(), object_count, least)
+    st.caption(
+        "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
+        f"of at least {least:,} objects. A model trained on your team's labels, on this server's CPU, labels what "
+        "it is sure of."
+    )
+    if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
+        st.caption(reason[0].upper() + reason[1:] + ".")
+        return False
+    st.toggle("Enable automated data labeling", key="cj_auto", disabled=not ok, help=reason)
+    st.caption(("Available: " if ok else "Not available: ") + reason + ".")
+    if ok and fs.ss().get("cj_auto") and object_count is not None:
+        st.info(autoform.auto_labeling_plan(object_count, max_concurrent), icon=":material/smart_toy:")
+        st.text_input(
+            "Start from a model (optional)",
+            key="cj_model_uri",
+            placeholder="s3://bucket/models/team.onnx or an earlier job's FinalActiveLearningModelArn",
+            help="An ONNX file (classifier, feature extractor or detector: see the README's contract) or the "
+            "final model of an earlier job of this product (semantic segmentation: only the final model of an "
+            "earlier semantic-segmentation job). A model that cannot be used is reported on the "
+            "job status page and people label everything.",
+        )
+    return ok

@@ -16,7 +16,6 @@ from gtcore.context import Context
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
-from gtcore.jobform import auto_labeling as autoform
 from gtcore.jobform import model as jobform
 from gtcore.jobform.create import chain_task_types
 from gtcore.jobs import api as jobs
@@ -298,34 +297,6 @@ def workers_ui(team_names: list[str]) -> None:
     if fs.ss().get("cj_team") not in team_names:
         fs.ss()["cj_team"] = team_names[0] if team_names else None
     st.selectbox("Private work team", team_names, key="cj_team", help="Only members of this team get the tasks.")
-
-
-def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) -> bool:
-    """The switch (disabled with the reason when not available), the rule, what will happen, the model URI field;
-    returns whether it may be on."""
-    ok, reason = autoform.auto_labeling(fs.current_task_type(), object_count, least)
-    st.caption(
-        "Rule (Ground Truth's): single-label image classification, bounding-box and semantic-segmentation jobs "
-        f"of at least {least:,} objects. A model trained on your team's labels, on this server's CPU, labels what "
-        "it is sure of."
-    )
-    if not tasktypes.get(fs.current_task_type()).supports_auto_labeling:
-        st.caption(reason[0].upper() + reason[1:] + ".")
-        return False
-    st.toggle("Enable automated data labeling", key="cj_auto", disabled=not ok, help=reason)
-    st.caption(("Available: " if ok else "Not available: ") + reason + ".")
-    if ok and fs.ss().get("cj_auto") and object_count is not None:
-        st.info(autoform.auto_labeling_plan(object_count, max_concurrent), icon=":material/smart_toy:")
-        st.text_input(
-            "Start from a model (optional)",
-            key="cj_model_uri",
-            placeholder="s3://bucket/models/team.onnx or an earlier job's FinalActiveLearningModelArn",
-            help="An ONNX file (classifier, feature extractor or detector: see the README's contract) or the "
-            "final model of an earlier job of this product (semantic segmentation: only the final model of an "
-            "earlier semantic-segmentation job). A model that cannot be used is reported on the "
-            "job status page and people label everything.",
-        )
-    return ok
 
 
 def preview_ui(ctx: Context, actor: Actor, form: jobform.JobForm) -> None:
