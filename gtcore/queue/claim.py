@@ -36,7 +36,8 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
-from gtcore.output.writer import gold_attribute
+from gtcore.queue import facts as cache
+from gtcore.queue.facts import JobFacts
 from gtcore.queue.leases import LIVE, candidates, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
@@ -137,8 +138,21 @@ TASK = (
 )
 
 
-def _take_stmt(pg: bool, excluded: list[int]) -> Any:
-    """The claim of the next candidate object in one statement (see the module docstring, step 3)."""
+def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
+    """What step 1-2 of the module docstring look at, as conditions of the take itself (the fast claim): the job
+    runs, the worker is active (PostgreSQL read it under the user lock), holds no live lease in the job (resume),
+    and no lease of the job has run out (expiry first). Any of them false: the take changes nothing."""
+    own = select(A.c.id).where(A.c.job_id == job, A.c.worker_id == worker, one_of(A.c.status, LIVE)).exists()
+    stale = select(A.c.id).where(A.c.job_id == job, one_of(A.c.status, LIVE), A.c.lease_expires_at < now).exists()
+    guards = [select(J.c.id).where(J.c.id == job, J.c.status == "InProgress").exists(), ~own, ~stale]
+    if not pg:
+        guards.append(select(U.c.id).where(U.c.id == worker, U.c.is_active.is_(True)).exists())
+    return guards
+
+
+def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
+    """The claim of the next candidate object in one statement (see the module docstring, step 3); ``guarded``:
+    only if the checks of steps 1-2 pass (``_guards``), for the fast claim."""
     cand = O.alias("cand")
     job, worker = bindparam("b_job", type_=Integer), bindparam("worker", type_=Integer)
     now = bindparam("now", type_=Float)
@@ -148,6 +162,7 @@ def _take_stmt(pg: bool, excluded: list[int]) -> Any:
         pick = pick.with_for_update(skip_locked=True, of=cand)
     take = (
         update(O)
+        .where(*(_guards(job, worker, now, pg) if guarded else []))
         .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed, O.c.status == "open")
         .values(taken=O.c.taken + 1, updated_at=now)
         .returning(O.c.idx, O.c.line_json, O.c.source_ref)
@@ -164,7 +179,7 @@ def _take_stmt(pg: bool, excluded: list[int]) -> Any:
     )
 
 
-TAKE = {False: _take_stmt(False, []), True: _take_stmt(True, [])}
+TAKE = {(pg, guarded): _take_stmt(pg, [], guarded) for pg in (False, True) for guarded in (False, True)}
 
 
 def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
@@ -178,12 +193,11 @@ def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
     return job
 
 
-def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, source_ref: str | None,
+def _make_task(conn: Connection, job: JobFacts, aid: int, idx: int, line_json: str, source_ref: str | None,
                accepted_at: float, expires: float, status: str, draft_json: str | None) -> Task:  # fmt: skip
     line = json.loads(line_json)
-    gold = gold_attribute(job)
-    if gold:  # a gold object is served like any other: its known answer never reaches the worker's task
-        line.pop(gold, None)
+    if job.gold:  # a gold object is served like any other: its known answer never reaches the worker's task
+        line.pop(job.gold, None)
     return Task(
         assignment_id=aid,
         job_id=job.id,
@@ -199,11 +213,11 @@ def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, s
         status=status,
         instructions=json.loads(job.instructions_json or "{}"),
         previous=previous_of(conn, job, line),
-        object_count=int(job.total_objects or 0),
+        object_count=job.total_objects,
     )
 
 
-def _task(conn: Connection, job: Any, assignment_id: int) -> Task:
+def _task(conn: Connection, job: JobFacts, assignment_id: int) -> Task:
     r = conn.execute(TASK, {"aid": assignment_id}).first()
     if r is None:
         raise NotFound(f"task {assignment_id} does not exist")
@@ -213,13 +227,14 @@ def _task(conn: Connection, job: Any, assignment_id: int) -> Task:
     )  # fmt: skip
 
 
-def _take(conn: Connection, job: Any, worker: int, now: float, pg: bool) -> Task | None:
+def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, guarded: bool = False) -> Task | None:
     """Take the next candidate object and lease it to the worker (step 3-4 of the module docstring)."""
     params = {"b_job": job.id, "worker": worker, "now": now, "maxc": job.max_concurrent,
               "expires": now + job.task_time_limit}  # fmt: skip
     excluded: list[int] = []
     for _ in range(MAX_ATTEMPTS):
-        got = conn.execute(_take_stmt(pg, excluded) if excluded else TAKE[pg], params).first()
+        stmt = _take_stmt(pg, excluded, guarded) if excluded else TAKE[pg, guarded]
+        got = conn.execute(stmt, params).first()
         if got is None:
             return None
         lease = {"p_job": job.id, "p_idx": got.idx, "p_worker": worker, "now": now, "expires": params["expires"]}
@@ -237,6 +252,16 @@ def _take(conn: Connection, job: Any, worker: int, now: float, pg: bool) -> Task
     return None
 
 
+def _fast_claim(conn: Connection, actor: Actor, job: JobFacts | None, active: Any, t: float, pg: bool) -> Task | None:
+    """The claim in one guarded take (``_guards``) when the job's facts are known and the actor passes the checks
+    of ``_check_job``; None when it took nothing (the full claim then runs, in the same transaction, and decides)."""
+    if job is None or actor.user_id is None or (pg and not active) or lifetime_over(job, t):
+        return None
+    if not cache.in_team(actor, job.team_id):
+        return None  # require_team_member would refuse: the full claim says why
+    return _take(conn, job, int(actor.user_id), t, pg, guarded=True)
+
+
 def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = None) -> Task | None:
     """Lease the next task of the job to the actor (or return the one he holds); None if nothing is available.
 
@@ -247,6 +272,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
+    url = ctx.db.url
 
     def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
@@ -254,24 +280,31 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
             active = None
             if pg and actor.user_id is not None:  # one claim at a time per worker (two tabs): lock, then look
                 active = conn.execute(LOCK_USER, params).scalar()
+            fast = _fast_claim(conn, actor, cache.job(url, job_id), active, t, pg)
+            if fast is not None:
+                return fast, None
             found = conn.execute(SEL_JOB_OWN, params).first()
             job = _check_job(actor, found, job_id, active if pg else (found.active if found is not None else None))
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
                 return None, job
+            facts = cache.remember_job(url, job)
+            assert facts is not None  # InProgress
             if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
                 expire_job_lifetime(conn, job_id, t)
-                return None, job
+                return None, None
             if job.stale:
                 expire_job_leases(conn, job_id, t)
             if job.own is not None:  # live (not run out): the expiry above left it alone
                 conn.execute(RESUME, {"aid": job.own, "now": t})
-                return _task(conn, job, job.own), job
-            return _take(conn, job, worker, t, pg), job
+                return _task(conn, facts, job.own), None
+            return _take(conn, facts, worker, t, pg), None
 
-    task, job = retrying(tx)
-    if job.status != "InProgress":
-        raise JobClosed(f"job {job.name} is {job.status}: it hands out no more tasks", job.name, job.status)
+    task, closed = retrying(tx)
+    if closed is not None:
+        raise JobClosed(f"job {closed.name} is {closed.status}: it hands out no more tasks", closed.name, closed.status)
+    if task is not None:
+        cache.remember_assignment(url, task.assignment_id, task.job_id, task.object_idx)
     return task
 
 
@@ -281,6 +314,9 @@ def current_task(ctx: Context, actor: Actor, job_id: int, *, now: float | None =
     with ctx.db.read() as conn:
         found = conn.execute(SEL_JOB_OWN, {"b_job": job_id, "worker": actor.user_id, "now": t}).first()
         job = _check_job(actor, found, job_id, found.active if found is not None else None)
-        if job.status != "InProgress" or job.own is None:
+        facts = cache.remember_job(ctx.db.url, job)
+        if facts is None or job.own is None:  # not InProgress, or no live task
             return None
-        return _task(conn, job, job.own)
+        task = _task(conn, facts, job.own)
+    cache.remember_assignment(ctx.db.url, task.assignment_id, task.job_id, task.object_idx)
+    return task
