@@ -61,7 +61,7 @@ LOAD = (
     .select_from(A.join(J, J.c.id == A.c.job_id).join(U, U.c.id == A.c.worker_id))
     .where(A.c.id == bindparam("aid"))
 )
-_running = select(J.c.id).where(J.c.id == A.c.job_id, J.c.status == "InProgress").exists()
+_running = select(J.c.id).where(J.c.id == A.c.job_id, J.c.status == leases.const("InProgress")).exists()
 _live = update(A).where(
     A.c.id == bindparam("aid"),
     A.c.worker_id == bindparam("owner"),

@@ -38,7 +38,7 @@ from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
 from gtcore.queue import facts as cache
 from gtcore.queue.facts import JobFacts
-from gtcore.queue.leases import LIVE, candidates, expire_job_leases, one_of, retrying
+from gtcore.queue.leases import LIVE, candidates, const, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
 
@@ -144,7 +144,7 @@ def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
     and no lease of the job has run out (expiry first). Any of them false: the take changes nothing."""
     own = select(A.c.id).where(A.c.job_id == job, A.c.worker_id == worker, one_of(A.c.status, LIVE)).exists()
     stale = select(A.c.id).where(A.c.job_id == job, one_of(A.c.status, LIVE), A.c.lease_expires_at < now).exists()
-    guards = [select(J.c.id).where(J.c.id == job, J.c.status == "InProgress").exists(), ~own, ~stale]
+    guards = [select(J.c.id).where(J.c.id == job, J.c.status == const("InProgress")).exists(), ~own, ~stale]
     if not pg:
         guards.append(select(U.c.id).where(U.c.id == worker, U.c.is_active.is_(True)).exists())
     return guards
@@ -152,18 +152,27 @@ def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
 
 def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
     """The claim of the next candidate object in one statement (see the module docstring, step 3); ``guarded``:
-    only if the checks of steps 1-2 pass (``_guards``), for the fast claim."""
-    cand = O.alias("cand")
+    only if the checks of steps 1-2 pass (``_guards``), for the fast claim.
+
+    The candidate is the worker's first claimable open object of the whole job (``candidates`` without its
+    window), taken only if it lies in the window, i.e. fewer than ``MaxConcurrentTaskCount`` open objects come
+    before it. That is the first claimable object of the window (every object of the window comes before every
+    open object outside it) without reading the whole window on every claim: the objects before the candidate
+    are the few in flight."""
+    cand, win = O.alias("cand"), O.alias("win")
     job, worker = bindparam("b_job", type_=Integer), bindparam("worker", type_=Integer)
     now = bindparam("now", type_=Float)
-    pick = candidates(job, worker, bindparam("maxc", type_=Integer), excluded, table=cand)
+    pick = candidates(job, worker, None, excluded, table=cand)
     pick = pick.with_only_columns(cand.c.idx).limit(1)
     if pg:
         pick = pick.with_for_update(skip_locked=True, of=cand)
+    before = select(win.c.idx).where(win.c.job_id == job, win.c.status == const("open"), win.c.held.is_(False))
+    window_full = before.where(win.c.idx < O.c.idx).order_by(win.c.idx).limit(1).offset(bindparam("skip")).exists()
     take = (
         update(O)
         .where(*(_guards(job, worker, now, pg) if guarded else []))
-        .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed, O.c.status == "open")
+        .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed)
+        .where(O.c.status == const("open"), ~window_full)
         .values(taken=O.c.taken + 1, updated_at=now)
         .returning(O.c.idx, O.c.line_json, O.c.source_ref)
     )
@@ -229,7 +238,9 @@ def _task(conn: Connection, job: JobFacts, assignment_id: int) -> Task:
 
 def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, guarded: bool = False) -> Task | None:
     """Take the next candidate object and lease it to the worker (step 3-4 of the module docstring)."""
-    params = {"b_job": job.id, "worker": worker, "now": now, "maxc": job.max_concurrent,
+    if job.max_concurrent < 1:  # an empty window
+        return None
+    params = {"b_job": job.id, "worker": worker, "now": now, "skip": job.max_concurrent - 1,
               "expires": now + job.task_time_limit}  # fmt: skip
     excluded: list[int] = []
     for _ in range(MAX_ATTEMPTS):
