@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gtcore.core.db import Prepared
+
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
 
@@ -78,7 +80,7 @@ VALUES {rows}
 ON CONFLICT (kind, coalesce(job_id, 0), key) WHERE status = 'pending' DO NOTHING
 """
 _ROW = "(:kind{i}, :job{i}, :key{i}, '{{}}', 'pending', 0, :run_after{i}, :now, :now)"
-_ADD_SQL: dict[int, Any] = {}
+_ADD_SQL: dict[int, Any] = {}  # item count -> its statement (gtcore.core.db.Prepared)
 
 
 def enqueue_due(conn: Connection, items: Sequence[tuple[str, int | None, float]], *, now: float | None = None) -> None:
@@ -93,11 +95,11 @@ def enqueue_due(conn: Connection, items: Sequence[tuple[str, int | None, float]]
         return
     n = len(items)
     if n not in _ADD_SQL:
-        _ADD_SQL[n] = text(_ADD.format(rows=", ".join(_ROW.format(i=i) for i in range(n))))
+        _ADD_SQL[n] = Prepared(text(_ADD.format(rows=", ".join(_ROW.format(i=i) for i in range(n)))))
     t = time.time() if now is None else now
     params: dict[str, Any] = {"now": t}
     for i, (kind, job_id, delay) in enumerate(items):
         if not kind or len(kind) > 64:
             raise ValueError(f"work kind must be 1-64 characters, not {kind!r}")
         params.update({f"kind{i}": kind, f"job{i}": job_id, f"key{i}": "", f"run_after{i}": t + max(0.0, delay)})
-    conn.execute(_ADD_SQL[n], params)
+    _ADD_SQL[n].run(conn, params)

@@ -88,7 +88,9 @@ SUBMIT = _live.values(
     status="submitted", submitted_at=_now, answer_json=bindparam("answer"), time_spent=_active, updated_at=_now
 ).returning(A.c.time_spent)
 # the fast submit's guarded UPDATE also asks what check_owner reads of the user row (the rest is checked before)
-FAST_SUBMIT = SUBMIT.where(select(U.c.id).where(U.c.id == A.c.worker_id, U.c.is_active.is_(True)).exists())
+FAST_SUBMIT = dbm.Prepared(
+    SUBMIT.where(select(U.c.id).where(U.c.id == A.c.worker_id, U.c.is_active.is_(True)).exists())
+)
 DECLINE = _live.values(status="declined", decline_reason=bindparam("reason"), updated_at=_now)
 RELEASE = _live.values(status="released", draft_json=None, draft_updated_at=None, time_spent=None, updated_at=_now)
 STOP = _live.values(status="stopped", time_spent=_active, updated_at=_now)
@@ -267,7 +269,7 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
             if fast is not None:
                 job_id, idx, text = fast
                 params = {"aid": assignment_id, "owner": actor.user_id, "now": t, "answer": text}
-                if conn.execute(FAST_SUBMIT, params).first() is not None:
+                if FAST_SUBMIT.first(conn, params) is not None:
                     done = leases.bump(conn, job_id, idx, t, answers=1)
                     return done, leases.settled(conn, job_id, t) if done else False
             row = _checked(conn, actor, assignment_id, t, "submit")

@@ -188,7 +188,9 @@ def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
     )
 
 
-TAKE = {(pg, guarded): _take_stmt(pg, [], guarded) for pg in (False, True) for guarded in (False, True)}
+TAKE = {(pg, g): dbm.Prepared(_take_stmt(pg, [], g)) for pg in (False, True) for g in (False, True)}
+P_INSERT_SQLITE = dbm.Prepared(INSERT_SQLITE)
+P_LOCK_USER = dbm.Prepared(LOCK_USER)
 
 
 def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
@@ -244,22 +246,29 @@ def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, gu
               "expires": now + job.task_time_limit}  # fmt: skip
     excluded: list[int] = []
     for _ in range(MAX_ATTEMPTS):
-        stmt = _take_stmt(pg, excluded, guarded) if excluded else TAKE[pg, guarded]
-        got = conn.execute(stmt, params).first()
+        if excluded:
+            found = conn.execute(_take_stmt(pg, excluded, guarded), params).first()
+            got = tuple(found) if found is not None else None
+        else:
+            got = TAKE[pg, guarded].first(conn, params)
         if got is None:
             return None
-        lease = {"p_job": job.id, "p_idx": got.idx, "p_worker": worker, "now": now, "expires": params["expires"]}
-        aid = got.id if pg else conn.execute(INSERT_SQLITE, lease).scalar()
+        idx, line_json, source_ref = got[0], got[1], got[2]
+        lease = {"p_job": job.id, "p_idx": idx, "p_worker": worker, "now": now, "expires": params["expires"]}
+        if pg:
+            aid = got[3]
+        else:
+            inserted = P_INSERT_SQLITE.first(conn, lease)
+            aid = inserted[0] if inserted is not None else None
         draft = None
         if aid is None:  # a row of this worker exists: only a released/expired one may be re-used
             reused = conn.execute(REUSE, lease).first()
             if reused is None:
-                conn.execute(UNTAKE, {"b_job": job.id, "b_idx": got.idx})
-                excluded.append(got.idx)
+                conn.execute(UNTAKE, {"b_job": job.id, "b_idx": idx})
+                excluded.append(idx)
                 continue
             aid, draft = reused.id, reused.draft_json
-        return _make_task(conn, job, int(aid), got.idx, got.line_json, got.source_ref, now, params["expires"],
-                          "leased", draft)  # fmt: skip
+        return _make_task(conn, job, int(aid), idx, line_json, source_ref, now, params["expires"], "leased", draft)
     return None
 
 
@@ -290,7 +299,8 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
             params = {"b_job": job_id, "worker": actor.user_id, "now": t}
             active = None
             if pg and actor.user_id is not None:  # one claim at a time per worker (two tabs): lock, then look
-                active = conn.execute(LOCK_USER, params).scalar()
+                locked = P_LOCK_USER.first(conn, params)
+                active = locked[0] if locked is not None else None
             fast = _fast_claim(conn, actor, cache.job(url, job_id), active, t, pg)
             if fast is not None:
                 return fast, None

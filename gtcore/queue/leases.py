@@ -146,6 +146,7 @@ BUMP = (
     )
     .returning(O.c.status)
 )
+P_BUMP = dbm.Prepared(BUMP)
 PROBE = (  # an open object no other transaction holds; locked to the commit (SKIP LOCKED: never waits)
     select(O.c.idx)
     .where(O.c.job_id == bindparam("b_job"), O.c.status == const("open"))
@@ -156,6 +157,7 @@ PROBE = (  # an open object no other transaction holds; locked to the commit (SK
 LOCK_JOB = (
     update(J).where(J.c.id == bindparam("b_job"), J.c.status == const("InProgress")).values(updated_at=bindparam("now"))
 )
+P_PROBE = dbm.Prepared(PROBE)
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)
 
 
@@ -167,19 +169,19 @@ def bump(
     Raises:
         TaskError: the object is not open (it cannot change any more): the caller's transaction must fail.
     """
-    new = conn.execute(
-        BUMP,
+    new = P_BUMP.first(
+        conn,
         {"b_job": job_id, "b_idx": idx, "now": now, "d_answers": answers, "d_taken": taken, "d_declines": declines},
-    ).scalar()
+    )
     if new is None:
         raise TaskError(f"object {idx} of job {job_id} is closed; nothing was changed")
-    return bool(new != "open")
+    return bool(new[0] != "open")
 
 
 def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
     """After settling an object: True when no open object is left and this transaction is the one to finish
     (the probe, then the job row lock only when the probe found nothing: see the module docstring)."""
-    if conn.execute(PROBE, {"b_job": job_id}).first() is not None:
+    if P_PROBE.first(conn, {"b_job": job_id}) is not None:
         return False
     if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
         return False
