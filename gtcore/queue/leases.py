@@ -158,6 +158,9 @@ LOCK_JOB = (
     update(J).where(J.c.id == bindparam("b_job"), J.c.status == const("InProgress")).values(updated_at=bindparam("now"))
 )
 P_PROBE = dbm.Prepared(PROBE)
+PROBE_SQL = (  # PROBE as text, for the statement of work.enqueue_due on PostgreSQL
+    "SELECT idx FROM objects WHERE job_id = :b_job AND status = 'open' ORDER BY idx DESC LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)
 
 
@@ -178,10 +181,13 @@ def bump(
     return bool(new[0] != "open")
 
 
-def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
+def close_job_if_done(conn: Connection, job_id: int, now: float, *, probed: bool | None = None) -> bool:
     """After settling an object: True when no open object is left and this transaction is the one to finish
-    (the probe, then the job row lock only when the probe found nothing: see the module docstring)."""
-    if P_PROBE.first(conn, {"b_job": job_id}) is not None:
+    (the probe, then the job row lock only when the probe found nothing: see the module docstring).
+    ``probed``: the probe already ran (in the due-work statement, see ``settled``), and found an object or not."""
+    if probed is None:
+        probed = P_PROBE.first(conn, {"b_job": job_id}) is not None
+    if probed:
         return False
     if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
         return False
@@ -193,8 +199,12 @@ def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
 def settled(conn: Connection, job_id: int, now: float) -> bool:
     """After ``bump`` moved an object out of ``open``: record the work due (``gtcore.jobs.due``) in this
     transaction; True when it was the job's last open object (finishing it became due)."""
-    due.object_settled(conn, job_id)
-    if close_job_if_done(conn, job_id, now):
+    if conn.dialect.name == "postgresql":  # the probe rides in the due-work insert's statement: one round trip
+        probed = bool(due.object_settled(conn, job_id, then=PROBE_SQL, then_params={"b_job": job_id}))
+    else:
+        due.object_settled(conn, job_id)
+        probed = None
+    if close_job_if_done(conn, job_id, now, probed=probed):
         due.job_ended(conn, job_id, "Completed")
         return True
     return False
