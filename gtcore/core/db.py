@@ -155,17 +155,19 @@ class Prepared:
         if not conn.in_transaction():  # as Connection.execute would: commit()/rollback() then reach the driver
             conn.begin()
         sql, order, defaults = self._for(conn)
-        merged = {**defaults, **params}
+        merged = {**defaults, **params} if defaults else params
         args: Any = [merged[k] for k in order] if order is not None else merged
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        events = conn.dispatch  # listeners (the profiler's) see the statement as they see any other
+        hooked = conn.engine.dispatch.before_cursor_execute or conn.engine.dispatch.after_cursor_execute
         try:
-            for before in events.before_cursor_execute:
-                sql, args = before(conn, cur, sql, args, None, False)
+            if hooked:  # engine listeners (the profiler's) see the statement as they see any other
+                for before in conn.dispatch.before_cursor_execute:
+                    sql, args = before(conn, cur, sql, args, None, False)
             cur.execute(sql, args)
             rows = cur.fetchall() if cur.description is not None else []
-            for after in events.after_cursor_execute:
-                after(conn, cur, sql, args, None, False)
+            if hooked:
+                for after in conn.dispatch.after_cursor_execute:
+                    after(conn, cur, sql, args, None, False)
             return rows, cur.rowcount
         except conn.dialect.loaded_dbapi.Error as exc:
             conn._handle_dbapi_exception(exc, sql, args, cur, None)  # raises the wrapped error
