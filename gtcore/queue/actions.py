@@ -87,9 +87,15 @@ DRAFT_OVER = DRAFT.where(A.c.draft_json.is_not_distinct_from(bindparam("seen")))
 SUBMIT = _live.values(
     status="submitted", submitted_at=_now, answer_json=bindparam("answer"), time_spent=_active, updated_at=_now
 ).returning(A.c.time_spent)
-# the fast submit's guarded UPDATE also asks what check_owner reads of the user row (the rest is checked before)
+# the fast submit's guarded UPDATE also asks what check_owner reads of the user row (the rest is checked before),
+# and that the remembered job and object are this assignment's (not a row of a database made again since)
 FAST_SUBMIT = dbm.Prepared(
-    SUBMIT.where(select(U.c.id).where(U.c.id == A.c.worker_id, U.c.is_active.is_(True)).exists())
+    SUBMIT.where(
+        A.c.job_id == bindparam("fjob"),
+        A.c.object_idx == bindparam("fidx"),
+        select(J.c.id).where(J.c.id == bindparam("fjob"), J.c.created_at == bindparam("fcreated")).exists(),
+        select(U.c.id).where(U.c.id == A.c.worker_id, U.c.is_active.is_(True)).exists(),
+    )
 )
 DECLINE = _live.values(status="declined", decline_reason=bindparam("reason"), updated_at=_now)
 RELEASE = _live.values(status="released", draft_json=None, draft_updated_at=None, time_spent=None, updated_at=_now)
@@ -234,10 +240,11 @@ def _complete_adjustment(conn: Connection, row: Any, answer: dict) -> dict:
     return answer
 
 
-def _fast_answer(ctx: Context, actor: Actor, aid: int, answer: dict, now: float) -> tuple[int, int, str] | None:
-    """The fast submit's checked answer ``(job, object idx, answer JSON)``, when the assignment and its job are
-    known to this process (``gtcore.queue.facts``), the actor passes the team check, the job's lifetime has not
-    ended and the answer is valid; None otherwise (the full submit then checks and says why, in its order)."""
+def _fast_answer(ctx: Context, actor: Actor, aid: int, answer: dict, now: float) -> dict[str, Any] | None:
+    """The fast submit's parameters (the checked answer, the job and object it is for), when the assignment and
+    its job are known to this process (``gtcore.queue.facts``), the actor passes the team check, the job's
+    lifetime has not ended and the answer is valid; None otherwise (the full submit then checks and says why, in
+    its order)."""
     if actor.system or actor.user_id is None:
         return None
     known = cache.assignment(ctx.db.url, aid)
@@ -248,9 +255,11 @@ def _fast_answer(ctx: Context, actor: Actor, aid: int, answer: dict, now: float)
         return None
     try:
         clean = answers_mod.validate_answer(job.task_type, list(job.labels), answer)
-        return known[0], known[1], json.dumps(clean, ensure_ascii=False)
+        text = json.dumps(clean, ensure_ascii=False)
     except Exception:  # the full submit raises it, after the checks that come first
         return None
+    return {"aid": aid, "owner": actor.user_id, "now": now, "answer": text, "fjob": job.id, "fidx": known[1],
+            "fcreated": job.created_at}  # fmt: skip
 
 
 def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now: float | None = None) -> SubmitResult:
@@ -266,12 +275,9 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
 
     def tx() -> tuple[bool, bool]:
         with ctx.db.write() as conn:
-            if fast is not None:
-                job_id, idx, text = fast
-                params = {"aid": assignment_id, "owner": actor.user_id, "now": t, "answer": text}
-                if FAST_SUBMIT.first(conn, params) is not None:
-                    done = leases.bump(conn, job_id, idx, t, answers=1)
-                    return done, leases.settled(conn, job_id, t) if done else False
+            if fast is not None and FAST_SUBMIT.first(conn, fast) is not None:
+                done = leases.bump(conn, fast["fjob"], fast["fidx"], t, answers=1)
+                return done, leases.settled(conn, fast["fjob"], t) if done else False
             row = _checked(conn, actor, assignment_id, t, "submit")
             clean = answers_mod.validate_answer(row.task_type, json.loads(row.labels_json), answer)
             if row.task_type == "AdjustmentBoundingBox":

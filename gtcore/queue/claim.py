@@ -140,11 +140,15 @@ TASK = (
 
 def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
     """What step 1-2 of the module docstring look at, as conditions of the take itself (the fast claim): the job
-    runs, the worker is active (PostgreSQL read it under the user lock), holds no live lease in the job (resume),
-    and no lease of the job has run out (expiry first). Any of them false: the take changes nothing."""
+    runs (and is the one whose facts were used), the worker is active (PostgreSQL read it under the user lock),
+    holds no live lease in the job (resume), and no lease of the job has run out (expiry first). Any of them
+    false: the take changes nothing."""
+    created = bindparam("created", type_=Float)
     own = select(A.c.id).where(A.c.job_id == job, A.c.worker_id == worker, one_of(A.c.status, LIVE)).exists()
     stale = select(A.c.id).where(A.c.job_id == job, one_of(A.c.status, LIVE), A.c.lease_expires_at < now).exists()
-    guards = [select(J.c.id).where(J.c.id == job, J.c.status == const("InProgress")).exists(), ~own, ~stale]
+    # created_at: the facts are of this job (not of a job of the same id in a database made again since)
+    running = select(J.c.id).where(J.c.id == job, J.c.status == const("InProgress"), J.c.created_at == created)
+    guards = [running.exists(), ~own, ~stale]
     if not pg:
         guards.append(select(U.c.id).where(U.c.id == worker, U.c.is_active.is_(True)).exists())
     return guards
@@ -243,7 +247,7 @@ def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, gu
     if job.max_concurrent < 1:  # an empty window
         return None
     params = {"b_job": job.id, "worker": worker, "now": now, "skip": job.max_concurrent - 1,
-              "expires": now + job.task_time_limit}  # fmt: skip
+              "expires": now + job.task_time_limit, "created": job.created_at}  # fmt: skip
     excluded: list[int] = []
     for _ in range(MAX_ATTEMPTS):
         if excluded:
