@@ -5,6 +5,11 @@ that the assignment is his: PermissionDenied otherwise), says why the action is 
 longer his to work on (TaskError), and changes state only through an UPDATE guarded by ``status IN
 ('leased','stopped') AND lease_expires_at >= now AND job InProgress``. So a submit after expiry, a second
 submit, or a submit racing a release is refused with the reason, and never overwrites anything.
+
+A submit of a task this process handed out (``gtcore.queue.facts`` knows its job and object) checks the team,
+the job's lifetime and the answer before its transaction, which then starts with the guarded UPDATE
+(``FAST_SUBMIT``: the owner, the user row's is_active and the remembered job and object are in its WHERE too);
+only when it changes nothing are the row loaded and the checks run, in their usual order, to say why.
 """
 
 from __future__ import annotations

@@ -9,14 +9,22 @@ database allows (each is a round trip on PostgreSQL):
    InProgress hands out nothing; stale leases are expired (``gtcore.queue.leases``) only when there are some;
 2. a live lease of this worker in this job is returned as is (resume; ``stopped`` becomes ``leased``);
 3. one statement takes the next object: ``UPDATE objects SET taken = taken + 1 WHERE idx = (candidate) AND
-   taken < needed AND status = 'open' RETURNING ...``, where the candidate is an ``open`` object among the first
-   ``MaxConcurrentTaskCount`` open objects of the job (by index: objects never re-open, so at most that many
-   objects are in flight), with ``taken < needed``, fewer declines than answers needed, and no assignment of
-   this worker that blocks it (submitted, declined, live); PostgreSQL takes it ``FOR UPDATE SKIP LOCKED`` and
+   taken < needed AND status = 'open' RETURNING ...``, where the candidate is the first ``open`` object (by
+   index) with ``taken < needed``, fewer declines than answers needed, and no assignment of this worker that
+   blocks it (submitted, declined, live), taken only if it is among the first ``MaxConcurrentTaskCount`` open
+   objects of the job (fewer than that many open objects before it: objects never re-open, so at most that many
+   objects are in flight); PostgreSQL takes it ``FOR UPDATE SKIP LOCKED`` and
    inserts the assignment in the same statement (a data-modifying CTE), SQLite in the next;
 4. the assignment insert is ``ON CONFLICT DO NOTHING`` on the unique (job, object, worker) key; when it hits
    the worker's released/expired row that row is re-used by a conditional UPDATE; if that loses too, ``taken``
    is given back and the next candidate (excluding this one) is tried.
+
+The fast claim (``_fast_claim``): once a process knows the job's fixed columns (``gtcore.queue.facts``, from an
+earlier full claim) and the actor passes the team and lifetime checks on them, step 1's SELECT is skipped: the
+take of step 3 carries what it was read for as conditions (job InProgress and still the job remembered, worker
+active, no live lease of his in the job, no run-out lease in the job: ``_guards``). SQLite then claims in two
+statements like the bare loop, PostgreSQL in the user lock plus one. When that take changes nothing the full
+claim above runs in the same transaction and decides (resume, expiry, refusals, or nothing to take).
 
 Correctness comes from the conditional UPDATE and the unique key, not from what Python read.
 The per-task actions live in ``gtcore.queue.actions`` and the expiry in ``gtcore.queue.leases``;
