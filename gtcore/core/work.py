@@ -101,12 +101,13 @@ def enqueue_due(
     ``then`` (PostgreSQL only): a query (SQL text, ``:name`` parameters from ``then_params``) sent in the same
     statement (the insert as a data-modifying CTE), to save its round trip; its rows are returned.
     """
-    if not items:
+    if not items and then is None:
         return []
     n = len(items)
     if (n, then) not in _ADD_SQL:
         insert = _ADD.format(rows=", ".join(_ROW.format(i=i) for i in range(n)))
-        _ADD_SQL[n, then] = Prepared(text(insert if then is None else f"WITH due AS ({insert}) {then}"))
+        with_then = insert if then is None else f"WITH due AS ({insert}) {then}"
+        _ADD_SQL[n, then] = Prepared(text(with_then if items else str(then)))
     t = time.time() if now is None else now
     params: dict[str, Any] = {"now": t, **(then_params or {})}
     for i, (kind, job_id, delay) in enumerate(items):
