@@ -122,6 +122,44 @@ def test_max_concurrent_counts_objects_not_tasks(any_world: QueueWorld) -> None:
     assert queue.claim_next(w.ctx, c, job, now=T0) is None
 
 
+def test_window_counts_open_objects_before_the_candidate(any_world: QueueWorld) -> None:
+    """The claim picks the worker's first claimable object and takes it only inside the window: a worker who
+    answered every object of the window gets nothing beyond it, even though later objects are untouched."""
+    w = any_world
+    job = w.new_job(n_objects=4, max_concurrent=2, workers_per_object=2)
+    a, b = w.workers[:2]
+    for i in range(2):
+        t = queue.claim_next(w.ctx, a, job, now=T0 + i)
+        assert t is not None and t.object_idx == i
+        queue.submit(w.ctx, a, t.assignment_id, box_answer(), now=T0 + i)
+    assert queue.claim_next(w.ctx, a, job, now=T0 + 3) is None  # objects 0 and 1 still open: 2, 3 wait
+    tb = queue.claim_next(w.ctx, b, job, now=T0 + 3)
+    assert tb is not None and tb.object_idx == 0
+    queue.submit(w.ctx, b, tb.assignment_id, box_answer(), now=T0 + 4)  # object 0 done: the window moves on
+    ta = queue.claim_next(w.ctx, a, job, now=T0 + 5)
+    assert ta is not None and ta.object_idx == 2
+
+
+def test_remembered_job_facts_never_outlive_the_rows(any_world: QueueWorld) -> None:
+    """Claims and submits remember a job's fixed columns and an assignment's object per process; a job row or an
+    assignment that is not what was remembered (a database made again under the same URL) is read afresh."""
+    w = any_world
+    job = w.new_job(n_objects=3, task_time_limit=300)
+    a, b = w.workers[:2]
+    ta = queue.claim_next(w.ctx, a, job, now=T0)
+    assert ta is not None and ta.object_idx == 0 and ta.lease_expires_at == T0 + 300
+    with w.ctx.db.write() as conn:  # the same ids, other rows: the lease is now on object 1
+        conn.execute(dbm.jobs.update().where(dbm.jobs.c.id == job).values(created_at=T0 - 5, task_time_limit=77))
+        conn.execute(dbm.assignments.update().where(dbm.assignments.c.id == ta.assignment_id).values(object_idx=1))
+        conn.execute(dbm.objects.update().where(dbm.objects.c.job_id == job).values(taken=0))
+        conn.execute(dbm.objects.update().where(dbm.objects.c.job_id == job, dbm.objects.c.idx == 1).values(taken=1))
+    tb = queue.claim_next(w.ctx, b, job, now=T0 + 1)
+    assert tb is not None and tb.object_idx == 0 and tb.lease_expires_at == T0 + 1 + 77
+    result = queue.submit(w.ctx, a, ta.assignment_id, box_answer(), now=T0 + 2)
+    assert result.object_done
+    assert [(o.idx, o.status, o.answers) for o in w.objects(job)] == [(0, "open", 0), (1, "done", 1), (2, "open", 0)]
+
+
 # --- submit ------------------------------------------------------------------------------------------
 
 

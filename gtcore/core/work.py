@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gtcore.core.db import Prepared
+
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
 
@@ -78,26 +80,38 @@ VALUES {rows}
 ON CONFLICT (kind, coalesce(job_id, 0), key) WHERE status = 'pending' DO NOTHING
 """
 _ROW = "(:kind{i}, :job{i}, :key{i}, '{{}}', 'pending', 0, :run_after{i}, :now, :now)"
-_ADD_SQL: dict[int, Any] = {}
+_ADD_SQL: dict[tuple[int, str | None], Prepared] = {}  # (item count, then) -> its statement
 
 
-def enqueue_due(conn: Connection, items: Sequence[tuple[str, int | None, float]], *, now: float | None = None) -> None:
+def enqueue_due(
+    conn: Connection,
+    items: Sequence[tuple[str, int | None, float]],
+    *,
+    now: float | None = None,
+    then: str | None = None,
+    then_params: dict[str, Any] | None = None,
+) -> list[tuple]:
     """Record several kinds of work due at once (``(kind, job_id, delay_seconds)``, empty key and payload), in one
     statement: the hot path of the queue, where every settled object makes the same few items of its job due.
 
     Unlike ``enqueue`` an item already pending is left exactly as it is (``DO NOTHING``: the contract allows not
     moving ``run_after``), because on PostgreSQL ``DO UPDATE`` locks that pending row to the commit and so made
     every concurrent submit of a job wait for the one before it (the same pending rows of the job's kinds).
+
+    ``then`` (PostgreSQL only): a query (SQL text, ``:name`` parameters from ``then_params``) sent in the same
+    statement (the insert as a data-modifying CTE), to save its round trip; its rows are returned.
     """
-    if not items:
-        return
+    if not items and then is None:
+        return []
     n = len(items)
-    if n not in _ADD_SQL:
-        _ADD_SQL[n] = text(_ADD.format(rows=", ".join(_ROW.format(i=i) for i in range(n))))
+    if (n, then) not in _ADD_SQL:
+        insert = _ADD.format(rows=", ".join(_ROW.format(i=i) for i in range(n)))
+        with_then = insert if then is None else f"WITH due AS ({insert}) {then}"
+        _ADD_SQL[n, then] = Prepared(text(with_then if items else str(then)))
     t = time.time() if now is None else now
-    params: dict[str, Any] = {"now": t}
+    params: dict[str, Any] = {"now": t, **(then_params or {})}
     for i, (kind, job_id, delay) in enumerate(items):
         if not kind or len(kind) > 64:
             raise ValueError(f"work kind must be 1-64 characters, not {kind!r}")
         params.update({f"kind{i}": kind, f"job{i}": job_id, f"key{i}": "", f"run_after{i}": t + max(0.0, delay)})
-    conn.execute(_ADD_SQL[n], params)
+    return _ADD_SQL[n, then].run(conn, params)[0]

@@ -29,13 +29,14 @@ INTERMEDIATE_MIN_SECONDS = 5.0
 _autolabel_jobs: dict[tuple[str, int], bool] = {}
 
 
-def object_settled(conn: Connection, job_id: int) -> None:
+def object_settled(conn: Connection, job_id: int, *, then: str | None = None, then_params: dict | None = None) -> list:
     """Every settled object: one statement, and no lock on the job's pending items (``work.enqueue_due``).
-    A job with automated data labeling also gets its loop's ``autolabel.step`` (it looks whether a batch ran dry)."""
+    A job with automated data labeling also gets its loop's ``autolabel.step`` (it looks whether a batch ran dry).
+    ``then``: a query sent in the same statement on PostgreSQL (``work.enqueue_due``); its rows are returned."""
     items = [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
     if _uses_autolabel(conn, job_id):
         items.append((AUTOLABEL_STEP, job_id, 0.0))
-    work.enqueue_due(conn, items)
+    return work.enqueue_due(conn, items, then=then, then_params=then_params)
 
 
 def _uses_autolabel(conn: Connection, job_id: int) -> bool:

@@ -9,14 +9,22 @@ database allows (each is a round trip on PostgreSQL):
    InProgress hands out nothing; stale leases are expired (``gtcore.queue.leases``) only when there are some;
 2. a live lease of this worker in this job is returned as is (resume; ``stopped`` becomes ``leased``);
 3. one statement takes the next object: ``UPDATE objects SET taken = taken + 1 WHERE idx = (candidate) AND
-   taken < needed AND status = 'open' RETURNING ...``, where the candidate is an ``open`` object among the first
-   ``MaxConcurrentTaskCount`` open objects of the job (by index: objects never re-open, so at most that many
-   objects are in flight), with ``taken < needed``, fewer declines than answers needed, and no assignment of
-   this worker that blocks it (submitted, declined, live); PostgreSQL takes it ``FOR UPDATE SKIP LOCKED`` and
+   taken < needed AND status = 'open' RETURNING ...``, where the candidate is the first ``open`` object (by
+   index) with ``taken < needed``, fewer declines than answers needed, and no assignment of this worker that
+   blocks it (submitted, declined, live), taken only if it is among the first ``MaxConcurrentTaskCount`` open
+   objects of the job (fewer than that many open objects before it: objects never re-open, so at most that many
+   objects are in flight); PostgreSQL takes it ``FOR UPDATE SKIP LOCKED`` and
    inserts the assignment in the same statement (a data-modifying CTE), SQLite in the next;
 4. the assignment insert is ``ON CONFLICT DO NOTHING`` on the unique (job, object, worker) key; when it hits
    the worker's released/expired row that row is re-used by a conditional UPDATE; if that loses too, ``taken``
    is given back and the next candidate (excluding this one) is tried.
+
+The fast claim (``_fast_claim``): once a process knows the job's fixed columns (``gtcore.queue.facts``, from an
+earlier full claim) and the actor passes the team and lifetime checks on them, step 1's SELECT is skipped: the
+take of step 3 carries what it was read for as conditions (job InProgress and still the job remembered, worker
+active, no live lease of his in the job, no run-out lease in the job: ``_guards``). SQLite then claims in two
+statements like the bare loop, PostgreSQL in the user lock plus one. When that take changes nothing the full
+claim above runs in the same transaction and decides (resume, expiry, refusals, or nothing to take).
 
 Correctness comes from the conditional UPDATE and the unique key, not from what Python read.
 The per-task actions live in ``gtcore.queue.actions`` and the expiry in ``gtcore.queue.leases``;
@@ -36,8 +44,9 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
-from gtcore.output.writer import gold_attribute
-from gtcore.queue.leases import LIVE, candidates, expire_job_leases, one_of, retrying
+from gtcore.queue import facts as cache
+from gtcore.queue.facts import JobFacts
+from gtcore.queue.leases import LIVE, candidates, const, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.previous import previous_of
 
@@ -137,18 +146,45 @@ TASK = (
 )
 
 
-def _take_stmt(pg: bool, excluded: list[int]) -> Any:
-    """The claim of the next candidate object in one statement (see the module docstring, step 3)."""
-    cand = O.alias("cand")
+def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
+    """What step 1-2 of the module docstring look at, as conditions of the take itself (the fast claim): the job
+    runs (and is the one whose facts were used), the worker is active (PostgreSQL read it under the user lock),
+    holds no live lease in the job (resume), and no lease of the job has run out (expiry first). Any of them
+    false: the take changes nothing."""
+    created = bindparam("created", type_=Float)
+    own = select(A.c.id).where(A.c.job_id == job, A.c.worker_id == worker, one_of(A.c.status, LIVE)).exists()
+    stale = select(A.c.id).where(A.c.job_id == job, one_of(A.c.status, LIVE), A.c.lease_expires_at < now).exists()
+    # created_at: the facts are of this job (not of a job of the same id in a database made again since)
+    running = select(J.c.id).where(J.c.id == job, J.c.status == const("InProgress"), J.c.created_at == created)
+    guards = [running.exists(), ~own, ~stale]
+    if not pg:
+        guards.append(select(U.c.id).where(U.c.id == worker, U.c.is_active.is_(True)).exists())
+    return guards
+
+
+def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
+    """The claim of the next candidate object in one statement (see the module docstring, step 3); ``guarded``:
+    only if the checks of steps 1-2 pass (``_guards``), for the fast claim.
+
+    The candidate is the worker's first claimable open object of the whole job (``candidates`` without its
+    window), taken only if it lies in the window, i.e. fewer than ``MaxConcurrentTaskCount`` open objects come
+    before it. That is the first claimable object of the window (every object of the window comes before every
+    open object outside it) without reading the whole window on every claim: the objects before the candidate
+    are the few in flight."""
+    cand, win = O.alias("cand"), O.alias("win")
     job, worker = bindparam("b_job", type_=Integer), bindparam("worker", type_=Integer)
     now = bindparam("now", type_=Float)
-    pick = candidates(job, worker, bindparam("maxc", type_=Integer), excluded, table=cand)
+    pick = candidates(job, worker, None, excluded, table=cand)
     pick = pick.with_only_columns(cand.c.idx).limit(1)
     if pg:
         pick = pick.with_for_update(skip_locked=True, of=cand)
+    before = select(win.c.idx).where(win.c.job_id == job, win.c.status == const("open"), win.c.held.is_(False))
+    window_full = before.where(win.c.idx < O.c.idx).order_by(win.c.idx).limit(1).offset(bindparam("skip")).exists()
     take = (
         update(O)
-        .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed, O.c.status == "open")
+        .where(*(_guards(job, worker, now, pg) if guarded else []))
+        .where(O.c.job_id == job, O.c.idx == pick.scalar_subquery(), O.c.taken < O.c.needed)
+        .where(O.c.status == const("open"), ~window_full)
         .values(taken=O.c.taken + 1, updated_at=now)
         .returning(O.c.idx, O.c.line_json, O.c.source_ref)
     )
@@ -164,7 +200,9 @@ def _take_stmt(pg: bool, excluded: list[int]) -> Any:
     )
 
 
-TAKE = {False: _take_stmt(False, []), True: _take_stmt(True, [])}
+TAKE = {(pg, g): dbm.Prepared(_take_stmt(pg, [], g)) for pg in (False, True) for g in (False, True)}
+P_INSERT_SQLITE = dbm.Prepared(INSERT_SQLITE)
+P_LOCK_USER = dbm.Prepared(LOCK_USER)
 
 
 def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
@@ -178,12 +216,11 @@ def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
     return job
 
 
-def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, source_ref: str | None,
+def _make_task(conn: Connection, job: JobFacts, aid: int, idx: int, line_json: str, source_ref: str | None,
                accepted_at: float, expires: float, status: str, draft_json: str | None) -> Task:  # fmt: skip
     line = json.loads(line_json)
-    gold = gold_attribute(job)
-    if gold:  # a gold object is served like any other: its known answer never reaches the worker's task
-        line.pop(gold, None)
+    if job.gold:  # a gold object is served like any other: its known answer never reaches the worker's task
+        line.pop(job.gold, None)
     return Task(
         assignment_id=aid,
         job_id=job.id,
@@ -199,11 +236,11 @@ def _make_task(conn: Connection, job: Any, aid: int, idx: int, line_json: str, s
         status=status,
         instructions=json.loads(job.instructions_json or "{}"),
         previous=previous_of(conn, job, line),
-        object_count=int(job.total_objects or 0),
+        object_count=job.total_objects,
     )
 
 
-def _task(conn: Connection, job: Any, assignment_id: int) -> Task:
+def _task(conn: Connection, job: JobFacts, assignment_id: int) -> Task:
     r = conn.execute(TASK, {"aid": assignment_id}).first()
     if r is None:
         raise NotFound(f"task {assignment_id} does not exist")
@@ -213,28 +250,48 @@ def _task(conn: Connection, job: Any, assignment_id: int) -> Task:
     )  # fmt: skip
 
 
-def _take(conn: Connection, job: Any, worker: int, now: float, pg: bool) -> Task | None:
+def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, guarded: bool = False) -> Task | None:
     """Take the next candidate object and lease it to the worker (step 3-4 of the module docstring)."""
-    params = {"b_job": job.id, "worker": worker, "now": now, "maxc": job.max_concurrent,
-              "expires": now + job.task_time_limit}  # fmt: skip
+    if job.max_concurrent < 1:  # an empty window
+        return None
+    params = {"b_job": job.id, "worker": worker, "now": now, "skip": job.max_concurrent - 1,
+              "expires": now + job.task_time_limit, "created": job.created_at}  # fmt: skip
     excluded: list[int] = []
     for _ in range(MAX_ATTEMPTS):
-        got = conn.execute(_take_stmt(pg, excluded) if excluded else TAKE[pg], params).first()
+        if excluded:
+            found = conn.execute(_take_stmt(pg, excluded, guarded), params).first()
+            got = tuple(found) if found is not None else None
+        else:
+            got = TAKE[pg, guarded].first(conn, params)
         if got is None:
             return None
-        lease = {"p_job": job.id, "p_idx": got.idx, "p_worker": worker, "now": now, "expires": params["expires"]}
-        aid = got.id if pg else conn.execute(INSERT_SQLITE, lease).scalar()
+        idx, line_json, source_ref = got[0], got[1], got[2]
+        lease = {"p_job": job.id, "p_idx": idx, "p_worker": worker, "now": now, "expires": params["expires"]}
+        if pg:
+            aid = got[3]
+        else:
+            inserted = P_INSERT_SQLITE.first(conn, lease)
+            aid = inserted[0] if inserted is not None else None
         draft = None
         if aid is None:  # a row of this worker exists: only a released/expired one may be re-used
             reused = conn.execute(REUSE, lease).first()
             if reused is None:
-                conn.execute(UNTAKE, {"b_job": job.id, "b_idx": got.idx})
-                excluded.append(got.idx)
+                conn.execute(UNTAKE, {"b_job": job.id, "b_idx": idx})
+                excluded.append(idx)
                 continue
             aid, draft = reused.id, reused.draft_json
-        return _make_task(conn, job, int(aid), got.idx, got.line_json, got.source_ref, now, params["expires"],
-                          "leased", draft)  # fmt: skip
+        return _make_task(conn, job, int(aid), idx, line_json, source_ref, now, params["expires"], "leased", draft)
     return None
+
+
+def _fast_claim(conn: Connection, actor: Actor, job: JobFacts | None, active: Any, t: float, pg: bool) -> Task | None:
+    """The claim in one guarded take (``_guards``) when the job's facts are known and the actor passes the checks
+    of ``_check_job``; None when it took nothing (the full claim then runs, in the same transaction, and decides)."""
+    if job is None or actor.user_id is None or (pg and not active) or lifetime_over(job, t):
+        return None
+    if not cache.in_team(actor, job.team_id):
+        return None  # require_team_member would refuse: the full claim says why
+    return _take(conn, job, int(actor.user_id), t, pg, guarded=True)
 
 
 def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = None) -> Task | None:
@@ -247,31 +304,40 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
+    url = ctx.db.url
 
     def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
             params = {"b_job": job_id, "worker": actor.user_id, "now": t}
             active = None
             if pg and actor.user_id is not None:  # one claim at a time per worker (two tabs): lock, then look
-                active = conn.execute(LOCK_USER, params).scalar()
+                locked = P_LOCK_USER.first(conn, params)
+                active = locked[0] if locked is not None else None
+            fast = _fast_claim(conn, actor, cache.job(url, job_id), active, t, pg)
+            if fast is not None:
+                return fast, None
             found = conn.execute(SEL_JOB_OWN, params).first()
             job = _check_job(actor, found, job_id, active if pg else (found.active if found is not None else None))
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
             if job.status != "InProgress":
                 return None, job
+            facts = cache.remember_job(url, job)
+            assert facts is not None  # InProgress
             if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
                 expire_job_lifetime(conn, job_id, t)
-                return None, job
+                return None, None
             if job.stale:
                 expire_job_leases(conn, job_id, t)
             if job.own is not None:  # live (not run out): the expiry above left it alone
                 conn.execute(RESUME, {"aid": job.own, "now": t})
-                return _task(conn, job, job.own), job
-            return _take(conn, job, worker, t, pg), job
+                return _task(conn, facts, job.own), None
+            return _take(conn, facts, worker, t, pg), None
 
-    task, job = retrying(tx)
-    if job.status != "InProgress":
-        raise JobClosed(f"job {job.name} is {job.status}: it hands out no more tasks", job.name, job.status)
+    task, closed = retrying(tx)
+    if closed is not None:
+        raise JobClosed(f"job {closed.name} is {closed.status}: it hands out no more tasks", closed.name, closed.status)
+    if task is not None:
+        cache.remember_assignment(url, task.assignment_id, task.job_id, task.object_idx)
     return task
 
 
@@ -281,6 +347,9 @@ def current_task(ctx: Context, actor: Actor, job_id: int, *, now: float | None =
     with ctx.db.read() as conn:
         found = conn.execute(SEL_JOB_OWN, {"b_job": job_id, "worker": actor.user_id, "now": t}).first()
         job = _check_job(actor, found, job_id, found.active if found is not None else None)
-        if job.status != "InProgress" or job.own is None:
+        facts = cache.remember_job(ctx.db.url, job)
+        if facts is None or job.own is None:  # not InProgress, or no live task
             return None
-        return _task(conn, job, job.own)
+        task = _task(conn, facts, job.own)
+    cache.remember_assignment(ctx.db.url, task.assignment_id, task.job_id, task.object_idx)
+    return task

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, literal_column, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
@@ -67,9 +67,15 @@ def retrying(fn: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
+def const(value: str) -> Any:
+    """A fixed string of the code (a status) as an SQL literal, not a bound parameter: SQLite plans an indexed
+    ``status = 'open'`` once, while ``status = ?`` (worse, ORs of them) is planned again on every execution."""
+    return literal_column("'" + value.replace("'", "''") + "'")
+
+
 def one_of(column: Any, values: tuple[str, ...]) -> Any:
-    """``column IN (...)`` written as ORs of equalities: no per-execution re-rendering of the statement."""
-    return or_(*(column == v for v in values))
+    """``column IN ('a', 'b')`` with literals (``const``): compiled once, no per-execution re-rendering."""
+    return column.in_([const(v) for v in values])
 
 
 def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int] | None = None, table: Any = O) -> Any:
@@ -79,12 +85,12 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
     object in flight stays inside it and at most MaxConcurrentTaskCount objects are in flight. ``table``: an
     alias of ``objects`` to select from (the claim nests this query in an UPDATE of ``objects``). Objects held by
     automated data labeling (``held``: not released to people yet, gtcore.autolabel.loop) are never candidates
-    and take no place in the window.
+    and take no place in the window. ``max_concurrent`` None: no window (the claim checks it on its candidate).
     """
     win = O.alias("win")
     window = (
         select(win.c.idx)
-        .where(win.c.job_id == job_id, win.c.status == "open", win.c.held.is_(False))
+        .where(win.c.job_id == job_id, win.c.status == const("open"), win.c.held.is_(False))
         .order_by(win.c.idx)
         .limit(max_concurrent)
         .scalar_subquery()
@@ -101,13 +107,14 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
     )
     q = select(table.c.idx, table.c.line_json, table.c.source_ref).where(
         table.c.job_id == job_id,
-        table.c.idx.in_(window),
-        table.c.status == "open",
+        table.c.status == const("open"),
         table.c.held.is_(False),
         table.c.taken < table.c.needed,
         table.c.declines < table.c.needed,
         ~mine,
     )
+    if max_concurrent is not None:
+        q = q.where(table.c.idx.in_(window))
     if excluded:
         q = q.where(table.c.idx.not_in(excluded))
     return q.order_by(table.c.idx)
@@ -125,7 +132,7 @@ _taken = O.c.taken + bindparam("d_taken")
 _declines = O.c.declines + bindparam("d_declines")
 BUMP = (
     update(O)
-    .where(O.c.job_id == bindparam("b_job"), O.c.idx == bindparam("b_idx"), O.c.status == "open")
+    .where(O.c.job_id == bindparam("b_job"), O.c.idx == bindparam("b_idx"), O.c.status == const("open"))
     .values(
         answers=_answers,
         taken=_taken,
@@ -139,15 +146,22 @@ BUMP = (
     )
     .returning(O.c.status)
 )
+P_BUMP = dbm.Prepared(BUMP)
 PROBE = (  # an open object no other transaction holds; locked to the commit (SKIP LOCKED: never waits)
     select(O.c.idx)
-    .where(O.c.job_id == bindparam("b_job"), O.c.status == "open")
+    .where(O.c.job_id == bindparam("b_job"), O.c.status == const("open"))
     .order_by(O.c.idx.desc())
     .limit(1)
     .with_for_update(skip_locked=True)
 )
-LOCK_JOB = update(J).where(J.c.id == bindparam("b_job"), J.c.status == "InProgress").values(updated_at=bindparam("now"))
-ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == "open").limit(1)
+LOCK_JOB = (
+    update(J).where(J.c.id == bindparam("b_job"), J.c.status == const("InProgress")).values(updated_at=bindparam("now"))
+)
+P_PROBE = dbm.Prepared(PROBE)
+PROBE_SQL = (  # PROBE as text, for the statement of work.enqueue_due on PostgreSQL
+    "SELECT idx FROM objects WHERE job_id = :b_job AND status = 'open' ORDER BY idx DESC LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)
 
 
 def bump(
@@ -158,19 +172,22 @@ def bump(
     Raises:
         TaskError: the object is not open (it cannot change any more): the caller's transaction must fail.
     """
-    new = conn.execute(
-        BUMP,
+    new = P_BUMP.first(
+        conn,
         {"b_job": job_id, "b_idx": idx, "now": now, "d_answers": answers, "d_taken": taken, "d_declines": declines},
-    ).scalar()
+    )
     if new is None:
         raise TaskError(f"object {idx} of job {job_id} is closed; nothing was changed")
-    return bool(new != "open")
+    return bool(new[0] != "open")
 
 
-def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
+def close_job_if_done(conn: Connection, job_id: int, now: float, *, probed: bool | None = None) -> bool:
     """After settling an object: True when no open object is left and this transaction is the one to finish
-    (the probe, then the job row lock only when the probe found nothing: see the module docstring)."""
-    if conn.execute(PROBE, {"b_job": job_id}).first() is not None:
+    (the probe, then the job row lock only when the probe found nothing: see the module docstring).
+    ``probed``: the probe already ran (in the due-work statement, see ``settled``), and found an object or not."""
+    if probed is None:
+        probed = P_PROBE.first(conn, {"b_job": job_id}) is not None
+    if probed:
         return False
     if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
         return False
@@ -182,8 +199,12 @@ def close_job_if_done(conn: Connection, job_id: int, now: float) -> bool:
 def settled(conn: Connection, job_id: int, now: float) -> bool:
     """After ``bump`` moved an object out of ``open``: record the work due (``gtcore.jobs.due``) in this
     transaction; True when it was the job's last open object (finishing it became due)."""
-    due.object_settled(conn, job_id)
-    if close_job_if_done(conn, job_id, now):
+    if conn.dialect.name == "postgresql":  # the probe rides in the due-work insert's statement: one round trip
+        probed = bool(due.object_settled(conn, job_id, then=PROBE_SQL, then_params={"b_job": job_id}))
+    else:
+        due.object_settled(conn, job_id)
+        probed = None
+    if close_job_if_done(conn, job_id, now, probed=probed):
         due.job_ended(conn, job_id, "Completed")
         return True
     return False
