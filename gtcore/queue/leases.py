@@ -120,9 +120,17 @@ def candidates(job_id: Any, worker: Any, max_concurrent: Any, excluded: list[int
     return q.order_by(table.c.idx)
 
 
+_A2 = A.alias("run_out")
+_RUN_OUT = (  # PostgreSQL: lock them in id order and skip those another transaction holds (a submit racing the
+    # expiry, or another claim expiring them): one bulk UPDATE waiting on rows in scan order deadlocked with those
+    select(_A2.c.id)
+    .where(_A2.c.job_id == bindparam("b_job"), one_of(_A2.c.status, LIVE), _A2.c.lease_expires_at < bindparam("now"))
+    .order_by(_A2.c.id)
+    .with_for_update(skip_locked=True)
+)
 EXPIRE = (
     update(A)
-    .where(A.c.job_id == bindparam("b_job"), one_of(A.c.status, LIVE), A.c.lease_expires_at < bindparam("now"))
+    .where(A.c.id.in_(_RUN_OUT), one_of(A.c.status, LIVE), A.c.lease_expires_at < bindparam("now"))
     .values(status="expired", updated_at=bindparam("now"))
     .returning(A.c.object_idx)
 )
