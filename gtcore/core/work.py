@@ -46,7 +46,10 @@ VALUES (:kind, :job_id, :key, :payload, 'pending', 0, :run_after, :now, :now)
 ON CONFLICT (kind, coalesce(job_id, 0), key) WHERE status = 'pending'
 DO UPDATE SET run_after = {least}(work_items.run_after, excluded.run_after)
 """
-_SQL = {"sqlite": text(_UPSERT.format(least="min")), "postgresql": text(_UPSERT.format(least="least"))}
+_SQL = {  # hot (every stop, every finish, every retry): compiled once per process with the other hot statements
+    "sqlite": Prepared(text(_UPSERT.format(least="min"))),
+    "postgresql": Prepared(text(_UPSERT.format(least="least"))),
+}
 
 
 def enqueue(
@@ -71,7 +74,7 @@ def enqueue(
         "run_after": t + max(0.0, delay_seconds),
         "now": t,
     }
-    conn.execute(_SQL[conn.dialect.name], params)
+    _SQL[conn.dialect.name].run(conn, params)
 
 
 _ADD = """

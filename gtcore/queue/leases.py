@@ -170,6 +170,8 @@ PROBE_SQL = (  # PROBE as text, for the statement of work.enqueue_due on Postgre
     "SELECT idx FROM objects WHERE job_id = :b_job AND status = 'open' ORDER BY idx DESC LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)
+P_LOCK_JOB = dbm.Prepared(LOCK_JOB)  # run once per job (its last submit): compiled with the others, see Prepared
+P_ANY_OPEN = dbm.Prepared(ANY_OPEN)
 
 
 def bump(
@@ -197,11 +199,11 @@ def close_job_if_done(conn: Connection, job_id: int, now: float, *, probed: bool
         probed = P_PROBE.first(conn, {"b_job": job_id}) is not None
     if probed:
         return False
-    if conn.execute(LOCK_JOB, {"b_job": job_id, "now": now}).rowcount != 1:
+    if P_LOCK_JOB.count(conn, {"b_job": job_id, "now": now}) != 1:
         return False
     if conn.dialect.name == "sqlite":  # the only writer: the probe's answer still holds
         return True
-    return conn.execute(ANY_OPEN, {"b_job": job_id}).first() is None
+    return P_ANY_OPEN.first(conn, {"b_job": job_id}) is None
 
 
 def settled(conn: Connection, job_id: int, now: float) -> bool:
