@@ -49,7 +49,7 @@ def click(page: Any, x: float, y: float) -> None:
 
 
 def painted_caption(page: Any) -> bool:
-    return page.get_by_text("pixels labelled on object 0").count() > 0
+    return page.get_by_text("pixels of this image labelled").count() > 0
 
 
 def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
@@ -71,6 +71,8 @@ def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
     start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
     canvas_box(page)
     wait_for_idle(page)
+    # no zoom for masks yet, and the screen says so (it offers none)
+    assert page.get_by_text("Zoom is not available for masks yet: you paint at 50% of the original").count() == 1
 
     # brush (label IC, 16 screen px = 32 original px): a horizontal stroke at canvas y=100 from x=50 to x=300
     (_, y_got), _ = stroke(page, [(50, 100), (300, 100)])
@@ -215,7 +217,7 @@ def test_adjustment_opens_the_earlier_mask_and_keeps_what_is_not_repainted(
     page.get_by_text("Eraser", exact=True).click()
     wait_for_idle(page)
     stroke(page, [(150, 60), (150, 230)])  # erase a vertical band at original x = 300
-    wait_until(lambda: page.get_by_text("pixels labelled on object").count() > 0 or None, what="caption")
+    wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0 or None, what="caption")
     wait_for_idle(page)
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Submitted: object 1 of").wait_for(timeout=30_000)

@@ -89,6 +89,11 @@ def segmentation_ui(
         tool = st.segmented_control("Tool", TOOLS, default="Brush", key=f"{key_prefix}::tool") or "Brush"
     with size_col:
         brush = st.slider("Brush size (screen pixels)", 2, 80, BRUSH_DEFAULT, key=f"{key_prefix}::brush")
+    if img.scale and img.scale < 1:
+        st.caption(
+            f"Zoom is not available for masks yet: you paint at {img.scale:.0%} of the original "
+            f"({img.original_size[0]:,} x {img.original_size[1]:,} px), and the mask is stored at its full resolution."
+        )
     ckey = canvas_key(key_prefix, task)
     state["widget_keys"] = [f"_gt_mask::{ckey}"]
     base, base_modified = _base(ctx, actor, task, img, state)
@@ -118,7 +123,7 @@ def segmentation_ui(
     orig = 1.0 / img.scale if img.scale else 1.0
     painted = int(np.count_nonzero(result.classes))
     st.caption(
-        f"{painted:,} of {result.classes.size:,} pixels labelled on object {task.object_idx}. Keys 1-9 and 0 "
+        f"{painted:,} of {result.classes.size:,} pixels of this image labelled. Keys 1-9 and 0 "
         f"switch the label; a {brush} px brush covers about {brush * orig:.0f} px of the original image. The "
         "toolbar above the image has undo, redo and reset. A polygon is filled when you click its first point."
     )
