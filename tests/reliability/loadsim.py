@@ -95,6 +95,7 @@ def refusal_kind(message: str) -> str:
         ("you released it", "released"),
         ("you declined it", "declined"),
         ("the job is", "job_closed"),
+        ("hands out no more tasks", "job_closed"),  # JobClosed from the claim that resumes a stopped task
         ("changed meanwhile", "race"),
         ("is closed", "object_closed"),
     ):
