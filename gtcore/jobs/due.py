@@ -14,8 +14,9 @@ Work is due by the real clock (a caller's ``now=`` moves the queue's own time ru
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from gtcore.core import db as dbm
 from gtcore.core import work
@@ -26,7 +27,13 @@ INTERMEDIATE = "jobs.intermediate"
 FINISH = "jobs.finish"
 AUTOLABEL_STEP = "autolabel.step"
 INTERMEDIATE_MIN_SECONDS = 5.0
-_autolabel_jobs: dict[tuple[str, int], bool] = {}
+_flags: dict[tuple[str, int], JobFlags] = {}  # (database, job) -> its flags, fixed at creation
+
+
+class JobFlags(NamedTuple):
+    total_objects: int
+    stopping: bool  # has StoppingConditions
+    autolabel: bool  # has LabelingJobAlgorithmsConfig
 
 
 def object_settled(conn: Connection, job_id: int, *, then: str | None = None, then_params: dict | None = None) -> list:
@@ -34,22 +41,40 @@ def object_settled(conn: Connection, job_id: int, *, then: str | None = None, th
     A job with automated data labeling also gets its loop's ``autolabel.step`` (it looks whether a batch ran dry).
     ``then``: a query sent in the same statement on PostgreSQL (``work.enqueue_due``); its rows are returned."""
     items = [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
-    if _uses_autolabel(conn, job_id):
+    flags = job_flags(conn, job_id)
+    if flags is not None and flags.autolabel:
         items.append((AUTOLABEL_STEP, job_id, 0.0))
     return work.enqueue_due(conn, items, then=then, then_params=then_params)
 
 
-def _uses_autolabel(conn: Connection, job_id: int) -> bool:
-    """Whether the job has LabelingJobAlgorithmsConfig (fixed at creation: cached per database and process)."""
-    key = (str(conn.engine.url), job_id)
-    if key not in _autolabel_jobs:
-        spec_json = conn.execute(select(dbm.jobs.c.spec_json).where(dbm.jobs.c.id == job_id)).scalar()
+def _key(engine: Engine, job_id: int) -> tuple[str, int]:
+    return str(engine.url), job_id
+
+
+def known_flags(engine: Engine, job_id: int) -> JobFlags | None:
+    """``job_flags`` when this process read them already (no transaction needed), else None."""
+    return _flags.get(_key(engine, job_id))
+
+
+def job_flags(conn: Connection, job_id: int) -> JobFlags | None:
+    """The job's object count and whether it has StoppingConditions / automated data labeling (all fixed at
+    creation: read once per database, job and process; None for a job that does not exist)."""
+    key = _key(conn.engine, job_id)
+    if key not in _flags:
+        row = conn.execute(
+            select(dbm.jobs.c.total_objects, dbm.jobs.c.spec_json).where(dbm.jobs.c.id == job_id)
+        ).first()
+        if row is None:
+            return None
         try:
-            spec = json.loads(spec_json or "{}")
+            spec = json.loads(row.spec_json or "{}")
         except ValueError:
             spec = {}
-        _autolabel_jobs[key] = bool(isinstance(spec, dict) and spec.get("LabelingJobAlgorithmsConfig"))
-    return _autolabel_jobs[key]
+        if not isinstance(spec, dict):
+            spec = {}
+        _flags[key] = JobFlags(int(row.total_objects), bool(spec.get("StoppingConditions")),
+                               bool(spec.get("LabelingJobAlgorithmsConfig")))  # fmt: skip
+    return _flags[key]
 
 
 def job_ended(conn: Connection, job_id: int, final_status: str = "Completed") -> None:

@@ -10,36 +10,26 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import bindparam, func, select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
+from gtcore.jobs import due
 
 O = dbm.objects  # noqa: E741
 J = dbm.jobs
 NOT_OPEN = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.status != "open")
-JOB_FACTS = select(J.c.total_objects, J.c.spec_json).where(J.c.id == bindparam("b_job"))
-_job_facts: dict[tuple[str, int], tuple[int, bool]] = {}  # (db, job) -> (total objects, has StoppingConditions)
 _last_step: dict[tuple[str, int], int] = {}  # (db, job) -> 1 % step of the last intermediate write here
 
 
 def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
-    """A job's object count and whether it has StoppingConditions (both fixed at creation: cached)."""
-    key = (ctx.db.url, job_id)
-    if key not in _job_facts:
+    """A job's object count and whether it has StoppingConditions (``due.job_flags``: fixed at creation, cached)."""
+    flags = due.known_flags(ctx.db.engine, job_id)
+    if flags is None:
         with ctx.db.read() as conn:
-            row = conn.execute(JOB_FACTS, {"b_job": job_id}).first()
-        if row is None:
-            return None
-        try:
-            spec = json.loads(row.spec_json or "{}")
-        except ValueError:
-            spec = {}
-        _job_facts[key] = (int(row.total_objects), bool(isinstance(spec, dict) and spec.get("StoppingConditions")))
-    return _job_facts[key]
+            flags = due.job_flags(conn, job_id)
+    return None if flags is None else (flags.total_objects, flags.stopping)
 
 
 def check_stopping(ctx: Context, job_id: int) -> bool:
