@@ -33,6 +33,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.jobs import actions as jobactions
+from gtcore.jobs.describe import spec_of
 
 O = dbm.objects  # noqa: E741
 J = dbm.jobs
@@ -77,10 +78,7 @@ def job_facts(conn: Connection, job_id: int) -> JobFacts | None:
     row = conn.execute(select(J).where(J.c.id == job_id)).first()
     if row is None:
         return None
-    try:
-        spec = json.loads(row.spec_json or "{}")
-    except ValueError:
-        spec = {}
+    spec = spec_of(row)
     return JobFacts(
         int(row.id),
         str(row.name),
@@ -90,7 +88,7 @@ def job_facts(conn: Connection, job_id: int) -> JobFacts | None:
         str(row.label_attribute),
         int(row.max_concurrent),
         int(row.total_objects),
-        spec if isinstance(spec, dict) else {},
+        spec,
         str(row.output_path),
     )
 

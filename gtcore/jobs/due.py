@@ -13,13 +13,13 @@ Work is due by the real clock (a caller's ``now=`` moves the queue's own time ru
 
 from __future__ import annotations
 
-import json
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, select
 
 from gtcore.core import db as dbm
 from gtcore.core import work
+from gtcore.jobs.describe import spec_of
 
 RESPONSES = "responses.write"
 STOPPING = "jobs.stopping"
@@ -66,12 +66,7 @@ def job_flags(conn: Connection, job_id: int) -> JobFlags | None:
         ).first()
         if row is None:
             return None
-        try:
-            spec = json.loads(row.spec_json or "{}")
-        except ValueError:
-            spec = {}
-        if not isinstance(spec, dict):
-            spec = {}
+        spec = spec_of(row)
         _flags[key] = JobFlags(int(row.total_objects), bool(spec.get("StoppingConditions")),
                                bool(spec.get("LabelingJobAlgorithmsConfig")))  # fmt: skip
     return _flags[key]
