@@ -368,6 +368,13 @@ def test_cli_create_admin_prompts_twice(
 ) -> None:
     from gtcore.cli.command import main
 
+    import io
+
+    class _Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", _Terminal())  # a person at a terminal answers the two prompts
     answers = iter(["first try password", "second try password"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert main(["create-admin", "--email", "root@example.com"]) == 1
