@@ -366,9 +366,9 @@ def test_cli_create_admin_team_invite_reset(
 def test_cli_create_admin_prompts_twice(
     cli_env: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gtcore.cli.command import main
-
     import io
+
+    from gtcore.cli.command import main
 
     class _Terminal(io.StringIO):
         def isatty(self) -> bool:
