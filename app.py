@@ -1,8 +1,9 @@
 """Entry point: the sign-in gate, then the pages the signed-in user's roles allow.
 
 ``streamlit run app.py``. Streamlit finds the ``st.App`` below and serves this file as a Starlette app with
-one route of ours added (``gtcore.ui.session_cookie``: the HttpOnly session cookie that keeps a browser
-signed in across reloads and tabs); each browser session then runs this file as the script (``__main__``).
+two routes of ours added (``gtcore.ui.session_cookie``: the HttpOnly session cookie that keeps a browser
+signed in across reloads and tabs; ``gtcore.api.server``: Ground Truth's API at ``<base>/api/sagemaker`` for boto3
+and the AWS CLI); each browser session then runs this file as the script (``__main__``).
 
 While no administrator exists, only the one-time "create the first administrator" form is shown; then the
 sign-in form (and the forced password change after a temporary password); then ``st.navigation`` built
@@ -25,9 +26,11 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     from streamlit import config
     from streamlit.starlette import App
 
+    from gtcore.api import server as sagemaker_api
     from gtcore.ui import session_cookie
 
-    app = App(ROOT / "app.py", routes=session_cookie.routes(str(config.get_option("server.baseUrlPath") or "")))
+    _base = str(config.get_option("server.baseUrlPath") or "")
+    app = App(ROOT / "app.py", routes=session_cookie.routes(_base) + sagemaker_api.routes(_base))
 else:
     import streamlit as st
 

@@ -15,6 +15,7 @@ context that locates the problem (file, line, field, URI)::
     │   └── SpecError            problems in a job spec (each Problem names the field)
     ├── NotFound                 a job, user, team or task that does not exist (or is not visible)
     ├── Conflict                 name taken, state does not allow the transition
+    │   └── LimitExceeded        a limit on how many there may be (teams, access keys)
     ├── PermissionDenied         the acting user's role or team does not allow the call
     ├── AuthError                sign-in problems
     │   ├── InvalidCredentials
@@ -110,6 +111,10 @@ class NotFound(GTError):
 
 
 class Conflict(GTError):
+    pass
+
+
+class LimitExceeded(Conflict):
     pass
 
 

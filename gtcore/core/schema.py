@@ -246,6 +246,30 @@ autolabel_models = Table(
 )
 
 
+# API access keys (SigV4): the secret is kept only encrypted with the server key (GT_API_SECRET_KEY, Fernet),
+# because verifying a signature needs it; revoking a key deletes its row.
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_enc", Text, nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+)
+
+# Tags of labeling jobs and work teams (CreateLabelingJob/CreateWorkteam Tags, AddTags, DeleteTags).
+# kind: "labeling-job" | "workteam"; resource_id: jobs.id or teams.id.
+resource_tags = Table(
+    "resource_tags",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("resource_id", Integer, primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False, default=""),
+)
+
 # The background-work queue (gtcore.core.work enqueues, gtcore.work.runner claims and runs).
 # status: pending | running | done | failed. At most one *pending* item per (kind, job_id, key).
 work_items = Table(
