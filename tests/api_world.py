@@ -32,6 +32,16 @@ from tests.fixtures.people import People
 
 REGION = "local"
 SERVER_KEY = access_keys.generate_server_key()
+# the bounding-box worker template of Ground Truth's documentation (sms-bounding-box), as a team keeps it in S3
+BOX_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <crowd-bounding-box name="boundingBox" src="{{ task.input.taskObject | grant_read_access }}"
+    header="Draw a box around each animal" labels="{{ task.input.labels | to_json | escape }}">
+    <full-instructions header="Bounding box instructions"><p>Draw a tight box.</p></full-instructions>
+    <short-instructions><p>Draw a box around each animal.</p></short-instructions>
+  </crowd-bounding-box>
+</crowd-form>
+"""
 
 
 @dataclass
@@ -81,6 +91,9 @@ class ApiWorld:
         labels.write_text(
             json.dumps({"document-version": "2018-11-28", "labels": [{"label": "cat"}, {"label": "dog"}]})
         )
+        template = self.root / "templates" / "bounding-box.liquid.html"
+        template.parent.mkdir(parents=True, exist_ok=True)
+        template.write_text(BOX_TEMPLATE)
         return {
             "LabelingJobName": name,
             "LabelAttributeName": "label",
@@ -91,9 +104,9 @@ class ApiWorld:
             "OutputConfig": {"S3OutputPath": str(self.root / "output")},
             "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
             "LabelCategoryConfigS3Uri": str(labels),
-            "StoppingConditions": {"MaxPercentageOfInputDatasetLabeled": 100},
             "HumanTaskConfig": {
                 "WorkteamArn": f"arn:aws:sagemaker:{REGION}:000000000000:workteam/private-crowd/{team}",
+                "UiConfig": {"UiTemplateS3Uri": str(template)},
                 "PreHumanTaskLambdaArn": "arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox",
                 "TaskKeywords": ["Images", "Bounding Box"],
                 "TaskTitle": "Bounding box task",
@@ -120,7 +133,16 @@ class ApiWorld:
         log = self.root / f"serve-api-{port}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gtcore.cli.command", "serve-api", "--port", str(port), "--log-level", "warning"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gtcore.cli.command",
+                    "serve-api",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
                 env=env,
                 cwd=str(REPO),
                 stdout=out,

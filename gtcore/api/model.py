@@ -19,6 +19,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from gtcore.api.errors import ApiError, validation
 
 SERVICE = "sagemaker"
+# shapes whose model pattern is widened here: a WorkteamArn may also be the bare team name (as in the job spec)
+WIDENED_PATTERNS = frozenset({"WorkteamArn"})
 
 
 @functools.cache
@@ -77,7 +79,8 @@ def _constraints(value: Any, shape: Shape, path: str, out: list[str]) -> None:
             out.append(f"{path}: at most {meta['max']} characters, not {len(value)}")
         if shape.enum and value not in shape.enum:
             out.append(f"{path}: {value!r} is not one of {', '.join(shape.enum)}")
-        rx = _regex(meta.get("pattern", "")) if meta.get("pattern") else None
+        widened = shape.name in WIDENED_PATTERNS
+        rx = _regex(meta.get("pattern", "")) if meta.get("pattern") and not widened else None
         if rx is not None and value and not rx.fullmatch(value):
             out.append(f"{path}: {value!r} does not match the pattern {meta['pattern']}")
     elif _number(shape, value) and value > meta.get("max", value):

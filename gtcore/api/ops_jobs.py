@@ -13,9 +13,9 @@ import os
 from typing import Any
 
 from gtcore.api import arns
-from gtcore.api.errors import validation
+from gtcore.api.errors import ApiError, validation
 from gtcore.api.registry import Call, operation
-from gtcore.core.errors import Conflict
+from gtcore.core.errors import Conflict, NotFound
 from gtcore.jobs import api as jobs
 from gtcore.jobs import listing
 from gtcore.workforce import workteams
@@ -41,6 +41,14 @@ def _refuse_relative(params: dict[str, Any]) -> None:
 @operation("CreateLabelingJob", model_checked=False)
 def create_labeling_job(call: Call) -> dict[str, Any]:
     _refuse_relative(call.params)
+    name = call.params.get("LabelingJobName")
+    if isinstance(name, str) and name:
+        try:  # a taken name is CreateLabelingJob's declared ResourceInUse (the spec path reports it as a problem)
+            taken = jobs.job_summary(call.ctx, call.actor, name)
+        except NotFound:
+            pass
+        else:
+            raise ApiError("ResourceInUse", f"a labeling job named {taken.name!r} already exists (names ignore case)")
     summary = jobs.create_labeling_job(call.ctx, call.actor, call.params, where="CreateLabelingJob request")
     return {"LabelingJobArn": summary.arn}
 

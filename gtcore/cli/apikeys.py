@@ -1,9 +1,9 @@
 """`gtcore` subcommands for the SageMaker API: the standalone server and access keys.
 
-    gtcore serve-api [--host 127.0.0.1] [--port 8502] [--workers N]   the API alone (uvicorn), at / and /api/sagemaker
-    gtcore create-access-key --email ADDRESS      prints IAM CreateAccessKey's {"AccessKey": {...}} (secret shown once)
-    gtcore delete-access-key --access-key-id ID   revokes a key at once
-    gtcore generate-api-secret-key                prints a new server key for GT_API_SECRET_KEY
+gtcore serve-api [--host 127.0.0.1] [--port 8502] [--workers N]   the API alone (uvicorn), at / and /api/sagemaker
+gtcore create-access-key --email ADDRESS      prints IAM CreateAccessKey's {"AccessKey": {...}} (secret shown once)
+gtcore delete-access-key --access-key-id ID   revokes a key at once
+gtcore generate-api-secret-key                prints a new server key for GT_API_SECRET_KEY
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     ctx = context()  # fail early, before binding, on unusable settings (and migrate the schema)
     if not ctx.settings.api_secret_keys:
-        raise ConfigError("GT_API_SECRET_KEY is not set: no access key could be checked (gtcore generate-api-secret-key)")
+        raise ConfigError(
+            "GT_API_SECRET_KEY is not set: no access key could be checked (gtcore generate-api-secret-key)"
+        )
     uvicorn.run(APP, factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
