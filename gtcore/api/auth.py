@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from gtcore.api.errors import ApiError
 from gtcore.context import Context
 from gtcore.core.access import Actor
-from gtcore.workforce import access_keys, signin, users
+from gtcore.workforce import access_keys, signin
 
 MAX_SKEW_SECONDS = 15 * 60
 SERVICE = "sagemaker"
@@ -158,7 +158,7 @@ def authenticate(ctx: Context, req: Received, now: float) -> Actor:
     wait = signin.throttle_retry_after(ctx, _throttle_key(key_id), req.client or "unknown", now)
     if wait > 0:
         raise ApiError("ThrottlingException", f"Rate exceeded: too many failed signatures, retry in {int(wait) + 1} s")
-    key = access_keys.secret_for(ctx, key_id)
+    key = access_keys.key_actor(ctx, key_id)
     if key is None:
         raise _fail(
             ctx, "UnrecognizedClientException", "The security token included in the request is invalid.", key_id, req
@@ -173,9 +173,9 @@ def authenticate(ctx: Context, req: Received, now: float) -> Actor:
             key_id,
             req,
         )
-    actor = users.actor_for(ctx, key.user_id)
-    if not actor.is_active:
-        raise ApiError("AccessDeniedException", f"{actor.email} is disabled")
+    actor = key.actor
+    if actor is None or not actor.is_active:
+        raise ApiError("AccessDeniedException", f"the owner of access key {key_id} is disabled")
     if key.last_used_at is None or key.last_used_at < now - access_keys.USED_EVERY:
         access_keys.mark_used(ctx, key_id, now)
     return actor

@@ -18,14 +18,14 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core.access import ADMIN, Actor
+from gtcore.core.access import ADMIN, WORKER, Actor
 from gtcore.core.errors import ConfigError, Conflict, LimitExceeded, NotFound, PermissionDenied
 from gtcore.core.settings import Settings
-from gtcore.workforce.users import require_admin_db, user_row
+from gtcore.workforce.users import require_admin_db, roles_of, user_row
 
 MAX_KEYS_PER_USER = 2
 ID_PREFIX = "AKGT"
@@ -166,6 +166,7 @@ class KeySecret:
     user_id: int
     secret: str
     last_used_at: float | None
+    actor: Actor | None = None  # the owner as the database has him now (``key_actor``)
 
 
 def secret_for(ctx: Context, key_id: str) -> KeySecret | None:
@@ -176,6 +177,36 @@ def secret_for(ctx: Context, key_id: str) -> KeySecret | None:
         return None
     secret = _decrypt(ctx.settings, row.secret_enc)
     return None if secret is None else KeySecret(int(row.user_id), secret, row.last_used_at)
+
+
+_U = dbm.users
+_KEY_OWNER = (
+    select(K.c.user_id, K.c.secret_enc, K.c.last_used_at, _U.c.email, _U.c.roles, _U.c.is_active, _U.c.worker_id)
+    .join(_U, _U.c.id == K.c.user_id)
+    .where(K.c.key_id == bindparam("key_id"))
+)
+_TEAMS_OF = select(dbm.team_members.c.team_id).where(dbm.team_members.c.user_id == bindparam("user_id"))
+
+
+def key_actor(ctx: Context, key_id: str) -> KeySecret | None:
+    """``secret_for`` plus the owner's Actor as the database has him now: the API's per-call lookup, one read
+    transaction with prepared statements (the team query only for workers, the only role it matters to)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(_KEY_OWNER, {"key_id": key_id}).first()
+        if row is None:
+            return None
+        roles = roles_of(row.roles)
+        teams = conn.execute(_TEAMS_OF, {"user_id": row.user_id}).scalars().all() if WORKER in roles else []
+    actor = Actor(
+        user_id=int(row.user_id),
+        email=row.email,
+        roles=roles,
+        team_ids=frozenset(int(t) for t in teams),
+        worker_id=row.worker_id,
+        is_active=bool(row.is_active),
+    )
+    secret = _decrypt(ctx.settings, row.secret_enc)
+    return None if secret is None else KeySecret(int(row.user_id), secret, row.last_used_at, actor)
 
 
 USED_EVERY = 60.0
