@@ -188,6 +188,19 @@ def test_workteams_workforce_and_tags(world: ApiWorld) -> None:
         assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "cost-centre", "Value": "42"}]
         assert world.aws(url, "list-tags", "--resource-arn", arn)["Tags"] == [{"Key": "cost-centre", "Value": "42"}]
 
+        from gtcore.workforce import teams
+
+        for i in range(len(sm.list_workteams(MaxResults=100)["Workteams"]), teams.MAX_TEAMS):
+            teams.create_team(world.ctx, world.admin, f"filler-{i}")
+        with pytest.raises(sm.exceptions.ResourceLimitExceeded):
+            sm.create_workteam(
+                WorkteamName="one-too-many",
+                Description="x",
+                MemberDefinitions=[{"CognitoMemberDefinition": {**pool, "UserGroup": "one-too-many"}}],
+            )
+        pages = list(sm.get_paginator("list_workteams").paginate(PaginationConfig={"PageSize": 10}))
+        assert [len(p["Workteams"]) for p in pages] == [10, 10, 5]
+
         assert sm.delete_workteam(WorkteamName="team-b")["Success"] is True
         with pytest.raises(ClientError) as exc:
             sm.describe_workteam(WorkteamName="team-b")
@@ -238,6 +251,8 @@ def test_error_codes(world: ApiWorld) -> None:
         # raw HTTP: no signature, a body that is not JSON (signed), an unknown target
         r = requests.post(url, data=b"{}", headers={"X-Amz-Target": "SageMaker.ListLabelingJobs"}, timeout=30)
         assert r.status_code == 400 and r.json()["__type"] == "MissingAuthenticationTokenException"
+        r = requests.post(url, data=b"{}", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"}, timeout=30)
+        assert r.status_code == 400 and r.json()["__type"] == "IncompleteSignatureException"
         assert signed_post(world, url, b"{not json", "SageMaker.ListLabelingJobs")["__type"] == "SerializationException"
         assert signed_post(world, url, b"{}", "SageMaker.Nope")["__type"] == "UnknownOperationException"
         body = b'{"LabelingJobName": 5}'
