@@ -1,4 +1,5 @@
-"""The SageMaker API (issue 22): per-user access keys (secrets encrypted) and tags of jobs and work teams.
+"""The SageMaker API (issue 22): per-user access keys (secrets encrypted), tags of jobs and work teams, and an
+index for listing jobs by creation time.
 
 Revision ID: 022_api_keys
 Revises: 0101_autolabel
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "resource_id", "key"),
     )
     _copy_job_tags()
+    op.create_index("ix_jobs_created", "jobs", ["created_at", "id"])
 
 
 def _copy_job_tags() -> None:
