@@ -274,9 +274,19 @@ def signed_post(world: ApiWorld, url: str, body: bytes, target: str) -> dict[str
     return dict(r.json())
 
 
-def test_authentication_and_roles(world: ApiWorld) -> None:
+def test_authentication_and_roles(world: ApiWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     with world.serve_api() as url:
         sm = world.client(url)
+        import boto3
+
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", url + "/api/sagemaker")  # an unchanged script's client
+        unchanged = boto3.client(
+            "sagemaker",
+            region_name="local",
+            aws_access_key_id=world.admin_key.key_id,
+            aws_secret_access_key=world.admin_key.secret,
+        )
+        assert [w["WorkforceName"] for w in unchanged.list_workforces()["Workforces"]] == ["default"]
         sm.create_labeling_job(**world.documented_request("auth-job", n_images=1))
 
         wrong = world.client(url, world.admin_key, secret="x" * 40)
