@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from gtcore.context import Context
-from gtcore.core.access import Actor
+from gtcore.core.access import ADMIN, AUDITOR, Actor
 from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape as _md
 from gtcore.ui.errors import show_error
@@ -91,6 +91,8 @@ def my_keys(ctx: Context, actor: Actor) -> None:
         f"For scripts using boto3's `sagemaker` client or the AWS CLI against this server "
         f"(at most {access_keys.MAX_KEYS_PER_USER} keys; what you may do is what your roles allow)."
     )
+    if not (actor.has(ADMIN) or actor.has(AUDITOR)):
+        st.info("The API serves admins and auditors: a key of yours works once you hold one of those roles.")
     if keys:
         _table(keys, with_owner=False)
     if st.button("Create access key", key="ak_mine_create", icon=":material/add:"):
