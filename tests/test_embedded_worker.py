@@ -1,7 +1,8 @@
 """`streamlit run app.py` runs one background worker inside the server (gtcore.ui.embedded): it starts with the
-app's first page run, does the due work (a job's finish here, and its own maintenance sweeps), and stops with
-the server: after SIGTERM the process ends and no item is left running under its name (a worker cut off in the
-middle of an item would leave it to another worker after its lease: tests/test_work.py's SIGKILL test)."""
+server (no page run needed, so jobs made through the SageMaker API finish too; a page run finds the same one),
+does the due work (a job's finish here, and its own maintenance sweeps), and stops with the server: after SIGTERM
+the process ends and no item is left running under its name (a worker cut off in the middle of an item would leave
+it to another worker after its lease: tests/test_work.py's SIGKILL test)."""
 
 from __future__ import annotations
 
@@ -49,12 +50,11 @@ def test_embedded_worker_starts_and_stops_with_streamlit_run(tmp_path: Path, bro
     server = StreamlitServer(REPO / "app.py", env, log_path=tmp_path / "streamlit.log")
     server.start()
     try:
-        time.sleep(1.0)
-        assert [r.status for r in _rows(ctx)] == ["pending"]  # no page run yet, no worker yet
-        page = new_page(browser)  # type: ignore[arg-type]
-        page.goto(server.base_url)
-        wait_for_idle(page)
+        # no page opened: the worker started with the server
         _wait(lambda: all(r.status == "done" for r in _rows(ctx) if r.kind == "jobs.finish"))
+        page = new_page(browser)  # type: ignore[arg-type]
+        page.goto(server.base_url)  # a page run finds the same worker (one per process)
+        wait_for_idle(page)
         rows = _rows(ctx)
         (finish,) = [r for r in rows if r.kind == "jobs.finish"]
         pid = server.proc.pid  # type: ignore[union-attr]
