@@ -1,10 +1,12 @@
-"""Workforce (admins): the table of workers, invitations, teams; disable/enable, reset, resend, roles."""
+"""Workforce (admins): the table of workers, invitations, teams, API access keys; disable/enable, reset, resend,
+roles."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from gtcore.core.errors import GTError
+from gtcore.ui import access_key_widgets as akw
 from gtcore.ui import workforce_widgets as ww
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
@@ -25,10 +27,12 @@ except GTError as exc:
     show_error(exc)
     st.stop()
 
-tab_workers, tab_invite, tab_teams = st.tabs(["Workers", "Invite", "Teams"])
+tab_workers, tab_invite, tab_teams, tab_keys = st.tabs(["Workers", "Invite", "Teams", "API keys"])
 with tab_workers:
     ww.workers_tab(ctx, actor, workers)
 with tab_invite:
     ww.invite_tab(ctx, actor, team_list)
 with tab_teams:
     ww.teams_tab(ctx, actor, team_list, workers)
+with tab_keys:
+    akw.workforce_keys_tab(ctx, actor, workers)

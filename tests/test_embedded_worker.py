@@ -1,7 +1,8 @@
 """`streamlit run app.py` runs one background worker inside the server (gtcore.ui.embedded): it starts with the
-app's first page run, does the due work (a job's finish here, and its own maintenance sweeps), and stops with
-the server: after SIGTERM the process ends and no item is left running under its name (a worker cut off in the
-middle of an item would leave it to another worker after its lease: tests/test_work.py's SIGKILL test)."""
+server (no page run needed, so jobs made through the SageMaker API finish too; a page run finds the same one),
+does the due work (a job's finish here, and its own maintenance sweeps), and stops with the server: after SIGTERM
+the process ends and no item is left running under its name (a worker cut off in the middle of an item would leave
+it to another worker after its lease: tests/test_work.py's SIGKILL test)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,13 @@ def test_embedded_worker_starts_and_stops_with_streamlit_run(tmp_path: Path, bro
     server = StreamlitServer(REPO / "app.py", env, log_path=tmp_path / "streamlit.log")
     server.start()  # returns once the server answers its health check
     try:
-        # the server is up and the item due, yet nobody has run it: no worker before the first page run
-        assert [r.status for r in _rows(ctx)] == ["pending"]
-        page = new_page(browser)  # type: ignore[arg-type]
-        page.goto(server.base_url)
-        wait_for_idle(page)
+        # no page opened: the worker started with the server
         _wait(lambda: all(r.status == "done" for r in _rows(ctx) if r.kind == "jobs.finish"))
         # and its own maintenance sweep (enqueued at its start, run once it is due)
         _wait(lambda: any(r.kind == "maintenance.sweep" and r.status == "done" for r in _rows(ctx)), timeout=120)
+        page = new_page(browser)  # type: ignore[arg-type]
+        page.goto(server.base_url)  # a page run finds the same worker (one per process)
+        wait_for_idle(page)
         rows = _rows(ctx)
         (finish,) = [r for r in rows if r.kind == "jobs.finish"]
         pid = server.proc.pid  # type: ignore[union-attr]

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from gtcore.core.errors import ConfigError, GTError
 from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<table>)
     SCHEMA_VERSION,
+    access_keys,
     assignments,
     autolabel_iterations,
     autolabel_jobs,
@@ -36,6 +37,7 @@ from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<t
     login_throttle,
     metadata,
     objects,
+    resource_tags,
     schema_info,
     team_members,
     teams,

@@ -17,6 +17,7 @@ context that locates the problem (file, line, field, URI)::
     │   └── MaskError            a worker's or a manifest's mask PNG that is not a valid label mask (output.mask_png)
     ├── NotFound                 a job, user, team or task that does not exist (or is not visible)
     ├── Conflict                 name taken, state does not allow the transition
+    │   └── LimitExceeded        a limit on how many there may be (teams, access keys)
     ├── PermissionDenied         the acting user's role or team does not allow the call
     ├── AuthError                sign-in problems
     │   ├── InvalidCredentials
@@ -117,6 +118,10 @@ class NotFound(GTError):
 
 
 class Conflict(GTError):
+    pass
+
+
+class LimitExceeded(Conflict):
     pass
 
 
