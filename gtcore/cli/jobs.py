@@ -216,7 +216,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--task-type",
-        choices=("BoundingBox", "ImageClassification", "ImageMultiClassification", "AdjustmentBoundingBox"),
+        choices=(
+            "BoundingBox",
+            "ImageClassification",
+            "ImageMultiClassification",
+            "AdjustmentBoundingBox",
+            "TextClassification",
+            "TextMultiClassification",
+        ),
         help="default: the old job's task type",
     )
     p.set_defaults(func=_chain)

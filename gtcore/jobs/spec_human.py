@@ -61,6 +61,8 @@ HUMAN_KEYS = (
 _TEMPLATE_ELEMENTS = (
     ("crowd-image-classifier-multi-select", tasktypes.IMAGE_MULTI_LABEL),
     ("crowd-image-classifier", tasktypes.IMAGE_CLASSIFICATION),
+    ("crowd-classifier-multi-select", tasktypes.TEXT_MULTI_LABEL),  # the text elements (no image- prefix)
+    ("crowd-classifier", tasktypes.TEXT_CLASSIFICATION),
     ("crowd-bounding-box", tasktypes.BOUNDING_BOX),
     ("crowd-semantic-segmentation", tasktypes.SEMANTIC_SEGMENTATION),
 )

@@ -1,0 +1,134 @@
+"""Text classification on the pages (AppTest, the whole app with its sign-in gate): the Label page's text screen
+(long text in a scrolling box, number-key buttons, multi-label toggles, Submit), a text file that cannot be read,
+the Create job form's text data setup and its task-type picker; and the text data setup itself (``.txt`` one
+object per line, ``.csv`` one per row, every bad line named, nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gtcore.core.access import Actor
+from gtcore.core.errors import ManifestError
+from gtcore.jobform import data as formdata
+from gtcore.manifests.datasetup_text import generate_text_manifest
+from gtcore.manifests.text_sources import MAX_TEXT_CHARS
+from tests.fixtures.labeling import LabelWorld, app_as, start_in_app
+
+LABELS = ["Positive", "Marketing", "Negative"]
+
+
+def text_job(world: LabelWorld, lines: list[dict[str, Any]], task_type: str = "TextClassification") -> Any:
+    return world.jobs.create(task_type=task_type, labels=LABELS, lines=lines)
+
+
+def buttons(at: Any, prefix: str) -> list[Any]:
+    return [b for b in at.button if str(b.key or "").startswith(prefix)]
+
+
+def test_text_screen_number_buttons_and_submit(app_world: LabelWorld) -> None:
+    world = app_world
+    ann = world.worker("ann@example.test")
+    long_text = "\n".join(f"Line {i}: <b>not bold</b> **not markdown** [x](javascript:alert(1))" for i in range(60))
+    job = text_job(world, [{"source": long_text}, {"source": "short one"}])
+    at = start_in_app(app_as(world, ann), job.job_id)
+    assert not at.exception
+    assert long_text in [t.value for t in at.text]  # plain text, as written (st.text renders no Markdown / HTML)
+    assert any("scroll the box" in c.value for c in at.caption)
+    picks = [b for b in at.button if "::choice::" in str(b.key)]
+    assert [b.label for b in picks] == ["1 · Positive", "2 · Marketing", "3 · Negative"]
+    at.button(key="label_submit").click().run()
+    assert "pick a label first" in " ".join(str(e.value) for e in at.error)
+    picks[1].click().run()
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    assert world.responses(job.name)[0][0]["answerContent"] == {"crowd-classifier": {"label": "Marketing"}}
+    assert "short one" in [t.value for t in at.run().text]
+
+
+def test_multi_label_buttons_toggle(app_world: LabelWorld) -> None:
+    world = app_world
+    ann = world.worker("ann@example.test")
+    job = text_job(world, [{"source": "a"}, {"source": "b"}], task_type="TextMultiClassification")
+    at = start_in_app(app_as(world, ann), job.job_id)
+
+    def picks() -> list[Any]:
+        return [b for b in at.button if "::choice::" in str(b.key)]
+
+    picks()[2].click().run()
+    picks()[0].click().run()
+    picks()[2].click().run()  # toggled off again
+    picks()[1].click().run()
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    answer = world.responses(job.name)[0][0]["answerContent"]
+    assert answer == {"crowd-classifier-multi-select": {"labels": ["Positive", "Marketing"]}}
+
+
+def test_unreadable_text_file_is_reported(app_world: LabelWorld, tmp_path: Path) -> None:
+    world = app_world
+    ann = world.worker("ann@example.test")
+    f = tmp_path / "t.txt"
+    f.write_text("fine now", encoding="utf-8")
+    job = text_job(world, [{"source-ref": str(f)}])
+    f.write_bytes(b"broken \xfe later")  # changed after the job was created
+    at = start_in_app(app_as(world, ann), job.job_id)
+    assert not at.exception
+    assert any("This text cannot be shown" in str(e.value) and "0xfe" in str(e.value) for e in at.error)
+
+
+# ---------------------------------------------------------------- data setup
+
+
+def test_text_data_setup_txt_and_csv(tmp_path: Path, page_ctx: Any) -> None:
+    ctx = page_ctx
+    folder = tmp_path / "texts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("first line\r\nsecond 😀 line\n", encoding="utf-8")
+    (folder / "sub" / "b.csv").write_text('"one, with comma"\n"two\nlines"\nthree\n', encoding="utf-8")
+    (folder / "ignored.json").write_text("{}", encoding="utf-8")
+    setup = generate_text_manifest(ctx.storage, str(folder))
+    lines = Path(setup.manifest_uri).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x) for x in lines] == [
+        {"source": "first line"},
+        {"source": "second 😀 line"},
+        {"source": "one, with comma"},
+        {"source": "two\nlines"},
+        {"source": "three"},
+    ]
+    assert setup.count == 5 and "😀" in lines[1]
+    assert Path(setup.manifest_uri).name.startswith("dataset-")
+
+
+def test_text_data_setup_names_every_bad_line(tmp_path: Path, page_ctx: Any) -> None:
+    ctx = page_ctx
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.txt").write_text("ok\n\n   \n" + "x" * (MAX_TEXT_CHARS + 1) + "\nok again\n", encoding="utf-8")
+    (folder / "b.txt").write_bytes(b"fine\nnot \xc3\x28 utf8\n")
+    (folder / "c.csv").write_text('id,text\n"only"\n', encoding="utf-8")
+    with pytest.raises(ManifestError) as info:
+        generate_text_manifest(ctx.storage, str(folder))
+    found = {(Path(p.where).name, p.line) for p in info.value.problems}
+    assert found == {("a.txt", 2), ("a.txt", 3), ("a.txt", 4), ("b.txt", 2), ("c.csv", 1)}, info.value
+    msgs = str(info.value)
+    assert "empty or only whitespace" in msgs and "20,000" in msgs and "0xc3" in msgs and "2 cells" in msgs
+    assert not list(folder.glob("dataset-*.manifest"))  # nothing written
+
+
+def test_form_data_setup_and_check_by_type(tmp_path: Path, page_ctx: Any) -> None:
+    ctx = page_ctx
+    admin = Actor.system_actor()
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hello\nworld\n", encoding="utf-8")
+    setup = formdata.run_data_setup(ctx, admin, str(folder), kind="text")
+    assert setup.count == 2
+    as_text = formdata.check_manifest(ctx, admin, setup.manifest_uri, "TextClassification")
+    assert as_text.ok and as_text.count == 2
+    as_image = formdata.check_manifest(ctx, admin, setup.manifest_uri, "BoundingBox")
+    assert not as_image.ok and "pick a text task type" in as_image.problems[0].message
