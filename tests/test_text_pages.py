@@ -132,3 +132,40 @@ def test_form_data_setup_and_check_by_type(tmp_path: Path, page_ctx: Any) -> Non
     assert as_text.ok and as_text.count == 2
     as_image = formdata.check_manifest(ctx, admin, setup.manifest_uri, "BoundingBox")
     assert not as_image.ok and "pick a text task type" in as_image.problems[0].message
+
+
+def test_create_job_page_text_classification(page_ctx: Any, tmp_path: Path) -> None:
+    """Pick the text type (its own defaults), set up .txt data, see the preview's text screen, create."""
+    from gtcore.jobs import api as jobs
+    from tests.fixtures.people import People
+    from tests.test_page_create_job import _add_label, _ok, _page, _texts
+
+    p = People(page_ctx)
+    admin = p.admin()
+    p.team("team-a")
+    folder = tmp_path / "tweets"
+    folder.mkdir()
+    (folder / "t.txt").write_text("great phone\nawful battery\n", encoding="utf-8")
+    at = _page(p.token(admin))
+    at.radio(key="cj_task_type").set_value("TextClassification").run()
+    _ok(at)
+    assert at.text_input(key="cj_title").value == "Choose the label of the text"
+    assert at.number_input(key="cj_time_min").value == 5
+    assert at.radio(key="cj_data_kind").value == "text"
+    at.text_input(key="cj_folder").input(str(folder)).run()
+    at.button(key="cj_setup").click().run()
+    _ok(at)
+    assert "2 objects from data setup." in _texts(at)
+    assert json.loads(at.code[0].value.splitlines()[0]) == {"source": "great phone"}
+    at.text_input(key="cj_name").input("tweets").run()
+    for label in ("good", "bad"):
+        at = _add_label(at, label)
+    at.toggle(key="cj_preview").set_value(True).run()
+    _ok(at)
+    assert "great phone" in [t.value for t in at.text]
+    assert [b.label for b in at.button if "::choice::" in str(b.key)] == ["1 · good", "2 · bad"]
+    at.button(key="cj_create").click().run()
+    _ok(at)
+    assert "Created labeling job tweets with 2 objects" in _texts(at)
+    made = jobs.describe_labeling_job(page_ctx, admin, "tweets")
+    assert made["HumanTaskConfig"]["TaskType"] == "TextClassification"

@@ -54,17 +54,13 @@ def read_text_source(storage: Any, uri: str) -> str:
     """The text of the file at ``uri`` (checked as above).
 
     Raises:
-        StorageError: the URI is not allowed or the file cannot be read.
+        StorageError: the URI is not allowed, the file cannot be read or is over ``MAX_TEXT_BYTES``.
         ValidationError: not UTF-8, empty, too long (the problem names the file).
     """
     norm = storage.normalize(uri)
-    data = storage.read_bytes(norm, max_bytes=MAX_TEXT_BYTES + 1)
-    if len(data) > MAX_TEXT_BYTES:
-        why = f"the file is larger than {MAX_TEXT_BYTES:,} bytes; a text holds at most {MAX_TEXT_CHARS:,} characters"
-        raise ValidationError([Problem(why, norm)], summary=f"{norm} is too large for a text object")
+    data = storage.read_bytes(norm, max_bytes=MAX_TEXT_BYTES)  # a larger file: StorageError naming its size
     text = decode_text(data, norm)
-    why = text_problem(text)
-    if why is not None:
+    if (why := text_problem(text)) is not None:
         raise ValidationError([Problem(f"the file {why}", norm)], summary=f"{norm} cannot be labeled")
     return text
 
