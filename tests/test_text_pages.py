@@ -169,3 +169,47 @@ def test_create_job_page_text_classification(page_ctx: Any, tmp_path: Path) -> N
     assert "Created labeling job tweets with 2 objects" in _texts(at)
     made = jobs.describe_labeling_job(page_ctx, admin, "tweets")
     assert made["HumanTaskConfig"]["TaskType"] == "TextClassification"
+
+
+def test_ner_screen_in_apptest_and_the_form(app_world: LabelWorld, tmp_path: Path) -> None:
+    """The NER screen renders under AppTest (the component's default: the draft) and submits its entities; the
+    Create job form writes the instructions into the NER label file."""
+    from gtcore.jobform.create import create_from_form
+    from gtcore.jobform.model import JobForm
+    from gtcore.jobs import api as jobs
+    from gtcore.queue import api as queue
+
+    world = app_world
+    ann = world.worker("ann@example.test")
+    src = tmp_path / "ner.manifest"
+    src.write_text('{"source":"Bob met Ana in Paris."}\n', encoding="utf-8")
+    form = JobForm(
+        name="ner-form",
+        manifest_uri=str(src),
+        output_path=str(world.root / "output"),
+        task_type="NamedEntityRecognition",
+        labels=["Person", "Place"],
+        title="Mark names",
+        description="Mark every person and place",
+        full_instructions="<b>Names</b> only",
+        team="team-a",
+    )
+    made = create_from_form(world.ctx, Actor.system_actor(), form)
+    described = jobs.describe_labeling_job(world.ctx, Actor.system_actor(), "ner-form")
+    config = json.loads(Path(described["LabelCategoryConfigS3Uri"]).read_text(encoding="utf-8"))
+    assert config["instructions"] == {
+        "shortInstruction": "Mark every person and place",
+        "fullInstruction": "<b>Names</b> only",
+    }
+    task = queue.claim_next(world.ctx, ann, made.job_id)
+    assert task is not None
+    draft = {"crowd-entity-annotation": {"entities": [{"endOffset": 3, "label": "Person", "startOffset": 0}]}}
+    queue.save_draft(world.ctx, ann, task.assignment_id, draft)
+    queue.stop_and_resume_later(world.ctx, ann, task.assignment_id)
+    at = start_in_app(app_as(world, ann), made.job_id, button="Resume")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Shift+arrow" in c.value for c in at.caption)
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert world.responses("ner-form")[0][0]["answerContent"] == draft

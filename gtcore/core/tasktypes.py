@@ -143,6 +143,20 @@ TEXT_MULTI_LABEL = TaskType(
     multi_choice=True,
     text=True,
 )
+NAMED_ENTITY_RECOGNITION = TaskType(
+    name="NamedEntityRecognition",
+    lambda_suffix="NamedEntityRecognition",
+    output_type="groundtruth/text-span",
+    title="Named entity recognition",
+    min_labels=1,
+    max_labels=30,  # console limit (the API has none), reference section 9
+    answer_element="crowd-entity-annotation",
+    supports_auto_labeling=False,
+    text=True,
+    marks_spans=True,
+)
+# Ground Truth's NER jobs name their worker UI by ARN (reference 1.8): ...:394669845002:human-task-ui/<this>
+NER_HUMAN_TASK_UI = "NamedEntityRecognition"
 
 TASK_TYPES: dict[str, TaskType] = {
     t.name: t
@@ -157,6 +171,7 @@ TASK_TYPES: dict[str, TaskType] = {
         VERIFICATION_SEMANTIC_SEGMENTATION,
         TEXT_CLASSIFICATION,
         TEXT_MULTI_LABEL,
+        NAMED_ENTITY_RECOGNITION,
     )
 }
 _BY_SUFFIX = {t.lambda_suffix: t for t in TASK_TYPES.values()}
@@ -172,6 +187,7 @@ CREATABLE = (
     VERIFICATION_SEMANTIC_SEGMENTATION,
     TEXT_CLASSIFICATION,
     TEXT_MULTI_LABEL,
+    NAMED_ENTITY_RECOGNITION,
 )
 # The output type of the attribute each verification / adjustment type works on.
 SOURCE_OUTPUT_TYPE = {

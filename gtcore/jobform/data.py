@@ -30,6 +30,7 @@ from gtcore.manifests import datasetup, datasetup_text, sample_digits, samples
 from gtcore.manifests.datasetup import DataSetup
 from gtcore.manifests.jsonl import load_manifest
 from gtcore.manifests.label_config import dumps_label_config, parse_label_config
+from gtcore.manifests.label_config_ner import dumps_ner_label_config
 from gtcore.manifests.text_sources import text_source_problems
 from gtcore.queue import answer_checks as answers
 from gtcore.queue.claim import Task
@@ -165,10 +166,18 @@ def example_preview(ctx: Context, actor: Actor, uri: str, max_side: int = 240) -
     return taskimages.display_image(ctx, uri, max_side)
 
 
-def write_label_config(ctx: Context, actor: Actor, job_name: str, labels: list[str]) -> str:
-    """Write the label category configuration file for ``labels``; returns its URI."""
+def write_label_config(
+    ctx: Context, actor: Actor, job_name: str, labels: list[str], *, instructions: dict[str, Any] | None = None
+) -> str:
+    """Write the label category configuration file for ``labels``; returns its URI. ``instructions`` (the form's
+    Instructions: named entity recognition) go into the file as Ground Truth's shortInstruction/fullInstruction."""
     require_admin(actor, action="write label configurations")
-    data = dumps_label_config(labels).encode("utf-8")
+    if instructions is not None:
+        short = str(instructions.get("Short") or "").strip() or "Label the entities of the text."
+        full = str(instructions.get("Full") or "").strip() or short
+        data = dumps_ner_label_config(labels, short, full).encode("utf-8")
+    else:
+        data = dumps_label_config(labels).encode("utf-8")
     return _save(ctx, uploads_uri(ctx, job_name, "labels.json", data), data)
 
 

@@ -54,6 +54,11 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
         "Read the text and pick all the labels that describe it.",
         300,
     ),
+    "NamedEntityRecognition": (
+        "Mark the named entities",
+        "Select every name in the text and give it its label (keys 1-9, 0).",
+        600,
+    ),
 }
 
 

@@ -26,6 +26,7 @@ from gtcore.jobs.spec_checks import Checker
 from gtcore.jobs.spec_human import check_human_task_config, task_type_from_template, team_from_workteam
 from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, split_lines
 from gtcore.manifests.label_config import load_label_config, validate_labels
+from gtcore.manifests.label_config_ner import instructions_text, ner_config_problems
 
 MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9)
 REGION = "local"
@@ -78,6 +79,7 @@ class _Validation:
         self.spec, self.problems = check_job_spec(request, where=where)
         self.manifest_problems: list[Problem] = []
         self.bad = {p.field for p in self.problems}
+        self.label_instructions = ("", "")  # NER: the label category file's (short, full) instructions, as text
 
     def add(self, field: str, message: str) -> None:
         self.problems.append(Problem(message, where=self.where, field=field))
@@ -148,7 +150,8 @@ class _Validation:
         if uri is None:
             return []
         try:
-            labels = load_label_config(self.ctx.storage, uri).labels
+            config = load_label_config(self.ctx.storage, uri)
+            labels = config.labels
         except ValidationError as exc:
             self.problems.extend(
                 Problem(p.message, where=p.where or uri, line=p.line, field=p.field or LABELS_FIELD)
@@ -162,6 +165,9 @@ class _Validation:
             self.problems.extend(
                 Problem(p.message, where=uri, field=p.field) for p in validate_labels(labels, task_type, where="labels")
             )
+        if task_type is not None and task_type.marks_spans:
+            self.problems.extend(ner_config_problems(config.raw, uri))
+            self.label_instructions = instructions_text(config.raw)
         missing = [x for x in (required or []) if x not in labels]
         if missing:
             self.add(LABELS_FIELD, f"an adjustment job keeps the original job's labels; missing: {', '.join(missing)}")
@@ -275,6 +281,8 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     if model_uri is not None:
         accepted["LabelingJobAlgorithmsConfig"]["InitialActiveLearningModelArn"] = model_uri
     instructions = copy.deepcopy(v.spec.instructions)
+    if not instructions["Short"] and not instructions["Full"]:  # NER: the label file's (Ground Truth's place)
+        instructions["Short"], instructions["Full"] = v.label_instructions
     for ex, given in zip(
         instructions["Examples"], _raw(accepted, "HumanTaskConfig", "Instructions", "Examples") or [], strict=False
     ):

@@ -33,7 +33,7 @@ from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
 from gtcore.output import records_segmentation as seg
-from gtcore.output.records_text import text_single_metadata
+from gtcore.output.records_text import ner_records, text_single_metadata
 from gtcore.output.records_verification import verification_records
 
 DEFAULT_DEPTH = 3
@@ -124,6 +124,10 @@ def build_records(
             files={} if files is None else files,
             problem=b._problem,
         )
+    elif tt.marks_spans:
+        out = ner_records(items, labels=spec.labels, attr=spec.label_attribute, job=b.job,
+                          output_type=tt.output_type, element=tt.answer_element, clock=clock,
+                          problem=b._problem)  # fmt: skip
     elif tt.verifies:
         out = verification_records(b, items)
     elif tt.draws_boxes:

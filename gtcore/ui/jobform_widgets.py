@@ -270,7 +270,8 @@ def task_type_ui(o: dict[str, Any]) -> None:
         help="Bounding box: workers draw labeled boxes. Classification (image or text): workers pick one label "
         "(single) or every label that applies (multi-label). Semantic segmentation: workers paint each pixel's "
         "label (the label attribute ends in -ref). Label verification: workers judge the boxes or mask an input "
-        "manifest already holds, picking one of your verification labels.",
+        "manifest already holds, picking one of your verification labels. Named entity recognition: workers "
+        "mark spans of the text with labels (the label file carries your instructions, as Ground Truth's).",
     )
 
 

@@ -46,6 +46,18 @@ def task_text(ctx: Context, actor: Actor, task: TaskLike) -> tuple[str | None, s
         return None, str(exc)
 
 
+def text_unavailable(
+    ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], error: str | None, preview: bool
+) -> TaskScreenResult:
+    """Say why the text cannot be shown; flag the object once (not in the Preview); nothing to submit."""
+    why = error or "the text cannot be read"
+    st.error(f"This text cannot be shown: {md_escape(why)}", icon=":material/error:")
+    if not preview and task.assignment_id > 0:
+        taskimages.flag_once(ctx, actor, task, why)
+        st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
+    return TaskScreenResult(answer=None, draft=state["saved"], missing="the text cannot be shown", image_error=why)
+
+
 def show_text(text: str) -> None:
     """The text as plain text, wrapped; long texts in a scrolling box."""
     long = len(text) > LONG_TEXT_CHARS or text.count("\n") >= LONG_TEXT_LINES
@@ -94,12 +106,7 @@ def text_classification_ui(
     labels = list(task.labels)
     text, error = task_text(ctx, actor, task)
     if text is None:
-        why = error or "the text cannot be read"
-        st.error(f"This text cannot be shown: {md_escape(why)}", icon=":material/error:")
-        if not preview and task.assignment_id > 0:
-            taskimages.flag_once(ctx, actor, task, why)
-            st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
-        return TaskScreenResult(answer=None, draft=state["saved"], missing="the text cannot be shown", image_error=why)
+        return text_unavailable(ctx, actor, task, state, error, preview)
     show_text(text)
     key = choice_key(key_prefix, task)
     state["widget_keys"] = [key, *(f"{key}::b{i}" for i in range(len(labels)))]
@@ -128,4 +135,8 @@ def text_screen(
     ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any], key_prefix: str, preview: bool
 ) -> TaskScreenResult:
     """The screen of a text task type (the hook ``gtcore.ui.task_view`` calls)."""
+    if tasktypes.get(task.task_type).marks_spans:
+        from gtcore.ui.entity_task import ner_screen
+
+        return ner_screen(ctx, actor, task, state, key_prefix, preview)
     return text_classification_ui(ctx, actor, task, state, key_prefix, preview)
