@@ -187,3 +187,35 @@ def test_viewer_page_shows_text_lines(tmp_path: Path, monkeypatch: pytest.Monkey
     at.button(key="viewer_t_build").click().run()
     assert not at.exception and any("exported to conll" in t.value for t in at.text)
     ctx.db.dispose()
+
+
+def test_cli_export_text(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "out.manifest"
+    src.write_text("\n".join([*PUBLISHED, TC_LINE]) + "\n", encoding="utf-8")
+    env = {**__import__("os").environ, "GT_HOME": str(tmp_path / "home"), "GT_LOCAL_ROOTS": str(tmp_path)}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gtcore.cli.command",
+            "export",
+            "--format",
+            "conll",
+            "--label-attribute",
+            "EntityRecognizerPOC-1",
+            str(src),
+            str(tmp_path / "dest"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,  # fmt: skip
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(tmp_path / "dest" / "ner.conll")
+    assert "Washington -X- _ O" in (tmp_path / "dest" / "ner.conll").read_text(encoding="utf-8")
+    assert "unlabeled" in run.stderr  # the text-classification line has no NER label
