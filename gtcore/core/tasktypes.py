@@ -128,7 +128,7 @@ TEXT_CLASSIFICATION = TaskType(
     min_labels=2,
     max_labels=30,  # console limit (the API has none), reference section 9
     answer_element="crowd-classifier",
-    supports_auto_labeling=False,
+    supports_auto_labeling=True,
     text=True,
 )
 TEXT_MULTI_LABEL = TaskType(
