@@ -213,3 +213,30 @@ def test_ner_screen_in_apptest_and_the_form(app_world: LabelWorld, tmp_path: Pat
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
     assert world.responses("ner-form")[0][0]["answerContent"] == draft
+
+
+def test_create_job_page_ner_preview(page_ctx: Any, tmp_path: Path) -> None:
+    """The NER type in the picker: its defaults, the preview renders the span editor on the first text."""
+    from tests.fixtures.people import People
+    from tests.test_page_create_job import _add_label, _ok, _page, _texts
+
+    p = People(page_ctx)
+    admin = p.admin()
+    p.team("team-a")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "d.txt").write_text("Bob met Ana in Paris\n", encoding="utf-8")
+    at = _page(p.token(admin))
+    at.radio(key="cj_task_type").set_value("NamedEntityRecognition").run()
+    _ok(at)
+    assert at.text_input(key="cj_title").value == "Mark the named entities"
+    at.text_input(key="cj_folder").input(str(folder)).run()
+    at.button(key="cj_setup").click().run()
+    at.text_input(key="cj_name").input("names").run()
+    at = _add_label(at, "Person")
+    at.toggle(key="cj_preview").set_value(True).run()
+    _ok(at)
+    assert any("Shift+arrow" in c.value for c in at.caption)
+    at.button(key="cj_create").click().run()
+    _ok(at)
+    assert "Created labeling job names with 1 objects" in _texts(at)

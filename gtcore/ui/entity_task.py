@@ -106,7 +106,7 @@ def ner_screen(
 ) -> TaskScreenResult:
     from gtcore.ui.text_task import task_text, text_unavailable
 
-    text, error = task_text(ctx, actor, task)
+    text, error = task_text(ctx, actor, task, state)
     if text is None:
         return text_unavailable(ctx, actor, task, state, error, preview)
     return entity_ui(text, task, state, key_prefix)

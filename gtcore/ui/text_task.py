@@ -31,8 +31,13 @@ TEXT_BOX_HEIGHT = 420
 PER_ROW = 4
 
 
-def task_text(ctx: Context, actor: Actor, task: TaskLike) -> tuple[str | None, str | None]:
-    """``(text, None)`` or ``(None, why it cannot be shown)``; checks that the actor may see the task."""
+def task_text(
+    ctx: Context, actor: Actor, task: TaskLike, state: dict[str, Any] | None = None
+) -> tuple[str | None, str | None]:
+    """``(text, None)`` or ``(None, why it cannot be shown)``; checks that the actor may see the task. With the
+    screen's ``state``, a text read once is kept there (a ``source-ref`` file is not read again on every rerun)."""
+    if state is not None and isinstance(state.get("text"), str):
+        return state["text"], None
     taskimages.check_view(ctx, actor, task)
     line: dict[str, Any] = getattr(task, "line", None) or {}
     inline = line_text(line)
@@ -41,9 +46,12 @@ def task_text(ctx: Context, actor: Actor, task: TaskLike) -> tuple[str | None, s
     if not task.source_ref:
         return None, "this dataset object has neither source text nor a source-ref"
     try:
-        return read_text_source(ctx.storage, task.source_ref), None
+        text = read_text_source(ctx.storage, task.source_ref)
     except GTError as exc:
         return None, str(exc)
+    if state is not None:
+        state["text"] = text
+    return text, None
 
 
 def text_unavailable(
@@ -104,7 +112,7 @@ def text_classification_ui(
 ) -> TaskScreenResult:
     tt = tasktypes.get(task.task_type)
     labels = list(task.labels)
-    text, error = task_text(ctx, actor, task)
+    text, error = task_text(ctx, actor, task, state)
     if text is None:
         return text_unavailable(ctx, actor, task, state, error, preview)
     show_text(text)
