@@ -124,3 +124,39 @@ def test_worker_marks_entities_with_mouse_and_keys(label_world: LabelWorld, stre
     }
     assert TEXTS[0][20:23] == "משה"
     page.context.close()
+
+
+def test_text_classification_keys_in_chromium(label_world: LabelWorld, streamlit_app: Any, browser: Any) -> None:
+    """Multi-label text: keys 3 and 1 toggle on, 3 again toggles off, Ctrl+Enter submits; the long text scrolls."""
+    world = label_world
+    temp = world.invite("bo@example.test")
+    long_text = "\n".join(f"Paragraph {i}: <b>not bold</b>" for i in range(80))
+    job = world.jobs.create(name="tc-keys", task_type="TextMultiClassification", labels=["Sports", "Politics", "Tech"],
+                            lines=[{"source": long_text}, {"source": "next one"}])  # fmt: skip
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "bo@example.test", temp)
+    change_password(page, temp, PASSWORD)
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    page.get_by_text("Paragraph 79: <b>not bold</b>").wait_for(state="attached", timeout=30_000)
+    scroller = page.get_by_text("Paragraph 0: <b>not bold</b>").locator("xpath=ancestor::*[@data-testid][1]")
+    assert scroller.count() >= 1
+    wait_for_idle(page)
+    for key in ("3", "1", "3"):
+        page.keyboard.press(key)
+        wait_for_idle(page, settle=0.3)
+    wait_until(
+        lambda: (
+            page.locator('[data-testid="stBaseButton-primary"]', has_text="Sports").count() >= 1
+            and page.locator('[data-testid="stBaseButton-primary"]', has_text="Tech").count() == 0
+        ),
+        timeout=20,
+        what="Sports on, Tech off",
+    )
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("Submitted: object 1 of 2 is saved").wait_for(timeout=30_000)
+    page.get_by_text("next one").wait_for(timeout=30_000)
+    assert world.responses("tc-keys")[0][0]["answerContent"] == {
+        "crowd-classifier-multi-select": {"labels": ["Sports"]}
+    }
+    page.context.close()

@@ -240,3 +240,31 @@ def test_create_job_page_ner_preview(page_ctx: Any, tmp_path: Path) -> None:
     at.button(key="cj_create").click().run()
     _ok(at)
     assert "Created labeling job names with 1 objects" in _texts(at)
+
+
+def test_text_data_setup_and_source_refs_on_s3(tmp_path: Path, s3_server: Any, s3_bucket: str) -> None:
+    """Text data setup over an S3 prefix (moto's server over HTTP, boto3), and source-ref text files on S3 checked
+    line by line: a missing object, a non-UTF-8 object and a bucket outside the allow-list are named."""
+    from gtcore.manifests.text_sources import read_text_source, text_source_problems
+    from gtcore.storage.store import Storage
+    from tests.fixtures.core import make_settings
+
+    client = s3_server.client()
+    client.put_object(Bucket=s3_bucket, Key="texts/a.txt", Body="one\ndeux 😀\n".encode())
+    client.put_object(Bucket=s3_bucket, Key="texts/b.csv", Body=b'"x, y"\nz\n')
+    client.put_object(Bucket=s3_bucket, Key="texts/bad.bin", Body=b"\xff\xfe")
+    store = Storage(make_settings(tmp_path, GT_S3_ENDPOINT_URL=s3_server.endpoint_url, GT_ALLOWED_BUCKETS=s3_bucket))
+    setup = generate_text_manifest(store, f"s3://{s3_bucket}/texts/")
+    assert setup.manifest_uri.startswith(f"s3://{s3_bucket}/texts/dataset-")
+    body = client.get_object(Bucket=s3_bucket, Key=setup.manifest_uri.split("/", 3)[3])["Body"].read().decode()
+    assert [json.loads(x)["source"] for x in body.splitlines()] == ["one", "deux 😀", "x, y", "z"]
+    assert read_text_source(store, f"s3://{s3_bucket}/texts/a.txt") == "one\ndeux 😀\n"
+    lines = [
+        {"source-ref": f"s3://{s3_bucket}/texts/a.txt"},
+        {"source-ref": f"s3://{s3_bucket}/texts/missing.txt"},
+        {"source-ref": f"s3://{s3_bucket}/texts/bad.bin"},
+        {"source-ref": "s3://some-other-bucket/t.txt"},
+    ]
+    problems = text_source_problems(lines, store, "m.manifest")
+    assert [(p.line, p.field) for p in problems] == [(2, "source-ref"), (3, "source-ref"), (4, "source-ref")]
+    assert "0xff" in problems[1].message and "some-other-bucket" in problems[2].message
