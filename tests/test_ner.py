@@ -247,3 +247,21 @@ def test_ner_job_end_to_end(any_ctx: Context, any_job_factory: JobFactory, tmp_p
     assert list(meta) == ["entities", "job-name", "type", "creation-date", "human-annotated"]
     assert meta["type"] == "groundtruth/text-span" and len(meta["entities"]) == 2
     assert recs[0]["ner-e2e"]["annotations"]["labels"] == [{"label": x} for x in LABELS]
+
+
+def test_ner_chain_and_clone(ctx: Context, job_factory: JobFactory) -> None:
+    from gtcore.jobs import api as jobs
+
+    job_id = create(job_factory, "ner-a", [{"source": "Bob met Ana."}, {"source": "Ana left."}])
+    worker = make_user(ctx.db, "w@example.test", ("worker",), (job_factory.team(),))
+    task = queue.claim_next(ctx, worker, job_id)
+    assert task is not None
+    queue.submit(ctx, worker, task.assignment_id, answer(ent("Person", 0, 3)))
+    jobs.stop_labeling_job(ctx, job_factory.actor, "ner-a")
+    run_work(ctx)
+    same = jobs.chain_labeling_job(ctx, job_factory.actor, "ner-a", "ner-b")  # Stopped: the old attribute
+    other = queue.claim_next(ctx, worker, same.job_id)
+    assert other is not None and other.object_idx == 1 and other.task_type == "NamedEntityRecognition"
+    assert other.instructions["Short"] == "Mark people & places"
+    clone = jobs.clone_labeling_job(ctx, job_factory.actor, "ner-a", "ner-c")
+    assert clone.total_objects == 2
