@@ -216,14 +216,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--task-type",
-        choices=(
-            "BoundingBox",
-            "ImageClassification",
-            "ImageMultiClassification",
-            "AdjustmentBoundingBox",
-            "TextClassification",
-            "TextMultiClassification",
-        ),
+        choices=("BoundingBox", "ImageClassification", "ImageMultiClassification", "AdjustmentBoundingBox"),
         help="default: the old job's task type",
     )
     p.set_defaults(func=_chain)
