@@ -16,7 +16,9 @@ from gtcore.ui import viewer_widgets as w
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
+from gtcore.ui.text_viewer import text_viewer_ui
 from gtcore.viewer import table as viewer
+from gtcore.viewer.text_table import is_text_attribute
 
 actor = require_actor("admin", "auditor")
 ctx = get_context()
@@ -29,6 +31,10 @@ if manifest is None:
 
 w.problems_ui(manifest)
 attr, other_attr = w.attribute_ui(manifest)
+if is_text_attribute(attr):  # text classification and named entities: their own list, statistics and exports
+    assert attr is not None
+    text_viewer_ui(ctx, actor, manifest, attr)
+    st.stop()
 try:
     view = viewer.attribute_view(manifest, attr)
     other = viewer.attribute_view(manifest, other_attr) if other_attr else None

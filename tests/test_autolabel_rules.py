@@ -73,7 +73,7 @@ def test_algorithm_arns_map_to_task_types() -> None:
     base = "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/"
     assert rules.task_type_of_algorithm(base + "image-classification") == "ImageClassification"
     assert rules.task_type_of_algorithm(base + "object-detection") == "BoundingBox"
-    assert rules.task_type_of_algorithm(base + "text-classification") is None
+    assert rules.task_type_of_algorithm(base + "text-classification") == "TextClassification"
 
 
 def test_linear_model_round_trips_without_pickle() -> None:

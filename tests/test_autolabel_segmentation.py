@@ -126,7 +126,7 @@ def test_segmenter_learns_shapes_and_round_trips_without_pickle() -> None:
 def test_algorithm_arn_maps_semantic_segmentation() -> None:
     assert rules.task_type_of_algorithm(ARN + "semantic-segmentation") == "SemanticSegmentation"
     assert "SemanticSegmentation" in rules.TASK_TYPES
-    assert rules.task_type_of_algorithm(ARN + "text-classification") is None
+    assert rules.task_type_of_algorithm(ARN + "text-classification") == "TextClassification"
 
 
 def test_an_onnx_model_is_refused_for_semantic_segmentation(ctx: Context, tmp_path: Path) -> None:

@@ -248,7 +248,7 @@ def test_label_attribute_rules_helper_accepts_good_names() -> None:
         ),
         (
             "HumanTaskConfig.PreHumanTaskLambdaArn",
-            f"arn:aws:lambda:{REGION_ACCT}:function:PRE-NamedEntityRecognition",
+            f"arn:aws:lambda:{REGION_ACCT}:function:PRE-VideoObjectDetection",
             "HumanTaskConfig.PreHumanTaskLambdaArn",
             "not a built-in task type",
         ),

@@ -167,7 +167,7 @@ def test_every_validation_error_is_shown(page_ctx: Context, tmp_path: Path) -> N
     at.radio(key="cj_task_type").set_value("ImageMultiClassification").run()
     assert (
         "Automated data labeling is not available for Image classification (multi-label) jobs (only single-label "
-        "image classification, bounding boxes and semantic segmentation)." in _texts(at)
+        "image and text classification, bounding boxes and semantic segmentation)." in _texts(at)
     )
 
     img = write_png(tmp_path / "in" / "a.png", 0)

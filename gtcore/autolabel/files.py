@@ -14,6 +14,7 @@ from gtcore.core import db as dbm
 from gtcore.core import tasktypes
 from gtcore.output import records_segmentation as seg_records
 from gtcore.output.records import creation_date
+from gtcore.output.records_text import text_single_metadata
 
 O = dbm.objects  # noqa: E741
 
@@ -32,7 +33,10 @@ def record(
         return outputs.mask_record(f.attr, f.labels, f.name, mask_uri or uri, conf, out_type, created)
     if f.task_type == "BoundingBox":
         return outputs.boxes_record(f.attr, f.labels, f.name, pred, size, out_type)
-    return outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
+    rec = outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
+    if tasktypes.get(f.task_type).text:  # the text-classification key order (gtcore.output.records_text)
+        rec[f"{f.attr}-metadata"] = text_single_metadata(rec[f"{f.attr}-metadata"])
+    return rec
 
 
 def write_training_files(

@@ -24,11 +24,13 @@ from gtcore.autolabel import classifier as clf
 from gtcore.autolabel import detector as det
 from gtcore.autolabel import features, models, onnx_models
 from gtcore.autolabel import segmenter as seg
+from gtcore.autolabel import text as txt
 from gtcore.context import Context
 
 Loader = Callable[[str], tuple[Any, float]]  # uri -> (image, scale)
 Prediction = tuple[Any, float]  # (class index | [(label, box, score)] | SegPrediction, confidence)
 SEMSEG = "SemanticSegmentation"
+TEXT = "TextClassification"
 MODEL_FIELD = "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn"
 
 
@@ -54,7 +56,14 @@ class Learner:
         return isinstance(self.model, onnx_models.OnnxModel)
 
     @property
+    def text(self) -> bool:
+        """Text classification: the built-in text learner (``gtcore.autolabel.text``); ``load`` gives texts."""
+        return self.task_type == TEXT
+
+    @property
     def kind(self) -> str:
+        if self.text:
+            return "builtin-text"
         return "builtin-detector" if self.boxes else "builtin-segmenter" if self.masks else "builtin-classifier"
 
     def _vector(self, image: Any, uri: str) -> np.ndarray:
@@ -67,6 +76,11 @@ class Learner:
         if self.fixed:
             return 0
         meta = {"features": self.extractor.uri if self.extractor else features.FEATURES_VERSION}
+        if self.text:
+            pairs = [(load(uri)[0], int(label)) for uri, label in samples]
+            self.model = txt.fit([t for t, _ in pairs], [y for _, y in pairs], self.n_labels)
+            self.source = "built-in"
+            return len(pairs)
         if self.masks:
             items = list(samples)  # (image URI, segmenter.MaskTruth): small; the images are read one at a time
             self.model = seg.train(items, load, self.n_labels + 1)
@@ -107,6 +121,9 @@ class Learner:
         if self.model is None:
             raise clf.TrainingError("no model yet")
         image, scale = load(uri)
+        if self.text:  # ``image`` is the text
+            p = self.model.scores([image])[0]
+            return int(np.argmax(p)), float(np.max(p))
         if self.masks:
             return self.model.predict(image, seg.original_size(image, scale))  # type: ignore[no-any-return]
         if not self.boxes:
@@ -153,7 +170,8 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
             raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
         lr.model = models.load(ctx, saved)
         meta = lr.model.scorer.meta if lr.boxes else lr.model.linear.meta if lr.masks else lr.model.meta
-        if meta.get("features") != (seg.FEATURES_VERSION if lr.masks else features.FEATURES_VERSION):
+        wanted = seg.FEATURES_VERSION if lr.masks else txt.FEATURES_VERSION if lr.text else features.FEATURES_VERSION
+        if meta.get("features") != wanted:
             raise models.ModelError(
                 f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
                 "a later job can start only from a model on the built-in features"
@@ -168,6 +186,11 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
             f"{MODEL_FIELD}: {initial_uri} is not a saved semantic-segmentation model of this product; semantic "
             "segmentation jobs use the built-in segmenter (an ONNX model is not supported for them) or start from "
             "the FinalActiveLearningModelArn of an earlier semantic-segmentation job"
+        )
+    if lr.text:
+        raise models.ModelError(
+            f"{MODEL_FIELD}: {initial_uri} is not a saved text-classification model of this product; text jobs use "
+            "the built-in text learner or the FinalActiveLearningModelArn of an earlier text-classification job"
         )
     onnx = onnx_models.open_model(ctx, initial_uri)
     lr.source = f"ONNX {onnx.role} {initial_uri}"

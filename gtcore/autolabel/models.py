@@ -105,6 +105,10 @@ def load(ctx: Context, saved: SavedModel) -> Any:
             return detector.BoxModel.from_bytes(data)
         if saved.kind == "builtin-segmenter":
             return segmenter.SegModel.from_bytes(data)
+        if saved.kind == "builtin-text":
+            from gtcore.autolabel.text import TextModel
+
+            return TextModel.from_bytes(data)
         return classifier.LinearModel.from_bytes(data)
     except (ValueError, KeyError, OSError) as exc:
         raise ModelError(f"{saved.uri}: not a readable saved model ({exc})") from exc

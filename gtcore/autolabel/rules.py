@@ -22,9 +22,10 @@ CLASSIFICATION_TARGET = 0.95  # accuracy of the machine labels
 BOXES_TARGET = 0.6  # mean IoU of the machine labels
 MASKS_TARGET = 0.7  # mean IoU of the machine masks, BACKGROUND excluded (segmenter.mask_score)
 MIN_CONFIDENT_VALIDATION = 10  # a threshold must rest on at least this many validation objects
-TASK_TYPES = ("ImageClassification", "BoundingBox", "SemanticSegmentation")
+TASK_TYPES = ("ImageClassification", "BoundingBox", "SemanticSegmentation", "TextClassification")
 ALGORITHM_FAMILIES = {
     "image-classification": "ImageClassification",
+    "text-classification": "TextClassification",
     "object-detection": "BoundingBox",
     "semantic-segmentation": "SemanticSegmentation",
 }
@@ -41,7 +42,7 @@ def target_for(task_type: str) -> tuple[str, float]:
 
 def task_type_of_algorithm(arn: str) -> str | None:
     """``arn:aws:sagemaker:<region>:027400017018:labeling-job-algorithm-specification/object-detection`` ->
-    ``BoundingBox``; None for families this product does not run (text classification)."""
+    ``BoundingBox``; None for families this product does not run."""
     return ALGORITHM_FAMILIES.get(arn.rsplit("/", 1)[-1])
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 
 from gtcore.autolabel import files, loop, models, outputs, rules
 from gtcore.autolabel import learner as lrn
+from gtcore.autolabel import text as txt
 from gtcore.autolabel.classifier import TrainingError
 from gtcore.autolabel.features import load_image
 from gtcore.autolabel.segmenter import MaskTruth, SegPrediction, within_limit
@@ -62,7 +63,9 @@ def _context(ctx: Context, job_id: int, iteration: int) -> tuple[loop.JobFacts, 
     return f, st, it
 
 
-def _loader(ctx: Context) -> lrn.Loader:
+def _loader(ctx: Context, task_type: str = "") -> lrn.Loader:
+    if task_type == lrn.TEXT:  # texts: source-ref files or the inline text (gtcore.autolabel.text)
+        return txt.text_loader(ctx.storage)
     return lambda uri: load_image(ctx, uri)
 
 
@@ -80,6 +83,7 @@ def _human_items(
     val: list[tuple[int, str, Any, str]] = []
     masks = f.task_type == lrn.SEMSEG
     for idx, ref, role, enc, line in rows:
+        ref = txt.object_key(ref, line) if f.task_type == lrn.TEXT else ref
         label = outputs.human_label(json.loads(enc), f.attr, f.labels, masks=masks) if ref else None
         if label is None:
             continue
@@ -104,7 +108,7 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     writer.write_intermediate(ctx, job_id)  # consolidates the fresh human answers (stores consolidated_json)
     train_items, val_items = _human_items(ctx, f)
     metric_name, target = rules.target_for(f.task_type)
-    load = _loader(ctx)
+    load = _loader(ctx, f.task_type)
     t0 = time.perf_counter()
     try:
         lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
@@ -205,9 +209,10 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
             .order_by(O.c.idx)
         ).all()
     info = image_info_reader(ctx.storage)
-    load = _loader(ctx)
+    load = _loader(ctx, f.task_type)
     labeled, scored, lines = [], [], []
     for idx, ref, line in held:
+        ref = txt.object_key(ref, line) if f.task_type == lrn.TEXT else ref
         if not ref:
             continue
         lines.append(line)

@@ -29,8 +29,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--format",
         required=True,
-        choices=("coco", "yolo", "voc", "png"),
-        help="the export format (a semantic-segmentation attribute: coco, with RLE masks, or png)",
+        choices=("coco", "yolo", "voc", "png", "conll", "spacy", "jsonl", "csv"),
+        help="the export format (a semantic-segmentation attribute: coco, with RLE masks, or png; named entities: "
+        "conll or spacy; text classification: jsonl or csv)",
     )
     p.add_argument(
         "--label-attribute",
@@ -79,6 +80,8 @@ def _export(args: argparse.Namespace) -> int:
         print(f"warning: {problem} (line skipped)", file=sys.stderr)
     kinds = {a.name: a.type for a in manifest.attributes}
     wanted = kinds.get(args.label_attribute) if args.label_attribute else None
+    if args.format in ("conll", "spacy", "jsonl", "csv"):
+        return _export_text(args, manifest)
     only_masks = not args.label_attribute and augmented.OBJECT_DETECTION not in kinds.values()
     if wanted == augmented.SEMANTIC_SEGMENTATION or (only_masks and augmented.SEMANTIC_SEGMENTATION in kinds.values()):
         return _export_masks(args, manifest)
@@ -126,4 +129,25 @@ def _export_masks(args: argparse.Namespace, manifest: Any) -> int:
         export.write_folder(result.files, dest)
     print(result.summary(), file=sys.stderr)
     print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    return 0
+
+
+def _export_text(args: argparse.Namespace, manifest: Any) -> int:
+    """A text attribute (``gtcore.viewer.export_text``): linted, then one file into DEST."""
+    from gtcore.viewer import export
+    from gtcore.viewer import export_text as xt
+
+    result = xt.export_text(manifest, args.label_attribute, args.format)
+    for issue in result.issues[:MAX_ISSUES_SHOWN]:
+        print(f"linter: line {issue.line}: {issue.code}: {issue.message} (left out)", file=sys.stderr)
+    if len(result.issues) > MAX_ISSUES_SHOWN:
+        print(f"linter: ... and {len(result.issues) - MAX_ISSUES_SHOWN} more", file=sys.stderr)
+    if args.dest.startswith("s3://"):
+        export.write_storage(_storage(), result.files, args.dest)
+        dest = args.dest.rstrip("/")
+    else:
+        dest = str(Path(args.dest).expanduser().resolve())
+        export.write_folder(result.files, dest)
+    print(result.summary(), file=sys.stderr)
+    print(f"{dest}/{next(iter(result.files))}")
     return 0

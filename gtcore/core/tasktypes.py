@@ -24,6 +24,8 @@ class TaskType:
     multi_choice: bool = False
     paints_mask: bool = False  # semantic segmentation: a class-index mask, attribute ends in -ref
     verifies: bool = False  # label verification: judge an earlier attribute's labels
+    text: bool = False  # the object is text (inline "source", or a source-ref to a UTF-8 text file)
+    marks_spans: bool = False  # named entity recognition: labeled character spans of the text
 
 
 BOUNDING_BOX = TaskType(
@@ -118,6 +120,44 @@ VERIFICATION_SEMANTIC_SEGMENTATION = TaskType(
     verifies=True,
 )
 
+TEXT_CLASSIFICATION = TaskType(
+    name="TextClassification",
+    lambda_suffix="TextMultiClass",
+    output_type="groundtruth/text-classification",
+    title="Text classification (single label)",
+    min_labels=2,
+    max_labels=30,  # console limit (the API has none), reference section 9
+    answer_element="crowd-classifier",
+    supports_auto_labeling=True,
+    text=True,
+)
+TEXT_MULTI_LABEL = TaskType(
+    name="TextMultiClassification",
+    lambda_suffix="TextMultiClassMultiLabel",
+    output_type="groundtruth/text-classification-multilabel",
+    title="Text classification (multi-label)",
+    min_labels=2,
+    max_labels=50,
+    answer_element="crowd-classifier-multi-select",
+    supports_auto_labeling=False,
+    multi_choice=True,
+    text=True,
+)
+NAMED_ENTITY_RECOGNITION = TaskType(
+    name="NamedEntityRecognition",
+    lambda_suffix="NamedEntityRecognition",
+    output_type="groundtruth/text-span",
+    title="Named entity recognition",
+    min_labels=1,
+    max_labels=30,  # console limit (the API has none), reference section 9
+    answer_element="crowd-entity-annotation",
+    supports_auto_labeling=False,
+    text=True,
+    marks_spans=True,
+)
+# Ground Truth's NER jobs name their worker UI by ARN (reference 1.8): ...:394669845002:human-task-ui/<this>
+NER_HUMAN_TASK_UI = "NamedEntityRecognition"
+
 TASK_TYPES: dict[str, TaskType] = {
     t.name: t
     for t in (
@@ -129,6 +169,9 @@ TASK_TYPES: dict[str, TaskType] = {
         ADJUSTMENT_SEMANTIC_SEGMENTATION,
         VERIFICATION_BOUNDING_BOX,
         VERIFICATION_SEMANTIC_SEGMENTATION,
+        TEXT_CLASSIFICATION,
+        TEXT_MULTI_LABEL,
+        NAMED_ENTITY_RECOGNITION,
     )
 }
 _BY_SUFFIX = {t.lambda_suffix: t for t in TASK_TYPES.values()}
@@ -142,6 +185,9 @@ CREATABLE = (
     SEMANTIC_SEGMENTATION,
     VERIFICATION_BOUNDING_BOX,
     VERIFICATION_SEMANTIC_SEGMENTATION,
+    TEXT_CLASSIFICATION,
+    TEXT_MULTI_LABEL,
+    NAMED_ENTITY_RECOGNITION,
 )
 # The output type of the attribute each verification / adjustment type works on.
 SOURCE_OUTPUT_TYPE = {

@@ -18,7 +18,7 @@ def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LA
     if not tt.supports_auto_labeling:
         return False, (
             f"automated data labeling is not available for {tt.title} jobs (only single-label image "
-            "classification, bounding boxes and semantic segmentation)"
+            "and text classification, bounding boxes and semantic segmentation)"
         )
     lacking = extras.autolabel_missing()
     if lacking:

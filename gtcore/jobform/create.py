@@ -21,7 +21,15 @@ from gtcore.core import tasktypes
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict, Problem, SpecError, ValidationError
 from gtcore.jobform.data import write_label_config
-from gtcore.jobform.model import ORIGINS, ExampleImage, JobForm, build_request, form_problems, overrides_for
+from gtcore.jobform.model import (
+    ORIGINS,
+    ExampleImage,
+    JobForm,
+    build_request,
+    form_problems,
+    instructions_of,
+    overrides_for,
+)
 from gtcore.jobform.problems import LABELS_FORM_FIELD, friendly, merge_problems
 from gtcore.jobs import api as jobs
 from gtcore.jobs.actions import CHAINABLE
@@ -130,7 +138,10 @@ def create_from_form(ctx: Context, actor: Actor, form: JobForm) -> JobSummary:
     found = form_problems(form)
     label_uri = None
     if form.task_type in tasktypes.TASK_TYPES and _labels_usable(found):
-        label_uri = write_label_config(ctx, actor, form.name, list(form.labels))
+        ner = tasktypes.get(form.task_type).marks_spans  # Ground Truth: NER's label file carries the instructions
+        label_uri = write_label_config(
+            ctx, actor, form.name, list(form.labels), instructions=instructions_of(form) if ner else None
+        )
     request = build_request(form, label_config_uri=label_uri)
     if found:
         core: list[Problem] = []

@@ -26,10 +26,12 @@ from gtcore.images import decoding as images
 from gtcore.images import task_images as taskimages
 from gtcore.jobform.model import JobForm, instructions_of, upload_folder_name
 from gtcore.jobs.preflight import MAX_OBJECTS
-from gtcore.manifests import datasetup, sample_digits, samples
+from gtcore.manifests import datasetup, datasetup_text, sample_digits, samples
 from gtcore.manifests.datasetup import DataSetup
 from gtcore.manifests.jsonl import load_manifest
 from gtcore.manifests.label_config import dumps_label_config, parse_label_config
+from gtcore.manifests.label_config_ner import dumps_ner_label_config
+from gtcore.manifests.text_sources import text_source_problems
 from gtcore.queue import answer_checks as answers
 from gtcore.queue.claim import Task
 from gtcore.queue.previous import previous_mask
@@ -70,28 +72,43 @@ def _save(ctx: Context, uri: str, data: bytes) -> str:
     return uri
 
 
-def run_data_setup(ctx: Context, actor: Actor, prefix_uri: str) -> DataSetup:
-    """Automated data setup: list the images under a folder or S3 prefix, write the input manifest there."""
+def run_data_setup(ctx: Context, actor: Actor, prefix_uri: str, *, kind: str = "image") -> DataSetup:
+    """Automated data setup: list the images (``kind="image"``) or read the .txt/.csv files (``kind="text"``: one
+    object per line or row) under a folder or S3 prefix, and write the input manifest there."""
     require_admin(actor, action="set up input data")
+    if kind == "text":
+        return datasetup_text.generate_text_manifest(ctx.storage, (prefix_uri or "").strip())
+    if kind != "image":
+        raise ValidationError([Problem(f"unknown data type {kind!r}: image or text", field="data type")])
     return datasetup.generate_manifest(ctx.storage, (prefix_uri or "").strip())
 
 
-def check_manifest(ctx: Context, actor: Actor, uri: str) -> ManifestCheck:
+def check_manifest(ctx: Context, actor: Actor, uri: str, task_type: str | None = None) -> ManifestCheck:
     """Read and validate an input manifest; every bad line is a Problem with its line number.
+
+    With a text ``task_type`` every line's text is checked (``source``, or the file a ``source-ref`` names);
+    otherwise every line needs an image ``source-ref``.
 
     Raises StorageError when the manifest cannot be read (missing, not allowed, store down).
     """
     require_admin(actor, action="check input manifests")
     norm = ctx.storage.normalize((uri or "").strip())
     records, problems = load_manifest(ctx.storage, norm)
-    for i, rec in enumerate(records):
-        if "source-ref" not in rec:
-            problems.append(
-                Problem(
-                    "image task types need source-ref (an image URI); this line has inline source text", norm, i + 1
+    tt = tasktypes.TASK_TYPES.get(task_type or "")
+    if tt is not None and tt.text:
+        problems.extend(text_source_problems(records, ctx.storage, norm))
+    else:
+        for i, rec in enumerate(records):
+            if "source-ref" not in rec:
+                problems.append(
+                    Problem(
+                        "image task types need source-ref (an image URI); this line has inline source text "
+                        "(for text, pick a text task type in step 4)",
+                        norm,
+                        i + 1,
+                    )
                 )
-            )
-            break  # one is enough to say the manifest does not fit
+                break  # one is enough to say the manifest does not fit
     total = len(records) + len({p.line for p in problems if p.line is not None})
     if total > MAX_OBJECTS:
         problems.append(
@@ -106,12 +123,14 @@ def check_manifest(ctx: Context, actor: Actor, uri: str) -> ManifestCheck:
     return ManifestCheck(uri=norm, count=len(records), problems=problems, first_lines=first)
 
 
-def save_manifest_upload(ctx: Context, actor: Actor, job_name: str, filename: str, data: bytes) -> ManifestCheck:
+def save_manifest_upload(
+    ctx: Context, actor: Actor, job_name: str, filename: str, data: bytes, task_type: str | None = None
+) -> ManifestCheck:
     """Store an uploaded manifest under the uploads folder and check it."""
     require_admin(actor, action="upload input manifests")
     _check_size(filename, data)
     uri = _save(ctx, uploads_uri(ctx, job_name, filename, data), data)
-    return check_manifest(ctx, actor, uri)
+    return check_manifest(ctx, actor, uri, task_type)
 
 
 def _check_size(filename: str, data: bytes) -> None:
@@ -147,10 +166,18 @@ def example_preview(ctx: Context, actor: Actor, uri: str, max_side: int = 240) -
     return taskimages.display_image(ctx, uri, max_side)
 
 
-def write_label_config(ctx: Context, actor: Actor, job_name: str, labels: list[str]) -> str:
-    """Write the label category configuration file for ``labels``; returns its URI."""
+def write_label_config(
+    ctx: Context, actor: Actor, job_name: str, labels: list[str], *, instructions: dict[str, Any] | None = None
+) -> str:
+    """Write the label category configuration file for ``labels``; returns its URI. ``instructions`` (the form's
+    Instructions: named entity recognition) go into the file as Ground Truth's shortInstruction/fullInstruction."""
     require_admin(actor, action="write label configurations")
-    data = dumps_label_config(labels).encode("utf-8")
+    if instructions is not None:
+        short = str(instructions.get("Short") or "").strip() or "Label the entities of the text."
+        full = str(instructions.get("Full") or "").strip() or short
+        data = dumps_ner_label_config(labels, short, full).encode("utf-8")
+    else:
+        data = dumps_label_config(labels).encode("utf-8")
     return _save(ctx, uploads_uri(ctx, job_name, "labels.json", data), data)
 
 

@@ -48,6 +48,17 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
     "AdjustmentSemanticSegmentation": ("Correct the mask", "Repaint or erase pixels so each label is exact.", 3600),
     "VerificationBoundingBox": ("Check the boxes", "Say whether the boxes are right; comment if not.", 300),
     "VerificationSemanticSegmentation": ("Check the mask", "Say whether the mask is right; comment if not.", 300),
+    "TextClassification": ("Choose the label of the text", "Read the text and pick the one label that fits it.", 300),
+    "TextMultiClassification": (
+        "Choose every label that applies to the text",
+        "Read the text and pick all the labels that describe it.",
+        300,
+    ),
+    "NamedEntityRecognition": (
+        "Mark the named entities",
+        "Select every name in the text and give it its label (keys 1-9, 0).",
+        600,
+    ),
 }
 
 

@@ -21,12 +21,13 @@ from gtcore.core import db as dbm
 from gtcore.core.errors import ManifestError, Problem, SpecError, StorageError, ValidationError
 from gtcore.core.settings import Settings
 from gtcore.core.tasktypes import TaskType
-from gtcore.jobs.preflight_sources import source_problems
+from gtcore.jobs.preflight_sources import source_kind_problems, source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
 from gtcore.jobs.spec_checks import Checker
 from gtcore.jobs.spec_human import check_human_task_config, task_type_from_template, team_from_workteam
 from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, split_lines
 from gtcore.manifests.label_config import load_label_config, validate_labels
+from gtcore.manifests.label_config_ner import instructions_text, ner_config_problems
 
 MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9)
 REGION = "local"
@@ -82,6 +83,7 @@ class _Validation:
         self.spec, self.problems = check_job_spec(request, where=where)
         self.manifest_problems: list[Problem] = []
         self.bad = {p.field for p in self.problems}
+        self.label_instructions = ("", "")  # NER: the label category file's (short, full) instructions, as text
 
     def add(self, field: str, message: str) -> None:
         self.problems.append(Problem(message, where=self.where, field=field))
@@ -152,7 +154,8 @@ class _Validation:
         if uri is None:
             return []
         try:
-            labels = load_label_config(self.ctx.storage, uri).labels
+            config = load_label_config(self.ctx.storage, uri)
+            labels = config.labels
         except ValidationError as exc:
             self.problems.extend(
                 Problem(p.message, where=p.where or uri, line=p.line, field=p.field or LABELS_FIELD)
@@ -166,6 +169,9 @@ class _Validation:
             self.problems.extend(
                 Problem(p.message, where=uri, field=p.field) for p in validate_labels(labels, task_type, where="labels")
             )
+        if task_type is not None and task_type.marks_spans:
+            self.problems.extend(ner_config_problems(config.raw, uri))
+            self.label_instructions = instructions_text(config.raw)
         missing = [x for x in (required or []) if x not in labels]
         if missing:
             self.add(LABELS_FIELD, f"an adjustment job keeps the original job's labels; missing: {', '.join(missing)}")
@@ -202,7 +208,7 @@ class _Validation:
                 self.add(field, f"example image {uri} does not exist")
             ex["ImageUri"] = uri
 
-    def manifest(self, uri: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+    def manifest(self, uri: str | None, task_type: TaskType | None) -> tuple[list[str], list[dict[str, Any]]]:
         if uri is None:
             return [], []
         storage = self.ctx.storage
@@ -221,15 +227,15 @@ class _Validation:
             self.manifest_problems.append(
                 Problem(f"the manifest has more than {MAX_OBJECTS:,} lines, the limit of objects per labeling job", uri)
             )
+        if keep and task_type is not None and task_type.text and problems:  # the text rules name their lines too
+            bad = {p.line for p in problems if p.line is not None}
+            end = len(lines) - (1 if lines and not lines[-1] else 0)
+            numbers = [n for n in range(1, end + 1) if n not in bad]
+            self.manifest_problems.extend(source_kind_problems(storage, records, task_type, uri, numbers))
+            self.manifest_problems.sort(key=lambda p: (p.line is None, p.line or 0))
         if not keep or problems or not lines or isinstance(lines[0], bytes):
             return [], []
-        for i, rec in enumerate(records):
-            if "source-ref" not in rec:
-                self.manifest_problems.append(
-                    Problem(
-                        "image task types need source-ref (an image URI); this line has inline source text", uri, i + 1
-                    )
-                )
+        self.manifest_problems.extend(source_kind_problems(storage, records, task_type, uri))
         text = [str(x) for x in lines[: len(records)]]
         if text and text[0].startswith("\ufeff"):
             text[0] = text[0][1:]
@@ -250,7 +256,7 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     v.examples(accepted)
     model_uri = v.normalize(MODEL_FIELD, _raw(request, "LabelingJobAlgorithmsConfig", "InitialActiveLearningModelArn"))
     v.mask_model(model_uri, task_type)
-    lines, records = v.manifest(manifest)
+    lines, records = v.manifest(manifest, task_type)
     if task_type is not None and v.spec is not None and records and not v.manifest_problems:
         v.manifest_problems.extend(source_problems(records, task_type, v.spec.chained_from_attribute, str(manifest)))
     least = ctx.settings.autolabel_min_objects
@@ -279,6 +285,8 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     if model_uri is not None:
         accepted["LabelingJobAlgorithmsConfig"]["InitialActiveLearningModelArn"] = model_uri
     instructions = copy.deepcopy(v.spec.instructions)
+    if not instructions["Short"] and not instructions["Full"]:  # NER: the label file's (Ground Truth's place)
+        instructions["Short"], instructions["Full"] = v.label_instructions
     for ex, given in zip(
         instructions["Examples"], _raw(accepted, "HumanTaskConfig", "Instructions", "Examples") or [], strict=False
     ):

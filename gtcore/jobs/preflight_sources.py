@@ -8,6 +8,7 @@ on, and the object limit of semantic segmentation (groundtruth-reference.md 1.5-
 - Semseg sources must carry the class colours (``internal-color-map`` with ``hex-color``); manifests from
   before those workflows lack them and are refused, as Ground Truth does.
 - Semantic-segmentation jobs take at most 20,000 objects.
+- Image types need ``source-ref`` on every line; text types a usable text (``gtcore.manifests.text_sources``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,30 @@ from typing import Any
 
 from gtcore.core.errors import Problem
 from gtcore.core.tasktypes import SOURCE_OUTPUT_TYPE, TaskType
+from gtcore.manifests.text_sources import text_source_problems
 
 MAX_SEMSEG_OBJECTS = 20_000
 _MAX_REPORTED = 50
+
+
+def source_kind_problems(
+    storage: Any,
+    records: Sequence[Mapping[str, Any]],
+    task_type: TaskType | None,
+    uri: str,
+    line_numbers: Sequence[int] | None = None,
+) -> list[Problem]:
+    """Lines whose source does not fit the task type: text for text types, an image URI for the others.
+
+    ``line_numbers``: the file line of each record when some lines were left out (default: 1, 2, 3...).
+    """
+    if task_type is not None and task_type.text:
+        return text_source_problems(records, storage, uri, line_numbers=line_numbers)
+    return [
+        Problem("image task types need source-ref (an image URI); this line has inline source text", uri, i + 1)
+        for i, rec in enumerate(records)
+        if "source-ref" not in rec
+    ]
 
 
 def source_problems(

@@ -62,7 +62,7 @@ def job_quality(ctx: Context, actor: Actor, *, job_id: int | None = None, name: 
             if job is None:
                 raise NotFound(f"labeling job {job_id} does not exist")
         tt = tasktypes.get(job.task_type)
-        if tt.draws_boxes or tt.multi_choice:
+        if tt.draws_boxes or tt.multi_choice or tt.marks_spans:
             return JobQuality(job.name, False, f"worker quality is estimated for single-label jobs; this is {tt.name}")
         labels: list[str] = json.loads(job.labels_json)
         answers = list(

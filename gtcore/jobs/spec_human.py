@@ -61,6 +61,8 @@ HUMAN_KEYS = (
 _TEMPLATE_ELEMENTS = (
     ("crowd-image-classifier-multi-select", tasktypes.IMAGE_MULTI_LABEL),
     ("crowd-image-classifier", tasktypes.IMAGE_CLASSIFICATION),
+    ("crowd-classifier-multi-select", tasktypes.TEXT_MULTI_LABEL),  # the text elements (no image- prefix)
+    ("crowd-classifier", tasktypes.TEXT_CLASSIFICATION),
     ("crowd-bounding-box", tasktypes.BOUNDING_BOX),
     ("crowd-semantic-segmentation", tasktypes.SEMANTIC_SEGMENTATION),
 )
@@ -142,10 +144,14 @@ def _resolve_task_type(c: Checker, h: dict[str, Any], path: str, ui: dict[str, A
         if found:
             sources.append((afield, found))
     if ui is not None and isinstance(ui.get("HumanTaskUiArn"), str):
-        c.add(
-            f"{path}.UiConfig.HumanTaskUiArn",
-            "task types with a HumanTaskUiArn (NER, video, 3D point cloud) are not available here",
-        )
+        if ui["HumanTaskUiArn"].rsplit("/", 1)[-1] == tasktypes.NER_HUMAN_TASK_UI:
+            sources.append((f"{path}.UiConfig.HumanTaskUiArn", tasktypes.NAMED_ENTITY_RECOGNITION))
+        else:
+            c.add(
+                f"{path}.UiConfig.HumanTaskUiArn",
+                f"{ui['HumanTaskUiArn'].rsplit('/', 1)[-1]!r} is not available here: of the task types with a "
+                "HumanTaskUiArn only …:human-task-ui/NamedEntityRecognition is (no video or 3D point cloud)",
+            )
     names = {t.name for _, t in sources}
     if len(names) > 1:
         said = "; ".join(f"{f} says {t.name}" for f, t in sources)

@@ -15,6 +15,7 @@ ALGORITHM_FAMILY = {
     "BoundingBox": "object-detection",
     "ImageClassification": "image-classification",
     "SemanticSegmentation": "semantic-segmentation",
+    "TextClassification": "text-classification",
 }
 KMS_PATTERN = r"[a-zA-Z0-9:/_-]*"
 
@@ -96,7 +97,7 @@ def check_algorithms(c: Checker, req: dict[str, Any], task_type: TaskType | None
         c.add(
             p,
             f"automated data labeling is not available for {task_type.title} jobs (only single-label image "
-            "classification, bounding boxes and semantic segmentation)",
+            "and text classification, bounding boxes and semantic segmentation)",
         )
     elif task_type is not None and arn is not None:
         family = ALGORITHM_FAMILY.get(task_type.name, "")

@@ -33,6 +33,7 @@ from gtcore.consolidation.multilabel import multilabel_em
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
 from gtcore.output import records_segmentation as seg
+from gtcore.output.records_text import ner_records, text_single_metadata
 from gtcore.output.records_verification import verification_records
 
 DEFAULT_DEPTH = 3
@@ -123,6 +124,10 @@ def build_records(
             files={} if files is None else files,
             problem=b._problem,
         )
+    elif tt.marks_spans:
+        out = ner_records(items, labels=spec.labels, attr=spec.label_attribute, job=b.job,
+                          output_type=tt.output_type, element=tt.answer_element, clock=clock,
+                          problem=b._problem)  # fmt: skip
     elif tt.verifies:
         out = verification_records(b, items)
     elif tt.draws_boxes:
@@ -323,18 +328,17 @@ class _Builder:
                 kept.append(it)
         results = cons.dawid_skene(votes, max(1, len(self.spec.labels)), gold=self.gold(kept))
         out: dict[int, dict[str, Any]] = {}
+        text = self.spec.task_type.text
         for it, r in zip(kept, results, strict=True):
-            out[it.idx] = {
-                self.attr: r.label,
-                self.meta: {
-                    "class-name": self.spec.labels[r.label],
-                    "job-name": self.job,
-                    "confidence": r.confidence,
-                    "type": self.spec.task_type.output_type,
-                    "human-annotated": "yes",
-                    "creation-date": self.clock(),
-                },
+            meta = {
+                "class-name": self.spec.labels[r.label],
+                "job-name": self.job,
+                "confidence": r.confidence,
+                "type": self.spec.task_type.output_type,
+                "human-annotated": "yes",
+                "creation-date": self.clock(),
             }
+            out[it.idx] = {self.attr: r.label, self.meta: text_single_metadata(meta) if text else meta}
         return out
 
     def multilabel(self, items: Sequence[ObjectAnswers]) -> dict[int, dict[str, Any]]:

@@ -28,7 +28,9 @@ from gtcore.core.errors import NotFound, PermissionDenied, Problem, TaskError, V
 from gtcore.queue import answer_checks as answers_mod
 from gtcore.queue import drafts, leases
 from gtcore.queue import facts as cache
+from gtcore.queue.answer_checks_spans import check_spans
 from gtcore.queue.previous import previous_for
+from gtcore.queue.span_text import spans_text
 
 A = dbm.assignments
 O = dbm.objects  # noqa: E741
@@ -276,7 +278,8 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
     the guarded UPDATE (``FAST_SUBMIT``: what the checks read is in its WHERE); only when that changes nothing
     does it load the row and run the checks, which then say why (or find it was a race and go on as usual)."""
     t = dbm.now() if now is None else now
-    fast = _fast_answer(ctx, actor, assignment_id, answer, t)
+    spans_of = spans_text(ctx, assignment_id)  # NER: the object's text, for the spans' text rules
+    fast = None if spans_of is not None else _fast_answer(ctx, actor, assignment_id, answer, t)
 
     def tx() -> tuple[bool, bool]:
         with ctx.db.write() as conn:
@@ -285,6 +288,8 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
                 return done, leases.settled(conn, fast["fjob"], t) if done else False
             row = _checked(conn, actor, assignment_id, t, "submit")
             clean = answers_mod.validate_answer(row.task_type, json.loads(row.labels_json), answer)
+            if spans_of is not None:
+                check_spans(clean, spans_of)
             if row.task_type == "AdjustmentBoundingBox":
                 clean = _complete_adjustment(conn, row, clean)
             text = json.dumps(clean, ensure_ascii=False)

@@ -12,6 +12,9 @@ Shapes, as Ground Truth's crowd elements write them (names from ``gtcore.core.ta
                            {"crowd-semantic-segmentation": {"labeledImage": {"pngImageData"}, "labelMappings",
                                                             "inputImageProperties"}}  (gtcore.queue.answer_checks_mask)
     Verification*          {"crowd-image-classifier": {"label": "<one of the verification labels>"}}
+    TextClassification     {"crowd-classifier": {"label": ...}} (and "crowd-classifier-multi-select" for multi-label)
+    NamedEntityRecognition {"crowd-entity-annotation": {"entities": [{"endOffset","label","startOffset"}]}}
+                           (gtcore.queue.answer_checks_spans)
 
 Every element may also carry Ground Truth's optional ``workerComment`` string.
 
@@ -31,6 +34,7 @@ from gtcore.core import tasktypes
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.tasktypes import TaskType
 from gtcore.queue.answer_checks_mask import check_mask
+from gtcore.queue.answer_checks_spans import check_entities
 
 MAX_BOXES = 500
 EDGE_TOLERANCE = 1.0  # pixels a box may extend past the image edge (canvas rounding)
@@ -64,6 +68,8 @@ def validate_answer(task_type: str | TaskType, labels: list[str], answer: Any, *
         bad(el, "missing" if body is None else f"must be an object, got {type(body).__name__}")
     elif tt.paints_mask:
         clean = check_mask(tt, labels, body, el, bad)
+    elif tt.marks_spans:  # named entity recognition (the text-dependent rules run at submit)
+        clean = check_entities(labels, body, el, bad)
     elif tt.draws_boxes:
         clean = _boxes(tt, labels, body, el, bad)
     elif tt.multi_choice:

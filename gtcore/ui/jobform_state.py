@@ -67,6 +67,7 @@ def init_defaults(ctx_home: str) -> None:
         ("cj_name", ""),
         ("cj_attr", ""),
         ("cj_input_kind", "folder"),
+        ("cj_data_kind", "text" if tasktypes.get(task_type).text else "image"),
         ("cj_folder", ""),
         ("cj_manifest_uri", ""),
         ("cj_title", title),
@@ -95,7 +96,8 @@ def init_defaults(ctx_home: str) -> None:
 
 
 _KEEP = (  # the widget values of the form (not buttons, not the uploaded file)
-    "cj_name", "cj_attr", "cj_input_kind", "cj_folder", "cj_manifest_uri", "cj_output", "cj_task_type", "cj_title",
+    "cj_name", "cj_attr", "cj_input_kind", "cj_data_kind", "cj_folder", "cj_manifest_uri", "cj_output",
+    "cj_task_type", "cj_title",
     "cj_description", "cj_full", "cj_new_label", "cj_workers", "cj_time_min", "cj_lifetime_h", "cj_max_concurrent",
     "cj_team", "cj_auto", "cj_ex_kind", "cj_ex_uri", "cj_ex_caption", "cj_chain_same", "cj_adjust",
 )  # fmt: skip
@@ -199,7 +201,9 @@ def _store_data(manifest_uri: str, count: int, first_lines: list[str], problems:
 
 def do_setup() -> None:
     try:
-        setup = data.run_data_setup(get_context(), signed_in(), ss().get("cj_folder", ""))
+        setup = data.run_data_setup(
+            get_context(), signed_in(), ss().get("cj_folder", ""), kind=str(ss().get("cj_data_kind") or "image")
+        )
     except GTError as exc:
         ss().pop(DATA, None)
         return fail(exc)
@@ -208,7 +212,12 @@ def do_setup() -> None:
 
 def check_manifest(uri: str | None = None, source: str = "manifest") -> None:
     try:
-        check = data.check_manifest(get_context(), signed_in(), uri if uri is not None else ss().get("cj_manifest_uri"))
+        check = data.check_manifest(
+            get_context(),
+            signed_in(),
+            uri if uri is not None else ss().get("cj_manifest_uri"),
+            current_task_type(),
+        )
     except GTError as exc:
         ss().pop(DATA, None)
         return fail(exc)
@@ -221,7 +230,7 @@ def do_upload_manifest() -> None:
         return note("Choose a manifest file first.")
     try:
         check = data.save_manifest_upload(
-            get_context(), signed_in(), ss().get("cj_name", ""), upload.name, upload.getvalue()
+            get_context(), signed_in(), ss().get("cj_name", ""), upload.name, upload.getvalue(), current_task_type()
         )
     except GTError as exc:
         return fail(exc)
@@ -286,6 +295,11 @@ def on_type_change() -> None:
     if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
         ss()["cj_time_min"] = seconds // MINUTE
     _verification_labels(tasktypes.get(str(new)).verifies)
+    text = tasktypes.get(str(new)).text
+    ss()["cj_data_kind"] = "text" if text else "image"
+    found = ss().get(DATA)
+    if found and found.get("manifest_uri"):  # the manifest's lines are checked again for the new type
+        check_manifest(found["manifest_uri"], source=str(found.get("source") or "manifest"))
 
 
 VERIFY_LABELS = ["Correct", "Incorrect"]  # the team lead's verification labels until changed

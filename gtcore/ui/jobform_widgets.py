@@ -179,7 +179,7 @@ def input_ui(o: dict[str, Any]) -> None:
         )
     else:
         kind = st.radio(
-            "Where are the images?",
+            "Where is the data?",
             list(INPUT_KINDS),
             format_func=INPUT_KINDS.get,
             key="cj_input_kind",
@@ -188,11 +188,27 @@ def input_ui(o: dict[str, Any]) -> None:
             'manifest lists one {"source-ref": ...} per line.',
         )
         if kind == "folder":
+            text = (
+                st.radio(
+                    "Data type",
+                    ["image", "text"],
+                    format_func={
+                        "image": "Images (.jpg, .jpeg, .png)",
+                        "text": "Text (.txt: one per line, .csv: one per row)",
+                    }.get,
+                    key="cj_data_kind",
+                    horizontal=True,
+                )
+                == "text"
+            )
             st.text_input(
-                "Images folder or S3 prefix",
+                "Text files folder or S3 prefix" if text else "Images folder or S3 prefix",
                 key="cj_folder",
-                placeholder="/data/images or s3://bucket/images/",
-                help="Every .jpg, .jpeg and .png under it is listed, like the console's data setup.",
+                placeholder="/data/texts or s3://bucket/texts/" if text else "/data/images or s3://bucket/images/",
+                help="Every .txt (one object per line) and .csv (one object per row, one cell) under it is read "
+                'into {"source": ...} lines; a bad line is named and nothing is written.'
+                if text
+                else "Every .jpg, .jpeg and .png under it is listed, like the console's data setup.",
             )
             st.button("Complete data setup", key="cj_setup", on_click=fs.do_setup, icon=":material/dataset:")
         elif kind == "uri":
@@ -251,10 +267,11 @@ def task_type_ui(o: dict[str, Any]) -> None:
         format_func=TYPE_TITLES.get,
         key="cj_task_type",
         on_change=fs.on_type_change,
-        help="Bounding box: workers draw labeled boxes. Classification: workers pick one label (single) or "
-        "every label that applies (multi-label). Semantic segmentation: workers paint each pixel's label (the "
-        "label attribute ends in -ref). Label verification: workers judge the boxes or mask an input manifest "
-        "already holds, picking one of your verification labels.",
+        help="Bounding box: workers draw labeled boxes. Classification (image or text): workers pick one label "
+        "(single) or every label that applies (multi-label). Semantic segmentation: workers paint each pixel's "
+        "label (the label attribute ends in -ref). Label verification: workers judge the boxes or mask an input "
+        "manifest already holds, picking one of your verification labels. Named entity recognition: workers "
+        "mark spans of the text with labels (the label file carries your instructions, as Ground Truth's).",
     )
 
 

@@ -50,6 +50,7 @@ from gtcore.ui.task_session import (
     remember,
     screen_state,
 )
+from gtcore.ui.text_task import text_screen
 from gtcore.ui.verify_view import verification_ui
 
 __all__ = [
@@ -172,7 +173,9 @@ def _task_fragment(
     ctx: Context, actor: Actor, task: TaskLike, preview: bool, key_prefix: str, max_side: int
 ) -> TaskScreenResult:
     state = screen_state(key_prefix, task)
-    if tasktypes.get(task.task_type).draws_boxes:
+    if tasktypes.get(task.task_type).text:  # text classification (gtcore.ui.text_task)
+        result = text_screen(ctx, actor, task, state, key_prefix, preview)
+    elif tasktypes.get(task.task_type).draws_boxes:
         result = boxes_ui(ctx, actor, task, state, key_prefix, preview, on_failure=_image_failed)
     else:
         img = taskimages.task_image(ctx, actor, task, max_side=max_side, flag=not preview)
@@ -184,7 +187,7 @@ def _task_fragment(
             result = _choice_ui(task, img, state, key_prefix)
     if not preview and result.missing != _MISSING_IMAGE and not result.image_error:
         _save_draft(ctx, actor, task, state, result.draft)
-    if not preview:
+    if not preview and not tasktypes.get(task.task_type).text:
         _prefetch(ctx, actor, task, state, max_side)
     remember(key_prefix, task, state, result)
     return result
