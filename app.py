@@ -25,14 +25,15 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     from streamlit import config
     from streamlit.starlette import App
 
-    from gtcore.ui import session_cookie
+    from gtcore.ui import oidc_routes, session_cookie
 
-    app = App(ROOT / "app.py", routes=session_cookie.routes(str(config.get_option("server.baseUrlPath") or "")))
+    _base = str(config.get_option("server.baseUrlPath") or "")
+    app = App(ROOT / "app.py", routes=session_cookie.routes(_base) + oidc_routes.routes(_base))
 else:
     import streamlit as st
 
     from gtcore.core.errors import GTError
-    from gtcore.ui import auth, embedded
+    from gtcore.ui import auth, embedded, oidc_signin
     from gtcore.ui.errors import show_error
     from gtcore.ui.resources import get_context
     from gtcore.workforce import users as workforce
@@ -51,6 +52,7 @@ else:
         with st.sidebar:
             st.text(f"Signed in as {actor.email}")
             if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
+                oidc_signin.remember_logout(actor)  # offers the identity provider's logout on the sign-in page
                 auth.sign_out()
                 st.rerun()
     if nav is None:

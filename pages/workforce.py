@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gtcore.core.errors import GTError
+from gtcore.ui import oidc_signin
 from gtcore.ui import workforce_widgets as ww
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
@@ -25,10 +26,12 @@ except GTError as exc:
     show_error(exc)
     st.stop()
 
-tab_workers, tab_invite, tab_teams = st.tabs(["Workers", "Invite", "Teams"])
+tab_workers, tab_invite, tab_teams, tab_oidc = st.tabs(["Workers", "Invite", "Teams", "Identity provider"])
 with tab_workers:
     ww.workers_tab(ctx, actor, workers)
 with tab_invite:
     ww.invite_tab(ctx, actor, team_list)
 with tab_teams:
     ww.teams_tab(ctx, actor, team_list, workers)
+with tab_oidc:
+    oidc_signin.provider_tab(ctx, actor, team_list)

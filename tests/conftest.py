@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.fixtures.viewer",
     "tests.fixtures.labeling",
     "tests.fixtures.autolabel",
+    "tests.fixtures.oidc",
 ]

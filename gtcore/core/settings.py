@@ -16,6 +16,11 @@ Names deployments and scripts rely on:
   lowered only by tests and demos that need a small dataset (the pages state the value in force)
 - ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
   0 when only separate ``gtcore worker`` processes should run the work)
+- ``GT_SECRET_KEY``: the server key that seals stored secrets (the OIDC client secret); at least 32 characters,
+  several keys separated by commas to rotate (the first seals, every one unseals). Without it no identity
+  provider can be configured.
+- ``GT_LOCAL_WORKER_SIGNIN`` (1/0): workers may sign in with a local password (default 1); 0 leaves local sign-in
+  to administrators (the break-glass account) once the workers come through the identity provider
 """
 
 from __future__ import annotations
@@ -52,6 +57,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0)")
 
 
+SECRET_KEY_MIN = 32
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in env.get("GT_SECRET_KEY", "").split(",") if k.strip())
+    short = [i + 1 for i, k in enumerate(keys) if len(k) < SECRET_KEY_MIN]
+    if short:
+        raise ConfigError(f"GT_SECRET_KEY: key {short[0]} has fewer than {SECRET_KEY_MIN} characters")
+    return keys
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -76,6 +92,8 @@ class Settings:
     session_max_seconds: int = 12 * 3600
     autolabel_min_objects: int = 1250
     embedded_worker: bool = True
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    local_worker_signin: bool = True
 
     @property
     def outbox(self) -> Path:
@@ -118,4 +136,6 @@ class Settings:
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
+            secret_keys=_secret_keys(env),
+            local_worker_signin=_bool(env, "GT_LOCAL_WORKER_SIGNIN", True),
         )

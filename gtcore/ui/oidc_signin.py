@@ -1,0 +1,180 @@
+"""The OIDC workforce in the pages: the sign-in button, the provider's logout offer, and the admin's settings.
+
+Hooks: ``auth.sign_in_form`` calls ``offer()``; app.py's Sign out calls ``remember_logout(actor)`` before
+``auth.sign_out()``; the Workforce page shows ``provider_tab`` (the identity provider and the teams' groups).
+The protocol itself runs in ``gtcore.workforce.oidc_signin`` behind the routes of ``gtcore.ui.oidc_routes``.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import streamlit as st
+
+from gtcore.context import Context
+from gtcore.core.access import Actor
+from gtcore.core.errors import GTError
+from gtcore.ui.errors import show_error
+from gtcore.ui.oidc_routes import START
+from gtcore.ui.resources import get_context
+from gtcore.workforce import oidc_config, oidc_signin, oidc_teams
+from gtcore.workforce.teams import Team
+
+_LOGOUT_KEY = "gt_oidc_logout_url"
+
+
+def _base_path() -> str:
+    from streamlit import config
+
+    base = str(config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}" if base else ""
+
+
+def _link(url: str, text: str) -> None:
+    st.markdown(
+        f'<a href="{html.escape(url, quote=True)}" target="_self" rel="noopener">{html.escape(text)}</a>',
+        unsafe_allow_html=True,
+    )
+
+
+def offer() -> None:
+    """On the sign-in page: the provider's logout after a sign-out, and the "Sign in with your organization"
+    link when an identity provider is configured (local accounts stay below for admins)."""
+    logout = st.session_state.pop(_LOGOUT_KEY, None)
+    if logout:
+        st.info("You are signed out here. Your organization's account may still be signed in.")
+        _link(str(logout), "Also sign out of your organization's account")
+    try:
+        configured = oidc_config.configured(get_context())
+    except GTError as exc:
+        show_error(exc)
+        return
+    if not configured:
+        return
+    _link(_base_path() + START, "Sign in with your organization")
+    caption = "Or sign in with a local account:"
+    if not get_context().settings.local_worker_signin:
+        caption = "Administrators' local accounts:"
+    st.caption(caption)
+
+
+def remember_logout(actor: Actor | None) -> None:
+    """Before a sign-out: when the person came through the identity provider, keep its logout link to offer."""
+    if actor is None:
+        return
+    ctx = get_context()
+    try:
+        cfg = oidc_config.public_config(ctx)
+        if cfg is None or not cfg.logout_endpoint or not oidc_signin.is_oidc_user(ctx, actor.user_id):
+            return
+        home = str(st.context.url or "").split("?")[0]
+        st.session_state[_LOGOUT_KEY] = oidc_config.logout_url(cfg, home)
+    except Exception:  # noqa: S110 - the offer is a courtesy: sign-out goes on without it
+        return
+
+
+# --- the admin's tab on the Workforce page ----------------------------------------------------------------------
+
+_FIELDS = (
+    ("Issuer", "issuer"),
+    ("Authorization endpoint", "authorization_endpoint"),
+    ("Token endpoint", "token_endpoint"),
+    ("User info endpoint", "user_info_endpoint"),
+    ("Logout endpoint", "logout_endpoint"),
+    ("JWKS URI", "jwks_uri"),
+)
+
+
+def _defaults(ctx: Context, actor: Actor) -> dict[str, Any]:
+    described = oidc_config.describe_config(ctx, actor) or {}
+    found = st.session_state.pop("oidc_discovered", None) or {}
+    values = {attr: described.get(api, "") for api, attr in oidc_config.API_FIELDS.items() if api != "ClientSecret"}
+    values.update({k: v for k, v in found.items() if v})
+    return values
+
+
+def provider_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
+    """The identity provider (Ground Truth's OidcConfig) and which OIDC groups make up each work team."""
+    st.subheader("Identity provider (OIDC)")
+    st.caption(
+        "Workers sign in through your organization's identity provider. Register "
+        f"`<this app's address>{_base_path()}/_gt/oidc/callback` as its redirect URI. The provider must send "
+        "sagemaker:groups, sagemaker:sub, sagemaker:client_id and sagemaker:name (and email)."
+    )
+    try:
+        values = _defaults(ctx, actor)
+    except GTError as exc:
+        show_error(exc)
+        return
+    issuer = st.text_input("Issuer", value=values.get("issuer", ""), key="oidc_discover_issuer")
+    if st.button("Fill the endpoints from the issuer's discovery document", key="oidc_discover"):
+        try:
+            doc = oidc_config.discover(issuer)
+            empty = oidc_config.OidcConfig("", "", "", "", "", "", "", "")
+            st.session_state["oidc_discovered"] = vars(oidc_config.with_discovery(empty, doc))
+        except GTError as exc:
+            show_error(exc)
+        else:
+            st.rerun()
+    with st.form("oidc_config_form"):
+        client_id = st.text_input("Client ID", value=values.get("client_id", ""))
+        secret = st.text_input("Client secret (leave empty to keep the stored one)", type="password")
+        urls = {attr: st.text_input(label, value=values.get(attr, "")) for label, attr in _FIELDS}
+        scope = st.text_input("Scope", value=values.get("scope") or oidc_config.DEFAULT_SCOPE)
+        extra = st.text_area(
+            "Extra authorization request parameters (one name=value a line)",
+            value="\n".join(f"{k}={v}" for k, v in (values.get("extra_params") or {}).items()),
+        )
+        saved = st.form_submit_button("Save the identity provider")
+    if saved:
+        params = dict(line.split("=", 1) for line in extra.splitlines() if "=" in line)
+        cfg = oidc_config.OidcConfig(
+            client_id=client_id.strip(),
+            client_secret=secret,
+            scope=scope.strip(),
+            extra_params={k.strip(): v.strip() for k, v in params.items()},
+            **{k: v.strip() for k, v in urls.items()},
+        )
+        try:
+            oidc_config.save_config(ctx, actor, cfg)
+        except GTError as exc:
+            show_error(exc)
+        else:
+            st.success("The identity provider is saved: the sign-in page now offers it.")
+    if values.get("client_id") and st.button("Remove the identity provider", key="oidc_remove"):
+        try:
+            oidc_config.clear_config(ctx, actor)
+        except GTError as exc:
+            show_error(exc)
+        else:
+            st.rerun()
+    _groups_editor(ctx, actor, team_list)
+
+
+def _groups_editor(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
+    st.subheader("Teams' OIDC groups")
+    st.caption(
+        "A person is in every team one of whose groups is in his sagemaker:groups claim, from his next sign-in on. "
+        "Someone whose groups no longer match leaves the team and its jobs."
+    )
+    if not team_list:
+        st.info("Create a work team first (Teams tab).")
+        return
+    names = [t.name for t in team_list]
+    team = st.selectbox("Team", names, key="oidc_groups_team")
+    try:
+        current = oidc_teams.team_groups(ctx, actor, team)
+    except GTError as exc:
+        show_error(exc)
+        return
+    with st.form("oidc_groups_form"):
+        text = st.text_input("Groups (comma-separated, at most 10)", value=", ".join(current))
+        saved = st.form_submit_button("Save the groups")
+    if saved:
+        try:
+            stored = oidc_teams.set_team_groups(ctx, actor, team, [g for g in text.split(",")])
+        except GTError as exc:
+            show_error(exc)
+        else:
+            st.success(f"{team}: {', '.join(stored) if stored else 'no groups'}")
