@@ -317,3 +317,39 @@ def test_oidc_worker_answers_carry_oidc_metadata_and_a_removed_group_returns_his
     assert status == "released"
     with pytest.raises(PermissionDenied):  # no more tasks of that team's jobs
         queue.claim_next(ctx, frank, job)
+
+
+def test_cli_sets_describes_and_maps_groups(
+    octx: Context, oidc_provider: OidcProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import io
+
+    from gtcore.cli.command import main
+
+    settings = octx.settings
+    for k, v in {
+        "GT_HOME": str(settings.home),
+        "GT_DATABASE_URL": settings.database_url,
+        "GT_LOCAL_ROOTS": str(tmp_path),
+        "GT_SECRET_KEY": SECRET_KEY,
+    }.items():
+        monkeypatch.setenv(k, v)
+    People(octx).team("team-a")
+    cfg = tmp_path / "oidc.json"
+    cfg.write_text(json.dumps({"ClientId": CLIENT_ID, "Issuer": oidc_provider.url}))
+    monkeypatch.setattr("sys.stdin", io.StringIO(CLIENT_SECRET + "\n"))
+    assert main(["set-oidc-config", "--oidc-config", f"file://{cfg}", "--client-secret-stdin", "--discover"]) == 0
+    shown = json.loads(capsys.readouterr().out)["OidcConfig"]
+    assert shown["JwksUri"] == f"{oidc_provider.url}/jwks" and "ClientSecret" not in shown
+    assert oidc_config.load_config(octx).client_secret == CLIENT_SECRET  # type: ignore[union-attr]
+    assert main(["set-team-groups", "team-a", "labelers", "qa"]) == 0
+    assert json.loads(capsys.readouterr().out)["MemberDefinitions"][0]["OidcMemberDefinition"]["Groups"] == [
+        "labelers",
+        "qa",
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["set-oidc-config", "--oidc-config", f"file://{bad}"]) == 1
+    assert str(bad) in capsys.readouterr().err
+    assert main(["remove-oidc-config"]) == 0
+    assert oidc_config.load_config(octx) is None

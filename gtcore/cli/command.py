@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gtcore.core.errors import GTError
 
-COMMAND_MODULES = ("manifest", "jobs", "workforce", "export", "service", "worker", "quality")
+COMMAND_MODULES = ("manifest", "jobs", "workforce", "oidc", "export", "service", "worker", "quality")
 
 
 def build_parser() -> argparse.ArgumentParser:
