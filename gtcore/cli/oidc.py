@@ -53,7 +53,7 @@ def _read_json(value: str) -> Any:
             raise ValidationError([Problem(exc.strerror or str(exc), field=where)], summary="cannot read") from None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValidationError(
             [Problem(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field=where)],
             summary="the OidcConfig cannot be read",
