@@ -353,3 +353,41 @@ def test_cli_sets_describes_and_maps_groups(
     assert str(bad) in capsys.readouterr().err
     assert main(["remove-oidc-config"]) == 0
     assert oidc_config.load_config(octx) is None
+
+
+def test_workforce_page_sets_the_provider_and_team_groups(
+    app_world: Any, oidc_provider: OidcProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.labeling import app_as, open_page
+
+    monkeypatch.setenv("GT_SECRET_KEY", SECRET_KEY)
+    world = app_world
+    ctx = Context(settings=dataclasses.replace(world.ctx.settings, secret_keys=(SECRET_KEY,)), db=world.ctx.db)
+    at = open_page(app_as(world, world.admin), "pages/workforce.py")
+    assert not at.exception
+    at.text_input(key="oidc_discover_issuer").input(oidc_provider.url)
+    at.button(key="oidc_discover").click().run()
+    assert not at.exception
+    assert at.text_input(key="oidc_jwks_uri").value == f"{oidc_provider.url}/jwks"
+    at.text_input(key="oidc_client_id").input(CLIENT_ID)
+    at.text_input(key="oidc_issuer").input(oidc_provider.url)
+    at.button(key="oidc_save").click().run()
+    assert at.error and "ClientSecret: is required" in "\n".join(c.value for c in at.code)  # nothing stored yet
+    assert oidc_config.load_config(ctx) is None
+    at.text_input(key="oidc_client_secret").input(CLIENT_SECRET)
+    at.text_area(key="oidc_extra").input("prompt=login")
+    at.button(key="oidc_save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    stored = oidc_config.load_config(ctx)
+    assert (
+        stored is not None
+        and stored.client_secret == CLIENT_SECRET
+        and dict(stored.extra_params) == {"prompt": "login"}
+    )
+    at.text_input(key="oidc_groups").input("labelers, qa")
+    at.button(key="oidc_groups_save").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert oidc_teams.team_groups(ctx, world.admin, "team-a") == ["labelers", "qa"]
+    at.text_input(key="oidc_groups").input("has space")
+    at.button(key="oidc_groups_save").click().run()
+    assert at.error and oidc_teams.team_groups(ctx, world.admin, "team-a") == ["labelers", "qa"]

@@ -86,12 +86,32 @@ _FIELDS = (
 )
 
 
-def _defaults(ctx: Context, actor: Actor) -> dict[str, Any]:
-    described = oidc_config.describe_config(ctx, actor) or {}
-    found = st.session_state.pop("oidc_discovered", None) or {}
-    values = {attr: described.get(api, "") for api, attr in oidc_config.API_FIELDS.items() if api != "ClientSecret"}
-    values.update({k: v for k, v in found.items() if v})
-    return values
+def _init_form(ctx: Context, actor: Actor) -> bool:
+    """Fill the form's widget state from the stored provider once per session; True when one is stored."""
+    described = oidc_config.describe_config(ctx, actor)
+    if "oidc_client_id" not in st.session_state:
+        d = described or {}
+        for api, attr in oidc_config.API_FIELDS.items():
+            if api in ("ClientSecret", "AuthenticationRequestExtraParams"):
+                continue
+            st.session_state[f"oidc_{attr}"] = d.get(api) or (oidc_config.DEFAULT_SCOPE if api == "Scope" else "")
+        extra = d.get("AuthenticationRequestExtraParams") or {}
+        st.session_state["oidc_extra"] = "\n".join(f"{k}={v}" for k, v in extra.items())
+    return described is not None
+
+
+def _discover() -> None:
+    """The discovery button's callback (before the form's widgets exist in the run): fill the empty endpoints."""
+    try:
+        doc = oidc_config.discover(str(st.session_state.get("oidc_discover_issuer", "")))
+    except GTError as exc:
+        st.session_state["oidc_discover_error"] = exc
+        return
+    current = {attr: str(st.session_state.get(f"oidc_{attr}", "")) for _label, attr in _FIELDS}
+    empty = oidc_config.OidcConfig("", "", **current)  # type: ignore[arg-type]
+    for attr, value in vars(oidc_config.with_discovery(empty, doc)).items():
+        if attr in current and value:
+            st.session_state[f"oidc_{attr}"] = value
 
 
 def provider_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
@@ -103,30 +123,24 @@ def provider_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
         "sagemaker:groups, sagemaker:sub, sagemaker:client_id and sagemaker:name (and email)."
     )
     try:
-        values = _defaults(ctx, actor)
+        stored = _init_form(ctx, actor)
     except GTError as exc:
         show_error(exc)
         return
-    issuer = st.text_input("Issuer", value=values.get("issuer", ""), key="oidc_discover_issuer")
-    if st.button("Fill the endpoints from the issuer's discovery document", key="oidc_discover"):
-        try:
-            doc = oidc_config.discover(issuer)
-            empty = oidc_config.OidcConfig("", "", "", "", "", "", "", "")
-            st.session_state["oidc_discovered"] = vars(oidc_config.with_discovery(empty, doc))
-        except GTError as exc:
-            show_error(exc)
-        else:
-            st.rerun()
+    st.text_input("Issuer to read the endpoints from (optional)", key="oidc_discover_issuer")
+    st.button("Fill the empty endpoints from the issuer's discovery document", key="oidc_discover", on_click=_discover)
+    failed = st.session_state.pop("oidc_discover_error", None)
+    if failed is not None:
+        show_error(failed)
     with st.form("oidc_config_form"):
-        client_id = st.text_input("Client ID", value=values.get("client_id", ""))
-        secret = st.text_input("Client secret (leave empty to keep the stored one)", type="password")
-        urls = {attr: st.text_input(label, value=values.get(attr, "")) for label, attr in _FIELDS}
-        scope = st.text_input("Scope", value=values.get("scope") or oidc_config.DEFAULT_SCOPE)
-        extra = st.text_area(
-            "Extra authorization request parameters (one name=value a line)",
-            value="\n".join(f"{k}={v}" for k, v in (values.get("extra_params") or {}).items()),
+        client_id = st.text_input("Client ID", key="oidc_client_id")
+        secret = st.text_input(
+            "Client secret (leave empty to keep the stored one)", type="password", key="oidc_client_secret"
         )
-        saved = st.form_submit_button("Save the identity provider")
+        urls = {attr: st.text_input(label, key=f"oidc_{attr}") for label, attr in _FIELDS}
+        scope = st.text_input("Scope", key="oidc_scope")
+        extra = st.text_area("Extra authorization request parameters (one name=value a line)", key="oidc_extra")
+        saved = st.form_submit_button("Save the identity provider", key="oidc_save")
     if saved:
         params = dict(line.split("=", 1) for line in extra.splitlines() if "=" in line)
         cfg = oidc_config.OidcConfig(
@@ -141,8 +155,9 @@ def provider_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
         except GTError as exc:
             show_error(exc)
         else:
+            stored = True
             st.success("The identity provider is saved: the sign-in page now offers it.")
-    if values.get("client_id") and st.button("Remove the identity provider", key="oidc_remove"):
+    if stored and st.button("Remove the identity provider", key="oidc_remove"):
         try:
             oidc_config.clear_config(ctx, actor)
         except GTError as exc:
@@ -169,8 +184,8 @@ def _groups_editor(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
         show_error(exc)
         return
     with st.form("oidc_groups_form"):
-        text = st.text_input("Groups (comma-separated, at most 10)", value=", ".join(current))
-        saved = st.form_submit_button("Save the groups")
+        text = st.text_input("Groups (comma-separated, at most 10)", value=", ".join(current), key="oidc_groups")
+        saved = st.form_submit_button("Save the groups", key="oidc_groups_save")
     if saved:
         try:
             stored = oidc_teams.set_team_groups(ctx, actor, team, [g for g in text.split(",")])
