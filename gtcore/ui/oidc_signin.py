@@ -8,7 +8,6 @@ The protocol itself runs in ``gtcore.workforce.oidc_signin`` behind the routes o
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 
