@@ -30,9 +30,17 @@ def _base_path() -> str:
     return f"/{base}" if base else ""
 
 
-def _link(url: str, text: str) -> None:
+_BUTTON_STYLE = (
+    "display:inline-block;padding:0.5rem 1.1rem;border-radius:0.5rem;background:#1f6feb;color:#fff;"
+    "text-decoration:none;font-weight:600"
+)
+
+
+def _link(url: str, text: str, *, button: bool = False) -> None:
+    """A same-tab link (``st.link_button`` opens a new tab, which would leave the sign-in in another window)."""
+    style = f' style="{_BUTTON_STYLE}"' if button else ""
     st.markdown(
-        f'<a href="{html.escape(url, quote=True)}" target="_self" rel="noopener">{html.escape(text)}</a>',
+        f'<a href="{html.escape(url, quote=True)}" target="_self" rel="noopener"{style}>{html.escape(text)}</a>',
         unsafe_allow_html=True,
     )
 
@@ -51,7 +59,7 @@ def offer() -> None:
         return
     if not configured:
         return
-    _link(_base_path() + START, "Sign in with your organization")
+    _link(_base_path() + START, "Sign in with your organization", button=True)
     caption = "Or sign in with a local account:"
     if not get_context().settings.local_worker_signin:
         caption = "Administrators' local accounts:"
