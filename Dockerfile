@@ -26,6 +26,7 @@ COPY gtcore ./gtcore
 RUN pip install --no-cache-dir ".[${GT_EXTRAS}]"
 COPY app.py ./
 COPY pages ./pages
+COPY .streamlit ./.streamlit
 
 USER 10001:10001
 EXPOSE 8501

@@ -40,6 +40,10 @@ def test_dockerfile_passes_hadolint() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     text = (REPO / "Dockerfile").read_text()
     assert re.search(r"^USER 10001", text, re.M) and "HEALTHCHECK" in text and "/_stcore/health" in text
+    # what `streamlit run app.py` needs is in the image (the product's .streamlit/config.toml hides the dev menu)
+    for part in ("app.py", "pages", ".streamlit", "gtcore", "pyproject.toml"):
+        assert re.search(rf"^COPY\s+(\S+\s+)*{re.escape(part)}\s", text, re.M), part
+        assert (REPO / part).exists(), part
 
 
 def test_compose_file_is_valid_and_needs_its_secrets(tmp_path: Path) -> None:
