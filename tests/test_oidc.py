@@ -391,3 +391,31 @@ def test_workforce_page_sets_the_provider_and_team_groups(
     at.text_input(key="oidc_groups").input("has space")
     at.button(key="oidc_groups_save").click().run()
     assert at.error and oidc_teams.team_groups(ctx, world.admin, "team-a") == ["labelers", "qa"]
+
+
+def test_pkce_verifier_sent_to_the_token_endpoint_matches_the_challenge(
+    world: tuple[Context, People, OidcProvider],
+) -> None:
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.fixtures.oidc import TokenProxy
+
+    ctx, people, provider = world
+    proxy = TokenProxy(provider)
+    try:
+        oidc_config.save_config(ctx, people.root(), dataclasses.replace(provider.config(), token_endpoint=proxy.url))
+        provider.sagemaker_user("hank", ["labelers"])
+        begun = oidc_signin.begin(ctx, REDIRECT)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(begun.url).query).items()}
+        assert query["code_challenge_method"] == "S256" and query["response_type"] == "code"
+        back = provider.authorize(begun.url, "hank")
+        oidc_signin.complete(ctx, state=back["state"], code=back["code"], binding=begun.binding)
+    finally:
+        proxy.close()
+    (body,) = proxy.bodies
+    digest = hashlib.sha256(body["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+    assert body["grant_type"] == "authorization_code" and body["redirect_uri"] == REDIRECT
+    with ctx.db.read() as conn:  # the verifier is stored sealed, never in plain text
+        assert body["code_verifier"] not in str(conn.execute(select(dbm.oidc_logins)).all())

@@ -5,13 +5,8 @@ tampered ID token and one issued to another client (swapped in by a proxy in fro
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
-import threading
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +18,7 @@ from gtcore.workforce import oidc_config, oidc_teams
 from gtcore.workforce import users as workforce
 from tests.browser import exception_text, new_page, wait_for_idle, wait_until
 from tests.fixtures.labeling import APP, LabelWorld
-from tests.fixtures.oidc import SECRET_KEY, OidcProvider
+from tests.fixtures.oidc import SECRET_KEY, OidcProvider, TokenProxy
 
 pytestmark = pytest.mark.browser
 SIGN_IN_LINK = "Sign in with your organization"
@@ -114,60 +109,12 @@ def test_first_sign_in_groups_replay_sign_out_and_removed_group(
     page.context.close()
 
 
-class _SwapProxy:
-    """A token endpoint in front of the provider's that changes the ID token on its way back to the app."""
-
-    def __init__(self, provider: OidcProvider, mode: str) -> None:
-        self.provider, self.mode = provider, mode
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                req = urllib.request.Request(
-                    f"{proxy.provider.url}/oauth2/token", data=body, method="POST",
-                    headers={k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")},
-                )  # fmt: skip
-                with urllib.request.urlopen(req, timeout=10) as r:
-                    token = json.loads(r.read())
-                token["id_token"] = proxy.swap(token["id_token"])
-                out = json.dumps(token).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def swap(self, id_token: str) -> str:
-        head, body, sig = id_token.split(".")
-        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if self.mode == "tamper":  # more groups, signature kept
-            claims["sagemaker:groups"] = ["labelers", "reviewers", "admins"]
-            forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-            return f"{head}.{forged}.{sig}"
-        # a genuine token the provider issued to another client, for the same person and nonce
-        from authlib.integrations.requests_client import OAuth2Session
-
-        redirect = "http://127.0.0.1:1/cb"
-        client = OAuth2Session("another-app", "x", scope="openid email profile", redirect_uri=redirect)
-        auth_url, _ = client.create_authorization_url(f"{self.provider.url}/oauth2/authorize", nonce=claims["nonce"])
-        back = self.provider.authorize(auth_url, str(claims["sub"]))
-        return str(client.fetch_token(f"{self.provider.url}/oauth2/token", code=back["code"], timeout=10)["id_token"])
-
-
 @pytest.fixture
-def swap_proxy() -> Iterator[list[_SwapProxy]]:
-    made: list[_SwapProxy] = []
+def swap_proxy() -> Iterator[list[TokenProxy]]:
+    made: list[TokenProxy] = []
     yield made
     for p in made:
-        p.server.shutdown()
+        p.close()
 
 
 @pytest.mark.parametrize(("mode", "why"), [("tamper", "signature does not verify"), ("audience", "aud claim")])
@@ -176,12 +123,12 @@ def test_tampered_or_foreign_id_token_is_refused_in_the_browser(
     oidc_provider: OidcProvider,
     streamlit_app: Any,
     browser: Any,
-    swap_proxy: list[_SwapProxy],
+    swap_proxy: list[TokenProxy],
     mode: str,
     why: str,
 ) -> None:
     w, ctx = oidc_world
-    proxy = _SwapProxy(oidc_provider, mode)
+    proxy = TokenProxy(oidc_provider, mode)
     swap_proxy.append(proxy)
     oidc_config.save_config(ctx, w.admin, dataclasses.replace(oidc_provider.config(), token_endpoint=proxy.url))
     oidc_provider.sagemaker_user("mallory", ["labelers"], email="mallory@corp.example")
