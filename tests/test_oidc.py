@@ -419,3 +419,20 @@ def test_pkce_verifier_sent_to_the_token_endpoint_matches_the_challenge(
     assert body["grant_type"] == "authorization_code" and body["redirect_uri"] == REDIRECT
     with ctx.db.read() as conn:  # the verifier is stored sealed, never in plain text
         assert body["code_verifier"] not in str(conn.execute(select(dbm.oidc_logins)).all())
+
+
+def test_changing_a_teams_groups_moves_signed_in_people_at_once(world: tuple[Context, People, OidcProvider]) -> None:
+    ctx, people, provider = world
+    lead = people.root()
+    people.team("team-a")
+    local = people.worker("team-a")  # a local member: never touched by the groups
+    provider.sagemaker_user("ivy", ["labelers"], email="ivy@corp.example")
+    ivy = _sign_in(ctx, provider, "ivy").user_id
+    with ctx.db.read() as conn:
+        tid = oidc_teams.resolve_team_id(conn, "team-a")
+    assert workforce.actor_for(ctx, ivy).team_ids == frozenset()
+    oidc_teams.set_team_groups(ctx, lead, "team-a", ["labelers"])
+    assert workforce.actor_for(ctx, ivy).team_ids == frozenset({tid})
+    oidc_teams.set_team_groups(ctx, lead, "team-a", ["reviewers"])
+    assert workforce.actor_for(ctx, ivy).team_ids == frozenset()
+    assert tid in workforce.actor_for(ctx, local.user_id).team_ids  # type: ignore[arg-type]

@@ -4,11 +4,13 @@ instead of members, and a person signed in through the provider is in every team
 
 Membership follows the groups at each sign-in (``sync_membership``): a person whose groups no longer match a team
 leaves it, and his leased and stopped tasks of that team's jobs go back to the pool, so he loses the team's jobs.
-Local members of a team are never touched by it.
+When an admin changes a team's groups, the people the provider signed in join or leave it at once by the groups
+their latest sign-in brought. Local members of a team are never touched by either.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -36,9 +38,12 @@ def group_problems(groups: Iterable[str], field: str = "Groups") -> list[Problem
     return out
 
 
-def set_team_groups(ctx: Context, actor: Actor, team: int | str, groups: Iterable[str]) -> list[str]:
-    """Set the OIDC groups of a team (admin only; an empty list ends the mapping). Takes effect at each
-    person's next sign-in. Returns the stored groups, sorted."""
+def set_team_groups(
+    ctx: Context, actor: Actor, team: int | str, groups: Iterable[str], now: float | None = None
+) -> list[str]:
+    """Set the OIDC groups of a team (admin only; an empty list ends the mapping). People signed in through the
+    provider join or leave the team at once by their groups at their latest sign-in (leaving returns their tasks of
+    its jobs). Returns the stored groups, sorted."""
     items = sorted(dict.fromkeys(g.strip() for g in groups if isinstance(g, str) and g.strip()))
     problems = group_problems(items)
     if problems:
@@ -50,7 +55,21 @@ def set_team_groups(ctx: Context, actor: Actor, team: int | str, groups: Iterabl
         conn.execute(delete(g).where(g.c.team_id == tid))
         for name in items:
             conn.execute(g.insert().values(team_id=tid, group_name=name))
+        _regroup_team(conn, tid, set(items), dbm.now() if now is None else now)
     return items
+
+
+def _regroup_team(conn: Connection, team_id: int, groups: set[str], now: float) -> None:
+    """Bring the provider's people in or out of ``team_id`` by the groups of their latest sign-in."""
+    i, m = dbm.oidc_identities, dbm.team_members
+    members = set(conn.execute(select(m.c.user_id).where(m.c.team_id == team_id)).scalars())
+    for user_id, groups_json in conn.execute(select(i.c.user_id, i.c.groups_json)).all():
+        wanted = bool(groups & set(json.loads(groups_json or "[]")))
+        if wanted and user_id not in members:
+            add_members_in(conn, team_id, [int(user_id)], now)
+        elif not wanted and user_id in members:
+            conn.execute(delete(m).where(m.c.team_id == team_id, m.c.user_id == user_id))
+            _return_leases(conn, int(user_id), team_id=team_id)
 
 
 def team_groups(ctx: Context, actor: Actor, team: int | str) -> list[str]:
