@@ -177,8 +177,9 @@ def provider_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
 def _groups_editor(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
     st.subheader("Teams' OIDC groups")
     st.caption(
-        "A person is in every team one of whose groups is in his sagemaker:groups claim, from his next sign-in on. "
-        "Someone whose groups no longer match leaves the team and its jobs."
+        "A person is in every team one of whose groups is in his sagemaker:groups claim (read at each sign-in; "
+        "a change here applies at once to the groups people last signed in with). Someone whose groups no longer "
+        "match leaves the team and its jobs."
     )
     if not team_list:
         st.info("Create a work team first (Teams tab).")
