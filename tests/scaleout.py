@@ -284,19 +284,15 @@ class Run:
         return None if self.t_manifest is None else max(0.0, self.t_manifest - self.t_last_ack)
 
 
-def _submitted(cluster: Cluster, job_id: int) -> int:
-    from sqlalchemy import create_engine, func, select
+def _submitted(engine: Any, job_id: int) -> int:
+    from sqlalchemy import func, select
 
     from gtcore.core import db as dbm
 
-    eng = create_engine(cluster.db_url)
-    try:
-        with eng.connect() as c:
-            a = dbm.assignments
-            q = select(func.count()).select_from(a).where(a.c.job_id == job_id, a.c.status == "submitted")
-            return int(c.execute(q).scalar_one())
-    finally:
-        eng.dispose()
+    with engine.connect() as c:
+        a = dbm.assignments
+        q = select(func.count()).select_from(a).where(a.c.job_id == job_id, a.c.status == "submitted")
+        return int(c.execute(q).scalar_one())
 
 
 def run_annotators(
@@ -335,10 +331,18 @@ def run_annotators(
     done = threading.Event()
     s3 = cluster.s3()
 
+    from sqlalchemy import create_engine
+
+    engine = create_engine(cluster.db_url, pool_size=1)
+    monitor_errors: list[str] = []
+
     def monitor() -> None:
         while not done.is_set():
             if on_progress is not None:
-                on_progress(_submitted(cluster, job.job_id))
+                try:
+                    on_progress(_submitted(engine, job.job_id))
+                except Exception as exc:  # a busy database: try again at the next poll, and say so at the end
+                    monitor_errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             if "manifest" not in seen:
                 try:
                     s3.head_object(Bucket=cluster.bucket, Key=key)
@@ -363,6 +367,9 @@ def run_annotators(
         wait_until(lambda: "manifest" in seen or None, timeout=120, what="output.manifest")
     done.set()
     watcher.join(10)
+    engine.dispose()
+    if monitor_errors:
+        print(f"scale-out monitor: {len(monitor_errors)} failed polls, first: {monitor_errors[0]}", file=sys.stderr)
     results = [json.loads(out.read_text()) if out.exists() else {"rank": i, "missing": True}
                for i, (_, out) in enumerate(procs)]  # fmt: skip
     last = max([float(r.get("last") or 0.0) for r in results] + [t0])
