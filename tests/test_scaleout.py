@@ -32,16 +32,25 @@ def _open_job(page: Any, title: str) -> int:
     card = page.locator('[class*="st-key-portal_job_"]').filter(has_text=title).first
     card.get_by_role("button", name=re.compile("^(Start working|Resume)$")).click()
     wait_for_idle(page)
-    return wait_task(page, timeout=60)
+    return wait_task(page, boxes=0, timeout=120)  # the canvas reported the task: Submit is live
 
 
-def _submit(page: Any, idx: int, total: int) -> None:
-    """Submit the open task; the page then says it is saved and opens the next one, or (none left for him)
-    shows the end screen."""
-    page.keyboard.press("Control+Enter")
+def _submit(page: Any, idx: int, total: int) -> bool:
+    """Submit the open task; True when the page then opens his next task, False when it shows the end screen
+    (none left for him). Both say the answer is saved."""
+    page.get_by_role("button", name="Submit").click()
     saved = page.get_by_text(f"Submitted: object {idx + 1} of {total} is saved")
     end = page.get_by_text(re.compile("No task is available to you|All done"))
-    wait_until(lambda: saved.count() or end.count(), timeout=120, what=f"object {idx + 1} saved")
+
+    def outcome() -> str | None:
+        if not saved.count():
+            return None
+        if end.count():
+            return "end"
+        captions = page.get_by_text(re.compile(r"^Object \d+ of ")).all_inner_texts()
+        return "next" if captions and not captions[0].startswith(f"Object {idx + 1} of ") else None
+
+    return wait_until(outcome, timeout=120, what=f"object {idx + 1} saved") == "next"
 
 
 def test_two_app_servers_and_workers_survive_sigkill(tmp_path: Path, browser: Any) -> None:
@@ -61,7 +70,7 @@ def test_two_app_servers_and_workers_survive_sigkill(tmp_path: Path, browser: An
         sign_in(page, a.base_url, human.email, PASSWORD)
         idx = _open_job(page, title)
         _submit(page, idx, job.objects)  # one answer through server A
-        idx = wait_task(page, timeout=60)  # server A handed out the next task: he holds its lease
+        idx = wait_task(page, boxes=0, timeout=120)  # server A handed out the next task: he holds its lease
 
         killed_worker = threading.Event()
 
@@ -86,18 +95,10 @@ def test_two_app_servers_and_workers_survive_sigkill(tmp_path: Path, browser: An
         page.get_by_text(f"Signed in as {human.email}").wait_for(timeout=60_000)
         again = _open_job(page, title)
         assert again == idx  # his leased task came back through server B
-        _submit(page, again, job.objects)
-
-        def next_screen() -> str | None:
-            if page.get_by_text(re.compile(r"^Object \d+ ")).count():
-                return "task"
-            if page.get_by_text(re.compile("No task is available to you|All done")).count():
-                return "none"
-            return None
-
-        if wait_until(next_screen, timeout=60, what="the next task or the end screen") == "task":
-            page.get_by_role("button", name="Release").click()  # leave without holding a lease
-            page.get_by_text("it is back in the pool").wait_for(timeout=60_000)
+        if _submit(page, again, job.objects):  # the next task is his: release it, to leave holding no lease
+            wait_task(page, boxes=0, timeout=120)
+            page.get_by_role("button", name="Release").click()
+            page.get_by_text("it is back in the pool").wait_for(timeout=120_000)
         page.context.close()
         runner.join(400)
         run = box["run"]
