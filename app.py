@@ -1,8 +1,9 @@
 """Entry point: the sign-in gate, then the pages the signed-in user's roles allow.
 
 ``streamlit run app.py``. Streamlit finds the ``st.App`` below and serves this file as a Starlette app with
-one route of ours added (``gtcore.ui.session_cookie``: the HttpOnly session cookie that keeps a browser
-signed in across reloads and tabs); each browser session then runs this file as the script (``__main__``).
+two routes of ours added (``gtcore.ui.session_cookie``: the HttpOnly session cookie that keeps a browser
+signed in across reloads and tabs; ``gtcore.api.server``: Ground Truth's API at ``<base>/api/sagemaker`` for boto3
+and the AWS CLI); each browser session then runs this file as the script (``__main__``).
 
 While no administrator exists, only the one-time "create the first administrator" form is shown; then the
 sign-in form (and the forced password change after a temporary password); then ``st.navigation`` built
@@ -12,7 +13,8 @@ from ``gtcore.ui.nav``.
 Streamlit's automatic ``pages/`` folder menu, which would list every page to anyone, is never shown; a page
 opened by URL on a fresh server runs ``auth.require_actor``, which registers the same menu.
 
-The first run also starts the embedded background worker (``gtcore.ui.embedded``), stopped with the server.
+The server's start (and, as before, the first run) starts the embedded background worker (``gtcore.ui.embedded``),
+stopped with the server.
 """
 
 from __future__ import annotations
@@ -22,13 +24,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI server) for the web app
+    import contextlib
+    from collections.abc import AsyncIterator
+    from typing import Any
+
     from streamlit import config
     from streamlit.starlette import App
 
-    from gtcore.ui import oidc_routes, session_cookie
+    from gtcore.api import server as sagemaker_api
+    from gtcore.ui import embedded, oidc_routes, session_cookie
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(_app: Any) -> AsyncIterator[None]:
+        embedded.ensure_started()  # at server start too, so API-only use (no page ever opened) gets its work done
+        yield None
 
     _base = str(config.get_option("server.baseUrlPath") or "")
-    app = App(ROOT / "app.py", routes=session_cookie.routes(_base) + oidc_routes.routes(_base))
+    app = App(
+        ROOT / "app.py",
+        routes=session_cookie.routes(_base) + oidc_routes.routes(_base) + sagemaker_api.routes(_base),
+        lifespan=_lifespan,
+    )
 else:
     import streamlit as st
 

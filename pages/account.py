@@ -1,4 +1,4 @@
-"""Account (everyone): who I am, my teams, change my password, sign out."""
+"""Account (everyone): who I am, my teams, change my password, my API access keys, sign out."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 import streamlit as st
 
 from gtcore.core.errors import GTError
+from gtcore.ui import access_key_widgets as akw
 from gtcore.ui.auth import change_password_form, require_actor, sign_out
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
@@ -30,6 +31,9 @@ if me.last_login_at:
 
 st.subheader("Change password")
 change_password_form(forced=False)
+
+st.subheader("API access keys")
+akw.my_keys(get_context(), actor)
 
 st.subheader("Sign out")
 if st.button("Sign out", key="account_sign_out", icon=":material/logout:"):

@@ -7,8 +7,6 @@ Everything is rendered as text or table cells (no HTML).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 import streamlit as st
 
@@ -17,6 +15,7 @@ from gtcore.core.errors import GTError
 from gtcore.jobs import api as jobs
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
+from gtcore.ui.jobs_widgets import table_ui as jobs_table_ui
 from gtcore.ui.resources import get_context
 from gtcore.ui.work_widgets import queue_ui
 
@@ -59,30 +58,5 @@ if not listed:
     st.info(f"No labeling jobs yet.{hint}", icon=":material/info:")
     st.stop()
 
-table = pd.DataFrame(
-    [
-        {
-            "Job": j.name,
-            "Status": j.status,
-            "Progress": round(100 * j.progress, 1),
-            "Labeled": j.counters.total_labeled,
-            "Failed": j.counters.failed_non_retryable_error,
-            "Unlabeled": j.counters.unlabeled,
-            "Already labeled": j.already_labeled,
-            "Objects": j.total_objects,
-            "Task type": j.task_type,
-            "Team": j.team_name or "",
-            "Created (UTC)": datetime.fromtimestamp(j.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
-        }
-        for j in listed
-    ]
-)
-st.dataframe(
-    table,
-    hide_index=True,
-    key="home_jobs",
-    column_config={
-        "Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100, format="%.0f%%"),
-    },
-)
+jobs_table_ui(listed, key="home_jobs")
 st.caption(f"{len(listed)} job(s), newest first.")

@@ -1,6 +1,9 @@
 """Shared fixtures. Fixture modules live in tests/fixtures/ and are loaded as plugins."""
 
 import os
+import threading
+
+import pytest
 
 # In-process AppTest runs of app.py must not start the embedded background worker thread: tests run the work
 # explicitly (tests.fixtures.core.run_work). Real `streamlit run` servers started by tests get it (tests/browser.py).
@@ -18,3 +21,14 @@ pytest_plugins = [
     "tests.fixtures.autolabel",
     "tests.fixtures.oidc",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_embedded_worker_unless_asked(request: pytest.FixtureRequest):
+    """Fail a test that leaves an embedded background worker thread running in pytest's own process (an AppTest
+    run whose environment lost ``GT_EMBEDDED_WORKER=0``): tests run background work explicitly."""
+    before = {t.ident for t in threading.enumerate() if t.name.startswith("embedded-")}
+    yield
+    stray = [t.name for t in threading.enumerate() if t.name.startswith("embedded-") and t.ident not in before]
+    if stray:
+        pytest.fail(f"an embedded background worker started inside pytest: {stray} (GT_EMBEDDED_WORKER=0 was lost)")

@@ -155,3 +155,44 @@ def test_multilabel_em_beats_per_label_agreement() -> None:
     assert single.labels == [1, 2] and set(single.confidence.values()) == {SINGLE_WORKER_CONFIDENCE}
     with pytest.raises(ValueError, match="outside"):
         multilabel_em([[("a", [5]), ("b", [])]], 3)
+
+
+def _crowd_of_casual_workers(seed: int, n: int = 3000, k: int = 4, n_workers: int = 400, per_item: int = 3):
+    """Many workers with about 20 answers each and skills from 0.35 to 0.95 (where plug-in matrices overfit)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    skill = rng.uniform(0.35, 0.95, n_workers)
+    items = np.repeat(np.arange(n), per_item)
+    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in range(n)])
+    right = rng.random(len(items)) < skill[workers]
+    wrong = (truth[items] + rng.integers(1, k, len(items))) % k
+    return truth, items, workers, np.where(right, truth[items], wrong), n, n_workers, k
+
+
+def _calibration_error(post: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    conf, ok = post.max(axis=1), post.argmax(axis=1) == truth
+    err = 0.0
+    for lo in np.linspace(0.0, 1.0, bins, endpoint=False):
+        m = (conf > lo) & (conf <= lo + 1.0 / bins)
+        if m.any():
+            err += float(m.mean() * abs(conf[m].mean() - ok[m].mean()))
+    return err
+
+
+def test_leave_one_out_step_makes_the_confidence_honest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last E-step judges each answer without its own soft count: on workers with few answers the plug-in
+    posteriors are over-confident; the leave-one-out ones are calibrated better on every crowd, by a clear margin
+    on average, with the same accuracy (the README quotes this gain)."""
+    with_loo, without = [], []
+    for seed in range(3):
+        truth, items, workers, labels, n, nw, k = _crowd_of_casual_workers(seed)
+        a = em.fit(items, workers, labels, n, nw, k)  # as the product runs it
+        with monkeypatch.context() as m:
+            m.setattr(em, "LEAVE_ONE_OUT", False)
+            b = em.fit(items, workers, labels, n, nw, k)
+        with_loo.append(_calibration_error(a.posterior, truth))
+        without.append(_calibration_error(b.posterior, truth))
+        assert with_loo[-1] < without[-1], (seed, with_loo, without)
+        assert abs((a.posterior.argmax(1) == truth).mean() - (b.posterior.argmax(1) == truth).mean()) < 0.01
+        assert a.posterior.max(axis=1).mean() < b.posterior.max(axis=1).mean()  # less sure of itself
+    assert np.mean(with_loo) < 0.8 * np.mean(without), (with_loo, without)

@@ -121,7 +121,7 @@ def test_class_colours_are_a_fixed_palette() -> None:
     assert colors.class_hex(0) == "#1f77b4" and colors.class_color(1) == (255, 127, 14)
     assert colors.class_hex(20) == colors.class_hex(0) and colors.class_hex(None) == colors.UNKNOWN_HEX
     assert len(set(colors.PALETTE_HEX)) == 20
-    assert colors.parse_hex("#abc") == (170, 187, 204) and colors.to_hex((1, 2, 3)) == "#010203"
+    assert colors.parse_hex("#abc") == (170, 187, 204)
     with pytest.raises(ValueError):
         colors.parse_hex("#12345")
     assert colors.text_color_on((255, 255, 255)) == (0, 0, 0)

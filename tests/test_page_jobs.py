@@ -225,3 +225,20 @@ def test_job_status_link_passes_the_job(page_ctx: Context, tmp_path: Path) -> No
     at.button(key="jobs_status").click().run()
     _ok(at)
     assert at.session_state["job_status_job_id"] == jobs.job_summary(page_ctx, admin, "dogs-1").job_id
+
+
+def test_home_and_jobs_pages_show_the_same_job_table(page_ctx: Context, tmp_path: Path) -> None:
+    """One presentation of a job row (gtcore.jobs.presentation.table_rows) for both pages."""
+    p = People(page_ctx)
+    token = p.token(p.admin())
+    _three_jobs(page_ctx, tmp_path)
+    jobs_page = _page(token)
+    home = AppTest.from_file(str(REPO / "pages" / "home.py"), default_timeout=60)
+    home.session_state["gt_token"] = token
+    home.run()
+    _ok(jobs_page)
+    _ok(home)
+    (jobs_table,) = [d.value for d in jobs_page.dataframe]
+    home_table = [d.value for d in home.dataframe if "Job" in d.value.columns][0]
+    assert list(home_table.columns) == list(jobs_table.columns)
+    assert home_table.to_dict("records") == jobs_table.to_dict("records")

@@ -745,3 +745,26 @@ def test_an_actor_built_before_disabling_is_refused(any_world: QueueWorld) -> No
         queue.submit(w.ctx, stale, task.assignment_id, box_answer(), now=T0 + 1)
     with pytest.raises(PermissionDenied, match="disabled"):
         queue.save_draft(w.ctx, stale, task.assignment_id, {"boxes": []}, now=T0 + 1)
+
+
+@pytest.mark.parametrize("window", [1000, 3])
+def test_a_claim_expires_run_out_leases_before_taking_more_objects(any_world: QueueWorld, window: int) -> None:
+    """A lease of the job that has run out sends every claim (the fast one included) through the expiry first:
+    the object goes back to the pool and is handed out again, in index order, before any new object is opened;
+    its holder's late submit is refused. (A one-object job cannot tell: the fast claim has nothing else to take.)"""
+    w = any_world
+    job = w.new_job(n_objects=6, task_time_limit=30, max_concurrent=window)
+    a, b, c = w.workers[0], w.workers[1], w.workers[2]
+    first = queue.claim_next(w.ctx, a, job, now=T0)  # a full claim: the process now knows the job's facts
+    second = queue.claim_next(w.ctx, b, job, now=T0 + 1)  # a fast claim
+    assert first is not None and second is not None
+    assert (first.object_idx, second.object_idx) == (0, 1)
+    late = T0 + 100  # both leases ran out at T0 + 30 / T0 + 31
+    third = queue.claim_next(w.ctx, c, job, now=late)
+    assert third is not None and third.object_idx == 0, third  # not object 2: the run-out leases went first
+    statuses = {r.id: r.status for r in w.assignments(job)}
+    assert statuses[first.assignment_id] == "expired" and statuses[second.assignment_id] == "expired"
+    with pytest.raises(TaskError):
+        queue.submit(w.ctx, a, first.assignment_id, box_answer(), now=late)
+    again = queue.claim_next(w.ctx, a, job, now=late + 1)  # his own expired row is re-used for object 1
+    assert again is not None and again.object_idx == 1

@@ -55,6 +55,7 @@ def _work(db_url: str, tmp: str, job_id: int, who: dict, seed: int, start: Any, 
     rng = random.Random(seed)
     tally: Counter[str] = Counter()
     submitted: list[int] = []
+    peak = 0
     start.wait(60)
     end = time.time() + DEADLINE
     while time.time() < end:
@@ -67,6 +68,8 @@ def _work(db_url: str, tmp: str, job_id: int, who: dict, seed: int, start: Any, 
             time.sleep(0.05)
             continue
         tally["claimed"] += 1
+        # every claim is checked in a snapshot taken right after it (the parent's polling alone could miss one)
+        peak = max(peak, _in_flight(ctx, job_id))
         aid = task.assignment_id
         roll = rng.random()
         if tally["claimed"] == 1 and seed % 4 == 0:
@@ -94,7 +97,7 @@ def _work(db_url: str, tmp: str, job_id: int, who: dict, seed: int, start: Any, 
         except TaskError as exc:
             tally["late_refused" if "time limit" in str(exc) else "refused"] += 1
     ctx.db.dispose()
-    Path(out).write_text(json.dumps({"tally": tally, "submitted": submitted}))
+    Path(out).write_text(json.dumps({"tally": tally, "submitted": submitted, "peak": peak}))
 
 
 def _background_worker(db_url: str, tmp: str, stop: Any) -> None:
@@ -172,6 +175,7 @@ def test_many_processes_drain_one_job_without_double_or_lost_answers(db_url: str
             p.join(30)
             assert p.exitcode == 0
         results = [json.loads(out.read_text()) for _, out in procs]
+        peak = max([peak, *(r["peak"] for r in results)])
         _check(w, ctx, job, results, peak, tmp_path)
     finally:
         ctx.db.dispose()

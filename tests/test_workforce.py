@@ -366,8 +366,15 @@ def test_cli_create_admin_team_invite_reset(
 def test_cli_create_admin_prompts_twice(
     cli_env: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import io
+
     from gtcore.cli.command import main
 
+    class _Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", _Terminal())  # a person at a terminal answers the two prompts
     answers = iter(["first try password", "second try password"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert main(["create-admin", "--email", "root@example.com"]) == 1

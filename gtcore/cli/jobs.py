@@ -7,7 +7,7 @@
     gtcore stop-labeling-job --labeling-job-name NAME
     gtcore clone-labeling-job --labeling-job-name OLD --new-labeling-job-name NEW        (gtcore extension)
     gtcore chain-labeling-job --labeling-job-name OLD --new-labeling-job-name NEW
-                              [--label-attribute-name ATTR] [--task-type AdjustmentBoundingBox]  (extension)
+                              [--label-attribute-name ATTR] [--task-type TYPE]  (extension)
 
 Output is JSON shaped like the AWS CLI's (timestamps in ISO 8601 with UTC offset). There is no delete.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gtcore.cli.common import context, operator, print_json
+from gtcore.core import tasktypes
 from gtcore.core.errors import Problem, SpecError
 from gtcore.jobs import api as jobs
 from gtcore.jobs.listing import SORT_BY, SORT_ORDER, STATUSES
@@ -216,7 +217,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--task-type",
-        choices=("BoundingBox", "ImageClassification", "ImageMultiClassification", "AdjustmentBoundingBox"),
-        help="default: the old job's task type",
+        choices=list(tasktypes.TASK_TYPES),  # the catalogue; chain_labeling_job says which fit the old job
+        help="default: the old job's task type; which types a job can chain to depends on its own",
     )
     p.set_defaults(func=_chain)

@@ -47,6 +47,11 @@ def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         line = sys.stdin.readline()
         return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ValidationError(
+            [],
+            summary="standard input is not a terminal: pass --password-stdin to read the password as one line from it",
+        )
     first = getpass.getpass("New administrator password: ")
     second = getpass.getpass("Repeat the password: ")
     if first != second:

@@ -57,10 +57,6 @@ class Box(NamedTuple):
     def right(self) -> float:
         return self.left + self.width
 
-    @property
-    def bottom(self) -> float:
-        return self.top + self.height
-
 
 class ConsolidatedBox(NamedTuple):
     label: str

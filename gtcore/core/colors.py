@@ -42,10 +42,6 @@ def parse_hex(value: str) -> RGB:
         raise ValueError(f"not a hex colour: {value!r}") from None
 
 
-def to_hex(rgb: RGB) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
 def class_hex(class_id: int | None) -> str:
     """The palette colour of a class id (wraps around after 20 classes); grey for ``None``/negative."""
     if class_id is None or class_id < 0:

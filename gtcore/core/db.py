@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from gtcore.core.errors import ConfigError, GTError
 from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<table>)
     SCHEMA_VERSION,
+    access_keys,
     assignments,
     autolabel_iterations,
     autolabel_jobs,
@@ -39,6 +40,7 @@ from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<t
     oidc_config,
     oidc_identities,
     oidc_logins,
+    resource_tags,
     schema_info,
     team_members,
     team_oidc_groups,

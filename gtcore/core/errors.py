@@ -5,6 +5,7 @@ context that locates the problem (file, line, field, URI)::
 
     GTError
     ├── ConfigError              a setting in the environment is unusable
+    ├── DatabaseUnavailable      the database did not answer (core.db): try again
     ├── StorageError(uri)        object store problems, always naming the URI
     │   ├── ObjectNotFound       key / file / bucket does not exist
     │   ├── AccessDenied         the store refused the credentials
@@ -12,9 +13,11 @@ context that locates the problem (file, line, field, URI)::
     │   └── StoreUnavailable     endpoint unreachable, timeouts, 5xx
     ├── ValidationError(problems)  one or more Problem records, all collected before raising
     │   ├── ManifestError        problems in a manifest (each Problem carries a line number)
-    │   └── SpecError            problems in a job spec (each Problem names the field)
+    │   ├── SpecError            problems in a job spec (each Problem names the field)
+    │   └── MaskError            a worker's or a manifest's mask PNG that is not a valid label mask (output.mask_png)
     ├── NotFound                 a job, user, team or task that does not exist (or is not visible)
     ├── Conflict                 name taken, state does not allow the transition
+    │   └── LimitExceeded        a limit on how many there may be (teams, access keys)
     ├── PermissionDenied         the acting user's role or team does not allow the call
     ├── AuthError                sign-in problems
     │   ├── InvalidCredentials
@@ -23,7 +26,12 @@ context that locates the problem (file, line, field, URI)::
     │   └── PasswordChangeRequired
     ├── TaskError                queue refusals (lease expired, not the lease holder, already submitted)
     │   └── JobClosed            the job is not InProgress (completed, stopped, failed): no more tasks
-    └── ImageError               an image that cannot be decoded safely
+    ├── ImageError               an image that cannot be decoded safely
+    ├── ModelError               a saved or team model that cannot be used (autolabel.models: checksum, shape)
+    └── TrainingError            automated labeling could not train a model on the labels it has (autolabel.classifier)
+
+Errors raised elsewhere are defined there (beside the code that raises them) but drawn here: a test walks every
+``GTError`` subclass in gtcore and checks that its name is in this tree.
 """
 
 from __future__ import annotations
@@ -110,6 +118,10 @@ class NotFound(GTError):
 
 
 class Conflict(GTError):
+    pass
+
+
+class LimitExceeded(Conflict):
     pass
 
 

@@ -137,6 +137,8 @@ jobs = Table(
     Column("ended_at", Float, nullable=True),
     Column("failure_reason", String(1024), nullable=True),
     Index("ix_jobs_status", "status"),
+    # ListLabelingJobs' default order (CreationTime): a page of 100 of 10,000 jobs without sorting them all
+    Index("ix_jobs_created", "created_at", "id"),
 )
 
 objects = Table(
@@ -245,6 +247,30 @@ autolabel_models = Table(
     Column("created_at", Float, nullable=False),
 )
 
+
+# API access keys (SigV4): the secret is kept only encrypted with the server key (GT_API_SECRET_KEY, Fernet),
+# because verifying a signature needs it; revoking a key deletes its row.
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_enc", Text, nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+)
+
+# Tags of labeling jobs and work teams (CreateLabelingJob/CreateWorkteam Tags, AddTags, DeleteTags).
+# kind: "labeling-job" | "workteam"; resource_id: jobs.id or teams.id.
+resource_tags = Table(
+    "resource_tags",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("resource_id", Integer, primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False, default=""),
+)
 
 # The background-work queue (gtcore.core.work enqueues, gtcore.work.runner claims and runs).
 # status: pending | running | done | failed. At most one *pending* item per (kind, job_id, key).

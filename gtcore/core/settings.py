@@ -16,6 +16,12 @@ Names deployments and scripts rely on:
   lowered only by tests and demos that need a small dataset (the pages state the value in force)
 - ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
   0 when only separate ``gtcore worker`` processes should run the work)
+- ``GT_AWS_REGION`` (``local``) and ``GT_AWS_ACCOUNT_ID`` (``000000000000``, 12 digits): the region and account in the
+  ARNs the product gives (``arn:aws:sagemaker:<region>:<account>:labeling-job/<name>``) and the region API clients
+  must sign for (the SigV4 credential scope of ``/api/sagemaker``)
+- ``GT_API_SECRET_KEY``: the server key that encrypts API access keys' secrets (a Fernet key, 44 characters of
+  url-safe base64: ``gtcore generate-api-secret-key``); several comma-separated keys rotate it (the first
+  encrypts, all decrypt). No default: without it no access key can be created or used
 - ``GT_SECRET_KEY``: the server key that seals stored secrets (the OIDC client secret); at least 32 characters,
   several keys separated by commas to rotate (the first seals, every one unseals). Without it no identity
   provider can be configured.
@@ -26,6 +32,7 @@ Names deployments and scripts rely on:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +62,20 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0)")
+
+
+def _region(env: Mapping[str, str]) -> str:
+    raw = env.get("GT_AWS_REGION", "").strip() or "local"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9\-]{0,30}", raw):
+        raise ConfigError(f"GT_AWS_REGION={raw!r} is not a region name (lower-case letters, digits, hyphens)")
+    return raw
+
+
+def _account(env: Mapping[str, str]) -> str:
+    raw = env.get("GT_AWS_ACCOUNT_ID", "").strip() or "000000000000"
+    if not re.fullmatch(r"[0-9]{12}", raw):
+        raise ConfigError(f"GT_AWS_ACCOUNT_ID={raw!r} is not an account id (12 digits)")
+    return raw
 
 
 SECRET_KEY_MIN = 32
@@ -92,6 +113,9 @@ class Settings:
     session_max_seconds: int = 12 * 3600
     autolabel_min_objects: int = 1250
     embedded_worker: bool = True
+    aws_region: str = "local"
+    aws_account_id: str = "000000000000"
+    api_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     local_worker_signin: bool = True
 
@@ -136,6 +160,9 @@ class Settings:
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
+            aws_region=_region(env),
+            aws_account_id=_account(env),
+            api_secret_keys=tuple(k.strip() for k in env.get("GT_API_SECRET_KEY", "").split(",") if k.strip()),
             secret_keys=_secret_keys(env),
             local_worker_signin=_bool(env, "GT_LOCAL_WORKER_SIGNIN", True),
         )

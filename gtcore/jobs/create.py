@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import tags, work
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict
 from gtcore.jobs import due
@@ -39,11 +39,13 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
     auto = bool(plan.request.get("LabelingJobAlgorithmsConfig"))
     try:
         with ctx.db.write() as conn:
-            pk = conn.execute(dbm.jobs.insert().values(**_job_values(plan, actor, origin, parent_job_id, t)))
+            pk = conn.execute(dbm.jobs.insert().values(**_job_values(ctx, plan, actor, origin, parent_job_id, t)))
             job_id = int(pk.inserted_primary_key[0])  # type: ignore[index]
             rows, skipped = _object_rows(plan, job_id, skip_attr, workers, t, held=auto)
             _bulk_insert(conn, rows)
             del rows
+            job_tags = {str(t["Key"]): str(t.get("Value", "")) for t in plan.request.get("Tags") or []}
+            tags.put_tags(conn, tags.JOB, job_id, job_tags)
             conn.execute(
                 update(dbm.jobs)
                 .where(dbm.jobs.c.id == job_id)
@@ -72,12 +74,14 @@ def _refresh_statistics(ctx: Context) -> None:
         pass
 
 
-def _job_values(plan: Plan, actor: Actor, origin: str, parent_job_id: int | None, t: float) -> dict[str, Any]:
+def _job_values(
+    ctx: Context, plan: Plan, actor: Actor, origin: str, parent_job_id: int | None, t: float
+) -> dict[str, Any]:
     spec = plan.spec
     return {
         "name": spec.name,
         "name_lower": spec.name.lower(),
-        "arn": job_arn(spec.name),
+        "arn": job_arn(spec.name, ctx.settings),
         "reference_code": reference_code(),
         "label_attribute": spec.label_attribute,
         "task_type": plan.task_type.name,

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core import tags
 from gtcore.core.access import ADMIN, AUDITOR, WORKER, Actor, can_read_job, require_role
 from gtcore.core.errors import NotFound, PermissionDenied
 from gtcore.output.writer import output_manifest_uri
@@ -34,7 +35,6 @@ _DESCRIBE_KEYS = (
     "StoppingConditions",
     "LabelingJobAlgorithmsConfig",
     "HumanTaskConfig",
-    "Tags",
 )
 J, OBJ = dbm.jobs, dbm.objects
 
@@ -85,6 +85,7 @@ class JobSummary:
     parent_job_id: int | None
     input_manifest_uri: str
     output_manifest_uri: str
+    reference_code: str = ""
 
     @property
     def progress(self) -> float:
@@ -161,6 +162,7 @@ def summarize(row: Any, counts: dict[str, int], team_name: str | None) -> JobSum
         parent_job_id=row.parent_job_id,
         input_manifest_uri=row.input_manifest_uri,
         output_manifest_uri=output_manifest_uri(row),
+        reference_code=row.reference_code,
     )
 
 
@@ -202,6 +204,7 @@ def describe_labeling_job(ctx: Context, actor: Actor, name: str) -> dict[str, An
         check_can_read(actor, row)
         counts = counts_by_status(conn, [row.id])[row.id]
         final_model = final_model_uri(conn, row.id)
+        job_tags = tags.tags_of(conn, tags.JOB, int(row.id))
     spec = spec_of(row)
     out: dict[str, Any] = {
         "LabelingJobStatus": row.status,
@@ -222,6 +225,8 @@ def describe_labeling_job(ctx: Context, actor: Actor, name: str) -> dict[str, An
     for key in _DESCRIBE_KEYS:
         if key in spec:
             out[key] = spec[key]
+    if job_tags:
+        out["Tags"] = job_tags  # as created, then AddTags / DeleteTags
     if row.status in ("Completed", "Stopped"):
         out["LabelingJobOutput"] = {"OutputDatasetS3Uri": output_manifest_uri(row)}
         if final_model:

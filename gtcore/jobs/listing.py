@@ -54,6 +54,8 @@ def list_jobs(
     creation_time_before: float | None = None,
     last_modified_time_after: float | None = None,
     last_modified_time_before: float | None = None,
+    team_id: int | None = None,
+    reference_code_contains: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[JobSummary]:
@@ -70,6 +72,10 @@ def list_jobs(
         q = q.where(J.c.name_lower.contains(name_contains.lower(), autoescape=True))
     if status_equals:
         q = q.where(J.c.status == status_equals)
+    if team_id is not None:
+        q = q.where(J.c.team_id == team_id)
+    if reference_code_contains:
+        q = q.where(J.c.reference_code.contains(reference_code_contains, autoescape=True))
     bounds = (
         (J.c.created_at, creation_time_after, True),
         (J.c.created_at, creation_time_before, False),
@@ -107,6 +113,57 @@ def _offset(token: str | None) -> int:
     return value
 
 
+def _page(
+    ctx: Context, actor: Actor, max_results: int | None, next_token: str | None, filters: dict[str, Any]
+) -> tuple[list[JobSummary], str | None]:
+    if max_results is not None and (isinstance(max_results, bool) or not 1 <= int(max_results) <= 100):
+        raise SpecError([Problem(f"must be 1-100, not {max_results}", field="MaxResults")])
+    offset = _offset(next_token)
+    page = list_jobs(ctx, actor, limit=None if max_results is None else max_results + 1, offset=offset, **filters)
+    more = max_results is not None and len(page) > max_results
+    page = page[:max_results] if max_results is not None else page
+    return page, _token(offset + len(page)) if more else None
+
+
+def list_labeling_jobs_for_workteam(
+    ctx: Context,
+    actor: Actor,
+    team_id: int,
+    *,
+    max_results: int | None = None,
+    next_token: str | None = None,
+    job_reference_code_contains: str | None = None,
+    **filters: Any,
+) -> dict[str, Any]:
+    """ListLabelingJobsForWorkteam: the team's jobs as ``LabelingJobForWorkteamSummary`` items."""
+    if job_reference_code_contains is not None:
+        c = Checker()
+        c.check_text(job_reference_code_contains, "JobReferenceCodeContains", min_len=1, max_len=255, pattern=r".+")
+        if c.problems:
+            raise SpecError(c.problems, summary="cannot list labeling jobs")
+    filters.update(team_id=team_id, reference_code_contains=job_reference_code_contains)
+    page, token = _page(ctx, actor, max_results, next_token, filters)
+    items = [
+        {
+            "LabelingJobName": s.name,
+            "JobReferenceCode": s.reference_code,
+            "WorkRequesterAccountId": ctx.settings.aws_account_id,
+            "CreationTime": utc(s.created_at),
+            "LabelCounters": {
+                "HumanLabeled": s.counters.human_labeled,
+                "PendingHuman": s.counters.unlabeled,
+                "Total": s.total_objects,
+            },
+            "NumberOfHumanWorkersPerDataObject": s.workers_per_object,
+        }
+        for s in page
+    ]
+    out: dict[str, Any] = {"LabelingJobSummaryList": items}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
 def list_labeling_jobs(
     ctx: Context,
     actor: Actor,
@@ -116,12 +173,7 @@ def list_labeling_jobs(
     **filters: Any,
 ) -> dict[str, Any]:
     """ListLabelingJobs: ``{"LabelingJobSummaryList": [...], "NextToken"?}`` (filters as in ``list_jobs``)."""
-    if max_results is not None and (isinstance(max_results, bool) or not 1 <= int(max_results) <= 100):
-        raise SpecError([Problem(f"must be 1-100, not {max_results}", field="MaxResults")])
-    offset = _offset(next_token)
-    page = list_jobs(ctx, actor, limit=None if max_results is None else max_results + 1, offset=offset, **filters)
-    more = max_results is not None and len(page) > max_results
-    page = page[:max_results] if max_results is not None else page
+    page, token = _page(ctx, actor, max_results, next_token, filters)
     with ctx.db.read() as conn:
         specs = (
             {
@@ -132,8 +184,8 @@ def list_labeling_jobs(
             else {}
         )
     out: dict[str, Any] = {"LabelingJobSummaryList": [_aws_summary(s, specs.get(s.job_id, {})) for s in page]}
-    if more:
-        out["NextToken"] = _token(offset + len(page))
+    if token:
+        out["NextToken"] = token
     return out
 
 

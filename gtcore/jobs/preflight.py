@@ -19,6 +19,7 @@ from sqlalchemy import select
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ManifestError, Problem, SpecError, StorageError, ValidationError
+from gtcore.core.settings import Settings
 from gtcore.core.tasktypes import TaskType
 from gtcore.jobs.preflight_sources import source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
@@ -35,12 +36,15 @@ EXAMPLES_FIELD = "HumanTaskConfig.Instructions.Examples"
 MODEL_FIELD = "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn"
 
 
-def job_arn(name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:labeling-job/{name.lower()}"
+def job_arn(name: str, settings: Settings | None = None) -> str:
+    """Ground Truth's job ARN, in the region and account of ``settings`` (GT_AWS_REGION, GT_AWS_ACCOUNT_ID)."""
+    region, account = (settings.aws_region, settings.aws_account_id) if settings else (REGION, ACCOUNT)
+    return f"arn:aws:sagemaker:{region}:{account}:labeling-job/{name.lower()}"
 
 
-def workteam_arn(team_name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/{team_name}"
+def workteam_arn(team_name: str, settings: Settings | None = None) -> str:
+    region, account = (settings.aws_region, settings.aws_account_id) if settings else (REGION, ACCOUNT)
+    return f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/{team_name}"
 
 
 def reference_code() -> str:

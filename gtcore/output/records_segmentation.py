@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from gtcore.consolidation.segmentation import vote
-from gtcore.core.colors import SEMSEG_BACKGROUND, parse_hex, semseg_colors
-from gtcore.core.errors import Problem
+from gtcore.core.colors import SEMSEG_BACKGROUND, semseg_colors
 from gtcore.output.mask_png import MaskError, decode_color_png, decode_index_png, encode_palette_png, png_from_base64
 
 PNG_DIR = "annotations/consolidated-annotation/output"
@@ -128,13 +127,6 @@ def segmentation_records(
     return out
 
 
-def problem_for(problems: list[Problem], where: str) -> Callable[[Any, str, str, str], None]:
-    def add(it: Any, worker: str, field: str, msg: str) -> None:
-        problems.append(Problem(msg, where=where, field=f"object {it.idx}, worker {worker}: {field}"))
-
-    return add
-
-
 # --------------------------------------------------------------------------- earlier masks (adjustment, viewer)
 
 
@@ -152,12 +144,3 @@ def source_mask(data: bytes, meta: Mapping[str, Any], labels: Sequence[str]) -> 
         if name in names:
             lut[int(key)] = names.index(name)
     return lut[indices]
-
-
-def mask_rgba(classes: np.ndarray, colors: Sequence[str], alpha: int = 128) -> np.ndarray:
-    """Class indices -> an RGBA overlay (BACKGROUND transparent), for display."""
-    table = np.zeros((256, 4), dtype=np.uint8)
-    for i, c in enumerate(colors[:256]):
-        table[i, :3] = parse_hex(c)
-        table[i, 3] = 0 if i == 0 else alpha
-    return table[classes]

@@ -1,10 +1,10 @@
 """The app's embedded background worker: ``streamlit run app.py`` runs one ``gtcore.work.runner.run`` loop in a
-thread of the server process, started on the first page run and stopped with the server: on a normal exit
-``atexit`` tells the loop to stop and joins it for up to ``STOP_WAIT_SECONDS``; when the server process ends on
-a signal the (daemon) thread ends with it, and an item it was running is taken over by any worker after its
-lease. So a fresh install does all its background work without a second command; more
-workers are ``gtcore worker`` processes anywhere sharing the database and the store. ``GT_EMBEDDED_WORKER=0``
-turns it off.
+thread of the server process, started with the server (app.py's lifespan; a page run finds the same one) and
+stopped with it: on a normal exit ``atexit`` tells the loop to stop and joins it for up to ``STOP_WAIT_SECONDS``;
+when the server process ends on a signal the (daemon) thread ends with it, and an item it was running is taken
+over by any worker after its lease. So a fresh install does all its background work without a second command
+(also when only the SageMaker API is used); more workers are ``gtcore worker`` processes anywhere sharing the
+database and the store. ``GT_EMBEDDED_WORKER=0`` turns it off.
 """
 
 from __future__ import annotations

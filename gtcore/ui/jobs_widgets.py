@@ -25,11 +25,13 @@ CONFIRM_STOP = "jobs_confirm_stop"
 FLASH = "jobs_flash"
 
 
-def table_ui(listed: list[JobSummary]) -> None:
+def table_ui(listed: list[JobSummary], *, key: str = "jobs_table") -> None:
+    """The jobs table of the Jobs and Home pages (rows from ``gtcore.jobs.presentation.table_rows``)."""
     st.dataframe(
         pd.DataFrame(jobsview.table_rows(listed)),
         hide_index=True,
         width="stretch",
+        key=key,
         column_config={
             "Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100, format="%.0f%%")
         },

@@ -17,6 +17,7 @@ account counter (not the client counter, so one's own account cannot reset a gue
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -119,6 +120,13 @@ def throttle_retry_after(ctx: Context, email: str, client_id: str, now: float | 
     """Seconds until ``email`` from ``client_id`` may try again (0 when not throttled)."""
     with ctx.db.read() as conn:
         return _retry_after(conn, [account_key(email), client_key(client_id)], _now(now))
+
+
+def record_failed_attempt(ctx: Context, email: str, client_id: str | None, now: float | None = None) -> None:
+    """Count one failure for ``email`` (and ``client_id``) exactly as a wrong password does: the API's bad
+    signatures use it, so guessing a secret is throttled like guessing a password."""
+    with contextlib.suppress(InvalidCredentials):
+        _fail(ctx, email, client_id, _now(now))
 
 
 # --- sessions -------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
-from gtcore.core.errors import Conflict, NotFound, Problem, ValidationError
+from gtcore.core.errors import Conflict, LimitExceeded, NotFound, Problem, ValidationError
 from gtcore.workforce.users import _return_leases, require_admin_db, serialize
 
 MAX_TEAMS = 25
@@ -107,7 +107,7 @@ def create_team(ctx: Context, actor: Actor, name: str, description: str = "", no
             _name_taken(conn, name)
             count = conn.execute(select(func.count()).select_from(dbm.teams)).scalar_one()
             if count >= MAX_TEAMS:
-                raise Conflict(f"there are already {count} work teams, the most allowed ({MAX_TEAMS})")
+                raise LimitExceeded(f"there are already {count} work teams, the most allowed ({MAX_TEAMS})")
             tid = conn.execute(
                 dbm.teams.insert().values(name=name, name_lower=name.lower(), description=description, created_at=t)
             ).inserted_primary_key[0]  # type: ignore[index]

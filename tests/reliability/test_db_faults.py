@@ -37,7 +37,7 @@ from gtcore.queue import api as queue
 from gtcore.queue import leases
 from gtcore.workforce import signin
 from gtcore.workforce import users as workforce
-from tests.fixtures.core import make_settings, run_work
+from tests.fixtures.core import clear_gt_env, make_settings, run_work
 from tests.fixtures.queue import box_answer, make_world
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -250,8 +250,7 @@ def test_the_app_says_the_database_is_down(private_pg: PrivatePostgres, tmp_path
     from tests.fixtures.labeling import APP
 
     private_pg.stop()
-    for key in [k for k in os.environ if k.startswith("GT_")]:
-        monkeypatch.delenv(key)
+    clear_gt_env(monkeypatch)
     monkeypatch.setenv("GT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
     monkeypatch.setenv("GT_DATABASE_URL", private_pg.url)

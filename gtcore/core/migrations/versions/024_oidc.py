@@ -1,7 +1,7 @@
 """The OIDC workforce (issue 24): the identity provider, the people it signs in, teams' OIDC groups, sign-ins under way.
 
 Revision ID: 024_oidc
-Revises: 0101_autolabel
+Revises: 022_api_keys
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "024_oidc"
-down_revision = "0101_autolabel"
+down_revision = "022_api_keys"
 branch_labels = None
 depends_on = None
 
