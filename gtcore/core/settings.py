@@ -14,12 +14,18 @@ Names deployments and scripts rely on:
 - ``GT_TEMP_PASSWORD_DAYS`` (7), ``GT_SESSION_IDLE_SECONDS`` (3600), ``GT_SESSION_MAX_SECONDS`` (43200)
 - ``GT_AUTOLABEL_MIN_OBJECTS`` (1250, Ground Truth's rule): the smallest dataset automated data labeling accepts;
   lowered only by tests and demos that need a small dataset (the pages state the value in force)
+- ``GT_TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.5``, ``10.1.0.0/16``) of the reverse
+  proxies in front of the app; only a connection from one of them may name the client in ``X-Forwarded-For``
+  (default: none, the socket's address is the client)
+- ``GT_MAX_DECODE_BYTES`` (1 GiB): the largest image (width x height x bytes per pixel as stored) a decode accepts;
+  ``GT_DECODE_CONCURRENCY`` (2): how many images one process decodes at once
 - ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
   0 when only separate ``gtcore worker`` processes should run the work)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +58,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0)")
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = []
+    for item in env.get(name, "").split(","):
+        if item.strip():
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {item.strip()!r} is not an IP address or network") from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -76,6 +93,9 @@ class Settings:
     session_max_seconds: int = 12 * 3600
     autolabel_min_objects: int = 1250
     embedded_worker: bool = True
+    trusted_proxies: tuple[str, ...] = ()  # networks, normalised by ipaddress
+    max_decode_bytes: int = 1 << 30
+    decode_concurrency: int = 2
 
     @property
     def outbox(self) -> Path:
@@ -118,4 +138,7 @@ class Settings:
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
+            trusted_proxies=_networks(env, "GT_TRUSTED_PROXIES"),
+            max_decode_bytes=_int(env, "GT_MAX_DECODE_BYTES", 1 << 30),
+            decode_concurrency=_int(env, "GT_DECODE_CONCURRENCY", 2),
         )

@@ -223,7 +223,7 @@ def change_password(
         raise InvalidCredentials("the current password is wrong")
     if _temporary_expired(row, t):
         raise InvalidCredentials("your temporary password has expired: ask your team lead to send a new one")
-    passwords.check_new_password(new_password, row.email, current_password)
+    passwords.check_new_password(new_password, row.email, current_password, row.display_name)
     new_hash = passwords.hash_password(new_password)
     with ctx.db.write() as conn:
         changed = conn.execute(

@@ -32,6 +32,8 @@ and ``locked_until`` serve the admin's side (``gtcore.workforce.roster``).
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +81,32 @@ def account_key(email: str) -> str:
 
 def client_key(client_id: str) -> str:
     return "client:" + (client_id.strip() or "unknown")[:380]
+
+
+def _in(address: str, networks: Sequence[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def client_address(peer: str | None, forwarded_for: str, trusted_proxies: Sequence[str]) -> str | None:
+    """Who is connecting: the socket's ``peer`` address, unless the peer is one of ``trusted_proxies`` (the
+    setting ``GT_TRUSTED_PROXIES``); then ``X-Forwarded-For`` is read from its end, past every trusted proxy,
+    and the first address not trusted is the client (a client cannot choose its identity by sending the header:
+    whatever it writes stays left of what our proxies append)."""
+    if not peer or not _in(peer, trusted_proxies):
+        return peer or None
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    client = peer
+    while hops and _in(client, trusted_proxies):
+        client = hops.pop()
+        try:
+            client = str(ipaddress.ip_address(client))
+        except ValueError:
+            return client[:100]  # garbage from the proxy chain: still one identity, not the peer's
+    return client
 
 
 def _now(now: float | None) -> float:
