@@ -17,8 +17,8 @@ Names deployments and scripts rely on:
 - ``GT_TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.5``, ``10.1.0.0/16``) of the reverse
   proxies in front of the app; only a connection from one of them may name the client in ``X-Forwarded-For``
   (default: none, the socket's address is the client)
-- ``GT_MAX_DECODE_BYTES`` (1 GiB): the largest image (width x height x bytes per pixel as stored) a decode accepts;
-  ``GT_DECODE_CONCURRENCY`` (2): how many images one process decodes at once
+- ``GT_MAX_DECODE_BYTES`` (400 MB: 100 megapixels of RGBA or float): the largest image a decode accepts, as
+  width x height x bytes per pixel as stored; ``GT_DECODE_CONCURRENCY`` (2): how many images one process decodes at once
 - ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
   0 when only separate ``gtcore worker`` processes should run the work)
 """
@@ -94,7 +94,7 @@ class Settings:
     autolabel_min_objects: int = 1250
     embedded_worker: bool = True
     trusted_proxies: tuple[str, ...] = ()  # networks, normalised by ipaddress
-    max_decode_bytes: int = 1 << 30
+    max_decode_bytes: int = 400_000_000  # 100 MP of RGBA or float
     decode_concurrency: int = 2
 
     @property
@@ -139,6 +139,6 @@ class Settings:
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
             trusted_proxies=_networks(env, "GT_TRUSTED_PROXIES"),
-            max_decode_bytes=_int(env, "GT_MAX_DECODE_BYTES", 1 << 30),
+            max_decode_bytes=_int(env, "GT_MAX_DECODE_BYTES", 400_000_000),
             decode_concurrency=_int(env, "GT_DECODE_CONCURRENCY", 2),
         )

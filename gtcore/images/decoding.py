@@ -14,27 +14,113 @@ Coordinates: boxes are stored in pixels of the original image AFTER EXIF orienta
 ``orig_size`` is the oriented size and ``scale = displayed_width / orig_w``; a box ``left`` is drawn
 at ``left * scale``.
 
-Safety: at most ``MAX_PIXELS`` (100 megapixels) per image, checked from the header before any
-pixel is decoded; Pillow's own decompression-bomb error, truncated data, files that are not images
-and SVG/XML (never rasterised here) all raise ``ImageError`` with the reason. CMYK, 16-bit, float,
-palette and alpha images are converted to 8-bit RGB (transparency composed onto white).
+Safety, checked from the header before any pixel is decoded: at most ``MAX_PIXELS`` (100 megapixels), and a
+memory budget in BYTES: width x height x bytes per pixel as stored (a 16-bit grey pixel is 2 bytes, a float
+one 4, RGBA 4) at most ``Settings.max_decode_bytes`` (``GT_MAX_DECODE_BYTES``). At most
+``Settings.decode_concurrency`` decodes run at once in a process (a semaphore: the viewer's tile threads and the
+prefetch wait their turn). Pillow's own decompression-bomb error, truncated data, files that are not images and
+SVG/XML (never rasterised here) all raise ``ImageError`` with the reason.
+
+CMYK, 16-bit, float, palette and alpha images are converted to 8-bit RGB (transparency composed onto white) in
+bounded memory: a decode asked for a smaller size is first reduced by an integer factor (``Image.reduce``) in
+the stored mode, and 16-bit, 32-bit and float pixels are scaled to 8 bits in strips of rows (float32, about
+``_STRIP_BYTES`` at a time), never as full-size float64 copies. The peak is about the stored pixels plus the
+8-bit result (``bench/bench_decode.py``).
 ``Image.MAX_IMAGE_PIXELS`` and ``ImageFile.LOAD_TRUNCATED_IMAGES`` are never changed (process-wide).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from gtcore.core.errors import ImageError
 
 MAX_PIXELS = 100_000_000
+_STRIP_BYTES = 16 << 20
+# bytes per pixel as decoded by Pillow, per mode (others: 4 per band)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "PA": 2, "LA": 2, "La": 2, "I": 4, "F": 4, "RGB": 3, "YCbCr": 3, "LAB": 3}
+_MODE_BYTES |= {"HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4}
+
+
+class _Limits:
+    """The process's decode budget and semaphore, from the settings on first use (``configure`` changes them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.max_bytes = 0
+        self.concurrency = 0
+        self._sem: threading.BoundedSemaphore | None = None
+
+    def ensure(self) -> None:
+        if self._sem is None:
+            from gtcore.core.settings import Settings
+
+            try:
+                s = Settings.from_env()
+                self.set(s.max_decode_bytes, s.decode_concurrency)
+            except Exception:  # a broken setting is reported where the app starts; decode on the defaults
+                self.set(Settings.max_decode_bytes, Settings.decode_concurrency)
+
+    def set(self, max_bytes: int, concurrency: int) -> None:
+        with self._lock:
+            self.max_bytes, self.concurrency = int(max_bytes), max(1, int(concurrency))
+            self._sem = threading.BoundedSemaphore(self.concurrency)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self.ensure()
+        sem = self._sem
+        assert sem is not None
+        with sem:
+            yield
+
+
+_limits = _Limits()
+
+
+def configure(*, max_bytes: int | None = None, concurrency: int | None = None) -> None:
+    """Set this process's decode budget (bytes as stored) and how many decodes run at once (tests, benches;
+    the app takes ``GT_MAX_DECODE_BYTES`` / ``GT_DECODE_CONCURRENCY``)."""
+    _limits.ensure()
+    _limits.set(max_bytes or _limits.max_bytes, concurrency or _limits.concurrency)
+
+
+def max_decode_bytes() -> int:
+    _limits.ensure()
+    return _limits.max_bytes
+
+
+def mode_bytes(mode: str) -> int:
+    """Bytes per pixel Pillow holds for ``mode`` (``I;16`` 2, ``F`` 4, ``RGB`` 3 ...)."""
+    if mode.startswith("I;16"):
+        return 2
+    if mode in _MODE_BYTES:
+        return _MODE_BYTES[mode]
+    try:
+        return 4 * max(1, Image.getmodebands(mode))
+    except (KeyError, ValueError):
+        return 4
+
+
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +184,13 @@ def _open(data: bytes, uri: str) -> tuple[Image.Image, int]:
             f"{MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
             uri=uri,
         )
+    need, budget = w * h * mode_bytes(im.mode), max_decode_bytes()
+    if need > budget:
+        raise ImageError(
+            f"{_where(uri)}refused: {w}x{h} pixels of mode {im.mode} need {need / 1e6:.0f} MB to decode, above "
+            f"the {budget / 1e6:.0f} MB limit (GT_MAX_DECODE_BYTES)",
+            uri=uri,
+        )
     try:
         orientation = int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a broken EXIF block must not hide the picture
@@ -118,6 +211,44 @@ def probe(data: bytes, *, uri: str = "") -> ImageInfo:
     return ImageInfo(width=w, height=h, depth=depth, format=im.format or "")
 
 
+def _strips(im: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(top row, float32 array) of ``im`` a strip of rows at a time (about ``_STRIP_BYTES`` each)."""
+    w, h = im.size
+    rows = max(1, _STRIP_BYTES // max(1, w * 4))
+    for y in range(0, h, rows):
+        yield y, np.array(im.crop((0, y, w, min(h, y + rows))), dtype=np.float32)  # a writable copy
+
+
+def _to_grey8(im: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image scaled to 8 bits, a strip at a time: 16-bit by 255/65535, ``I`` by
+    its maximum when above 255, float from its finite minimum..maximum to 0..255 (NaN black)."""
+    mode = im.mode
+    lo, hi = 0.0, 255.0
+    if mode.startswith("I;16"):
+        hi = 65535.0
+    else:
+        finite_lo, finite_hi = np.inf, -np.inf
+        for _y, arr in _strips(im):
+            good = arr[np.isfinite(arr)]
+            if good.size:
+                finite_lo, finite_hi = min(finite_lo, float(good.min())), max(finite_hi, float(good.max()))
+        if mode == "F" and finite_hi > finite_lo:
+            lo, hi = finite_lo, finite_hi
+        elif mode == "F":
+            lo, hi = 0.0, np.inf  # constant or empty: black
+        elif finite_hi > 255:
+            hi = 65535.0 if finite_hi <= 65535 else finite_hi
+    out = Image.new("L", im.size)
+    factor = np.float32(255.0 / (hi - lo)) if np.isfinite(hi) and hi > lo else np.float32(0.0)
+    for y, arr in _strips(im):
+        arr -= np.float32(lo)
+        arr *= factor
+        np.nan_to_num(arr, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(arr, 0, 255, out=arr)
+        out.paste(Image.fromarray(arr.astype(np.uint8), "L"), (0, y))
+    return out
+
+
 def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     mode = im.mode
     if mode == "RGB":
@@ -125,23 +256,30 @@ def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     if mode in ("1", "L", "CMYK", "YCbCr", "HSV"):
         return im.convert("RGB")
     if mode == "I" or mode.startswith("I;16") or mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
-            top = 65535.0 if arr.max(initial=0) <= 65535 else float(arr.max())
-            arr = arr * (255.0 / top)
-        elif mode == "F":
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        grey = Image.fromarray(np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8), "L")
-        return grey.convert("RGB")
+        return _to_grey8(im).convert("RGB")
     if mode == "P" and "transparency" not in im.info:
         return im.convert("RGB")
     try:
         rgba = im.convert("RGBA")
     except Exception as exc:
         raise ImageError(f"{_where(uri)}colour mode {mode} cannot be shown: {exc}", uri=uri) from None
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
+    out = Image.new("RGB", rgba.size, (255, 255, 255))
+    out.paste(rgba, mask=rgba.getchannel("A"))
+    return out
+
+
+def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` reduced by the largest integer factor that keeps it at least ``max_side`` (in its stored mode, so
+    the conversions after it touch fewer pixels); unchanged when no factor applies or the mode has no reduce."""
+    if not max_side:
+        return im
+    factor = max(im.size) // max_side
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except (ValueError, NotImplementedError):  # e.g. 16-bit modes: reduced after their 8-bit conversion
+        return im
 
 
 def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: bool = True) -> Decoded:
@@ -157,18 +295,20 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: b
     raw_w, raw_h = im.size
     orig = (raw_h, raw_w) if orientation in _SWAPS_AXES else (raw_w, raw_h)
     try:
-        if max_side and im.format == "JPEG":
-            # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
-            im.draft("RGB", fit_size((raw_w, raw_h), max_side))
-        im.load()
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        if orientation != 1:
-            im = ImageOps.exif_transpose(im)
-        im = _to_rgb(im, uri)
-        target = fit_size(orig, max_side)
-        if resize and im.size != target:
-            im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        with _limits.slot():
+            if max_side and im.format == "JPEG":
+                # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
+                im.draft("RGB", fit_size((raw_w, raw_h), max_side))
+            im.load()
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)
+            im = _reduced(im, max_side)
+            im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce: after their 8-bit conversion
+            if orientation in _TRANSPOSE:
+                im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
+            target = fit_size(orig, max_side)
+            if resize and im.size != target:
+                im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     except ImageError:
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
@@ -205,7 +345,8 @@ def decode_mask(data: bytes, *, uri: str = "") -> Image.Image:
     """A label mask PNG, safely decoded, kept in its own mode ("P" indices, "L", or "RGB")."""
     im, _ = _open(data, uri)
     try:
-        im.load()
+        with _limits.slot():
+            im.load()
     except Exception as exc:
         raise ImageError(f"{_where(uri)}cannot decode the mask (truncated or corrupt): {exc}", uri=uri) from None
     if im.mode not in ("P", "L", "RGB", "RGBA"):
