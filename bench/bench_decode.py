@@ -80,7 +80,8 @@ def _make(folder: Path, side: int) -> dict[str, Path]:
 def _fmt(r: dict[str, float], bare: dict[str, float]) -> str:
     if "error" in r:
         return "refused"
-    return f"{r['mb']:5.0f} MB {r['mb'] / bare['mb']:4.1f}x {r['s']:4.1f}s"
+    ratio = f"{r['mb'] / bare['mb']:4.1f}x" if bare.get("mb", 0) > 1 else "  -  "
+    return f"{r['mb']:5.0f} MB {ratio} {r['s']:4.1f}s"
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ import streamlit as st
 
 from gtcore.core.access import WORKER, Actor
 from gtcore.core.errors import GTError, PasswordChangeRequired, SessionExpired
+from gtcore.core.textsafe import md_escape
 from gtcore.ui import session_cookie
 from gtcore.ui.errors import show_error
 from gtcore.ui.nav import PAGES, PageSpec, pages_for
@@ -103,7 +104,7 @@ def show_notice() -> None:
     """Show (once) a message left by the previous run, e.g. "Your password was changed"."""
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
-        st.info(str(notice))
+        st.info(md_escape(str(notice)))
 
 
 def must_change_password() -> bool:

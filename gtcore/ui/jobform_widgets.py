@@ -46,13 +46,13 @@ def origin_ui() -> dict[str, Any]:
     o = fs.origin()
     if o["origin"] == "clone":
         st.info(
-            f"Cloning {o['job']}: its setup and input manifest are filled in. Give the new job a name.",
+            f"Cloning {md_escape(o['job'])}: its setup and input manifest are filled in. Give the new job a name.",
             icon=":material/content_copy:",
         )
     elif o["origin"] == "chain":
         st.info(
-            f"Chaining from {o['job']} ({o['status']}): the input is its output manifest, so earlier labels "
-            "carry over. Give the new job a name.",
+            f"Chaining from {md_escape(o['job'])} ({md_escape(o['status'])}): the input is its output manifest, so "
+            "earlier labels carry over. Give the new job a name.",
             icon=":material/link:",
         )
     if o["origin"] != "new":

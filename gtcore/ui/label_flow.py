@@ -144,7 +144,7 @@ def label_page() -> None:
     paused: dict = st.session_state.get(PAUSED_KEY) or {}
     if paused.get("job") == job_id:
         end_screen(
-            lambda: st.success(paused["message"], icon=":material/pause_circle:"),
+            lambda: st.success(md_escape(paused["message"]), icon=":material/pause_circle:"),
             "label_paused",
             again=paused["button"],
         )
