@@ -27,12 +27,15 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
-import json, resource, sys, threading, time
+import json, sys, threading, time
 from PIL import Image
 from gtcore.images import decoding
 path, how, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(path, "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):  # kB; ru_maxrss would carry the parent's peak across exec
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key + ":"))
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+before = status("VmRSS")
 t0 = time.perf_counter()
 if how == "bare":
     Image.MAX_IMAGE_PIXELS = None
@@ -43,7 +46,7 @@ else:
         decoding.decode(data, max_side=side, uri=path)
     ts = [threading.Thread(target=one) for _ in range(threads)]
     [t.start() for t in ts]; [t.join() for t in ts]
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = status("VmHWM")
 print(json.dumps({"mb": (after - before) / 1024, "s": time.perf_counter() - t0}))
 """
 

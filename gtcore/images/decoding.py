@@ -45,6 +45,7 @@ from gtcore.core.errors import ImageError
 
 MAX_PIXELS = 100_000_000
 _STRIP_BYTES = 16 << 20
+_DEEP_GREY = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S")
 # bytes per pixel as decoded by Pillow, per mode (others: 4 per band)
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "PA": 2, "LA": 2, "La": 2, "I": 4, "F": 4, "RGB": 3, "YCbCr": 3, "LAB": 3}
 _MODE_BYTES |= {"HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4}
@@ -302,8 +303,10 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: b
             im.load()
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
+            if im.mode in _DEEP_GREY:
+                im = _to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
             im = _reduced(im, max_side)
-            im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce: after their 8-bit conversion
+            im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
             if orientation in _TRANSPOSE:
                 im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
             target = fit_size(orig, max_side)
