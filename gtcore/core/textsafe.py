@@ -19,7 +19,7 @@ _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _TABLE = str.maketrans(_ESCAPES)
 _TAG = re.compile(r"</?[A-Za-z!?]")
 # every ASCII punctuation Markdown or Streamlit (":red[...]", ":icon:", "$math$") could act on
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~<>$=^&'/%?])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=^&'/%?])")
 # what GFM's autolink literals would turn into links (``https://...``, ``www.x``, ``a@b.c``), whatever escapes
 # stand in the middle: shown as code spans, where no rule makes a link
 _LINKABLE = re.compile(r"(?i)(?:[a-z][a-z0-9+.\-]*:(?://|\\/\\/)|www\.)[^\s]*|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
