@@ -24,7 +24,7 @@ from gtcore.jobs.preflight_sources import source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
 from gtcore.jobs.spec_checks import Checker
 from gtcore.jobs.spec_human import check_human_task_config, task_type_from_template, team_from_workteam
-from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, split_lines
+from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, stream_lines
 from gtcore.manifests.label_config import load_label_config, validate_labels
 
 MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9)
@@ -203,12 +203,10 @@ class _Validation:
             return [], []
         storage = self.ctx.storage
         try:
-            data = storage.read_bytes(uri)
+            lines = stream_lines(storage, uri)  # a huge line is never held whole
         except StorageError as exc:
             self.add(MANIFEST_FIELD, f"cannot read the input manifest: {exc}")
             return [], []
-        lines = split_lines(data)
-        del data
         # past the limit the job cannot be created: check every line, but build no records (bounded memory)
         keep = len(lines) - (1 if lines and not lines[-1] else 0) <= MAX_OBJECTS
         records, problems = parse_manifest_lines(lines, where=uri, check_uri=UriChecker(storage.normalize), keep=keep)
@@ -217,7 +215,7 @@ class _Validation:
             self.manifest_problems.append(
                 Problem(f"the manifest has more than {MAX_OBJECTS:,} lines, the limit of objects per labeling job", uri)
             )
-        if not keep or problems or not lines or isinstance(lines[0], bytes):
+        if not keep or problems or not lines or not isinstance(lines[0], str):
             return [], []
         for i, rec in enumerate(records):
             if "source-ref" not in rec:
