@@ -34,15 +34,17 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gtcore.core.errors import ImageError
 
+T = TypeVar("T")
 MAX_PIXELS = 100_000_000
 _STRIP_BYTES = 16 << 20
 _DEEP_GREY = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S")
@@ -52,16 +54,19 @@ _MODE_BYTES |= {"HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4}
 
 
 class _Limits:
-    """The process's decode budget and semaphore, from the settings on first use (``configure`` changes them)."""
+    """The process's decode budget and its decode threads, from the settings on first use (``configure`` changes
+    them). Decodes run on a pool of ``concurrency`` threads, the callers waiting for their result: that caps the
+    decodes at once, and it keeps the memory of finished decodes in as many malloc arenas (one per thread that
+    ever decoded) instead of one per calling thread (the viewer's tiles, the prefetch, each browser session)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.max_bytes = 0
         self.concurrency = 0
-        self._sem: threading.BoundedSemaphore | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def ensure(self) -> None:
-        if self._sem is None:
+        if self._pool is None:
             from gtcore.core.settings import Settings
 
             try:
@@ -72,16 +77,18 @@ class _Limits:
 
     def set(self, max_bytes: int, concurrency: int) -> None:
         with self._lock:
+            old = self._pool
             self.max_bytes, self.concurrency = int(max_bytes), max(1, int(concurrency))
-            self._sem = threading.BoundedSemaphore(self.concurrency)
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gt-decode")
+        if old is not None:
+            old.shutdown(wait=False)
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
+    def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on a decode thread (waiting for a free one); its exception is raised here."""
         self.ensure()
-        sem = self._sem
-        assert sem is not None
-        with sem:
-            yield
+        pool = self._pool
+        assert pool is not None
+        return pool.submit(fn).result()
 
 
 _limits = _Limits()
@@ -261,11 +268,11 @@ def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     if mode == "P" and "transparency" not in im.info:
         return im.convert("RGB")
     try:
-        rgba = im.convert("RGBA")
+        rgba = im if mode == "RGBA" else im.convert("RGBA")
     except Exception as exc:
         raise ImageError(f"{_where(uri)}colour mode {mode} cannot be shown: {exc}", uri=uri) from None
     out = Image.new("RGB", rgba.size, (255, 255, 255))
-    out.paste(rgba, mask=rgba.getchannel("A"))
+    out.paste(rgba, mask=rgba)  # an RGBA mask: its alpha band, without a copy of it
     return out
 
 
@@ -275,12 +282,14 @@ def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
     if not max_side:
         return im
     factor = max(im.size) // max_side
-    if factor < 2:
+    if factor < 2 or im.mode in ("P", "1") or im.mode.startswith("I;16"):  # no reduce for these modes
         return im
-    try:
-        return im.reduce(factor)
-    except (ValueError, NotImplementedError):  # e.g. 16-bit modes: reduced after their 8-bit conversion
-        return im
+    w, h = im.size
+    rows = factor * max(1, _STRIP_BYTES // max(1, w * mode_bytes(im.mode) * factor))
+    out = Image.new(im.mode, (-(-w // factor), -(-h // factor)))
+    for y in range(0, h, rows):  # a strip at a time: RGBA's premultiplied copy stays a strip
+        out.paste(im.crop((0, y, w, min(h, y + rows))).reduce(factor), (0, y // factor))
+    return out
 
 
 def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: bool = True) -> Decoded:
@@ -296,27 +305,35 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: b
     raw_w, raw_h = im.size
     orig = (raw_h, raw_w) if orientation in _SWAPS_AXES else (raw_w, raw_h)
     try:
-        with _limits.slot():
-            if max_side and im.format == "JPEG":
-                # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
-                im.draft("RGB", fit_size((raw_w, raw_h), max_side))
-            im.load()
-            if getattr(im, "n_frames", 1) > 1:
-                im.seek(0)
-            if im.mode in _DEEP_GREY:
-                im = _to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
-            im = _reduced(im, max_side)
-            im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
-            if orientation in _TRANSPOSE:
-                im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
-            target = fit_size(orig, max_side)
-            if resize and im.size != target:
-                im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        out = _limits.run(lambda: _pixels(im, orientation, orig, max_side, resize, uri))
     except ImageError:
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
         raise ImageError(f"{_where(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
-    return Decoded(image=im, orig_size=orig)
+    return Decoded(image=out, orig_size=orig)
+
+
+def _pixels(
+    im: Image.Image, orientation: int, orig: tuple[int, int], max_side: int | None, resize: bool, uri: str
+) -> Image.Image:
+    """The decode proper (on a decode thread): load, 8 bits, reduce, RGB, orientation, resize."""
+    raw_w, raw_h = im.size
+    if max_side and im.format == "JPEG":
+        # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
+        im.draft("RGB", fit_size((raw_w, raw_h), max_side))
+    im.load()
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)
+    if im.mode in _DEEP_GREY:
+        im = _to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
+    im = _reduced(im, max_side)
+    im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
+    target = fit_size(orig, max_side)
+    if resize and im.size != target:
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return im
 
 
 def thumbnail(data: bytes, max_side: int, *, uri: str = "") -> Decoded:
@@ -348,8 +365,7 @@ def decode_mask(data: bytes, *, uri: str = "") -> Image.Image:
     """A label mask PNG, safely decoded, kept in its own mode ("P" indices, "L", or "RGB")."""
     im, _ = _open(data, uri)
     try:
-        with _limits.slot():
-            im.load()
+        _limits.run(im.load)
     except Exception as exc:
         raise ImageError(f"{_where(uri)}cannot decode the mask (truncated or corrupt): {exc}", uri=uri) from None
     if im.mode not in ("P", "L", "RGB", "RGBA"):
