@@ -111,3 +111,15 @@ def test_cli_unlock_user(
     assert out["unlocked"] is True and out["had_failures"] is True
     assert signin.sign_in(any_ctx, w.email, PASSWORD, "rotating-1", now=t + 1).user_id == w.user_id
     assert main(["unlock-user", "--email", "nobody@example.test"]) != 0
+
+
+def test_a_client_only_reservation_for_other_secrets(any_ctx: Context) -> None:
+    """The API's failed signatures count per client like failed sign-ins (signin.reserve_client / settle_attempt)."""
+    for i in range(throttle.CLIENT_LIMIT):
+        r = signin.reserve_client(any_ctx, "api:10.0.0.7", now=T0 + i)
+        signin.settle_attempt(any_ctx, r, False, now=T0 + i)
+    with pytest.raises(Throttled):
+        signin.reserve_client(any_ctx, "api:10.0.0.7", now=T0 + throttle.CLIENT_LIMIT)
+    good = signin.reserve_client(any_ctx, "api:10.0.0.8", now=T0)  # another client is not affected
+    signin.settle_attempt(any_ctx, good, True, now=T0)
+    assert throttle.retry_after(any_ctx, None, "api:10.0.0.8", now=T0 + 1) == 0

@@ -145,7 +145,7 @@ def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
     )
     adjust = adjust or verify  # both need a new attribute
     same = not adjust and st.checkbox(
-        f"Same label attribute ({o['attribute']}): label only the objects without it",
+        f"Same label attribute ({md_escape(o['attribute'])}): label only the objects without it",
         key="cj_chain_same",
         help="Otherwise every object is labeled again under a new attribute, beside the earlier labels.",
     )

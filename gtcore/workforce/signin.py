@@ -37,6 +37,10 @@ MAX_LOCK_SECONDS = throttle.MAX_LOCK_SECONDS
 WINDOW_SECONDS = throttle.WINDOW_SECONDS
 account_key = throttle.account_key
 client_key = throttle.client_key
+# for other callers that check a secret (e.g. API request signatures): count before checking, then settle
+reserve_attempt = throttle.reserve  # (ctx, email, client_id, now=None) -> Reservation; Throttled when refused
+reserve_client = throttle.reserve_client  # (ctx, client_id, now=None) -> Reservation; per client only
+settle_attempt = throttle.settle  # (ctx, reservation, ok, now=None)
 # last_seen_at is written at most this often, so a page rerun is usually a read only
 TOUCH_SECONDS = 30.0
 
