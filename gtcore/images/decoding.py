@@ -301,22 +301,30 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: b
     Raises:
         ImageError: empty, not an image, SVG, above 100 MP, decompression bomb, truncated or corrupt.
     """
+    _open(data, uri)  # the header's refusals come at once, without waiting for a decode thread
+    return _limits.run(lambda: _decode_now(data, max_side, uri, resize))
+
+
+def _decode_now(data: bytes, max_side: int | None, uri: str, resize: bool) -> Decoded:
+    """The decode proper, on a decode thread; only this frame holds the pixels, so each step frees the last."""
     im, orientation = _open(data, uri)
     raw_w, raw_h = im.size
     orig = (raw_h, raw_w) if orientation in _SWAPS_AXES else (raw_w, raw_h)
+    held = [im]
+    del im  # _pixels takes the only reference: each of its steps frees the previous image
     try:
-        out = _limits.run(lambda: _pixels(im, orientation, orig, max_side, resize, uri))
+        return Decoded(image=_pixels(held, orientation, orig, max_side, resize, uri), orig_size=orig)
     except ImageError:
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
         raise ImageError(f"{_where(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
-    return Decoded(image=out, orig_size=orig)
 
 
 def _pixels(
-    im: Image.Image, orientation: int, orig: tuple[int, int], max_side: int | None, resize: bool, uri: str
+    held: list[Image.Image], orientation: int, orig: tuple[int, int], max_side: int | None, resize: bool, uri: str
 ) -> Image.Image:
-    """The decode proper (on a decode thread): load, 8 bits, reduce, RGB, orientation, resize."""
+    """Load, 8 bits, reduce, RGB, orientation, resize (``held`` hands over the only reference to the image)."""
+    im = held.pop()
     raw_w, raw_h = im.size
     if max_side and im.format == "JPEG":
         # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
