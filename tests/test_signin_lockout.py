@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,23 @@ def test_a_client_only_reservation_for_other_secrets(any_ctx: Context) -> None:
     good = signin.reserve_client(any_ctx, "api:10.0.0.8", now=T0)  # another client is not affected
     signin.settle_attempt(any_ctx, good, True, now=T0)
     assert throttle.retry_after(any_ctx, None, "api:10.0.0.8", now=T0 + 1) == 0
+
+
+def test_the_workforce_page_shows_the_lock_and_unlocks(app_world: Any) -> None:
+    from gtcore.core import db as dbm
+    from tests.fixtures.labeling import app_as, open_page
+
+    world = app_world
+    w = world.worker("locked@example.test")
+    now = dbm.now()
+    for i in range(throttle.ACCOUNT_LIMIT):
+        with pytest.raises(InvalidCredentials):
+            signin.sign_in(world.ctx, w.email, f"guess {i}", f"rotating-{i}", now=now)
+    at = open_page(app_as(world, world.admin), "pages/workforce.py")
+    at.selectbox(key="wf_worker").select(w.user_id).run()
+    assert not at.exception
+    assert any("locked" in str(x.value) for x in at.warning), [x.value for x in at.warning]
+    at.button(key="wf_unlock").click().run()
+    assert not at.exception
+    assert any("unlocked" in str(x.value) for x in at.info)
+    assert signin.sign_in(world.ctx, w.email, PASSWORD, "rotating-1").user_id == w.user_id
