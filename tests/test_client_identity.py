@@ -37,3 +37,11 @@ def test_the_setting_is_read_and_checked(tmp_path: Path) -> None:
     assert Settings.from_env({}, cwd=tmp_path).trusted_proxies == ()
     with pytest.raises(ConfigError, match="GT_TRUSTED_PROXIES.*'proxy.local'"):
         Settings.from_env({"GT_TRUSTED_PROXIES": "proxy.local"}, cwd=tmp_path)
+
+
+def test_a_peer_the_server_already_rewrote_from_an_untrusted_proxy_is_one_shared_client() -> None:
+    # uvicorn trusts loopback peers by default and puts the header's last hop in the peer's place
+    assert client_address("203.0.113.9", "203.0.113.9", ()) == "forwarded-by-untrusted-proxy"
+    assert client_address("203.0.113.9", "198.51.100.4, 203.0.113.9", ("10.0.0.0/8",)) == "forwarded-by-untrusted-proxy"
+    # a local proxy listed in GT_TRUSTED_PROXIES: the server's rewrite is the client
+    assert client_address("203.0.113.9", "203.0.113.9", ("127.0.0.1/32",)) == "203.0.113.9"

@@ -76,3 +76,29 @@ def test_a_valid_code_from_another_origin_is_refused_and_a_code_works_once(
     assert status == 204 and "gt_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     status, cookie = _post(url, code, right)  # single use
     assert status == 403 and "gt_session" not in cookie
+
+
+def test_a_client_cannot_choose_its_identity_with_x_forwarded_for(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    """A plain ``streamlit run`` (no GT_TRUSTED_PROXIES): the browser on 127.0.0.1 sends X-Forwarded-For with every
+    request, yet its failed sign-in is counted on its socket address, not on the address it claims."""
+    from sqlalchemy import select
+
+    from gtcore.core import db as dbm
+
+    world = label_world
+    url = streamlit_app(APP, world.env)
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.9"})
+    page = context.new_page()
+    page.goto(url)
+    wait_for_idle(page)
+    page.get_by_label("E-mail address").fill(world.admin.email)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("wrong e-mail address or password").wait_for(timeout=60_000)
+    with world.ctx.db.read() as conn:
+        keys = set(conn.execute(select(dbm.login_throttle.c.key)).scalars())
+    # uvicorn (under Streamlit) replaced the loopback peer with the header's address: not trusted, one shared client
+    assert "client:ip:forwarded-by-untrusted-proxy" in keys and not any("203.0.113.9" in k for k in keys), keys
+    context.close()

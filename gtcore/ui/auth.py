@@ -162,9 +162,17 @@ def client_id() -> str:
     address = throttle.client_address(remote, forwarded, get_context().settings.trusted_proxies)
     if address:
         return "ip:" + address
+    if _browser_session():  # Streamlit gives no address for a loopback peer: one local client, not one per tab
+        return "ip:loopback"
     if _CLIENT_KEY not in st.session_state:
         st.session_state[_CLIENT_KEY] = "session:" + secrets.token_hex(8)
     return str(st.session_state[_CLIENT_KEY])
+
+
+def _browser_session() -> bool:
+    with contextlib.suppress(Exception):
+        return bool(st.context.headers.get("Host"))
+    return False
 
 
 def sign_out() -> None:

@@ -91,14 +91,27 @@ def _in(address: str, networks: Sequence[str]) -> bool:
     return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
+def _same_ip(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a.strip()) == ipaddress.ip_address(b.strip())
+    except ValueError:
+        return a.strip() == b.strip()
+
+
 def client_address(peer: str | None, forwarded_for: str, trusted_proxies: Sequence[str]) -> str | None:
     """Who is connecting: the socket's ``peer`` address, unless the peer is one of ``trusted_proxies`` (the
     setting ``GT_TRUSTED_PROXIES``); then ``X-Forwarded-For`` is read from its end, past every trusted proxy,
     and the first address not trusted is the client (a client cannot choose its identity by sending the header:
-    whatever it writes stays left of what our proxies append)."""
+    whatever it writes stays left of what our proxies append). A peer the web server itself rewrote from an
+    untrusted proxy's header is one shared identity."""
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if peer and hops and _same_ip(peer, hops[-1]) and not _in("127.0.0.1", trusted_proxies):
+        # the web server already replaced the socket's address with the header's last hop (uvicorn does for
+        # loopback peers unless FORWARDED_ALLOW_IPS says otherwise): a proxy we do not trust named the client,
+        # so every such connection is one client
+        return "forwarded-by-untrusted-proxy"
     if not peer or not _in(peer, trusted_proxies):
         return peer or None
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     client = peer
     while hops and _in(client, trusted_proxies):
         client = hops.pop()
