@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -47,6 +47,8 @@ from gtcore.core.errors import ImageError
 T = TypeVar("T")
 MAX_PIXELS = 100_000_000
 _STRIP_BYTES = 16 << 20
+_TRIM_BYTES = 64 << 20  # after decoding an image this large, freed memory goes back to the system
+_LIBC: Any = None
 _DEEP_GREY = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S")
 # bytes per pixel as decoded by Pillow, per mode (others: 4 per band)
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "PA": 2, "LA": 2, "La": 2, "I": 4, "F": 4, "RGB": 3, "YCbCr": 3, "LAB": 3}
@@ -66,18 +68,22 @@ class _Limits:
         self._pool: ThreadPoolExecutor | None = None
 
     def ensure(self) -> None:
-        if self._pool is None:
-            from gtcore.core.settings import Settings
+        if self._pool is not None:
+            return
+        from gtcore.core.settings import Settings
 
-            try:
-                s = Settings.from_env()
-                self.set(s.max_decode_bytes, s.decode_concurrency)
-            except Exception:  # a broken setting is reported where the app starts; decode on the defaults
-                self.set(Settings.max_decode_bytes, Settings.decode_concurrency)
+        try:
+            s = Settings.from_env()
+            limits = (s.max_decode_bytes, s.decode_concurrency)
+        except Exception:  # a broken setting is reported where the app starts; decode on the defaults
+            limits = (Settings.max_decode_bytes, Settings.decode_concurrency)
+        self.set(*limits, only_if_unset=True)  # many threads may get here at once: one pool
 
-    def set(self, max_bytes: int, concurrency: int) -> None:
+    def set(self, max_bytes: int, concurrency: int, *, only_if_unset: bool = False) -> None:
         with self._lock:
             old = self._pool
+            if only_if_unset and old is not None:
+                return
             self.max_bytes, self.concurrency = int(max_bytes), max(1, int(concurrency))
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gt-decode")
         if old is not None:
@@ -310,6 +316,7 @@ def _decode_now(data: bytes, max_side: int | None, uri: str, resize: bool) -> De
     im, orientation = _open(data, uri)
     raw_w, raw_h = im.size
     orig = (raw_h, raw_w) if orientation in _SWAPS_AXES else (raw_w, raw_h)
+    big = raw_w * raw_h * mode_bytes(im.mode) >= _TRIM_BYTES
     held = [im]
     del im  # _pixels takes the only reference: each of its steps frees the previous image
     try:
@@ -318,6 +325,23 @@ def _decode_now(data: bytes, max_side: int | None, uri: str, resize: bool) -> De
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
         raise ImageError(f"{_where(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
+    finally:
+        if big:
+            _trim()
+
+
+def _trim() -> None:
+    """Give the freed pixels of a large decode back to the system (glibc keeps them in the thread's arena)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+        except OSError:  # not glibc: nothing to trim
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 def _pixels(

@@ -126,3 +126,35 @@ def test_no_more_decodes_at_once_than_the_cap(monkeypatch: pytest.MonkeyPatch) -
     finally:
         decoding.configure(concurrency=saved)
     assert peak == 2
+
+
+def test_the_cap_holds_on_first_use_from_many_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool is made once even when many threads decode for the first time together."""
+    monkeypatch.setenv("GT_DECODE_CONCURRENCY", "1")
+    saved = (decoding._limits.max_bytes, decoding._limits.concurrency)
+    monkeypatch.setattr(decoding._limits, "_pool", None)
+    running, peak, lock = 0, 0, threading.Lock()
+    real = decoding._to_rgb
+
+    def counting(im: Image.Image, uri: str) -> Image.Image:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return real(im, uri)
+
+    monkeypatch.setattr(decoding, "_to_rgb", counting)
+    buf = io.BytesIO()
+    Image.new("L", (64, 64)).save(buf, format="PNG")
+    try:
+        threads = [threading.Thread(target=decoding.decode, args=(buf.getvalue(),)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        decoding.configure(max_bytes=saved[0] or 400_000_000, concurrency=saved[1] or 2)
+    assert peak == 1
