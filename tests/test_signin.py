@@ -202,8 +202,8 @@ def test_change_password_loses_to_a_concurrent_reset(any_ctx: Context, people: P
     s = signin.sign_in(any_ctx, w.email, PASSWORD, "c")
     real_check = passwords.check_new_password
 
-    def reset_meanwhile(new: str, email: str, current: str | None = None) -> None:
-        real_check(new, email, current)
+    def reset_meanwhile(new: str, email: str, current: str | None = None, name: str | None = None) -> None:
+        real_check(new, email, current, name)
         with any_ctx.db.write() as c:
             c.execute(dbm.users.update().where(dbm.users.c.id == w.user_id).values(password_hash="scrypt$x$y$z"))
 
