@@ -12,6 +12,7 @@ import streamlit as st
 
 from gtcore.core.access import ADMIN
 from gtcore.core.errors import GTError
+from gtcore.core.textsafe import md_escape
 from gtcore.jobform.create import create_from_form
 from gtcore.ui import autolabel_widgets as aw
 from gtcore.ui import jobform_content as wc
@@ -71,7 +72,7 @@ if st.button("Create labeling job", key="cj_create", type="primary", icon=":mate
 made = fs.ss().get(fs.CREATED)
 if made:
     st.success(
-        f"Created labeling job {made['name']} with {made['objects']:,} objects: its tasks are in the worker "
+        f"Created labeling job {md_escape(made['name'])} with {made['objects']:,} objects: its tasks are in the worker "
         "portal of the team now.",
         icon=":material/check_circle:",
     )

@@ -94,3 +94,99 @@ def crashing_classifier(side: int = 16) -> bytes:
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["A", 7])],
         [numpy_helper.from_array(np.array([-1, 7], np.int64), "shape")],
     )
+
+
+# --- hostile models (issue 25.8) ---------------------------------------------------------------------------------
+
+
+def slow_classifier(matmuls: int = 400, side: int = 16) -> bytes:
+    """A classifier whose scores wait on ``matmuls`` chained 1024x1024 products scaled by the image's mean (no
+    constant folding can precompute them): minutes of CPU per image."""
+    a = np.eye(1024, dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),  # (N,)
+        helper.make_node("ReduceMean", ["m"], ["s"], keepdims=0),  # scalar
+        helper.make_node("Mul", ["a", "s"], ["x0"]),
+    ]
+    for i in range(matmuls):
+        nodes.append(helper.make_node("MatMul", [f"x{i}", "a"], [f"x{i + 1}"]))
+    nodes += [
+        helper.make_node("ReduceSum", [f"x{matmuls}"], ["t"], keepdims=0),
+        helper.make_node("ReduceMean", ["image"], ["rgb"], axes=[2, 3], keepdims=0),
+        helper.make_node("Add", ["rgb", "t"], ["scores"]),
+    ]
+    return _model(
+        nodes,
+        [image_input(side)],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(a, "a")],
+        role="classifier",
+    )
+
+
+def endless_classifier(side: int = 16) -> bytes:
+    """A classifier behind a Loop whose trip count is 2**62 and whose condition stays true."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, []),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, []),
+        ],
+        [numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one")],
+    )
+    return _model(
+        [
+            helper.make_node("ReduceMean", ["image"], ["rgb"], axes=[2, 3], keepdims=0),
+            helper.make_node("Loop", ["trips", "cond", "zero"], ["v"], body=body),
+            helper.make_node("Add", ["rgb", "v"], ["scores"]),
+        ],
+        [image_input(side)],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
+        [
+            numpy_helper.from_array(np.array(2**62, dtype=np.int64), "trips"),
+            numpy_helper.from_array(np.array(True), "cond"),
+            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+        ],
+        role="classifier",
+    )
+
+
+def huge_tensor_classifier(side: int = 16, rows: int = 40_000) -> bytes:
+    """A classifier that expands a constant to ``rows`` x ``rows`` floats (6.4 GB at 40,000) before its scores."""
+    return _model(
+        [
+            helper.make_node("Expand", ["one", "shape"], ["big"]),
+            helper.make_node("ReduceSum", ["big"], ["t"], keepdims=0),
+            helper.make_node("ReduceMean", ["image"], ["rgb"], axes=[2, 3], keepdims=0),
+            helper.make_node("Add", ["rgb", "t"], ["scores"]),
+        ],
+        [image_input(side)],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
+        [
+            numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one"),
+            numpy_helper.from_array(np.array([rows, rows], dtype=np.int64), "shape"),
+        ],
+        role="classifier",
+    )
+
+
+def many_nodes_classifier(nodes: int = 60_000, side: int = 16) -> bytes:
+    """A classifier behind ``nodes`` Identity nodes."""
+    chain = [helper.make_node("ReduceMean", ["image"], ["r0"], axes=[2, 3], keepdims=0)]
+    chain += [helper.make_node("Identity", [f"r{i}"], [f"r{i + 1}"]) for i in range(nodes)]
+    chain.append(helper.make_node("Identity", [f"r{nodes}"], ["scores"]))
+    return _model(
+        chain,
+        [image_input(side)],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
+        role="classifier",
+    )

@@ -151,7 +151,7 @@ def test_every_validation_error_is_shown(page_ctx: Context, tmp_path: Path) -> N
     assert "does not match the pattern" in _plain("\n".join(e.value for e in at.error))
     at.text_input(key="cj_name").input("![x](http://example.invalid/x.png)").run()
     shown = "\n".join(e.value for e in at.error)
-    assert "\\!\\[x\\]\\(http" in shown and "![x](" not in shown  # user text cannot become a Markdown image
+    assert "\\!\\[x\\]\\(`http" in shown and "![x](" not in shown  # the URL: a code span
     at.text_input(key="cj_name").input("bad_name").run()
     at.text_input(key="cj_attr").input("boxes-ref").run()
     assert "must not end with -ref" in _plain("\n".join(e.value for e in at.error))

@@ -98,3 +98,20 @@ def test_same_as_temporary_refused_and_good_password_accepted() -> None:
     with pytest.raises(ValidationError, match="differ from the current"):
         passwords.check_new_password("TempPass12345", "w@example.com", current_password="TempPass12345")
     passwords.check_new_password("a good long passphrase", "w@example.com", current_password="TempPass12345")
+
+
+@pytest.mark.parametrize("weak", ["password12", "1234567890", "Password123", "alice.smith2024", "AliceSmith99"])
+def test_weak_passwords_are_refused_with_the_reason(weak: str) -> None:
+    problems = [str(p) for p in passwords.password_problems(weak, "alice.smith@example.com", name="Alice Smith")]
+    assert problems and "too easy to guess" in problems[0], (weak, problems)
+    assert "strength" in problems[0] and ":" in problems[0].split("needed")[1]  # says why
+
+
+def test_own_address_in_the_password_is_named_as_the_reason() -> None:
+    (problem,) = passwords.password_problems("zorblatt2024", "zorblatt@example.com")
+    assert "your own e-mail address or name" in str(problem)
+
+
+def test_strong_passwords_pass() -> None:
+    for strong in ("correct horse battery staple", "Xk7pq2mZr9vB", "tide-lamp-orbit-quince"):
+        assert passwords.password_problems(strong, "alice.smith@example.com", name="Alice Smith") == []

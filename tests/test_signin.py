@@ -55,24 +55,26 @@ def test_account_throttle_exponential(any_ctx: Context, people: PeopleFactory) -
     for i in range(signin.ACCOUNT_LIMIT):
         with pytest.raises(InvalidCredentials):
             signin.sign_in(any_ctx, w.email, f"guess {i}", f"client-{i}", now=T0 + i)
-    # locked for every client, even with the right password
+    # locked for every client that failed, even with the right password
     with pytest.raises(Throttled) as exc:
-        signin.sign_in(any_ctx, w.email, PASSWORD, "another-client", now=T0 + 5)
+        signin.sign_in(any_ctx, w.email, PASSWORD, "client-1", now=T0 + 5)
     assert 0 < exc.value.retry_after <= signin.BASE_LOCK_SECONDS
     assert "try again in" in str(exc.value)
     # after the lock, one more failure locks twice as long
     t1 = T0 + 4 + signin.BASE_LOCK_SECONDS + 1
     with pytest.raises(InvalidCredentials):
-        signin.sign_in(any_ctx, w.email, "guess 6", "c", now=t1)
+        signin.sign_in(any_ctx, w.email, "guess 6", "client-2", now=t1)
     with pytest.raises(Throttled) as exc:
-        signin.sign_in(any_ctx, w.email, PASSWORD, "c", now=t1 + 1)
+        signin.sign_in(any_ctx, w.email, PASSWORD, "client-2", now=t1 + 1)
     assert signin.BASE_LOCK_SECONDS < exc.value.retry_after <= 2 * signin.BASE_LOCK_SECONDS
+    # a client without failures is not refused by the lock: the rightful user gets in
+    assert signin.sign_in(any_ctx, w.email, PASSWORD, "the-real-user", now=t1 + 2).user_id == w.user_id
     # unknown accounts are throttled the same way (no way to tell them apart)
     for i in range(signin.ACCOUNT_LIMIT):
         with pytest.raises(InvalidCredentials):
             signin.sign_in(any_ctx, "ghost@example.com", "x", f"k{i}", now=T0 + i)
     with pytest.raises(Throttled):
-        signin.sign_in(any_ctx, "ghost@example.com", "x", "k9", now=T0 + 6)
+        signin.sign_in(any_ctx, "ghost@example.com", "x", "k3", now=T0 + 6)
 
 
 def test_success_clears_account_counter(any_ctx: Context, people: PeopleFactory) -> None:
@@ -200,8 +202,8 @@ def test_change_password_loses_to_a_concurrent_reset(any_ctx: Context, people: P
     s = signin.sign_in(any_ctx, w.email, PASSWORD, "c")
     real_check = passwords.check_new_password
 
-    def reset_meanwhile(new: str, email: str, current: str | None = None) -> None:
-        real_check(new, email, current)
+    def reset_meanwhile(new: str, email: str, current: str | None = None, name: str | None = None) -> None:
+        real_check(new, email, current, name)
         with any_ctx.db.write() as c:
             c.execute(dbm.users.update().where(dbm.users.c.id == w.user_id).values(password_hash="scrypt$x$y$z"))
 

@@ -14,13 +14,18 @@ Input/output contract (checked when the model is opened; any mismatch is a ``Mod
   ``scores`` ``[M]`` and ``labels`` ``[M]`` (class index); boxes scoring at least 0.5 are kept, and the image's
   confidence is the lowest ``max(score, 1 - score)`` over all M (1 when M = 0).
 
-Files over ``MAX_MODEL_BYTES``, files that are not ONNX (protobuf parse or ``onnx.checker`` fails), other input
-ranks, channel counts or element types are refused; an exception inside onnxruntime at inference is reported as
-"crashed at inference" with the object. Nothing is downloaded: onnxruntime runs the file as given.
+Files over ``MAX_MODEL_BYTES``, files that are not ONNX (protobuf parse or ``onnx.checker`` fails: a renamed
+pickle is only ever parsed as protobuf, never unpickled), graphs of more than ``MAX_NODES`` nodes (subgraphs
+counted), graphs in which shape inference finds a tensor of more than ``MAX_TENSOR_ELEMENTS`` elements, other
+input ranks, channel counts or element types are refused; an exception inside onnxruntime at inference is
+reported as "crashed at inference" with the object, and a run longer than ``MAX_RUN_SECONDS`` (an endless Loop,
+a graph of absurd cost) is stopped (onnxruntime's ``RunOptions.terminate``) and reported. Nothing is downloaded:
+onnxruntime runs the file as given.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MAX_MODEL_BYTES = 512 * 1024 * 1024
+MAX_NODES = 50_000
+MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024  # 1 GiB of float32
+MAX_RUN_SECONDS = 120.0  # one batch of images
 DEFAULT_SIDE = 64
 ROLES = ("classifier", "features", "detector")
 
@@ -58,10 +66,29 @@ class OnnxModel:
         return (np.stack(arr) / 255.0).transpose(0, 3, 1, 2).astype(np.float32)
 
     def _run(self, images: list[Image.Image], what: str) -> list[Any]:
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        limit = MAX_RUN_SECONDS
+        stopped = threading.Event()
+
+        def stop() -> None:
+            stopped.set()
+            options.terminate = True
+
+        timer = threading.Timer(limit, stop)
+        timer.daemon = True
+        timer.start()
         try:
-            return list(self.session.run(None, {self.input_name: self._tensor(images)}))
+            return list(self.session.run(None, {self.input_name: self._tensor(images)}, options))
         except Exception as exc:  # onnxruntime raises its own exception types
+            if stopped.is_set():
+                raise ModelError(
+                    f"{self.uri}: the model ran longer than {limit:g} s on {what} and was stopped"
+                ) from exc
             raise ModelError(f"{self.uri}: the model crashed at inference on {what}: {str(exc)[:300]}") from exc
+        finally:
+            timer.cancel()
 
     def vectors(self, images: list[Image.Image], n_labels: int | None = None, what: str = "an image") -> np.ndarray:
         """Classifier: (N, K) probabilities; features: (N, D) vectors."""
@@ -106,6 +133,41 @@ class OnnxModel:
         return found, conf
 
 
+def _count_nodes(graph: Any) -> int:
+    n = 0
+    for node in graph.node:
+        n += 1
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                n += _count_nodes(sub)
+    return n
+
+
+def _check_size(uri: str, proto: Any) -> None:
+    """Refuse graphs too large to run safely: too many nodes, or a tensor shape inference sizes as huge."""
+    import onnx
+
+    nodes = _count_nodes(proto.graph)
+    if nodes > MAX_NODES:
+        raise ModelError(f"{uri}: the graph has {nodes:,} nodes, more than the {MAX_NODES:,} accepted")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception as exc:
+        raise ModelError(f"{uri}: shape inference fails on the graph: {str(exc)[:200]}") from exc
+    g = inferred.graph
+    for value in list(g.value_info) + list(g.output):
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if dims and all(d.HasField("dim_value") for d in dims):
+            size = 1
+            for d in dims:
+                size *= max(0, int(d.dim_value))
+            if size > MAX_TENSOR_ELEMENTS:
+                raise ModelError(
+                    f"{uri}: the graph makes a tensor {value.name!r} of {size:,} elements, more than the "
+                    f"{MAX_TENSOR_ELEMENTS:,} accepted"
+                )
+
+
 def open_model(ctx: Context, uri: str) -> OnnxModel:
     """Read, check and open the ONNX file at ``uri``; ``ModelError`` names the file and the problem."""
     try:
@@ -130,6 +192,7 @@ def open_bytes(uri: str, data: bytes) -> OnnxModel:
         ) from exc
     if not proto.graph.node:
         raise ModelError(f"{uri}: not an ONNX model (the graph is empty)")
+    _check_size(uri, proto)
     meta = {p.key: p.value for p in proto.metadata_props}
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2

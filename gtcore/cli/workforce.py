@@ -5,6 +5,7 @@
 - ``gtcore invite --team T [--role worker] EMAIL...``: invite up to 50 addresses (outbox or SMTP).
 - ``gtcore create-team NAME [--description D]``.
 - ``gtcore reset-password EMAIL``: a new temporary password for a user (operator recovery).
+- ``gtcore unlock-user --email EMAIL``: lift the lock failed sign-ins put on an account.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("reset-password", help="give a user a new temporary password")
     p.add_argument("email")
     p.set_defaults(func=_reset_password)
+
+    p = sub.add_parser("unlock-user", help="lift the lock that failed sign-ins put on an account")
+    p.add_argument("--email", required=True, help="the account's e-mail address")
+    p.set_defaults(func=_unlock_user)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -101,4 +106,12 @@ def _reset_password(args: argparse.Namespace) -> int:
     uid = roster.find_user_id(ctx, operator(), args.email)
     d = invitations.reset_password(ctx, operator(), uid)
     print_json(_delivery_json(d))
+    return 0
+
+
+def _unlock_user(args: argparse.Namespace) -> int:
+    ctx = context()
+    uid = roster.find_user_id(ctx, operator(), args.email)
+    cleared = roster.unlock_sign_in(ctx, operator(), uid)
+    print_json({"email": args.email.strip(), "unlocked": True, "had_failures": cleared})
     return 0

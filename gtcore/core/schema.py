@@ -89,8 +89,9 @@ login_throttle = Table(
     metadata,
     Column("key", String(400), primary_key=True),
     Column("failures", Integer, nullable=False, default=0),
-    Column("window_start", Float, nullable=False),
+    Column("window_start", Float, nullable=False),  # the latest failure
     Column("locked_until", Float, nullable=True),
+    Column("next_slot_at", Float, nullable=True),  # accounts: the next slot of a client without failures
 )
 
 invitations = Table(

@@ -14,6 +14,11 @@ Names deployments and scripts rely on:
 - ``GT_TEMP_PASSWORD_DAYS`` (7), ``GT_SESSION_IDLE_SECONDS`` (3600), ``GT_SESSION_MAX_SECONDS`` (43200)
 - ``GT_AUTOLABEL_MIN_OBJECTS`` (1250, Ground Truth's rule): the smallest dataset automated data labeling accepts;
   lowered only by tests and demos that need a small dataset (the pages state the value in force)
+- ``GT_TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.5``, ``10.1.0.0/16``) of the reverse
+  proxies in front of the app; only a connection from one of them may name the client in ``X-Forwarded-For``
+  (default: none, the socket's address is the client)
+- ``GT_MAX_DECODE_BYTES`` (400 MB: 100 megapixels of RGBA or float): the largest image a decode accepts, as
+  width x height x bytes per pixel as stored; ``GT_DECODE_CONCURRENCY`` (2): how many images one process decodes at once
 - ``GT_EMBEDDED_WORKER`` (1/0): ``streamlit run app.py`` starts one background worker with the app (default 1;
   0 when only separate ``gtcore worker`` processes should run the work)
 - ``GT_AWS_REGION`` (``local``) and ``GT_AWS_ACCOUNT_ID`` (``000000000000``, 12 digits): the region and account in the
@@ -31,6 +36,7 @@ Names deployments and scripts rely on:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -89,6 +95,17 @@ def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     return keys
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = []
+    for item in env.get(name, "").split(","):
+        if item.strip():
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {item.strip()!r} is not an IP address or network") from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -118,6 +135,9 @@ class Settings:
     api_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     local_worker_signin: bool = True
+    trusted_proxies: tuple[str, ...] = ()  # networks, normalised by ipaddress
+    max_decode_bytes: int = 400_000_000  # 100 MP of RGBA or float
+    decode_concurrency: int = 2
 
     @property
     def outbox(self) -> Path:
@@ -165,4 +185,7 @@ class Settings:
             api_secret_keys=tuple(k.strip() for k in env.get("GT_API_SECRET_KEY", "").split(",") if k.strip()),
             secret_keys=_secret_keys(env),
             local_worker_signin=_bool(env, "GT_LOCAL_WORKER_SIGNIN", True),
+            trusted_proxies=_networks(env, "GT_TRUSTED_PROXIES"),
+            max_decode_bytes=_int(env, "GT_MAX_DECODE_BYTES", 400_000_000),
+            decode_concurrency=_int(env, "GT_DECODE_CONCURRENCY", 2),
         )

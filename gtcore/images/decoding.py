@@ -14,10 +14,18 @@ Coordinates: boxes are stored in pixels of the original image AFTER EXIF orienta
 ``orig_size`` is the oriented size and ``scale = displayed_width / orig_w``; a box ``left`` is drawn
 at ``left * scale``.
 
-Safety: at most ``MAX_PIXELS`` (100 megapixels) per image, checked from the header before any
-pixel is decoded; Pillow's own decompression-bomb error, truncated data, files that are not images
-and SVG/XML (never rasterised here) all raise ``ImageError`` with the reason. CMYK, 16-bit, float,
-palette and alpha images are converted to 8-bit RGB (transparency composed onto white).
+Safety, checked from the header before any pixel is decoded: at most ``MAX_PIXELS`` (100 megapixels), and a
+memory budget in BYTES: width x height x bytes per pixel as stored (a 16-bit grey pixel is 2 bytes, a float
+one 4, RGBA 4) at most ``Settings.max_decode_bytes`` (``GT_MAX_DECODE_BYTES``). At most
+``Settings.decode_concurrency`` decodes run at once in a process (a semaphore: the viewer's tile threads and the
+prefetch wait their turn). Pillow's own decompression-bomb error, truncated data, files that are not images and
+SVG/XML (never rasterised here) all raise ``ImageError`` with the reason.
+
+CMYK, 16-bit, float, palette and alpha images are converted to 8-bit RGB (transparency composed onto white) in
+bounded memory: a decode asked for a smaller size is first reduced by an integer factor (``Image.reduce``) in
+the stored mode, and 16-bit, 32-bit and float pixels are scaled to 8 bits in strips of rows (float32, about
+``_STRIP_BYTES`` at a time), never as full-size float64 copies. The peak is about the stored pixels plus the
+8-bit result (``bench/bench_decode.py``).
 ``Image.MAX_IMAGE_PIXELS`` and ``ImageFile.LOAD_TRUNCATED_IMAGES`` are never changed (process-wide).
 """
 
@@ -25,16 +33,31 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from gtcore.core.errors import ImageError
+from gtcore.images.decode_limits import _TRIM_BYTES, _limits, _trim, max_decode_bytes, mode_bytes
+from gtcore.images.decode_limits import configure as configure  # re-exported: decoding.configure(...)
 
 MAX_PIXELS = 100_000_000
+_STRIP_BYTES = 16 << 20
+_DEEP_GREY = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S")
+# bytes per pixel as decoded by Pillow, per mode (others: 4 per band)
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,13 @@ def _open(data: bytes, uri: str) -> tuple[Image.Image, int]:
             f"{MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
             uri=uri,
         )
+    need, budget = w * h * mode_bytes(im.mode), max_decode_bytes()
+    if need > budget:
+        raise ImageError(
+            f"{_where(uri)}refused: {w}x{h} pixels of mode {im.mode} need {need / 1e6:.0f} MB to decode, above "
+            f"the {budget / 1e6:.0f} MB limit (GT_MAX_DECODE_BYTES)",
+            uri=uri,
+        )
     try:
         orientation = int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a broken EXIF block must not hide the picture
@@ -118,6 +148,44 @@ def probe(data: bytes, *, uri: str = "") -> ImageInfo:
     return ImageInfo(width=w, height=h, depth=depth, format=im.format or "")
 
 
+def _strips(im: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(top row, float32 array) of ``im`` a strip of rows at a time (about ``_STRIP_BYTES`` each)."""
+    w, h = im.size
+    rows = max(1, _STRIP_BYTES // max(1, w * 4))
+    for y in range(0, h, rows):
+        yield y, np.array(im.crop((0, y, w, min(h, y + rows))), dtype=np.float32)  # a writable copy
+
+
+def _to_grey8(im: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image scaled to 8 bits, a strip at a time: 16-bit by 255/65535, ``I`` by
+    its maximum when above 255, float from its finite minimum..maximum to 0..255 (NaN black)."""
+    mode = im.mode
+    lo, hi = 0.0, 255.0
+    if mode.startswith("I;16"):
+        hi = 65535.0
+    else:
+        finite_lo, finite_hi = np.inf, -np.inf
+        for _y, arr in _strips(im):
+            good = arr[np.isfinite(arr)]
+            if good.size:
+                finite_lo, finite_hi = min(finite_lo, float(good.min())), max(finite_hi, float(good.max()))
+        if mode == "F" and finite_hi > finite_lo:
+            lo, hi = finite_lo, finite_hi
+        elif mode == "F":
+            lo, hi = 0.0, np.inf  # constant or empty: black
+        elif finite_hi > 255:
+            hi = 65535.0 if finite_hi <= 65535 else finite_hi
+    out = Image.new("L", im.size)
+    factor = np.float32(255.0 / (hi - lo)) if np.isfinite(hi) and hi > lo else np.float32(0.0)
+    for y, arr in _strips(im):
+        arr -= np.float32(lo)
+        arr *= factor
+        np.nan_to_num(arr, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(arr, 0, 255, out=arr)
+        out.paste(Image.fromarray(arr.astype(np.uint8), "L"), (0, y))
+    return out
+
+
 def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     mode = im.mode
     if mode == "RGB":
@@ -125,23 +193,32 @@ def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
     if mode in ("1", "L", "CMYK", "YCbCr", "HSV"):
         return im.convert("RGB")
     if mode == "I" or mode.startswith("I;16") or mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
-            top = 65535.0 if arr.max(initial=0) <= 65535 else float(arr.max())
-            arr = arr * (255.0 / top)
-        elif mode == "F":
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        grey = Image.fromarray(np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8), "L")
-        return grey.convert("RGB")
+        return _to_grey8(im).convert("RGB")
     if mode == "P" and "transparency" not in im.info:
         return im.convert("RGB")
     try:
-        rgba = im.convert("RGBA")
+        rgba = im if mode == "RGBA" else im.convert("RGBA")
     except Exception as exc:
         raise ImageError(f"{_where(uri)}colour mode {mode} cannot be shown: {exc}", uri=uri) from None
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
+    out = Image.new("RGB", rgba.size, (255, 255, 255))
+    out.paste(rgba, mask=rgba)  # an RGBA mask: its alpha band, without a copy of it
+    return out
+
+
+def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` reduced by the largest integer factor that keeps it at least ``max_side`` (in its stored mode, so
+    the conversions after it touch fewer pixels); unchanged when no factor applies or the mode has no reduce."""
+    if not max_side:
+        return im
+    factor = max(im.size) // max_side
+    if factor < 2 or im.mode in ("P", "1") or im.mode.startswith("I;16"):  # no reduce for these modes
+        return im
+    w, h = im.size
+    rows = factor * max(1, _STRIP_BYTES // max(1, w * mode_bytes(im.mode) * factor))
+    out = Image.new(im.mode, (-(-w // factor), -(-h // factor)))
+    for y in range(0, h, rows):  # a strip at a time: RGBA's premultiplied copy stays a strip
+        out.paste(im.crop((0, y, w, min(h, y + rows))).reduce(factor), (0, y // factor))
+    return out
 
 
 def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: bool = True) -> Decoded:
@@ -153,27 +230,51 @@ def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: b
     Raises:
         ImageError: empty, not an image, SVG, above 100 MP, decompression bomb, truncated or corrupt.
     """
+    _open(data, uri)  # the header's refusals come at once, without waiting for a decode thread
+    return _limits.run(lambda: _decode_now(data, max_side, uri, resize))
+
+
+def _decode_now(data: bytes, max_side: int | None, uri: str, resize: bool) -> Decoded:
+    """The decode proper, on a decode thread; only this frame holds the pixels, so each step frees the last."""
     im, orientation = _open(data, uri)
     raw_w, raw_h = im.size
     orig = (raw_h, raw_w) if orientation in _SWAPS_AXES else (raw_w, raw_h)
+    big = raw_w * raw_h * mode_bytes(im.mode) >= _TRIM_BYTES
+    held = [im]
+    del im  # _pixels takes the only reference: each of its steps frees the previous image
     try:
-        if max_side and im.format == "JPEG":
-            # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
-            im.draft("RGB", fit_size((raw_w, raw_h), max_side))
-        im.load()
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        if orientation != 1:
-            im = ImageOps.exif_transpose(im)
-        im = _to_rgb(im, uri)
-        target = fit_size(orig, max_side)
-        if resize and im.size != target:
-            im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return Decoded(image=_pixels(held, orientation, orig, max_side, resize, uri), orig_size=orig)
     except ImageError:
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
         raise ImageError(f"{_where(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
-    return Decoded(image=im, orig_size=orig)
+    finally:
+        if big:
+            _trim()
+
+
+def _pixels(
+    held: list[Image.Image], orientation: int, orig: tuple[int, int], max_side: int | None, resize: bool, uri: str
+) -> Image.Image:
+    """Load, 8 bits, reduce, RGB, orientation, resize (``held`` hands over the only reference to the image)."""
+    im = held.pop()
+    raw_w, raw_h = im.size
+    if max_side and im.format == "JPEG":
+        # let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster for thumbnails
+        im.draft("RGB", fit_size((raw_w, raw_h), max_side))
+    im.load()
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)
+    if im.mode in _DEEP_GREY:
+        im = _to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
+    im = _reduced(im, max_side)
+    im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
+    target = fit_size(orig, max_side)
+    if resize and im.size != target:
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return im
 
 
 def thumbnail(data: bytes, max_side: int, *, uri: str = "") -> Decoded:
@@ -205,7 +306,7 @@ def decode_mask(data: bytes, *, uri: str = "") -> Image.Image:
     """A label mask PNG, safely decoded, kept in its own mode ("P" indices, "L", or "RGB")."""
     im, _ = _open(data, uri)
     try:
-        im.load()
+        _limits.run(im.load)
     except Exception as exc:
         raise ImageError(f"{_where(uri)}cannot decode the mask (truncated or corrupt): {exc}", uri=uri) from None
     if im.mode not in ("P", "L", "RGB", "RGBA"):

@@ -25,7 +25,7 @@ from gtcore.jobs.preflight_sources import source_kind_problems, source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
 from gtcore.jobs.spec_checks import Checker
 from gtcore.jobs.spec_human import check_human_task_config, task_type_from_template, team_from_workteam
-from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, split_lines
+from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, stream_lines
 from gtcore.manifests.label_config import load_label_config, validate_labels
 from gtcore.manifests.label_config_ner import instructions_text, ner_config_problems
 
@@ -213,12 +213,10 @@ class _Validation:
             return [], []
         storage = self.ctx.storage
         try:
-            data = storage.read_bytes(uri)
+            lines = stream_lines(storage, uri)  # a huge line is never held whole
         except StorageError as exc:
             self.add(MANIFEST_FIELD, f"cannot read the input manifest: {exc}")
             return [], []
-        lines = split_lines(data)
-        del data
         # past the limit the job cannot be created: check every line, but build no records (bounded memory)
         keep = len(lines) - (1 if lines and not lines[-1] else 0) <= MAX_OBJECTS
         records, problems = parse_manifest_lines(lines, where=uri, check_uri=UriChecker(storage.normalize), keep=keep)
@@ -233,7 +231,7 @@ class _Validation:
             numbers = [n for n in range(1, end + 1) if n not in bad]
             self.manifest_problems.extend(source_kind_problems(storage, records, task_type, uri, numbers))
             self.manifest_problems.sort(key=lambda p: (p.line is None, p.line or 0))
-        if not keep or problems or not lines or isinstance(lines[0], bytes):
+        if not keep or problems or not lines or not isinstance(lines[0], str):
             return [], []
         self.manifest_problems.extend(source_kind_problems(storage, records, task_type, uri))
         text = [str(x) for x in lines[: len(records)]]

@@ -24,6 +24,7 @@ from typing import Any
 
 from gtcore.core.errors import GTError, ManifestError, Problem
 from gtcore.manifests.source_refs import UriChecker
+from gtcore.storage.store import OverlongLine
 
 __all__ = [
     "MAX_ATTRIBUTE_CHARS",
@@ -137,8 +138,10 @@ def _parse(
         it = chain([first, second], it)  # an empty first line with more after it: a blank line, reported below
     elif isinstance(first, str):
         it = chain([first.removeprefix(_BOM)], it)
-    else:
+    elif not isinstance(first, OverlongLine):
         it = chain([first.removeprefix(_BOM_BYTES)], it)
+    else:
+        it = chain([first], it)
     checker = check_uri if isinstance(check_uri, UriChecker) else None
     # None: no URI check at all; otherwise source-refs starting with one of these need no further check
     prefixes: tuple[str, ...] | None = None if check_uri is None else ()
@@ -148,6 +151,16 @@ def _parse(
         if pending_blank:
             add(Problem(_BLANK, where, pending_blank))
             pending_blank = 0
+        if isinstance(raw, OverlongLine):  # streamed: never held whole
+            add(
+                Problem(
+                    f"line is {raw.length:,} bytes long; the limit is {MAX_LINE_CHARS:,} characters (not checked "
+                    "further)",
+                    where,
+                    lineno,
+                )
+            )
+            continue
         if isinstance(raw, str):
             line = raw
         else:
@@ -294,6 +307,22 @@ def split_lines(data: bytes) -> list[str] | list[bytes]:
         return data.split(b"\n")
 
 
+def stream_lines(storage: Any, uri: str) -> list[str] | list[bytes]:
+    """A manifest's lines as :func:`split_lines` gives them, read as a stream: a line over the limit is kept
+    only as its first bytes and its length (``OverlongLine``), so a 1 GB line never sits in memory."""
+    raw: list[bytes] = []
+    ended = False
+    for line in storage.raw_lines(uri, MAX_LINE_CHARS * 4):  # UTF-8: at most 4 bytes a character
+        ended = line.endswith(b"\n") and not isinstance(line, OverlongLine)
+        raw.append(line[:-1] if ended else line)
+    if ended:
+        raw.append(b"")
+    try:
+        return [b if isinstance(b, OverlongLine) else b.decode("utf-8") for b in raw]  # type: ignore[return-value]
+    except UnicodeDecodeError:
+        return raw
+
+
 def load_manifest(
     storage: Any, uri: str, *, check_uris: bool = True, require_source: bool = True, keep: bool = True
 ) -> tuple[list[dict], list[Problem]]:
@@ -302,9 +331,9 @@ def load_manifest(
     Storage errors (missing object, URI not allowed) raise; content problems are returned.
     ``keep=False`` returns no records (validation only: faster and lighter on big manifests).
     """
-    data = storage.read_bytes(uri)
+    lines = stream_lines(storage, uri)
     check = UriChecker(storage.normalize) if check_uris else None
-    return _parse(split_lines(data), uri, check, require_source, keep)
+    return _parse(lines, uri, check, require_source, keep)
 
 
 def read_manifest(storage: Any, uri: str) -> list[dict]:

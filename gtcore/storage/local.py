@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from gtcore.core.errors import AccessDenied, ObjectNotFound, StorageError
 from gtcore.storage import uris
@@ -64,6 +65,21 @@ class LocalStore:
                     )
                 return data
             return f.read()
+
+    def open_chunks(self, path: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The file in chunks of ``size`` bytes (opened before this returns)."""
+        with local_errors(path):
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the generator
+        return self._chunks(path, f, size)
+
+    @staticmethod
+    def _chunks(path: str, f: Any, size: int) -> Iterator[bytes]:
+        try:
+            with local_errors(path):
+                while chunk := f.read(size):
+                    yield chunk
+        finally:
+            f.close()
 
     def open_lines(self, path: str) -> Iterator[bytes]:
         with local_errors(path):

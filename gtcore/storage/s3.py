@@ -138,6 +138,21 @@ class S3Store:
                 raise StorageError(f"{uri} is {length} bytes, more than the {max_bytes} allowed", uri)
             return bytes(body.read())
 
+    def open_chunks(self, uri: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The object in chunks of ``size`` bytes (the GET is sent before returning)."""
+        bucket, key = _object(uri)
+        with s3_errors(uri):
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+        return self._chunks(uri, body, size)
+
+    @staticmethod
+    def _chunks(uri: str, body: Any, size: int) -> Iterator[bytes]:
+        try:
+            with s3_errors(uri):
+                yield from body.iter_chunks(chunk_size=size)
+        finally:
+            body.close()
+
     def open_lines(self, uri: str) -> Iterator[bytes]:
         """Raw lines (each ending in ``\\n`` except perhaps the last); the GET is sent before returning."""
         bucket, key = _object(uri)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import mimetypes
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from gtcore.core.errors import StorageError
@@ -83,6 +83,15 @@ class Storage:
         except UnicodeDecodeError as exc:
             raise StorageError(f"{uri}: not valid UTF-8 at byte offset {exc.start}", uri) from None
         return text[1:] if text.startswith(_BOM) else text
+
+    def raw_lines(self, uri: str, max_line_bytes: int) -> Iterator[bytes]:
+        """Stream raw lines (each ending in ``\\n`` except perhaps the last); a line longer than
+        ``max_line_bytes`` comes as an ``OverlongLine`` (its first bytes and its length) without ever being held
+        whole: a 1 GB line costs ``max_line_bytes`` of memory. The object is opened before this returns."""
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            return bounded_lines(self._s3.open_chunks(norm), max_line_bytes)
+        return bounded_lines(self._local.open_chunks(norm), max_line_bytes)
 
     def iter_lines(self, uri: str) -> Iterator[str]:
         """Stream UTF-8 lines without their ``\\n`` / ``\\r\\n``; the object is opened before this returns."""
@@ -172,3 +181,49 @@ class Storage:
             ok, detail = self._s3.ping(self.settings.allowed_buckets)
             out.append(BackendStatus("s3", ok, detail))
         return out
+
+
+class OverlongLine(bytes):
+    """The first bytes of a line longer than the limit; ``length`` is the whole line's length in bytes (without
+    its newline)."""
+
+    length: int
+
+
+def _overlong(head: bytes, length: int) -> OverlongLine:
+    line = OverlongLine(head)
+    line.length = length
+    return line
+
+
+def bounded_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
+    """Lines out of ``chunks``; a line over ``max_line`` bytes is skipped to its end and yielded as an
+    ``OverlongLine`` (memory stays about one chunk plus ``max_line``)."""
+    pending = b""
+    skipping = -1  # the length so far of an overlong line being skipped; -1 when not skipping
+    head = b""
+    for chunk in chunks:
+        start = 0
+        while start < len(chunk):
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start : end + 1]
+            start = len(chunk) if end < 0 else end + 1
+            if skipping >= 0:
+                skipping += len(piece)
+                if end >= 0:
+                    yield _overlong(head, skipping - 1)  # without its newline
+                    skipping, head = -1, b""
+                continue
+            pending += piece
+            if end >= 0:
+                if len(pending) > max_line + 1:
+                    yield _overlong(pending[: max_line + 1], len(pending) - 1)
+                else:
+                    yield pending
+                pending = b""
+            elif len(pending) > max_line + 1:
+                head, skipping, pending = pending[: max_line + 1], len(pending), b""
+    if skipping >= 0:
+        yield _overlong(head, skipping)
+    elif pending:
+        yield pending

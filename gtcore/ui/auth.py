@@ -17,7 +17,6 @@ User text (e-mail addresses, names) is only ever rendered as text, never as HTML
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,12 @@ import streamlit as st
 
 from gtcore.core.access import WORKER, Actor
 from gtcore.core.errors import GTError, PasswordChangeRequired, SessionExpired
+from gtcore.core.textsafe import md_escape
 from gtcore.ui import session_cookie
 from gtcore.ui.errors import show_error
 from gtcore.ui.nav import PAGES, PageSpec, pages_for
 from gtcore.ui.resources import get_context
-from gtcore.workforce import signin
+from gtcore.workforce import signin, throttle
 from gtcore.workforce import users as workforce
 
 TOKEN_KEY = "gt_token"  # noqa: S105 - a session-state key, not a secret
@@ -104,7 +104,7 @@ def show_notice() -> None:
     """Show (once) a message left by the previous run, e.g. "Your password was changed"."""
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
-        st.info(str(notice))
+        st.info(md_escape(str(notice)))
 
 
 def must_change_password() -> bool:
@@ -150,8 +150,8 @@ def gate() -> None:
 
 
 def client_id() -> str:
-    """Who is connecting, for throttling: the remote address, or the last X-Forwarded-For hop that our
-    own proxy added when the connection comes from a local or private proxy; else a per-session id."""
+    """Who is connecting, for throttling: the socket's address, or, when that is a proxy listed in
+    ``GT_TRUSTED_PROXIES``, the address it forwarded (``throttle.client_address``); else a per-session id."""
     remote: str | None = None
     forwarded = ""
     with contextlib.suppress(Exception):  # no client context outside a browser session
@@ -159,21 +159,20 @@ def client_id() -> str:
         remote = ip if isinstance(ip, str) and ip else None
         xff = st.context.headers.get("X-Forwarded-For", "")
         forwarded = xff if isinstance(xff, str) else ""
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-    if hops and (remote is None or _is_private(remote)):
-        return "ip:" + hops[-1][:100]
-    if remote:
-        return "ip:" + remote
+    address = throttle.client_address(remote, forwarded, get_context().settings.trusted_proxies)
+    if address:
+        return "ip:" + address
+    if _browser_session():  # Streamlit gives no address for a loopback peer: one local client, not one per tab
+        return "ip:loopback"
     if _CLIENT_KEY not in st.session_state:
         st.session_state[_CLIENT_KEY] = "session:" + secrets.token_hex(8)
     return str(st.session_state[_CLIENT_KEY])
 
 
-def _is_private(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_private
-    except ValueError:
-        return False
+def _browser_session() -> bool:
+    with contextlib.suppress(Exception):
+        return bool(st.context.headers.get("Host"))
+    return False
 
 
 def sign_out() -> None:

@@ -13,12 +13,13 @@ import streamlit as st
 from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
-from gtcore.core.textsafe import has_markup, safe_markdown
+from gtcore.core.textsafe import has_markup
 from gtcore.jobform import data
 from gtcore.jobform import model as jobform
 from gtcore.jobform.data import example_preview
 from gtcore.jobform.model import add_label, move_label, remove_label
 from gtcore.ui import jobform_state as fs
+from gtcore.ui.instructions_md import show_instructions
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
 
@@ -140,11 +141,13 @@ def instructions_ui(ctx: Context, actor: Actor) -> None:
         "Full instructions (Markdown)",
         key="cj_full",
         height=160,
-        help="Headings, lists, **bold**, links. HTML is shown as text, never run.",
+        help="Headings, lists, **bold**, http(s) and mailto links, the job's example images (![text](its URI)). "
+        "HTML is shown as text, never run; other images and links show as their text.",
     )
     if full:
         with st.expander("How workers will see the full instructions"):
-            st.markdown(safe_markdown(full))
+            shown = fs.ss().get(fs.EXAMPLES, [])
+            show_instructions(full, [e["image_uri"] for e in shown], lambda uri: example_preview(ctx, actor, uri))
         if has_markup(full):
             st.caption("HTML tags in the instructions are shown as text, not rendered.")
     examples = fs.ss().get(fs.EXAMPLES, [])

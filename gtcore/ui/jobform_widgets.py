@@ -46,13 +46,13 @@ def origin_ui() -> dict[str, Any]:
     o = fs.origin()
     if o["origin"] == "clone":
         st.info(
-            f"Cloning {o['job']}: its setup and input manifest are filled in. Give the new job a name.",
+            f"Cloning {md_escape(o['job'])}: its setup and input manifest are filled in. Give the new job a name.",
             icon=":material/content_copy:",
         )
     elif o["origin"] == "chain":
         st.info(
-            f"Chaining from {o['job']} ({o['status']}): the input is its output manifest, so earlier labels "
-            "carry over. Give the new job a name.",
+            f"Chaining from {md_escape(o['job'])} ({md_escape(o['status'])}): the input is its output manifest, so "
+            "earlier labels carry over. Give the new job a name.",
             icon=":material/link:",
         )
     if o["origin"] != "new":
@@ -145,7 +145,7 @@ def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
     )
     adjust = adjust or verify  # both need a new attribute
     same = not adjust and st.checkbox(
-        f"Same label attribute ({o['attribute']}): label only the objects without it",
+        f"Same label attribute ({md_escape(o['attribute'])}): label only the objects without it",
         key="cj_chain_same",
         help="Otherwise every object is labeled again under a new attribute, beside the earlier labels.",
     )

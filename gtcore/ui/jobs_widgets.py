@@ -15,6 +15,7 @@ import streamlit as st
 from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
+from gtcore.core.textsafe import md_escape
 from gtcore.jobs import api as jobs
 from gtcore.jobs import presentation as jobsview
 from gtcore.jobs.describe import JobSummary
@@ -51,7 +52,7 @@ def pick_ui(listed: list[JobSummary]) -> JobSummary | None:
 
 
 def detail_ui(ctx: Context, actor: Actor, s: JobSummary) -> None:
-    st.subheader(f"Job {s.name}")
+    st.subheader(md_escape(f"Job {s.name}"))
     st.progress(s.progress, text=jobsview.status_line(s))
     c = s.counters
     cols = st.columns(5)
@@ -140,7 +141,7 @@ def confirm_stop_ui(
     confirm_key: str,
     flash_key: str,
     key_prefix: str,
-    fmt: Callable[[str], str] = str,
+    fmt: Callable[[str], str] = md_escape,
 ) -> None:
     """The "are you sure?" step of Stop, shared by the Jobs and Job status pages; stops through gtcore."""
     if st.session_state.get(confirm_key) != s.name:

@@ -66,7 +66,7 @@ def label_page() -> None:
         """A screen without a task: the last notice, why, and the ways on."""
         st.title("Label")
         if notice:
-            st.success(notice.removesuffix(" Here is the next task."), icon=":material/check_circle:")
+            st.success(md_escape(notice.removesuffix(" Here is the next task.")), icon=":material/check_circle:")
         message()
         if again and st.button(again, key=f"{key}_again", type="primary", icon=":material/play_arrow:"):
             st.session_state.pop(PAUSED_KEY, None)
@@ -144,7 +144,7 @@ def label_page() -> None:
     paused: dict = st.session_state.get(PAUSED_KEY) or {}
     if paused.get("job") == job_id:
         end_screen(
-            lambda: st.success(paused["message"], icon=":material/pause_circle:"),
+            lambda: st.success(md_escape(paused["message"]), icon=":material/pause_circle:"),
             "label_paused",
             again=paused["button"],
         )
@@ -183,7 +183,7 @@ def label_page() -> None:
     st.caption(md_escape(f"{object_label(task).capitalize()} in job {task.job_name}"))
     bar, messages = st.container(), st.container()
     if notice:
-        messages.success(notice, icon=":material/check_circle:")
+        messages.success(md_escape(notice), icon=":material/check_circle:")
     failed = st.session_state.pop(ERROR_KEY, None)
     if failed:
         with messages:

@@ -24,6 +24,7 @@ from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.core.errors import GTError
+from gtcore.core.textsafe import md_escape
 from gtcore.images.drawing import legend_image
 from gtcore.images.task_images import DisplayImage
 from gtcore.images.task_overlays import previous_classes
@@ -67,7 +68,7 @@ def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: 
         try:
             base = previous_classes(ctx, actor, task, labels)
         except GTError as exc:
-            st.warning(f"The earlier mask cannot be shown: {exc}", icon=":material/broken_image:")
+            st.warning(md_escape(f"The earlier mask cannot be shown: {exc}"), icon=":material/broken_image:")
         if base is not None and base.shape != (img.original_size[1], img.original_size[0]):
             st.warning("The earlier mask has another size than the image; starting from an empty mask.")
             base = None

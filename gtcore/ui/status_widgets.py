@@ -209,7 +209,7 @@ def outputs_ui(ctx: Context, actor: Actor, s: JobSummary, files: OutputFiles) ->
     best = files.best_uri
     if st.button("Open in the manifest viewer", key="status_view", icon=":material/image_search:",
                  disabled=best is None or not fs.page_exists(VIEWER_PAGE),
-                 help="Nothing labeled and consolidated yet." if best is None else best):  # fmt: skip
+                 help="Nothing labeled and consolidated yet." if best is None else md_escape(best)):  # fmt: skip
         assert best is not None
         open_in_viewer(best)
 

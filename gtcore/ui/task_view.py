@@ -40,6 +40,7 @@ from gtcore.queue import api as queue
 from gtcore.ui.box_screen import MISSING_IMAGE as _MISSING_IMAGE
 from gtcore.ui.box_screen import boxes_ui
 from gtcore.ui.errors import show_error
+from gtcore.ui.instructions_md import show_instructions
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.mask_view import segmentation_ui
 from gtcore.ui.task_session import (
@@ -72,15 +73,20 @@ def instructions_ui(ctx: Context, actor: Actor, task: TaskLike, key_prefix: str)
     ins = task.instructions or {}
     short = str(ins.get("Short") or "").strip()
     full = str(ins.get("Full") or "").strip()
+    examples = [e for e in ins.get("Examples") or [] if isinstance(e, dict) and e.get("ImageUri")]
+    uris = [str(e["ImageUri"]) for e in examples]
+
+    def load(uri: str) -> DisplayImage:
+        return taskimages.example_image(ctx, actor, task, uri)
+
     st.subheader("Instructions")
     if short:
-        st.markdown(safe_markdown(short))
+        show_instructions(short, uris, load)
     elif not full:
         st.caption("The team lead gave no instructions for this job.")
     if full:
         with st.expander("Full instructions", icon=":material/menu_book:"):
-            st.markdown(safe_markdown(full))
-    examples = [e for e in ins.get("Examples") or [] if isinstance(e, dict) and e.get("ImageUri")]
+            show_instructions(full, uris, load)
     for kind, title, icon in (
         ("good", "Good examples", ":material/check_circle:"),
         ("bad", "Bad examples", ":material/cancel:"),
@@ -94,7 +100,7 @@ def instructions_ui(ctx: Context, actor: Actor, task: TaskLike, key_prefix: str)
                 if img.jpeg is not None and img.ok:
                     st.image(img.jpeg, width="stretch")
                 else:
-                    st.warning(f"Example image not shown: {img.error}", icon=":material/broken_image:")
+                    st.warning(md_escape(f"Example image not shown: {img.error}"), icon=":material/broken_image:")
                 if ex.get("Caption"):
                     st.caption(md_escape(str(ex["Caption"])))
 
@@ -103,7 +109,7 @@ def instructions_ui(ctx: Context, actor: Actor, task: TaskLike, key_prefix: str)
 
 
 def _image_failed(state: dict[str, Any], error: str, preview: bool) -> TaskScreenResult:
-    st.error(f"This image cannot be shown: {error}", icon=":material/broken_image:")
+    st.error(md_escape(f"This image cannot be shown: {error}"), icon=":material/broken_image:")
     if not preview:
         st.info("Decline the task: the object has been flagged for the team lead.", icon=":material/flag:")
     return TaskScreenResult(answer=None, draft=state["saved"], missing="the image cannot be shown", image_error=error)
@@ -245,7 +251,7 @@ def render_task_screen(
     try:
         tasktypes.get(task.task_type)
     except KeyError as exc:
-        st.error(f"Tasks of type {task.task_type!r} cannot be shown here: {exc}", icon=":material/error:")
+        st.error(md_escape(f"Tasks of type {task.task_type!r} cannot be shown here: {exc}"), icon=":material/error:")
         return None
     left, right = st.columns(list(columns), gap="medium")
     try:

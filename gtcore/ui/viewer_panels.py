@@ -82,8 +82,8 @@ def masks_export_ui(ctx: Any, view: viewer.AttributeView) -> None:
     for line, why in result.skipped[:20]:
         st.warning(md_escape(f"line {line}: {why}"), icon=":material/broken_image:")
     name = f"{view.attr.name}-{fmt}.zip"
-    st.download_button(f"Download {name}", export.zip_bytes(result.files), file_name=name, mime="application/zip",
-                       key="viewer_xm_download", on_click="ignore", type="primary")  # fmt: skip
+    st.download_button(md_escape(f"Download {name}"), export.zip_bytes(result.files), file_name=name,
+                       mime="application/zip", key="viewer_xm_download", on_click="ignore", type="primary")  # fmt: skip
 
 
 def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
@@ -115,5 +115,5 @@ def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
         return
     st.text(result.resolution.summary())
     name = f"{view.attr.name}-{fmt}.zip"
-    st.download_button(f"Download {name}", export.zip_bytes(result.files), file_name=name, mime="application/zip",
-                       key="viewer_x_download", on_click="ignore", type="primary")  # fmt: skip
+    st.download_button(md_escape(f"Download {name}"), export.zip_bytes(result.files), file_name=name,
+                       mime="application/zip", key="viewer_x_download", on_click="ignore", type="primary")  # fmt: skip

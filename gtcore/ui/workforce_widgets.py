@@ -49,7 +49,7 @@ def workers_tab(ctx: Context, actor: Actor, workers: list[WorkerRow]) -> None:
                 "E-mail": w.email,
                 "Roles": ", ".join(w.roles),
                 "Teams": ", ".join(w.teams),
-                "Status": w.status,
+                "Status": w.status + (" (sign-in locked)" if w.sign_in_locked_until else ""),
                 "Last sign-in": _when(w.last_login_at),
                 "Tasks submitted": w.tasks_submitted,
             }
@@ -63,6 +63,16 @@ def workers_tab(ctx: Context, actor: Actor, workers: list[WorkerRow]) -> None:
         w = by_id[chosen]
         c1, c2, c3 = st.columns(3)
         try:
+            if w.sign_in_locked_until:
+                st.warning(
+                    f"Failed sign-ins locked {_md(w.email)} until {_when(w.sign_in_locked_until)} for the clients "
+                    "that failed (a client without failures still gets in).",
+                    icon=":material/lock_clock:",
+                )
+                if st.button("Unlock sign-in", key="wf_unlock", icon=":material/lock_open:"):
+                    roster.unlock_sign_in(ctx, actor, w.user_id)
+                    st.session_state["wf_flash"] = f"{_md(w.email)} unlocked."
+                    st.rerun()
             if w.status == "Disabled":
                 if c1.button("Enable", key="wf_enable", icon=":material/person_check:"):
                     roster.enable_user(ctx, actor, w.user_id)

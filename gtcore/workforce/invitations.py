@@ -34,7 +34,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import WORKER, Actor, require_admin
 from gtcore.core.errors import Conflict, NotFound, Problem, ValidationError
 from gtcore.core.settings import Settings
-from gtcore.workforce import passwords, signin
+from gtcore.workforce import passwords, signin, throttle
 from gtcore.workforce.teams import add_members_in, resolve_team_id
 from gtcore.workforce.users import email_problem, new_user_values, parse_roles, require_admin_db, serialize
 
@@ -195,6 +195,7 @@ def _reissue(ctx: Context, actor: Actor, user_id: int, kind: str, now: float | N
             .values(password_hash=pw_hash, password_is_temporary=True, temp_password_expires_at=expires)
         )
         signin.revoke_sessions(conn, user_id)
+        throttle.clear_account(conn, row.email)  # a new password: the old failures say nothing about it
         inv_id = _record(conn, user_id, last_team, actor, t)
     return _deliver(ctx, [_Pending(row.email, user_id, kind, password, expires, team_name, inv_id)], t)[0]
 

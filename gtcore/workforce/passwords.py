@@ -14,8 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import string
+from typing import Any
 
 from gtcore.core.errors import Problem, ValidationError
 
@@ -27,6 +29,10 @@ SALT_BYTES = 16
 KEY_BYTES = 32
 MIN_LENGTH = 10
 MAX_LENGTH = 256
+# zxcvbn's score (0-4) a new password needs: 3 is "safely unguessable: moderate protection from offline
+# slow-hash scenario" (~10^8 guesses), plenty behind scrypt and the sign-in throttle
+MIN_SCORE = 3
+_ESTIMATE_CHARS = 100  # zxcvbn's time grows with the length; a longer password is judged on its first 100
 # scrypt needs 128 * n * r bytes; leave room for larger future parameters
 _MAXMEM = 256 * 1024 * 1024
 
@@ -99,8 +105,40 @@ def generate_temporary_password() -> str:
             return pw
 
 
-def password_problems(new_password: str, email: str, current_password: str | None = None) -> list[Problem]:
-    """Every rule the new password breaks (empty list when it is acceptable)."""
+def _context_words(email: str, name: str | None) -> list[str]:
+    """The user's own words a password must not lean on: the address, its user name and its parts, the name."""
+    mail = email.strip().lower()
+    local, _, domain = mail.partition("@")
+    words = [mail, local, re.sub(r"[._+\-]+", "", local), domain.split(".")[0], *re.split(r"[._+\-]+", local)]
+    if name:
+        folded = name.strip().lower()
+        words += [folded, re.sub(r"\W+", "", folded), *re.split(r"\W+", folded)]
+    return sorted({w for w in words if len(w) >= 3})
+
+
+def strength_problem(new_password: str, email: str, name: str | None = None) -> str | None:
+    """Why zxcvbn finds ``new_password`` too easy to guess for this user (None when it is strong enough)."""
+    from zxcvbn import zxcvbn
+
+    result: dict[str, Any] = zxcvbn(new_password[:_ESTIMATE_CHARS], user_inputs=_context_words(email, name))
+    if int(result["score"]) >= MIN_SCORE:
+        return None
+    reasons = []
+    if any(m.get("dictionary_name") == "user_inputs" for m in result.get("sequence", [])):
+        reasons.append("it is built on your own e-mail address or name")
+    feedback = result.get("feedback") or {}
+    if feedback.get("warning"):
+        reasons.append(str(feedback["warning"]).rstrip(".").lower())
+    reasons += [str(s).rstrip(".").lower() for s in feedback.get("suggestions", [])][:2]
+    why = "; ".join(reasons) or "it follows a common pattern"
+    return f"is too easy to guess (strength {result['score']} of 4, at least {MIN_SCORE} needed): {why}"
+
+
+def password_problems(
+    new_password: str, email: str, current_password: str | None = None, name: str | None = None
+) -> list[Problem]:
+    """Every rule the new password breaks (empty list when it is acceptable). Strength is judged by zxcvbn
+    with the user's e-mail address and ``name`` as words an attacker would try first."""
     problems: list[Problem] = []
     field = "new_password"
     if len(new_password) < MIN_LENGTH:
@@ -118,11 +156,17 @@ def password_problems(new_password: str, email: str, current_password: str | Non
         problems.append(Problem("must differ from the current (temporary) password", field=field))
     if new_password and len(set(new_password)) == 1:
         problems.append(Problem("must not repeat one character", field=field))
+    if not problems and new_password:
+        why = strength_problem(new_password, email, name)
+        if why:
+            problems.append(Problem(why, field=field))
     return problems
 
 
-def check_new_password(new_password: str, email: str, current_password: str | None = None) -> None:
+def check_new_password(
+    new_password: str, email: str, current_password: str | None = None, name: str | None = None
+) -> None:
     """Raise ValidationError listing every rule ``new_password`` breaks."""
-    problems = password_problems(new_password, email, current_password)
+    problems = password_problems(new_password, email, current_password, name)
     if problems:
         raise ValidationError(problems, summary="the new password is not acceptable")

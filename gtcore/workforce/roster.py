@@ -16,7 +16,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import ADMIN, ROLES, Actor
 from gtcore.core.errors import Conflict, NotFound
-from gtcore.workforce import signin
+from gtcore.workforce import signin, throttle
 from gtcore.workforce.users import (
     _return_leases,
     active_admin_count,
@@ -41,6 +41,7 @@ class WorkerRow:
     last_login_at: float | None
     tasks_submitted: int
     worker_id: str
+    sign_in_locked_until: float | None = None  # failed sign-ins lock the account (for clients that failed) until then
 
 
 def get_user(ctx: Context, actor: Actor, user_id: int) -> WorkerRow:
@@ -75,6 +76,14 @@ def list_workers(ctx: Context, actor: Actor, now: float | None = None) -> list[W
             select(tm.c.user_id, tb.c.name).join(tb, tb.c.id == tm.c.team_id).order_by(tb.c.name_lower)
         ):
             teams.setdefault(int(uid), []).append(name)
+        locks = {
+            r.key: r.locked_until
+            for r in conn.execute(
+                select(dbm.login_throttle.c.key, dbm.login_throttle.c.locked_until).where(
+                    dbm.login_throttle.c.locked_until > t
+                )
+            )
+        }
         submitted: dict[int, int] = dict(
             conn.execute(
                 select(a.c.worker_id, func.count()).where(a.c.status == "submitted").group_by(a.c.worker_id)
@@ -98,6 +107,7 @@ def list_workers(ctx: Context, actor: Actor, now: float | None = None) -> list[W
                 last_login_at=r.last_login_at,
                 tasks_submitted=int(submitted.get(r.id, 0)),
                 worker_id=r.worker_id,
+                sign_in_locked_until=locks.get(throttle.account_key(r.email)),
             )
         )
     return out
@@ -137,3 +147,11 @@ def enable_user(ctx: Context, actor: Actor, user_id: int) -> None:
         require_admin_db(conn, actor, "enable users")
         user_row(conn, user_id)
         conn.execute(update(dbm.users).where(dbm.users.c.id == user_id).values(is_active=True))
+
+
+def unlock_sign_in(ctx: Context, actor: Actor, user_id: int) -> bool:
+    """Forget the failed sign-ins of a user's account and lift its lock (the Workforce page, ``gtcore
+    unlock-user``). True when there was something to forget. Clients that failed stay counted on their own."""
+    with ctx.db.write() as conn:
+        require_admin_db(conn, actor, "unlock accounts")
+        return throttle.clear_account(conn, user_row(conn, user_id).email)

@@ -8,11 +8,9 @@
   user is disabled (``workforce.actor_for_token`` checks the user on every call).
 - A user signed in with a temporary password must ``change_password`` before doing anything else.
 
-Throttling (table ``login_throttle``, keys ``account:<email>`` and ``client:<id>``): after
-``ACCOUNT_LIMIT`` (per account) or ``CLIENT_LIMIT`` (per client) failures, each further failure locks
-the key for ``BASE_LOCK_SECONDS * 2**k`` (capped at ``MAX_LOCK_SECONDS``). Counters are forgotten
-after ``WINDOW_SECONDS`` without failures and without a lock; a successful sign-in clears the
-account counter (not the client counter, so one's own account cannot reset a guessing client).
+Throttling lives in ``gtcore.workforce.throttle`` (re-exported here: ``account_key``, ``client_key``,
+``throttle_retry_after``, the limits): every attempt is counted in the database before its password is
+checked, and settled after.
 """
 
 from __future__ import annotations
@@ -20,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
@@ -30,13 +30,19 @@ from gtcore.core import db as dbm
 from gtcore.core.access import ADMIN
 from gtcore.core.errors import Conflict, InvalidCredentials, SessionExpired, Throttled
 from gtcore.core.settings import Settings
-from gtcore.workforce import passwords
+from gtcore.workforce import passwords, throttle
 
-ACCOUNT_LIMIT = 5
-CLIENT_LIMIT = 20
-BASE_LOCK_SECONDS = 30.0
-MAX_LOCK_SECONDS = 3600.0
-WINDOW_SECONDS = 15 * 60.0
+ACCOUNT_LIMIT = throttle.ACCOUNT_LIMIT
+CLIENT_LIMIT = throttle.CLIENT_LIMIT
+BASE_LOCK_SECONDS = throttle.BASE_LOCK_SECONDS
+MAX_LOCK_SECONDS = throttle.MAX_LOCK_SECONDS
+WINDOW_SECONDS = throttle.WINDOW_SECONDS
+account_key = throttle.account_key
+client_key = throttle.client_key
+# for other callers that check a secret (e.g. API request signatures): count before checking, then settle
+reserve_attempt = throttle.reserve  # (ctx, email, client_id, now=None) -> Reservation; Throttled when refused
+reserve_client = throttle.reserve_client  # (ctx, client_id, now=None) -> Reservation; per client only
+settle_attempt = throttle.settle  # (ctx, reservation, ok, now=None)
 # last_seen_at is written at most this often, so a page rerun is usually a read only
 TOUCH_SECONDS = 30.0
 
@@ -62,71 +68,33 @@ def _now(now: float | None) -> float:
     return dbm.now() if now is None else now
 
 
-# --- throttling -----------------------------------------------------------------------------------------
-
-
-def account_key(email: str) -> str:
-    return "account:" + email.strip().lower()[:380]
-
-
-def client_key(client_id: str) -> str:
-    return "client:" + (client_id.strip() or "unknown")[:380]
-
-
-def _retry_after(conn: Connection, keys: list[str], now: float) -> float:
-    rows = conn.execute(select(dbm.login_throttle.c.locked_until).where(dbm.login_throttle.c.key.in_(keys))).all()
-    return max([r.locked_until - now for r in rows if r.locked_until and r.locked_until > now] + [0.0])
-
-
-def _check_throttle(ctx: Context, keys: list[str], now: float) -> None:
-    with ctx.db.read() as conn:
-        wait = _retry_after(conn, keys, now)
-    if wait > 0:
-        raise Throttled(f"too many failed sign-ins: try again in {int(wait) + 1} seconds", retry_after=wait)
-
-
-def _dialect_insert(conn: Connection) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
-def _record_failure(conn: Connection, key: str, limit: int, now: float) -> None:
-    t = dbm.login_throttle
-    insert = _dialect_insert(conn)
-    conn.execute(insert(t).values(key=key, failures=0, window_start=now).on_conflict_do_nothing())
-    row = conn.execute(select(t).where(t.c.key == key).with_for_update()).one()
-    failures = row.failures
-    quiet_since = max(row.window_start, row.locked_until or 0.0)
-    if now - quiet_since > WINDOW_SECONDS:
-        failures = 0  # forgotten: no failure and no lock for a whole window
-    failures += 1
-    locked_until = row.locked_until
-    if failures >= limit:
-        locked_until = now + min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2 ** (failures - limit))
-    # window_start holds the time of the latest failure
-    conn.execute(update(t).where(t.c.key == key).values(failures=failures, window_start=now, locked_until=locked_until))
-
-
-def _fail(ctx: Context, email: str, client_id: str | None, now: float, message: str = _BAD_CREDENTIALS) -> NoReturn:
-    with ctx.db.write() as conn:
-        _record_failure(conn, account_key(email), ACCOUNT_LIMIT, now)
-        if client_id is not None:
-            _record_failure(conn, client_key(client_id), CLIENT_LIMIT, now)
-    raise InvalidCredentials(message)
+# --- throttling (gtcore.workforce.throttle) ---------------------------------------------------------------
 
 
 def throttle_retry_after(ctx: Context, email: str, client_id: str, now: float | None = None) -> float:
     """Seconds until ``email`` from ``client_id`` may try again (0 when not throttled)."""
-    with ctx.db.read() as conn:
-        return _retry_after(conn, [account_key(email), client_key(client_id)], _now(now))
+    return throttle.retry_after(ctx, email, client_id, now)
+
+
+def _checked(ctx: Context, email: str, client_id: str | None, t: float, check: Callable[[], bool]) -> bool:
+    """Run the password ``check`` under a reservation counted before it (waiting out a slowed attempt)."""
+    reservation = throttle.reserve(ctx, email, client_id, t)
+    if reservation.wait > 0:
+        time.sleep(reservation.wait)
+    ok = False
+    try:
+        ok = check()
+    finally:
+        throttle.settle(ctx, reservation, ok, t)
+    return ok
 
 
 def record_failed_attempt(ctx: Context, email: str, client_id: str | None, now: float | None = None) -> None:
     """Count one failure for ``email`` (and ``client_id``) exactly as a wrong password does: the API's bad
     signatures use it, so guessing a secret is throttled like guessing a password."""
-    with contextlib.suppress(InvalidCredentials):
-        _fail(ctx, email, client_id, _now(now))
+    t = _now(now)
+    with contextlib.suppress(Throttled):  # already locked: nothing more to count
+        throttle.settle(ctx, throttle.reserve(ctx, email, client_id, t), False, t)
 
 
 # --- sessions -------------------------------------------------------------------------------------------
@@ -230,11 +198,10 @@ def sign_in(ctx: Context, email: str, password: str, client_id: str, now: float 
             account, or an expired temporary password.
     """
     t = _now(now)
-    _check_throttle(ctx, [account_key(email), client_key(client_id)], t)
     row = _user_by_email(ctx, email)
-    ok = passwords.verify_password(password, row.password_hash if row is not None else None)
-    if row is None or not ok:
-        _fail(ctx, email, client_id, t)
+    encoded = row.password_hash if row is not None else None
+    if not _checked(ctx, email, client_id, t, lambda: passwords.verify_password(password, encoded)) or row is None:
+        raise InvalidCredentials(_BAD_CREDENTIALS)
     if not row.is_active:
         raise InvalidCredentials("this account is disabled: ask your team lead to enable it")
     if _temporary_expired(row, t):
@@ -242,7 +209,6 @@ def sign_in(ctx: Context, email: str, password: str, client_id: str, now: float 
     if not ctx.settings.local_worker_signin and ADMIN not in (row.roles or "").split(","):
         raise InvalidCredentials("local sign-in is for administrators here: sign in through your organization")
     with ctx.db.write() as conn:
-        conn.execute(delete(dbm.login_throttle).where(dbm.login_throttle.c.key == account_key(email)))
         conn.execute(update(dbm.users).where(dbm.users.c.id == row.id).values(last_login_at=t, failed_logins=0))
         _purge_old_sessions(conn, ctx.settings, row.id, t)
         token, expires = _open_session(conn, ctx.settings, row.id, t)
@@ -267,12 +233,13 @@ def change_password(
         row = conn.execute(select(u).where(u.c.id == user_id)).one()
     if not row.is_active:
         raise SessionExpired("this account is disabled")
-    _check_throttle(ctx, [account_key(row.email)], t)
-    if not passwords.verify_password(current_password, row.password_hash):
-        _fail(ctx, row.email, None, t, "the current password is wrong")
+    # the session is the client: its failures count on it and on the account, as a sign-in's would
+    client = f"signed-in-user:{user_id}"
+    if not _checked(ctx, row.email, client, t, lambda: passwords.verify_password(current_password, row.password_hash)):
+        raise InvalidCredentials("the current password is wrong")
     if _temporary_expired(row, t):
         raise InvalidCredentials("your temporary password has expired: ask your team lead to send a new one")
-    passwords.check_new_password(new_password, row.email, current_password)
+    passwords.check_new_password(new_password, row.email, current_password, row.display_name)
     new_hash = passwords.hash_password(new_password)
     with ctx.db.write() as conn:
         changed = conn.execute(

@@ -106,7 +106,7 @@ CASES: list[tuple[str, Callable[[World], str | bytes], str, str | None]] = [
     ("escaped-dollar-key", lambda w: _ref(w)[:-1] + ',"\\u0024x":"1"}', "begins with '$'", "$x"),
     ("attribute-too-long", lambda w: _ref(w)[:-1] + ',"note":"' + "n" * 20_001 + '"}', "limit is 20,000", "note"),
     ("line-too-long", lambda w: _ref(w)[:-1] + ',"note":"' + "n" * 100_001 + '"}', "limit is 100,000", None),
-    ("huge-line", lambda w: '{"junk":"' + "j" * 5_000_000 + '"}', "5,000,011 characters long", None),
+    ("huge-line", lambda w: '{"junk":"' + "j" * 5_000_000 + '"}', "5,000,011 bytes long", None),
     (
         "deeply-nested",
         lambda w: _ref(w)[:-1] + ',"deep":' + "[" * 40_000 + "]" * 40_000 + "}",
@@ -257,3 +257,40 @@ def test_a_million_line_manifest(world: World) -> None:
            "peak_mb": round(out["peak_mb"]), "peak_rss_growth_mb": round(grown, 1),
            "seconds": round(out["seconds"], 1)})  # fmt: skip
     assert grown < 6 * size_mb, f"validating a {size_mb:.0f} MB manifest took {grown:.0f} MB more memory"
+
+
+def _sparse_line_manifest(path: Path, good: str, size: int) -> Path:
+    """A manifest whose second line is ``size`` bytes long, made sparse: nothing written, nothing on disk."""
+    with open(path, "wb") as f:
+        f.write((good + "\n").encode())
+        f.write(b'{"source-ref": "')
+        f.seek(size, 1)  # a hole of zero bytes: part of the line, costs no disk
+        f.write(b'"}\n')
+        f.write((good + "\n").encode())
+    return path
+
+
+def test_a_1_gb_line_is_refused_without_holding_it(world: World) -> None:
+    import resource
+    import tracemalloc
+
+    good = _ref(world)
+    world.seq += 1
+    (world.root / "hostile").mkdir(parents=True, exist_ok=True)
+    path = _sparse_line_manifest(world.root / "hostile" / f"hostile-{world.seq}.manifest", good, 1 << 30)
+    assert path.stat().st_size > 1 << 30 and path.stat().st_blocks * 512 < 1 << 20  # sparse
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    try:
+        records, problems = manifest.load_manifest(world.ctx.storage, str(path))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(records) == 2 and [p.line for p in problems] == [2], [str(p) for p in problems]
+    assert "1,073,741,8" in str(problems[0]) and "bytes long" in str(problems[0])
+    assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB allocated while reading"  # a 1 GiB line never in memory
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 256 * 1024  # kB
+    # creating a job from it: the same problem, named by line, nothing stored
+    err = world.create(path)
+    assert isinstance(err, ManifestError)
+    assert any(p.line == 2 and "bytes long" in str(p) for p in err.problems), [str(p) for p in err.problems]

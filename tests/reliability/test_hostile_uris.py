@@ -268,3 +268,37 @@ def test_tasks_whose_stored_source_ref_is_hostile(setup: Setup) -> None:
         assert_no_request(s, events, f"task image {task.source_ref!r}")
         assert img.jpeg is None and "cannot be read" in (img.error or ""), (task.source_ref, img)
         queue.decline(s.ctx, worker, task.assignment_id, "broken image")
+
+
+OTHER_BUCKET_URIS = [
+    "s3://other-bucket/img.png",
+    "S3://other-bucket/img.png",  # the scheme in capitals
+    f"s3://{ALLOWED_BUCKET.upper()}/img.png",  # another bucket name to S3 (names are lower case)
+    f"s3://{ALLOWED_BUCKET}.evil/img.png",
+    f"s3://{ALLOWED_BUCKET}-2/img.png",
+    f"s3://other-bucket/{ALLOWED_BUCKET}/img.png",
+    f"s3://{ALLOWED_BUCKET}@other-bucket/img.png",
+    f"s3://{ALLOWED_BUCKET}:other-bucket/img.png",
+    f"s3://{ALLOWED_BUCKET}/../other-bucket/img.png",
+    f"s3://{ALLOWED_BUCKET}/a/./../../other-bucket/img.png",
+    "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/other/img.png",  # an access point ARN as the bucket
+    "s3://other-bucket",
+    "s3:///img.png",
+    f"s3://{ALLOWED_BUCKET}\u200b/img.png",  # an invisible character after an allowed name
+    "https://other-bucket.s3.amazonaws.com/img.png",
+    f"{ALLOWED_BUCKET}/img.png",
+]
+
+
+@pytest.mark.parametrize("uri", OTHER_BUCKET_URIS)
+def test_allowed_buckets_refuse_every_other_bucket(setup: Setup, uri: str) -> None:
+    """GT_ALLOWED_BUCKETS: no spelling of another bucket reaches S3, for reading, listing, writing or sizing."""
+    store = setup.ctx.storage
+    for what, call in (
+        ("read", lambda: store.read_bytes(uri)),
+        ("exists", lambda: store.exists(uri)),
+        ("size", lambda: store.size(uri)),
+        ("write", lambda: store.write_bytes(uri, b"x")),
+        ("list", lambda: list(store.list(uri))),
+    ):
+        refused(setup, f"{what} {uri!r}", call)
