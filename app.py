@@ -32,7 +32,7 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     from streamlit.starlette import App
 
     from gtcore.api import server as sagemaker_api
-    from gtcore.ui import embedded, session_cookie
+    from gtcore.ui import embedded, oidc_routes, session_cookie
 
     @contextlib.asynccontextmanager
     async def _lifespan(_app: Any) -> AsyncIterator[None]:
@@ -40,12 +40,16 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
         yield None
 
     _base = str(config.get_option("server.baseUrlPath") or "")
-    app = App(ROOT / "app.py", routes=session_cookie.routes(_base) + sagemaker_api.routes(_base), lifespan=_lifespan)
+    app = App(
+        ROOT / "app.py",
+        routes=session_cookie.routes(_base) + oidc_routes.routes(_base) + sagemaker_api.routes(_base),
+        lifespan=_lifespan,
+    )
 else:
     import streamlit as st
 
     from gtcore.core.errors import GTError
-    from gtcore.ui import auth, embedded
+    from gtcore.ui import auth, embedded, oidc_signin
     from gtcore.ui.errors import show_error
     from gtcore.ui.resources import get_context
     from gtcore.workforce import users as workforce
@@ -64,6 +68,7 @@ else:
         with st.sidebar:
             st.text(f"Signed in as {actor.email}")
             if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
+                oidc_signin.remember_logout(actor)  # offers the identity provider's logout on the sign-in page
                 auth.sign_out()
                 st.rerun()
     if nav is None:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from gtcore.core.errors import GTError
 from gtcore.ui import access_key_widgets as akw
+from gtcore.ui import oidc_signin
 from gtcore.ui import workforce_widgets as ww
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
@@ -27,7 +28,9 @@ except GTError as exc:
     show_error(exc)
     st.stop()
 
-tab_workers, tab_invite, tab_teams, tab_keys = st.tabs(["Workers", "Invite", "Teams", "API keys"])
+tab_workers, tab_invite, tab_teams, tab_keys, tab_oidc = st.tabs(
+    ["Workers", "Invite", "Teams", "API keys", "Identity provider"]
+)
 with tab_workers:
     ww.workers_tab(ctx, actor, workers)
 with tab_invite:
@@ -36,3 +39,5 @@ with tab_teams:
     ww.teams_tab(ctx, actor, team_list, workers)
 with tab_keys:
     akw.workforce_keys_tab(ctx, actor, workers)
+with tab_oidc:
+    oidc_signin.provider_tab(ctx, actor, team_list)

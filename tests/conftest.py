@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.viewer",
     "tests.fixtures.labeling",
     "tests.fixtures.autolabel",
+    "tests.fixtures.oidc",
 ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from gtcore.core.errors import GTError
 
-COMMAND_MODULES = ("manifest", "jobs", "workforce", "export", "service", "worker", "quality", "apikeys")
+COMMAND_MODULES = ("manifest", "jobs", "workforce", "oidc", "export", "service", "worker", "quality", "apikeys")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,11 @@ Names deployments and scripts rely on:
 - ``GT_API_SECRET_KEY``: the server key that encrypts API access keys' secrets (a Fernet key, 44 characters of
   url-safe base64: ``gtcore generate-api-secret-key``); several comma-separated keys rotate it (the first
   encrypts, all decrypt). No default: without it no access key can be created or used
+- ``GT_SECRET_KEY``: the server key that seals stored secrets (the OIDC client secret); at least 32 characters,
+  several keys separated by commas to rotate (the first seals, every one unseals). Without it no identity
+  provider can be configured.
+- ``GT_LOCAL_WORKER_SIGNIN`` (1/0): workers may sign in with a local password (default 1); 0 leaves local sign-in
+  to administrators (the break-glass account) once the workers come through the identity provider
 """
 
 from __future__ import annotations
@@ -73,6 +78,17 @@ def _account(env: Mapping[str, str]) -> str:
     return raw
 
 
+SECRET_KEY_MIN = 32
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in env.get("GT_SECRET_KEY", "").split(",") if k.strip())
+    short = [i + 1 for i, k in enumerate(keys) if len(k) < SECRET_KEY_MIN]
+    if short:
+        raise ConfigError(f"GT_SECRET_KEY: key {short[0]} has fewer than {SECRET_KEY_MIN} characters")
+    return keys
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -100,6 +116,8 @@ class Settings:
     aws_region: str = "local"
     aws_account_id: str = "000000000000"
     api_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    local_worker_signin: bool = True
 
     @property
     def outbox(self) -> Path:
@@ -145,4 +163,6 @@ class Settings:
             aws_region=_region(env),
             aws_account_id=_account(env),
             api_secret_keys=tuple(k.strip() for k in env.get("GT_API_SECRET_KEY", "").split(",") if k.strip()),
+            secret_keys=_secret_keys(env),
+            local_worker_signin=_bool(env, "GT_LOCAL_WORKER_SIGNIN", True),
         )

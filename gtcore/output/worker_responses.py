@@ -37,6 +37,7 @@ A = dbm.assignments
 O = dbm.objects  # noqa: E741
 J = dbm.jobs
 U = dbm.users
+OI = dbm.oidc_identities  # people signed in through the OIDC identity provider
 ITERATION_ONE_OBJECTS = 10
 FLUSH_BATCH = 2000  # answers read per round
 
@@ -69,8 +70,16 @@ def build_answer(ctx: Context, row: Any) -> dict:
         "submissionTime": gt_time(row.submitted_at),
         "timeSpentInSeconds": round(float(row.time_spent or 0.0), 3),
         "workerId": row.public_worker_id,
-        "workerMetadata": {"identityData": {"identityProviderType": "Cognito", "issuer": issuer(ctx), "sub": row.sub}},
+        "workerMetadata": {"identityData": identity_data(ctx, row)},
     }
+
+
+def identity_data(ctx: Context, row: Any) -> dict:
+    """``workerMetadata.identityData``: Ground Truth's OIDC fields (the provider's issuer, ``sagemaker:sub``) for a
+    person signed in through the identity provider, else the Cognito-style fields of a local account."""
+    if getattr(row, "oidc_issuer", None):
+        return {"identityProviderType": "Oidc", "issuer": row.oidc_issuer, "sub": row.oidc_sub}
+    return {"identityProviderType": "Cognito", "issuer": issuer(ctx), "sub": row.sub}
 
 
 def first_objects(ctx: Context, job_id: int) -> frozenset[int]:
@@ -103,6 +112,7 @@ def response_folder(
 _COLUMNS = (
     A.c.id, A.c.job_id, A.c.object_idx, A.c.accepted_at, A.c.submitted_at, A.c.time_spent, A.c.answer_json,
     J.c.name.label("job_name"), J.c.output_path, U.c.worker_id.label("public_worker_id"), U.c.sub, O.c.al_iteration,
+    OI.c.issuer.label("oidc_issuer"), OI.c.worker_sub.label("oidc_sub"),
 )  # fmt: skip
 
 
@@ -113,6 +123,7 @@ def _due(ctx: Context, job_id: int | None) -> list[Any]:
         .select_from(
             A.join(J, J.c.id == A.c.job_id)
             .join(U, U.c.id == A.c.worker_id)
+            .outerjoin(OI, OI.c.user_id == A.c.worker_id)
             .join(O, (O.c.job_id == A.c.job_id) & (O.c.idx == A.c.object_idx))
         )
         .where(A.c.status == "submitted", A.c.response_uri.is_(None))

@@ -230,6 +230,9 @@ def sign_in_form() -> None:
     """E-mail and password; on success the token goes to the session state and the app reruns."""
     st.title("Sign in")
     show_notice()
+    from gtcore.ui import oidc_signin  # the organization's identity provider, when one is configured
+
+    oidc_signin.offer()
     with st.form("auth_sign_in"):
         email = st.text_input("E-mail address", key="auth_signin_email")
         pw = st.text_input("Password", type="password", key="auth_signin_pw")

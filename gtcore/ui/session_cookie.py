@@ -79,8 +79,6 @@ def _same_origin(request: Any) -> bool:
 async def _session_endpoint(request: Any) -> Any:
     from starlette.responses import Response
 
-    from gtcore.ui.resources import get_context
-
     if not _same_origin(request):
         return Response("cross-origin request refused", status_code=403)
     try:
@@ -95,21 +93,28 @@ async def _session_endpoint(request: Any) -> Any:
     response = Response(status_code=204)
     cookie_path = request.url.path.removesuffix(ROUTE).rstrip("/") + "/"  # the app's base path
     if action == "set" and token:
-        response.set_cookie(
-            COOKIE,
-            token,
-            max_age=get_context().settings.session_max_seconds,
-            path=cookie_path,
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="strict",
-        )
+        put_cookie(response, token, cookie_path, secure=request.url.scheme == "https")
     else:
         response.delete_cookie(
             COOKIE, path=cookie_path, secure=request.url.scheme == "https", httponly=True, samesite="strict"
         )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def put_cookie(response: Any, token: str, cookie_path: str, *, secure: bool) -> None:
+    """Set the session cookie on a Starlette ``response`` (also used by the OIDC callback route)."""
+    from gtcore.ui.resources import get_context
+
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=get_context().settings.session_max_seconds,
+        path=cookie_path,
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def routes(base_url_path: str = "") -> list[Any]:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core.access import ADMIN
 from gtcore.core.errors import Conflict, InvalidCredentials, SessionExpired, Throttled
 from gtcore.core.settings import Settings
 from gtcore.workforce import passwords
@@ -238,6 +239,8 @@ def sign_in(ctx: Context, email: str, password: str, client_id: str, now: float 
         raise InvalidCredentials("this account is disabled: ask your team lead to enable it")
     if _temporary_expired(row, t):
         raise InvalidCredentials("your temporary password has expired: ask your team lead to send a new one")
+    if not ctx.settings.local_worker_signin and ADMIN not in (row.roles or "").split(","):
+        raise InvalidCredentials("local sign-in is for administrators here: sign in through your organization")
     with ctx.db.write() as conn:
         conn.execute(delete(dbm.login_throttle).where(dbm.login_throttle.c.key == account_key(email)))
         conn.execute(update(dbm.users).where(dbm.users.c.id == row.id).values(last_login_at=t, failed_logins=0))
