@@ -78,14 +78,16 @@ def _account(env: Mapping[str, str]) -> str:
 
 
 SECRET_KEY_MIN = 32
+# settings no longer read, refused by name so that a deployment still setting one hears of it
+RETIRED_SETTINGS = ("GT_API_SECRET_KEY",)
 
 
 def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
-    if env.get("GT_API_SECRET_KEY", "").strip():
+    if env.get(RETIRED_SETTINGS[0], "").strip():
         raise ConfigError(
-            "GT_API_SECRET_KEY is no longer read: GT_SECRET_KEY seals every stored secret, API access keys included. "
-            "Remove GT_API_SECRET_KEY, set GT_SECRET_KEY (gtcore generate-secret-key prints one) and make the "
-            "access keys again (keys sealed under the old setting cannot be opened)"
+            f"{RETIRED_SETTINGS[0]} is no longer read: GT_SECRET_KEY seals every stored secret, API access keys "
+            f"included. Remove {RETIRED_SETTINGS[0]}, set GT_SECRET_KEY (gtcore generate-secret-key prints one) and "
+            "make the access keys again (keys sealed under the old setting cannot be opened)"
         )
     keys = tuple(k.strip() for k in env.get("GT_SECRET_KEY", "").split(",") if k.strip())
     short = [i + 1 for i, k in enumerate(keys) if len(k) < SECRET_KEY_MIN]
