@@ -15,6 +15,7 @@ from sqlalchemy import select
 from gtcore.core import db as dbm
 from gtcore.workforce import oidc_config, oidc_signin, oidc_teams, workteams
 from tests.api_world import ApiWorld
+from tests.fixtures.oidc import CLIENT_SECRET, OidcProvider
 
 SECRET = "client-secret-of-the-provider-0001"  # noqa: S105
 
@@ -250,3 +251,39 @@ def test_workteams_of_oidc_groups(world: ApiWorld) -> None:
         # a team of OIDC groups is deleted with its groups (PostgreSQL's foreign keys)
         assert sm.delete_workteam(WorkteamName="engineers")["Success"] is True
         assert "engineers" not in oidc_teams.all_team_groups(world.ctx, world.admin)
+
+
+def test_provider_set_by_the_api_signs_people_into_oidc_teams(world: ApiWorld, oidc_provider: OidcProvider) -> None:
+    """The real provider process: CreateWorkforce points at it, CreateWorkteam maps its groups, and a person's
+    sign-in (authorization code with PKCE, ID token verified against its JWKS) with the secret the API sealed
+    lands him in the team; UpdateWorkteam with other groups takes him out at once."""
+    cfg = oidc_provider.config()
+    with world.serve_api() as url:
+        sm = world.client(url)
+        sm.create_workforce(
+            WorkforceName="default",
+            OidcConfig={
+                "ClientId": cfg.client_id,
+                "ClientSecret": CLIENT_SECRET,
+                "Issuer": cfg.issuer,
+                "AuthorizationEndpoint": cfg.authorization_endpoint,
+                "TokenEndpoint": cfg.token_endpoint,
+                "UserInfoEndpoint": cfg.user_info_endpoint,
+                "LogoutEndpoint": cfg.logout_endpoint,
+                "JwksUri": cfg.jwks_uri,
+            },
+        )
+        sm.create_workteam(
+            WorkteamName="labelers",
+            Description="the provider's labelers",
+            MemberDefinitions=[{"OidcMemberDefinition": {"Groups": ["labelers"]}}],
+        )
+        oidc_provider.sagemaker_user("carol", ["labelers"], email="carol@corp.example")
+        begun = oidc_signin.begin(world.ctx, "http://127.0.0.1:8501/_gt/oidc/callback")
+        back = oidc_provider.authorize(begun.url, "carol")
+        session = oidc_signin.complete(world.ctx, state=back["state"], code=back.get("code"), binding=begun.binding)
+        assert session.email == "carol@corp.example"
+        assert _members(world, "labelers") == ["carol@corp.example"]
+
+        sm.update_workteam(WorkteamName="labelers", MemberDefinitions=[{"OidcMemberDefinition": {"Groups": ["x"]}}])
+        assert _members(world, "labelers") == []
