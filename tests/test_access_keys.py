@@ -48,6 +48,8 @@ def test_keys_encrypted_limited_and_owned(any_ctx: Context) -> None:
     rotated = with_key(any_ctx, access_keys.generate_server_key(), server_key)
     assert (access_keys.secret_for(rotated, mine.key_id) or access_keys.KeySecret(0, "", None)).secret == mine.secret
     assert access_keys.secret_for(with_key(any_ctx, access_keys.generate_server_key()), mine.key_id) is None
+    with pytest.raises(ConfigError, match="GT_SECRET_KEY is not set"):  # no key at all: misconfigured, not "unknown"
+        access_keys.secret_for(with_key(any_ctx), mine.key_id)
 
     access_keys.create_access_key(ctx, admin, worker.user_id or 0)  # an admin for anyone
     with pytest.raises(LimitExceeded):

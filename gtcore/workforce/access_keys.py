@@ -67,10 +67,12 @@ def _encrypt(settings: Settings, secret: str) -> str:
 
 
 def _decrypt(settings: Settings, token: str) -> str | None:
+    if not settings.secret_keys:  # the server is misconfigured: say so rather than call every key unknown
+        raise ConfigError("GT_SECRET_KEY is not set: no API access key can be checked (gtcore generate-secret-key)")
     try:
         return sealing.unseal(settings, token)
     except ConfigError:
-        return None  # sealed under a server key no longer configured (or none configured): the key is dead
+        return None  # sealed under a server key no longer configured: the key is dead
 
 
 def _may_manage(conn: Connection, actor: Actor, user_id: int, action: str) -> None:
