@@ -59,7 +59,7 @@ class ApiWorld:
 
     @classmethod
     def create(cls, tmp_path: Path, db_url: str | None = None) -> ApiWorld:
-        env = {"GT_API_SECRET_KEY": SERVER_KEY, "GT_AWS_REGION": REGION}
+        env = {"GT_SECRET_KEY": SERVER_KEY, "GT_AWS_REGION": REGION}
         settings = make_settings(tmp_path, database_url=db_url, **env)
         ctx = Context.from_settings(settings)
         people = People(ctx)

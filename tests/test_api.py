@@ -162,9 +162,13 @@ def test_workteams_workforce_and_tags(world: ApiWorld) -> None:
             sm.create_workteam(
                 WorkteamName="team-c",
                 Description="oidc",
-                MemberDefinitions=[{"OidcMemberDefinition": {"Groups": ["g1"]}}],
+                MemberDefinitions=[
+                    {"CognitoMemberDefinition": {**pool, "UserGroup": "team-b"}},
+                    {"OidcMemberDefinition": {"Groups": ["g1"]}},
+                ],
             )
-        assert code(exc) == "ValidationException" and "OidcMemberDefinition" in str(exc.value)
+        assert code(exc) == "ValidationException" and "MemberDefinitions[1].OidcMemberDefinition" in str(exc.value)
+        assert "team-c" not in [t["WorkteamName"] for t in sm.list_workteams()["Workteams"]]  # nothing half-made
         with pytest.raises(ClientError) as exc:
             sm.create_workteam(
                 WorkteamName="team-c",

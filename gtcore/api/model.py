@@ -19,8 +19,9 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from gtcore.api.errors import ApiError, validation
 
 SERVICE = "sagemaker"
-# shapes whose model pattern is widened here: a WorkteamArn may also be the bare team name (as in the job spec)
-WIDENED_PATTERNS = frozenset({"WorkteamArn"})
+# shapes whose model pattern is widened here: a WorkteamArn may also be the bare team name (as in the job spec);
+# an OidcEndpoint may also be http to a loopback address (gtcore.workforce.oidc_config checks it: one rule)
+WIDENED_PATTERNS = frozenset({"WorkteamArn", "OidcEndpoint"})
 
 
 @functools.cache

@@ -3,11 +3,11 @@
     @operation("DescribeLabelingJob")
     def describe(call: Call) -> dict: ...
 
-``OPERATION_MODULES`` lists the modules holding them (another module adds e.g. CreateWorkforce by defining its
-functions and joining the list). A name must be an operation of botocore's model; its input is checked against
-the model before the function runs unless it registered with ``model_checked=False`` (CreateLabelingJob: the job
-spec checks it). ``readers`` says whether auditors may call it (reads); the others need an admin. Workers have no
-API access. An operation of the model not registered here answers ``NotImplementedException`` naming it.
+``OPERATION_MODULES`` lists the modules holding them (a new module defines its functions and joins the list).
+A name must be an operation of botocore's model; its input is checked against the model before the function runs
+unless it registered with ``model_checked=False`` (CreateLabelingJob: the job spec checks it). ``readers`` says
+whether auditors may call it (reads); the others need an admin. Workers have no API access. An operation of the
+model not registered here answers ``NotImplementedException`` naming it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gtcore.api import model
 from gtcore.context import Context
 from gtcore.core.access import Actor
 
-OPERATION_MODULES = ("gtcore.api.ops_jobs", "gtcore.api.ops_teams", "gtcore.api.ops_tags")
+OPERATION_MODULES = ("gtcore.api.ops_jobs", "gtcore.api.ops_teams", "gtcore.api.ops_workforce", "gtcore.api.ops_tags")
 
 
 @dataclass(frozen=True)

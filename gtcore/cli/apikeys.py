@@ -3,7 +3,7 @@
 gtcore serve-api [--host 127.0.0.1] [--port 8502] [--workers N]   the API alone (uvicorn), at / and /api/sagemaker
 gtcore create-access-key --email ADDRESS      prints IAM CreateAccessKey's {"AccessKey": {...}} (secret shown once)
 gtcore delete-access-key --access-key-id ID   revokes a key at once
-gtcore generate-api-secret-key                prints a new server key for GT_API_SECRET_KEY
+gtcore generate-secret-key                    prints a new server key for GT_SECRET_KEY
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     ctx = context()  # fail early, before binding, on unusable settings (and migrate the schema)
-    if not ctx.settings.api_secret_keys:
-        raise ConfigError(
-            "GT_API_SECRET_KEY is not set: no access key could be checked (gtcore generate-api-secret-key)"
-        )
+    if not ctx.settings.secret_keys:
+        raise ConfigError("GT_SECRET_KEY is not set: no access key could be checked (gtcore generate-secret-key)")
     uvicorn.run(APP, factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
@@ -65,7 +63,7 @@ def register(sub: Any) -> None:
         help="serve the SageMaker API alone (boto3 / AWS CLI endpoint), without the web app",
         description="Serve Ground Truth's API (JSON 1.1, SigV4) on an ASGI server (uvicorn) at / and "
         "/api/sagemaker, for deployments that split the API from the web app (which serves it at "
-        "<app>/api/sagemaker too). Needs GT_API_SECRET_KEY and the same GT_* settings as the app.",
+        "<app>/api/sagemaker too). Needs GT_SECRET_KEY and the same GT_* settings as the app.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8502, help="port (default 8502)")
@@ -77,7 +75,7 @@ def register(sub: Any) -> None:
         "create-access-key",
         help="a new API access key for a user (prints the secret once)",
         description="Create an access key for the user with this e-mail address and print it in IAM "
-        "CreateAccessKey's shape. The secret is shown only now; it is stored encrypted with GT_API_SECRET_KEY.",
+        "CreateAccessKey's shape. The secret is shown only now; it is stored sealed with GT_SECRET_KEY.",
     )
     p.add_argument("--email", required=True, metavar="ADDRESS", help="the key's owner")
     p.set_defaults(func=_create)
@@ -87,10 +85,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_delete)
 
     p = sub.add_parser(
-        "generate-api-secret-key",
-        help="print a new server key for GT_API_SECRET_KEY",
-        description="Print a new Fernet key. Put it in GT_API_SECRET_KEY in the environment of every app, "
-        "worker and serve-api process (a secrets manager or a 0600 environment file, not the repository). "
-        "To rotate: GT_API_SECRET_KEY=<new>,<old> (the first encrypts new keys, every one decrypts).",
+        "generate-secret-key",
+        help="print a new server key for GT_SECRET_KEY",
+        description="Print a new random server key (64 url-safe characters). Put it in GT_SECRET_KEY in the "
+        "environment of every app, worker and serve-api process (a secrets manager or a 0600 environment file, not "
+        "the repository): it seals every stored secret (API access keys, the OIDC client secret). To rotate: "
+        "GT_SECRET_KEY=<new>,<old> (the first seals new secrets, every one opens them).",
     )
     p.set_defaults(func=_generate)

@@ -249,7 +249,7 @@ autolabel_models = Table(
 )
 
 
-# API access keys (SigV4): the secret is kept only encrypted with the server key (GT_API_SECRET_KEY, Fernet),
+# API access keys (SigV4): the secret is kept only sealed with the server key (GT_SECRET_KEY, core.sealing),
 # because verifying a signature needs it; revoking a key deletes its row.
 access_keys = Table(
     "access_keys",

@@ -24,12 +24,10 @@ Names deployments and scripts rely on:
 - ``GT_AWS_REGION`` (``local``) and ``GT_AWS_ACCOUNT_ID`` (``000000000000``, 12 digits): the region and account in the
   ARNs the product gives (``arn:aws:sagemaker:<region>:<account>:labeling-job/<name>``) and the region API clients
   must sign for (the SigV4 credential scope of ``/api/sagemaker``)
-- ``GT_API_SECRET_KEY``: the server key that encrypts API access keys' secrets (a Fernet key, 44 characters of
-  url-safe base64: ``gtcore generate-api-secret-key``); several comma-separated keys rotate it (the first
-  encrypts, all decrypt). No default: without it no access key can be created or used
-- ``GT_SECRET_KEY``: the server key that seals stored secrets (the OIDC client secret); at least 32 characters,
-  several keys separated by commas to rotate (the first seals, every one unseals). Without it no identity
-  provider can be configured.
+- ``GT_SECRET_KEY``: the one server key that seals every stored secret (API access keys' secrets, the OIDC client
+  secret; ``gtcore.core.sealing``); at least 32 characters (``gtcore generate-secret-key`` prints one), several
+  keys separated by commas to rotate (the first seals, every one unseals). No default: without it no access key
+  can be created or used and no identity provider configured.
 - ``GT_LOCAL_WORKER_SIGNIN`` (1/0): workers may sign in with a local password (default 1); 0 leaves local sign-in
   to administrators (the break-glass account) once the workers come through the identity provider
 """
@@ -132,7 +130,6 @@ class Settings:
     embedded_worker: bool = True
     aws_region: str = "local"
     aws_account_id: str = "000000000000"
-    api_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     local_worker_signin: bool = True
     trusted_proxies: tuple[str, ...] = ()  # networks, normalised by ipaddress
@@ -182,7 +179,6 @@ class Settings:
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
             aws_region=_region(env),
             aws_account_id=_account(env),
-            api_secret_keys=tuple(k.strip() for k in env.get("GT_API_SECRET_KEY", "").split(",") if k.strip()),
             secret_keys=_secret_keys(env),
             local_worker_signin=_bool(env, "GT_LOCAL_WORKER_SIGNIN", True),
             trusted_proxies=_networks(env, "GT_TRUSTED_PROXIES"),

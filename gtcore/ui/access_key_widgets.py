@@ -1,7 +1,7 @@
 """API access keys on the Account page (one's own keys) and the Workforce page (admins: anyone's).
 
 A new key's secret is shown once, in the run that made it; afterwards only the key id is listed. Without a server
-key (``GT_API_SECRET_KEY``) the sections say so and offer nothing. Widget keys start with ``ak_``.
+key (``GT_SECRET_KEY``) the sections say so and offer nothing. Widget keys start with ``ak_``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def _when(ts: float | None) -> str:
 
 
 def _available(ctx: Context) -> bool:
-    if ctx.settings.api_secret_keys:
+    if ctx.settings.secret_keys:
         return True
     st.info(
-        "API access keys are not available: the server has no `GT_API_SECRET_KEY` "
-        "(make one with `gtcore generate-api-secret-key`).",
+        "API access keys are not available: the server has no `GT_SECRET_KEY` "
+        "(make one with `gtcore generate-secret-key`).",
         icon=":material/key_off:",
     )
     return False

@@ -1,10 +1,10 @@
 """API access keys: an access key id and a secret per user, for SigV4-signed calls to ``/api/sagemaker``.
 
 - ``create_access_key`` makes a key for a user (the user himself, or an admin for anyone) and returns the
-  secret ONCE; the database keeps it only encrypted with the server key (``GT_API_SECRET_KEY``, Fernet:
-  AES-128-CBC + HMAC-SHA256 from the ``cryptography`` package), because verifying a SigV4 signature needs the
-  secret itself (a hash would not do). Several comma-separated server keys rotate it (``MultiFernet``: the first
-  encrypts, every one decrypts). There is no default server key: without one, keys can be neither made nor used.
+  secret ONCE; the database keeps it only sealed with the server key (``GT_SECRET_KEY``, through
+  ``gtcore.core.sealing``, the one rule for every stored secret), because verifying a SigV4 signature needs the
+  secret itself (a hash would not do). Several comma-separated server keys rotate it (the first seals, every one
+  unseals). There is no default server key: without one, keys can be neither made nor used.
 - ``delete_access_key`` revokes a key (the row goes; the next call with it is UnrecognizedClientException).
 - ``secret_for`` gives the API server the key's owner and decrypted secret.
 - At most ``MAX_KEYS_PER_USER`` keys per user (IAM's limit of 2), so rotating means make one, switch, delete one.
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core import sealing
 from gtcore.core.access import ADMIN, WORKER, Actor
 from gtcore.core.errors import ConfigError, Conflict, LimitExceeded, NotFound, PermissionDenied
 from gtcore.core.settings import Settings
@@ -57,41 +58,21 @@ class NewAccessKey:
 
 
 def generate_server_key() -> str:
-    """A fresh server key for ``GT_API_SECRET_KEY``."""
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode("ascii")
-
-
-def _fernet(settings: Settings) -> object:
-    from cryptography.fernet import Fernet, MultiFernet
-
-    if not settings.api_secret_keys:
-        raise ConfigError(
-            "GT_API_SECRET_KEY is not set: API access keys need a server key to encrypt their secrets. "
-            "Make one with `gtcore generate-api-secret-key` and put it in the server's environment "
-            "(the same value in every process)"
-        )
-    try:
-        return MultiFernet([Fernet(k.encode("ascii")) for k in settings.api_secret_keys])
-    except (ValueError, UnicodeEncodeError):
-        raise ConfigError(
-            "GT_API_SECRET_KEY is not a Fernet key (44 characters of url-safe base64): "
-            "make one with `gtcore generate-api-secret-key`"
-        ) from None
+    """A fresh server key for ``GT_SECRET_KEY`` (64 url-safe random characters, well above the 32 required)."""
+    return secrets.token_urlsafe(48)
 
 
 def _encrypt(settings: Settings, secret: str) -> str:
-    return _fernet(settings).encrypt(secret.encode("ascii")).decode("ascii")  # type: ignore[attr-defined]
+    return sealing.seal(settings, secret)  # ConfigError naming GT_SECRET_KEY when no key is set
 
 
 def _decrypt(settings: Settings, token: str) -> str | None:
-    from cryptography.fernet import InvalidToken
-
+    if not settings.secret_keys:  # the server is misconfigured: say so rather than call every key unknown
+        raise ConfigError("GT_SECRET_KEY is not set: no API access key can be checked (gtcore generate-secret-key)")
     try:
-        return _fernet(settings).decrypt(token.encode("ascii")).decode("ascii")  # type: ignore[attr-defined]
-    except InvalidToken:
-        return None  # encrypted under a server key no longer configured
+        return sealing.unseal(settings, token)
+    except ConfigError:
+        return None  # sealed under a server key no longer configured: the key is dead
 
 
 def _may_manage(conn: Connection, actor: Actor, user_id: int, action: str) -> None:

@@ -32,6 +32,7 @@ class TeamDetails:
     description: str
     created_at: float
     member_emails: tuple[str, ...]
+    oidc_groups: tuple[str, ...] = ()  # the provider's groups the team is made of (``gtcore.workforce.oidc_teams``)
 
 
 def _details(conn: Connection, team_ids: Sequence[int]) -> list[TeamDetails]:
@@ -47,8 +48,16 @@ def _details(conn: Connection, team_ids: Sequence[int]) -> list[TeamDetails]:
     )
     for tid, email in conn.execute(q):
         members[int(tid)].append(email)
+    groups: dict[int, list[str]] = {int(i): [] for i in team_ids}
+    g = dbm.team_oidc_groups
+    q = select(g.c.team_id, g.c.group_name).where(g.c.team_id.in_(list(team_ids))).order_by(g.c.group_name)
+    for tid, group in conn.execute(q):
+        groups[int(tid)].append(group)
     rows = conn.execute(select(t).where(t.c.id.in_(list(team_ids))).order_by(t.c.name_lower)).all()
-    return [TeamDetails(int(r.id), r.name, r.description, r.created_at, tuple(members[int(r.id)])) for r in rows]
+    return [
+        TeamDetails(int(r.id), r.name, r.description, r.created_at, tuple(members[int(r.id)]), tuple(groups[int(r.id)]))
+        for r in rows
+    ]
 
 
 def describe_team(ctx: Context, actor: Actor, team: int | str) -> TeamDetails:
@@ -83,6 +92,24 @@ def set_members_from_teams(ctx: Context, actor: Actor, team: int | str, sources:
         return _details(conn, [tid])[0]
 
 
+def remove_local_members(ctx: Context, actor: Actor, team: int | str) -> int:
+    """Remove the team's members who have no identity-provider sign-in (a team made of OIDC groups has only the
+    groups' people); their leased tasks of the team's jobs go back. Returns how many left."""
+    m, i = dbm.team_members, dbm.oidc_identities
+    with ctx.db.write() as conn:
+        require_admin_db(conn, actor, "change team members")
+        tid = resolve_team_id(conn, team)
+        local = list(
+            conn.execute(
+                select(m.c.user_id).where(m.c.team_id == tid, m.c.user_id.not_in(select(i.c.user_id)))
+            ).scalars()
+        )
+        for uid in local:
+            conn.execute(delete(m).where(m.c.team_id == tid, m.c.user_id == uid))
+            _return_leases(conn, int(uid), team_id=tid)
+        return len(local)
+
+
 def set_description(ctx: Context, actor: Actor, team: int | str, description: str) -> None:
     with ctx.db.write() as conn:
         require_admin_db(conn, actor, "change work teams")
@@ -105,6 +132,7 @@ def delete_team(ctx: Context, actor: Actor, team: int | str) -> None:
         conn.execute(update(j).where(j.c.team_id == tid).values(team_id=None))
         conn.execute(update(dbm.invitations).where(dbm.invitations.c.team_id == tid).values(team_id=None))
         conn.execute(delete(dbm.team_members).where(dbm.team_members.c.team_id == tid))
+        conn.execute(delete(dbm.team_oidc_groups).where(dbm.team_oidc_groups.c.team_id == tid))
         tags.drop_tags(conn, tags.TEAM, tid)
         conn.execute(delete(dbm.teams).where(dbm.teams.c.id == tid))
 
