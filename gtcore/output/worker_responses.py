@@ -5,8 +5,9 @@ every worker's answer for it (distinct workers, in submission order)::
 
 - Written by the background workers (``gtcore.work.handlers.responses``: one work item per range of
   ``PART_OBJECTS`` objects, so a job's files are written in parallel and each by one worker), never in the
-  submit: an object's file is written once its answers are complete (it left ``open``), and for every answered object once the job is no
-  longer running (stopped, failed, completed). The answers themselves are durable in the database first.
+  submit: an object's file is written once its answers are complete (it left ``open``), and for every answered
+  object once the job is no longer running (stopped, failed, completed). The answers themselves are durable in
+  the database first.
 - Iterations as Ground Truth's own files show them: the first ``ITERATION_ONE_OBJECTS`` objects handed out to
   workers (by their first assignment) form ``iteration-1``, the rest ``iteration-2``. With automated data
   labeling an object is in the loop's iteration that released it to people (``objects.al_iteration``: the probe
