@@ -25,9 +25,10 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     from streamlit import config
     from streamlit.starlette import App
 
-    from gtcore.ui import session_cookie
+    from gtcore.ui import readiness, session_cookie
 
-    app = App(ROOT / "app.py", routes=session_cookie.routes(str(config.get_option("server.baseUrlPath") or "")))
+    _base = str(config.get_option("server.baseUrlPath") or "")
+    app = App(ROOT / "app.py", routes=session_cookie.routes(_base) + readiness.routes(_base))  # + GET /readyz
 else:
     import streamlit as st
 

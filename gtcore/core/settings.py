@@ -76,6 +76,9 @@ class Settings:
     session_max_seconds: int = 12 * 3600
     autolabel_min_objects: int = 1250
     embedded_worker: bool = True
+    # objects per labeling job: Ground Truth's limits by default, raised by a setting as AWS raises them on request
+    max_objects: int = 100_000
+    max_segmentation_objects: int = 20_000
 
     @property
     def outbox(self) -> Path:
@@ -118,4 +121,6 @@ class Settings:
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
             autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
+            max_objects=max(1, _int(env, "GT_MAX_OBJECTS_PER_JOB", 100_000)),
+            max_segmentation_objects=max(1, _int(env, "GT_MAX_SEGMENTATION_OBJECTS", 20_000)),
         )

@@ -164,7 +164,8 @@ def execute(ctx: Context, row: Any, worker: str) -> str:
         return _finish_error(ctx, row, worker, spec, msg)
     import json
 
-    item = WorkItem(row.id, row.kind, row.job_id, row.key, json.loads(row.payload_json or "{}"), int(row.attempts))
+    payload = json.loads(row.payload_json or "{}")
+    item = WorkItem(row.id, row.kind, row.job_id, row.key, payload, int(row.attempts), float(row.run_after))
     stop = threading.Event()
     period = max(0.2, spec.lease_seconds / 3.0)
 

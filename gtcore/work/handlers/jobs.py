@@ -26,9 +26,13 @@ def finish(ctx: Context, item: WorkItem) -> None:
         failing = responses.failing_part(ctx, item.job_id)
         if failing is not None:  # the store refuses them: retried with backoff, the reason shown on this item
             raise RuntimeError(f"worker-response files of job {item.job_id} are not written yet: {failing}")
-        responses.make_parts_due(ctx, item.job_id)
+        # parts pending only: they are due before this finish's next run (older run_after); parts running in other
+        # workers: look again a little later instead of spinning
+        waiting = responses.parts_running(ctx, item.job_id)
+        responses.make_parts_due(ctx, item.job_id, item.run_after or None)
         with ctx.db.write() as conn:
-            work.enqueue(conn, due.FINISH, job_id=item.job_id, key=item.key, delay_seconds=WAIT_SECONDS)
+            delay = WAIT_SECONDS if waiting else 0.0
+            work.enqueue(conn, due.FINISH, job_id=item.job_id, key=item.key, delay_seconds=delay)
         return
     finishing.finish_job(ctx, item.job_id, status)
 

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
@@ -22,13 +22,24 @@ from gtcore.work.registry import WorkItem, handler
 PART = "part-"
 
 
-def make_parts_due(ctx: Context, job_id: int) -> int:
-    """One item per object range of the job with due answers (a range already pending is left alone); how many."""
+def make_parts_due(ctx: Context, job_id: int, due_at: float | None = None) -> int:
+    """One item per object range of the job with due answers (a range already pending is left alone), due at
+    ``due_at`` (the splitting item's own time: the parts keep its place in the queue); how many ranges."""
     parts = worker_responses.due_parts(ctx, job_id)
     if parts:
         with ctx.db.write() as conn:
-            work.enqueue_keys(conn, due.RESPONSES, job_id, [f"{PART}{p}" for p in parts])
+            work.enqueue_keys(conn, due.RESPONSES, job_id, [f"{PART}{p}" for p in parts], due_at=due_at)
     return len(parts)
+
+
+def parts_running(ctx: Context, job_id: int) -> int:
+    """How many object ranges of the job are being written now."""
+    W = dbm.work_items
+    q = select(func.count()).where(
+        W.c.kind == due.RESPONSES, W.c.job_id == job_id, W.c.status == work.RUNNING, W.c.key.startswith(PART),
+    )  # fmt: skip
+    with ctx.db.read() as conn:
+        return int(conn.execute(q).scalar_one())
 
 
 def failing_part(ctx: Context, job_id: int) -> str | None:
@@ -51,6 +62,6 @@ def write(ctx: Context, item: WorkItem) -> None:
     if item.job_id is None:
         return
     if not item.key.startswith(PART):
-        make_parts_due(ctx, item.job_id)
+        make_parts_due(ctx, item.job_id, item.run_after or None)
         return
     worker_responses.flush_worker_responses(ctx, job_id=item.job_id, part=int(item.key[len(PART) :]))
