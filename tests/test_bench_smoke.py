@@ -25,6 +25,7 @@ TINY: dict[str, list[str] | None] = {
     "bench_canvas.py": ["--tasks", "2", "--max-side", "256"],
     "bench_crowd.py": ["--sizes", "200", "--seeds", "1"],
     "bench_jobform.py": ["--images", "5", "--jobs", "3", "--repeat", "1"],
+    "bench_drain.py": ["--objects", "120", "--workers", "1", "2", "--db", "sqlite"],
     "bench_growth.py": ["--sizes", "300", "--pairs", "20", "--dir", "{tmp}/growth"],
     "bench_jobs.py": ["--lines", "200", "--repeat", "2"],
     "bench_label.py": ["--tasks", "10", "--fit-tasks", "0", "--size", "1600x1200", "--dir", "{tmp}/label"],
