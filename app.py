@@ -32,7 +32,7 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     from streamlit.starlette import App
 
     from gtcore.api import server as sagemaker_api
-    from gtcore.ui import embedded, oidc_routes, session_cookie
+    from gtcore.ui import embedded, oidc_routes, readiness, session_cookie
 
     @contextlib.asynccontextmanager
     async def _lifespan(_app: Any) -> AsyncIterator[None]:
@@ -42,7 +42,10 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` (or an ASGI ser
     _base = str(config.get_option("server.baseUrlPath") or "")
     app = App(
         ROOT / "app.py",
-        routes=session_cookie.routes(_base) + oidc_routes.routes(_base) + sagemaker_api.routes(_base),
+        routes=session_cookie.routes(_base)
+        + readiness.routes(_base)
+        + oidc_routes.routes(_base)
+        + sagemaker_api.routes(_base),
         lifespan=_lifespan,
     )
 else:

@@ -67,6 +67,8 @@ def _env(home: Path, images: Path) -> dict[str, str]:
         "GT_HOME": str(home),
         "GT_LOCAL_ROOTS": os.pathsep.join([str(home), str(images.resolve())]),
         "GT_DATABASE_URL": f"sqlite:///{home / 'gt.sqlite3'}",
+        # the 1,250-object floor of automated labeling, lowered only where asked (the smoke run's tiny sizes)
+        **({"GT_AUTOLABEL_MIN_OBJECTS": v} if (v := os.environ.get("GT_AUTOLABEL_MIN_OBJECTS")) else {}),
     }
 
 

@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image  # noqa: E402
 
-from gtcore import jobs  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.jobform.create import create_from_form  # noqa: E402
 from gtcore.jobform.data import check_manifest, run_data_setup  # noqa: E402
 from gtcore.jobform.model import JobForm, default_output  # noqa: E402
+from gtcore.jobs import api as jobs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

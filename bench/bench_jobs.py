@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import jobvalidate  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
-from gtcore.jobs import api as jobs
-from gtcore.jobs import create as jobcreate
+from gtcore.jobs import api as jobs  # noqa: E402
+from gtcore.jobs import create as jobcreate  # noqa: E402
+from gtcore.jobs import preflight  # noqa: E402
 from gtcore.workforce.teams import create_team  # noqa: E402
 
 PG_URL = os.environ.get("GT_TEST_PG_URL", "postgresql+psycopg://gt:gt@127.0.0.1:5432/gt_test")
@@ -103,7 +103,7 @@ def run(label: str, db_url: str | None, root: Path, files: dict[str, str], repea
     system = Actor.system_actor()
     create_team(ctx, system, "bench-team")
     t0 = time.perf_counter()
-    plan = jobvalidate.validate_create(ctx, _request(f"bench-{label}", files))
+    plan = preflight.validate_create(ctx, _request(f"bench-{label}", files))
     t1 = time.perf_counter()
     job_id = jobcreate.insert_job(ctx, system, plan)
     create_s = time.perf_counter() - t0

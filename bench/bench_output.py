@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import output  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core import db as dbm  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.jobs.finishing import finish_job  # noqa: E402
+from gtcore.output import writer as output  # noqa: E402
 
 LABELS = ["cat", "dog", "bird", "car"]
 

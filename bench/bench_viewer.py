@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from gtcore import viewer  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
@@ -41,6 +40,7 @@ from gtcore.manifests import augmented
 from gtcore.viewer import export, tiles
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
+from gtcore.viewer import table as viewer  # noqa: E402
 
 CLASSES = ("car", "person", "bicycle", "dog", "traffic light")
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore import workforce  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core import db as dbm  # noqa: E402
-from gtcore.workforce import invitations, passwords, roster, signin, teams
+from gtcore.workforce import invitations, passwords, roster, signin, teams  # noqa: E402
+from gtcore.workforce import users as workforce  # noqa: E402
 from tests.fixtures.core import PG_URL, make_settings  # noqa: E402
 from tests.fixtures.people import PASSWORD, People  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -305,9 +306,9 @@ def test_failure_inside_the_insert_leaves_nothing(
     assert count_rows(any_ctx) == (0, 0)
 
 
-def test_too_many_objects(ctx: Context, job_factory: JobFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gtcore.jobs.preflight.MAX_OBJECTS", 3)
-    with pytest.raises(ManifestError, match="more than 3 lines"):
+def test_too_many_objects(ctx: Context, job_factory: JobFactory) -> None:
+    job_factory.ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, max_objects=3))
+    with pytest.raises(ManifestError, match="more than 3 lines"):  # the limit is a setting (GT_MAX_OBJECTS_PER_JOB)
         job_factory.create(n_images=4)
 
 

@@ -547,3 +547,32 @@ def test_queue_output_has_the_keys_and_key_order_of_real_files(
         drain(any_ctx, w, made.job_id, lambda t, a=answer: a)
     (ours,) = read_back(any_ctx, output.output_manifest_uri(job_row(any_ctx, made.job_id))).records
     assert _shape(ours, "mine") == _shape(theirs, attr)
+
+
+def test_intermediate_step_mark_is_shared_by_every_worker(
+    any_ctx: Context, any_job_factory: JobFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A large job's intermediate manifest is rewritten once per 1 % step whichever worker runs it: the mark is in
+    the job row (it was remembered per process, so each worker wrote every step again)."""
+    from gtcore.jobs import settling
+    from tests.fixtures.core import make_settings
+
+    monkeypatch.setattr(output, "INTERMEDIATE_SMALL_JOB", 2)  # "large" from 3 objects: steps of 1 % apply
+    made = any_job_factory.create(name="steps", n_images=4, workers_per_object=1, label_attribute="animals")
+    (w,) = crew(any_ctx, made.team_id, 1)
+    task = queue.claim_next(any_ctx, w, made.job_id)
+    assert task is not None
+    queue.submit(any_ctx, w, task.assignment_id, boxes(("cat", 1, 1, 5, 5)))  # 1 of 4 settled: step 25
+    assert settling.write_intermediate_if_due(any_ctx, made.job_id) is not None
+    other = Context.from_settings(make_settings(tmp_path, database_url=any_ctx.db.url))  # another worker process
+    try:
+        assert settling.write_intermediate_if_due(other, made.job_id) is None  # step 25 is written already
+        assert job_row(any_ctx, made.job_id).intermediate_step == 25
+        task = queue.claim_next(any_ctx, w, made.job_id)
+        assert task is not None
+        queue.submit(any_ctx, w, task.assignment_id, boxes(("dog", 1, 1, 5, 5)))  # step 50: due again, anyone
+        assert settling.write_intermediate_if_due(other, made.job_id) is not None
+        assert settling.write_intermediate_if_due(any_ctx, made.job_id) is None
+        assert job_row(any_ctx, made.job_id).intermediate_step == 50
+    finally:
+        other.db.dispose()

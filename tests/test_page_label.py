@@ -152,6 +152,8 @@ def test_decline_with_reason_never_comes_back(app_world: LabelWorld) -> None:
         at.button(key="label_submit").click().run()
     # object 0 still needs two workers, but never this one again
     assert "No task is available to you in this job right now" in " ".join(texts(at.info))
+    assert "The job is not finished: checking again every 5 seconds" in " ".join(texts(at.info))  # not "done"
+    assert not any("All done" in t for t in texts(at.success))
     assert objects(world.ctx, job.job_id)[0].status == "open"
 
 

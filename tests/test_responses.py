@@ -154,14 +154,14 @@ def test_store_failure_keeps_the_submit_and_the_worker_retries(world: QueueWorld
     assert result.object_done  # the answer stands
     (row,) = w.assignments(job)
     assert row.status == "submitted" and row.response_uri is None and row.answer_json
-    (item,) = work_rows(w)
+    (item,) = [r for r in work_rows(w) if r.key == "part-0"]  # the object range's item failed, the fan-out did not
     assert item.status == "pending" and item.attempts == 1 and item.last_error
     blocker.unlink()
     assert runner.run_until_idle(w.ctx, now=dbm.now() + 3600) >= 1  # after its backoff
     (row,) = w.assignments(job)
     assert row.response_uri and Path(row.response_uri).is_file()
     assert json.loads(Path(row.response_uri).read_text())["answers"][0]["answerContent"] == box_answer()
-    assert [r.status for r in work_rows(w)] == ["done"]
+    assert {r.status for r in work_rows(w)} == {"done"}
     assert responses.flush_worker_responses(w.ctx) == 0
 
 

@@ -58,3 +58,30 @@ def big_file(ctx: Context, item: WorkItem) -> None:
     time.sleep(float(item.payload.get("sleep", 0.0)))
     ctx.storage.write_bytes(uri, data)
     _log(ctx, ev="end", id=item.id, attempts=item.attempts)
+
+
+@handler("test.always_fails", max_attempts=12, lease_seconds=30.0)
+def always_fails(ctx: Context, item: WorkItem) -> None:
+    raise RuntimeError(f"still failing (attempt {item.attempts})")
+
+
+@handler("test.slow", max_attempts=2, lease_seconds=0.6)
+def slow(ctx: Context, item: WorkItem) -> None:
+    """Runs several times longer than its lease: the runner must keep renewing it."""
+    _log(ctx, ev="start", id=item.id, key=item.key)
+    time.sleep(float(item.payload.get("sleep", 2.5)))
+    _log(ctx, ev="end", id=item.id, key=item.key)
+
+
+@handler("test.chain", max_attempts=2, lease_seconds=30.0)
+def chain(ctx: Context, item: WorkItem) -> None:
+    """Re-enqueues itself: the next link due at once until ``last``, or itself again after ``delay`` seconds."""
+    from gtcore.core import work
+
+    _log(ctx, ev="start", id=item.id, key=item.key)
+    n, last, delay = int(item.key), int(item.payload.get("last", 0)), float(item.payload.get("delay", 0.0))
+    with ctx.db.write() as conn:
+        if delay:
+            work.enqueue(conn, "test.chain", key=item.key, payload=item.payload, delay_seconds=delay)
+        elif n < last:
+            work.enqueue(conn, "test.chain", key=str(n + 1), payload=item.payload)

@@ -137,6 +137,7 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("ended_at", Float, nullable=True),
     Column("failure_reason", String(1024), nullable=True),
+    Column("intermediate_step", Integer, nullable=True),  # 1 % step of the last intermediate manifest written
     Index("ix_jobs_status", "status"),
     # ListLabelingJobs' default order (CreationTime): a page of 100 of 10,000 jobs without sorting them all
     Index("ix_jobs_created", "created_at", "id"),

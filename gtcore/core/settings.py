@@ -135,6 +135,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # networks, normalised by ipaddress
     max_decode_bytes: int = 400_000_000  # 100 MP of RGBA or float
     decode_concurrency: int = 2
+    # objects per labeling job: Ground Truth's limits by default, raised by a setting as AWS raises them on request
+    max_objects: int = 100_000
+    max_segmentation_objects: int = 20_000
 
     @property
     def outbox(self) -> Path:
@@ -184,4 +187,6 @@ class Settings:
             trusted_proxies=_networks(env, "GT_TRUSTED_PROXIES"),
             max_decode_bytes=_int(env, "GT_MAX_DECODE_BYTES", 400_000_000),
             decode_concurrency=_int(env, "GT_DECODE_CONCURRENCY", 2),
+            max_objects=max(1, _int(env, "GT_MAX_OBJECTS_PER_JOB", 100_000)),
+            max_segmentation_objects=max(1, _int(env, "GT_MAX_SEGMENTATION_OBJECTS", 20_000)),
         )

@@ -38,6 +38,7 @@ class WorkItem:
     key: str
     payload: dict[str, Any] = field(default_factory=dict)
     attempts: int = 1  # this run included
+    run_after: float = 0.0  # when it became due (work it splits into parts keeps its place in the queue)
 
 
 _UPSERT = """
@@ -118,3 +119,24 @@ def enqueue_due(
             raise ValueError(f"work kind must be 1-64 characters, not {kind!r}")
         params.update({f"kind{i}": kind, f"job{i}": job_id, f"key{i}": "", f"run_after{i}": t + max(0.0, delay)})
     return _ADD_SQL[n, then].run(conn, params)[0]
+
+
+_KEYS = """
+INSERT INTO work_items (kind, job_id, key, payload_json, status, attempts, run_after, created_at, updated_at)
+VALUES (:kind, :job_id, :key, '{}', 'pending', 0, :due, :now, :now)
+ON CONFLICT (kind, coalesce(job_id, 0), key) WHERE status = 'pending' DO NOTHING
+"""
+
+
+def enqueue_keys(
+    conn: Connection, kind: str, job_id: int | None, keys: Sequence[str], *, due_at: float | None = None
+) -> None:
+    """Record one item of ``kind`` per key (a job's work split into parts that run in parallel), due at ``due_at``
+    (default now; the time of the item split, so its parts keep its place in the queue); a part already pending
+    is left as it is (``DO NOTHING``: a part waiting out its retry backoff keeps its time)."""
+    if not kind or len(kind) > 64:
+        raise ValueError(f"work kind must be 1-64 characters, not {kind!r}")
+    t = time.time()
+    rows = [{"kind": kind, "job_id": job_id, "key": k[:200], "now": t, "due": min(t, due_at or t)} for k in keys]
+    for start in range(0, len(rows), 1000):
+        conn.execute(text(_KEYS), rows[start : start + 1000])

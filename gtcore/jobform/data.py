@@ -25,7 +25,7 @@ from gtcore.core.errors import ImageError, ObjectNotFound, Problem, ValidationEr
 from gtcore.images import decoding as images
 from gtcore.images import task_images as taskimages
 from gtcore.jobform.model import JobForm, instructions_of, upload_folder_name
-from gtcore.jobs.preflight import MAX_OBJECTS
+from gtcore.jobs.preflight import too_many
 from gtcore.manifests import datasetup, datasetup_text, sample_digits, samples
 from gtcore.manifests.datasetup import DataSetup
 from gtcore.manifests.jsonl import load_manifest
@@ -110,10 +110,8 @@ def check_manifest(ctx: Context, actor: Actor, uri: str, task_type: str | None =
                 )
                 break  # one is enough to say the manifest does not fit
     total = len(records) + len({p.line for p in problems if p.line is not None})
-    if total > MAX_OBJECTS:
-        problems.append(
-            Problem(f"the manifest has more than {MAX_OBJECTS:,} lines, the limit of objects per labeling job", norm)
-        )
+    if total > ctx.settings.max_objects:
+        problems.append(Problem(too_many(ctx.settings.max_objects), norm))
     first: list[str] = []
     for line in ctx.storage.iter_lines(norm):
         if len(first) >= PREVIEW_LINES:

@@ -29,7 +29,15 @@ from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, stream_line
 from gtcore.manifests.label_config import load_label_config, validate_labels
 from gtcore.manifests.label_config_ner import instructions_text, ner_config_problems
 
-MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9)
+MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9): Settings.max_objects' default
+
+
+def too_many(limit: int) -> str:
+    """The problem of a manifest past ``Settings.max_objects`` (one wording for the form and the API)."""
+    return (f"the manifest has more than {limit:,} lines, the limit of objects per labeling job "
+            "(raised with GT_MAX_OBJECTS_PER_JOB, as AWS raises it on request)")  # fmt: skip
+
+
 REGION = "local"
 ACCOUNT = "000000000000"
 TEMPLATE_FIELD = "HumanTaskConfig.UiConfig.UiTemplateS3Uri"
@@ -218,13 +226,12 @@ class _Validation:
             self.add(MANIFEST_FIELD, f"cannot read the input manifest: {exc}")
             return [], []
         # past the limit the job cannot be created: check every line, but build no records (bounded memory)
-        keep = len(lines) - (1 if lines and not lines[-1] else 0) <= MAX_OBJECTS
+        limit = self.ctx.settings.max_objects
+        keep = len(lines) - (1 if lines and not lines[-1] else 0) <= limit
         records, problems = parse_manifest_lines(lines, where=uri, check_uri=UriChecker(storage.normalize), keep=keep)
         self.manifest_problems.extend(problems)
-        if not keep or len(records) + len(problems) > MAX_OBJECTS:
-            self.manifest_problems.append(
-                Problem(f"the manifest has more than {MAX_OBJECTS:,} lines, the limit of objects per labeling job", uri)
-            )
+        if not keep or len(records) + len(problems) > limit:
+            self.manifest_problems.append(Problem(too_many(limit), uri))
         if keep and task_type is not None and task_type.text and problems:  # the text rules name their lines too
             bad = {p.line for p in problems if p.line is not None}
             end = len(lines) - (1 if lines and not lines[-1] else 0)
@@ -256,7 +263,11 @@ def validate_create(ctx: Context, request: Any, *, where: str = "", required_lab
     v.mask_model(model_uri, task_type)
     lines, records = v.manifest(manifest, task_type)
     if task_type is not None and v.spec is not None and records and not v.manifest_problems:
-        v.manifest_problems.extend(source_problems(records, task_type, v.spec.chained_from_attribute, str(manifest)))
+        v.manifest_problems.extend(
+            source_problems(
+                records, task_type, v.spec.chained_from_attribute, str(manifest), ctx.settings.max_segmentation_objects
+            )
+        )
     least = ctx.settings.autolabel_min_objects
     if isinstance(_raw(request, "LabelingJobAlgorithmsConfig"), dict) and records and len(records) < least:
         v.add(

@@ -20,7 +20,7 @@ from gtcore.core.errors import Problem
 from gtcore.core.tasktypes import SOURCE_OUTPUT_TYPE, TaskType
 from gtcore.manifests.text_sources import text_source_problems
 
-MAX_SEMSEG_OBJECTS = 20_000
+MAX_SEMSEG_OBJECTS = 20_000  # Ground Truth's limit: Settings.max_segmentation_objects' default
 _MAX_REPORTED = 50
 
 
@@ -45,15 +45,19 @@ def source_kind_problems(
 
 
 def source_problems(
-    records: Sequence[Mapping[str, Any]], task_type: TaskType, attribute: str | None, uri: str
+    records: Sequence[Mapping[str, Any]],
+    task_type: TaskType,
+    attribute: str | None,
+    uri: str,
+    max_segmentation: int = MAX_SEMSEG_OBJECTS,
 ) -> list[Problem]:
     """Every line lacking what ``task_type`` needs (at most 50 reported, then a count)."""
     problems: list[Problem] = []
-    if task_type.paints_mask and len(records) > MAX_SEMSEG_OBJECTS:
+    if task_type.paints_mask and len(records) > max_segmentation:
         problems.append(
             Problem(
                 f"the manifest has {len(records):,} objects; a semantic-segmentation job takes at most "
-                f"{MAX_SEMSEG_OBJECTS:,}",
+                f"{max_segmentation:,} (raised with GT_MAX_SEGMENTATION_OBJECTS)",
                 uri,
             )
         )

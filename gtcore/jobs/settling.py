@@ -4,13 +4,13 @@
 - ``check_stopping`` stops the job when a StoppingConditions limit is reached (``actions.check_stopping_conditions``);
 - ``write_intermediate_if_due`` rewrites the intermediate manifest (consolidating the newly completed objects):
   on small jobs every time it runs, on large ones when the labeled count reached a new 1 % step since the last
-  write by this process. It runs at most every ``due.INTERMEDIATE_MIN_SECONDS`` per job (the work item's delay),
-  so the manifest lags the answers by about that plus the write itself.
+  write by any worker (``jobs.intermediate_step``). It runs at most every ``due.INTERMEDIATE_MIN_SECONDS`` per
+  job (the work item's delay), so the manifest lags the answers by about that plus the write itself.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
@@ -20,7 +20,6 @@ from gtcore.jobs import due
 O = dbm.objects  # noqa: E741
 J = dbm.jobs
 NOT_OPEN = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.status != "open")
-_last_step: dict[tuple[str, int], int] = {}  # (db, job) -> 1 % step of the last intermediate write here
 
 
 def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
@@ -50,14 +49,19 @@ def write_intermediate_if_due(ctx: Context, job_id: int) -> str | None:
     if facts is None:
         return None
     total = facts[0]
-    key = (ctx.db.url, job_id)
-    step = -1
+    step = None
     if total > output.INTERMEDIATE_SMALL_JOB:
         with ctx.db.read() as conn:
             settled = int(conn.execute(NOT_OPEN, {"b_job": job_id}).scalar_one())
+            written = conn.execute(select(J.c.intermediate_step).where(J.c.id == job_id)).scalar()
         step = settled * 100 // total
-        if _last_step.get(key) == step:
-            return None
+        if written is not None and written >= step:
+            return None  # this step is written already (by any worker: the mark is in the job row)
     uri = output.write_intermediate(ctx, job_id)  # None: the job is finishing or final
-    _last_step[key] = step
+    if uri is not None and step is not None:
+        with ctx.db.write() as conn:  # only ever forward (one intermediate item of a job runs at a time anyway)
+            conn.execute(
+                update(J).where(J.c.id == job_id, or_(J.c.intermediate_step.is_(None), J.c.intermediate_step < step))
+                .values(intermediate_step=step)
+            )  # fmt: skip
     return uri

@@ -3,9 +3,11 @@ every worker's answer for it (distinct workers, in submission order)::
 
     <output_path>/<job>/annotations/worker-response/iteration-<N>/<datasetObjectId>/<YYYY-MM-DD_HH:MM:SS>.json
 
-- Written by the background workers (``gtcore.work.handlers.responses``), never in the submit: an object's file
-  is written once its answers are complete (it left ``open``), and for every answered object once the job is no
-  longer running (stopped, failed, completed). The answers themselves are durable in the database first.
+- Written by the background workers (``gtcore.work.handlers.responses``: one work item per range of
+  ``PART_OBJECTS`` objects, so a job's files are written in parallel and each by one worker), never in the
+  submit: an object's file is written once its answers are complete (it left ``open``), and for every answered
+  object once the job is no longer running (stopped, failed, completed). The answers themselves are durable in
+  the database first.
 - Iterations as Ground Truth's own files show them: the first ``ITERATION_ONE_OBJECTS`` objects handed out to
   workers (by their first assignment) form ``iteration-1``, the rest ``iteration-2``. With automated data
   labeling an object is in the loop's iteration that released it to people (``objects.al_iteration``: the probe
@@ -40,6 +42,7 @@ U = dbm.users
 OI = dbm.oidc_identities  # people signed in through the OIDC identity provider
 ITERATION_ONE_OBJECTS = 10
 FLUSH_BATCH = 2000  # answers read per round
+PART_OBJECTS = 100  # objects per work item (``due_parts``)
 
 _first_objects: dict[tuple[str, int], frozenset[int]] = {}  # (db url, job) -> its first 10 objects, once known
 
@@ -116,24 +119,46 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-def _due(ctx: Context, job_id: int | None) -> list[Any]:
-    """Answers without a file whose object is complete (not open) or whose job no longer runs, by object."""
-    q = (
-        select(*_COLUMNS)
-        .select_from(
-            A.join(J, J.c.id == A.c.job_id)
-            .join(U, U.c.id == A.c.worker_id)
-            .outerjoin(OI, OI.c.user_id == A.c.worker_id)
-            .join(O, (O.c.job_id == A.c.job_id) & (O.c.idx == A.c.object_idx))
-        )
-        .where(A.c.status == "submitted", A.c.response_uri.is_(None))
-        .where(or_(O.c.status != "open", J.c.status != "InProgress"))
-        .order_by(A.c.job_id, A.c.object_idx, A.c.submitted_at, A.c.id)
-    )  # fmt: skip
+def _due_where(q: Any, job_id: int | None, part: int | None) -> Any:
+    """Answers without a file whose object is complete (not open) or whose job no longer runs."""
+    q = q.where(A.c.status == "submitted", A.c.response_uri.is_(None)).where(
+        or_(O.c.status != "open", J.c.status != "InProgress")
+    )
     if job_id is not None:
         q = q.where(A.c.job_id == job_id)
+    if part is not None:
+        q = q.where(A.c.object_idx >= part * PART_OBJECTS, A.c.object_idx < (part + 1) * PART_OBJECTS)
+    return q
+
+
+_JOINED = A.join(J, J.c.id == A.c.job_id).join(O, (O.c.job_id == A.c.job_id) & (O.c.idx == A.c.object_idx))
+
+
+def _due(ctx: Context, job_id: int | None, part: int | None = None) -> list[Any]:
+    """The due answers (``_due_where``) by object, a batch at a time."""
+    q = select(*_COLUMNS).select_from(
+        _JOINED.join(U, U.c.id == A.c.worker_id).outerjoin(OI, OI.c.user_id == A.c.worker_id)  # OIDC people
+    )
+    q = _due_where(q, job_id, part).order_by(A.c.job_id, A.c.object_idx, A.c.submitted_at, A.c.id)
     with ctx.db.read() as conn:
         return list(conn.execute(q.limit(FLUSH_BATCH)))
+
+
+def due_parts(ctx: Context, job_id: int) -> list[int]:
+    """The object ranges (``PART_OBJECTS`` objects each, numbered from 0) of the job holding due answers: each is
+    one work item (``gtcore.work.handlers.responses``), so a job's files are written in parallel by the workers,
+    and each file by exactly one of them (one item of an identity runs at a time)."""
+    part = (A.c.object_idx // PART_OBJECTS).label("part")
+    q = _due_where(select(part).select_from(_JOINED), job_id, None).distinct().order_by(part)
+    with ctx.db.read() as conn:
+        return [int(p) for p in conn.execute(q).scalars()]
+
+
+def jobs_with_due_responses(ctx: Context) -> list[int]:
+    """Jobs with answers whose file is due (the maintenance sweep makes their work due again)."""
+    q = _due_where(select(A.c.job_id).select_from(_JOINED), None, None).distinct()
+    with ctx.db.read() as conn:
+        return [int(j) for j in conn.execute(q).scalars()]
 
 
 RECORD = update(A).where(A.c.id == bindparam("aid"), A.c.response_uri.is_(None)).values(response_uri=bindparam("uri"))
@@ -158,15 +183,16 @@ def _record(ctx: Context, done: list[tuple[int, str]]) -> None:
         conn.execute(RECORD, [{"aid": aid, "uri": uri} for aid, uri in done])
 
 
-def flush_worker_responses(ctx: Context, *, job_id: int | None = None) -> int:
-    """Write every due worker-response file (see the module docstring); return how many files were written.
+def flush_worker_responses(ctx: Context, *, job_id: int | None = None, part: int | None = None) -> int:
+    """Write every due worker-response file (see the module docstring), of the job's objects in range ``part``
+    when given (``due_parts``); return how many files were written.
 
     A store failure propagates (the background worker retries the item with backoff); the files written before
     it are recorded first.
     """
     written = 0
     while True:
-        rows = _due(ctx, job_id)
+        rows = _due(ctx, job_id, part)
         if not rows:
             return written
         groups = [list(g) for _, g in groupby(rows, key=lambda r: (r.job_id, r.object_idx))]

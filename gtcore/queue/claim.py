@@ -162,9 +162,10 @@ def _guards(job: Any, worker: Any, now: Any, pg: bool) -> list[Any]:
     return guards
 
 
-def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
+def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False, wait: bool = False) -> Any:
     """The claim of the next candidate object in one statement (see the module docstring, step 3); ``guarded``:
-    only if the checks of steps 1-2 pass (``_guards``), for the fast claim.
+    only if the checks of steps 1-2 pass (``_guards``), for the fast claim; ``wait`` (PostgreSQL): wait for a
+    candidate row another transaction holds instead of skipping it (``_take``'s second look).
 
     The candidate is the worker's first claimable open object of the whole job (``candidates`` without its
     window), taken only if it lies in the window, i.e. fewer than ``MaxConcurrentTaskCount`` open objects come
@@ -177,7 +178,7 @@ def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
     pick = candidates(job, worker, None, excluded, table=cand)
     pick = pick.with_only_columns(cand.c.idx).limit(1)
     if pg:
-        pick = pick.with_for_update(skip_locked=True, of=cand)
+        pick = pick.with_for_update(skip_locked=not wait, of=cand)
     before = select(win.c.idx).where(win.c.job_id == job, win.c.status == const("open"), win.c.held.is_(False))
     window_full = before.where(win.c.idx < O.c.idx).order_by(win.c.idx).limit(1).offset(bindparam("skip")).exists()
     take = (
@@ -201,6 +202,11 @@ def _take_stmt(pg: bool, excluded: list[int], guarded: bool = False) -> Any:
 
 
 TAKE = {(pg, g): dbm.Prepared(_take_stmt(pg, [], g)) for pg in (False, True) for g in (False, True)}
+TAKE_WAITING = dbm.Prepared(_take_stmt(True, [], False, wait=True))
+_job_b, _worker_b = bindparam("b_job", type_=Integer), bindparam("worker", type_=Integer)
+CLAIMABLE = dbm.Prepared(  # any object claimable by the worker now, locks ignored (``_take``'s second look)
+    select(candidates(_job_b, _worker_b, bindparam("window", type_=Integer)).limit(1).exists())
+)
 P_INSERT_SQLITE = dbm.Prepared(INSERT_SQLITE)
 P_LOCK_USER = dbm.Prepared(LOCK_USER)
 
@@ -257,14 +263,24 @@ def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, gu
     params = {"b_job": job.id, "worker": worker, "now": now, "skip": job.max_concurrent - 1,
               "expires": now + job.task_time_limit, "created": job.created_at}  # fmt: skip
     excluded: list[int] = []
+    wait = False
     for _ in range(MAX_ATTEMPTS):
         if excluded:
-            found = conn.execute(_take_stmt(pg, excluded, guarded), params).first()
+            found = conn.execute(_take_stmt(pg, excluded, guarded, wait), params).first()
             got = tuple(found) if found is not None else None
+        elif wait:
+            got = TAKE_WAITING.first(conn, params)
         else:
             got = TAKE[pg, guarded].first(conn, params)
         if got is None:
-            return None
+            # PostgreSQL skipped the rows other transactions held (a claim, a submit): "nothing" is only the
+            # answer when no object is claimable regardless of locks (read committed: this statement sees
+            # every commit so far); else wait for the held row and look again (issue 28: a false "nothing"
+            # made annotators stop with the job at 999 of 1,000). SQLite's writers are serialized: no skipping.
+            if not pg or guarded or not _claimable(conn, job, worker, excluded):
+                return None
+            wait = not wait  # alternate: wait on the held row, then skip-locked again (the next one may be free)
+            continue
         idx, line_json, source_ref = got[0], got[1], got[2]
         lease = {"p_job": job.id, "p_idx": idx, "p_worker": worker, "now": now, "expires": params["expires"]}
         if pg:
@@ -282,6 +298,14 @@ def _take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, gu
             aid, draft = reused.id, reused.draft_json
         return _make_task(conn, job, int(aid), idx, line_json, source_ref, now, params["expires"], "leased", draft)
     return None
+
+
+def _claimable(conn: Connection, job: JobFacts, worker: int, excluded: list[int]) -> bool:
+    params = {"b_job": job.id, "worker": worker, "window": job.max_concurrent}
+    if not excluded:
+        return bool(CLAIMABLE.first(conn, params)[0])  # type: ignore[index]
+    query = select(candidates(_job_b, _worker_b, bindparam("window", type_=Integer), excluded).limit(1).exists())
+    return bool(conn.execute(query, params).scalar())
 
 
 def _fast_claim(conn: Connection, actor: Actor, job: JobFacts | None, active: Any, t: float, pg: bool) -> Task | None:

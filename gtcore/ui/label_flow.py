@@ -14,6 +14,7 @@ Every widget key starts with ``label_``.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import NoReturn
@@ -164,16 +165,8 @@ def label_page() -> None:
             end_screen(partial(show_error, exc), "label_error")
         if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
             end_screen(partial(_all_done, None), "label_done")
-        if task is None:
-            end_screen(
-                lambda: st.info(
-                    "No task is available to you in this job right now: every object has its "
-                    "workers, or you have answered or declined the rest.",
-                    icon=":material/inbox:",
-                ),
-                "label_empty",
-                again="Check again",
-            )
+        if task is None:  # not finished (that is JobClosed or the done screen above): nothing for him right now
+            end_screen(partial(_nothing_right_now, ctx, actor, job_id), "label_empty", again="Check again")
         forget_screen("label")  # a task handed out again (resumed) opens from its saved draft
         st.session_state[TASK_KEY] = task
         expires = task.lease_expires_at
@@ -251,6 +244,38 @@ def _all_done(job_name: str | None) -> None:
         f"All done: every object of {md_escape(what)} has its answers. Thank you for your work!",
         icon=":material/task_alt:",
     )
+
+
+RECHECK_SECONDS = 5
+
+
+def _nothing_right_now(ctx: object, actor: object, job_id: int) -> None:
+    """The job still runs but holds no task for this worker now (every open object has its workers, or he has
+    answered or declined the rest): said apart from "finished", and checked again every ``RECHECK_SECONDS``; a
+    task that frees up (a lease that ran out, a release) opens here by itself, as does the end of the job."""
+    st.info(
+        "No task is available to you in this job right now: every object has its workers, or you have "
+        "answered or declined the rest. The job is not finished: checking again every "
+        f"{RECHECK_SECONDS} seconds, and the next task opens here by itself.",
+        icon=":material/hourglass_empty:",
+    )
+
+    @st.fragment(run_every=RECHECK_SECONDS)
+    def recheck() -> None:
+        try:
+            task = queue.claim_next(ctx, actor, job_id)  # type: ignore[arg-type]
+        except JobClosed:
+            st.rerun(scope="app")  # the full run says how it ended
+        except GTError as exc:
+            show_error(exc, prefix="Checking for a task failed")
+            return
+        if task is not None:
+            st.session_state[TASK_KEY] = task
+            forget_screen("label")
+            st.rerun(scope="app")
+        st.caption(f"Checked at {time.strftime('%H:%M:%S', time.gmtime())} UTC.")
+
+    recheck()
 
 
 def _closed(exc: JobClosed) -> None:

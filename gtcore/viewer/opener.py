@@ -30,7 +30,8 @@ from gtcore.storage.uris import is_s3
 
 FINAL_MANIFEST = "manifests/output/output.manifest"
 INTERMEDIATE_MANIFEST = "manifests/intermediate/1/output.manifest"
-CACHE_SIZE = 3  # a 100,000-line manifest takes a few hundred MB as Python objects
+CACHE_BYTES = 1 << 30  # parsed manifests kept per process, in estimated bytes (not a count of manifests)
+PARSED_PER_FILE_BYTE = 8  # estimate: a manifest parsed into Python objects takes about this many times its file
 S3_RECHECK_SECONDS = 30.0  # S3 objects are re-checked (HEAD) at most this often
 
 
@@ -49,10 +50,18 @@ class JobOutput:
 
 
 class _Lru:
-    def __init__(self, size: int) -> None:
-        self.size = size
+    """Least recently used first out, within a budget of estimated bytes (``PARSED_PER_FILE_BYTE`` times the
+    file's size): one 1M-line manifest or many small ones; one larger than the budget is not kept at all."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
         self._items: OrderedDict[Any, tuple[Any, AugmentedManifest, float]] = OrderedDict()
+        self._weights: dict[Any, int] = {}
         self._lock = threading.Lock()
+
+    @property
+    def used(self) -> int:
+        return sum(self._weights.values())
 
     def get(self, key: Any, stamp: Any) -> AugmentedManifest | None:
         with self._lock:
@@ -63,12 +72,18 @@ class _Lru:
             self._items.move_to_end(key)
             return hit[1]
 
-    def put(self, key: Any, stamp: Any, value: AugmentedManifest) -> None:
+    def put(self, key: Any, stamp: Any, value: AugmentedManifest, file_bytes: int = 0) -> None:
+        weight = max(1, int(file_bytes)) * PARSED_PER_FILE_BYTE
         with self._lock:
+            self._items.pop(key, None)
+            self._weights.pop(key, None)
+            if weight > self.budget:
+                return  # kept by the caller only while it uses it
             self._items[key] = (stamp, value, time.monotonic())
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._weights[key] = weight
+            while self.used > self.budget:
+                old, _ = self._items.popitem(last=False)
+                self._weights.pop(old, None)
 
     def recent(self, key: Any, max_age: float) -> AugmentedManifest | None:
         """The cached value if it was stored less than ``max_age`` seconds ago, whatever its stamp."""
@@ -82,21 +97,22 @@ class _Lru:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._weights.clear()
 
 
-_CACHE = _Lru(CACHE_SIZE)
+_CACHE = _Lru(CACHE_BYTES)
 
 
 def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _cached(key: Any, stamp: Any, load: Callable[[], AugmentedManifest]) -> AugmentedManifest:
+def _cached(key: Any, stamp: Any, load: Callable[[], AugmentedManifest], file_bytes: int) -> AugmentedManifest:
     hit = _CACHE.get(key, stamp)
     if hit is not None:
         return hit
     manifest = load()
-    _CACHE.put(key, stamp, manifest)
+    _CACHE.put(key, stamp, manifest, file_bytes)
     return manifest
 
 
@@ -117,22 +133,24 @@ def open_manifest(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) ->
         if recent is not None:
             return recent
         stamp: Any = storage.size(norm)
+        size = int(stamp)
     else:
         try:
             st = os.stat(norm)
         except FileNotFoundError:
             raise ObjectNotFound(f"{norm} does not exist", norm) from None
         stamp = (st.st_size, st.st_mtime_ns)
+        size = st.st_size
     if refresh:
         stamp = (stamp, time.monotonic())
-    return _cached(("uri", norm), stamp, lambda: read_augmented(storage, norm))
+    return _cached(("uri", norm), stamp, lambda: read_augmented(storage, norm), size)
 
 
 def open_upload(actor: Actor, name: str, data: bytes) -> AugmentedManifest:
     """Parse an uploaded manifest (kept in the cache by its SHA-256) for ``actor`` (admin or auditor)."""
     require_reader(actor, action="open manifests")
     digest = hashlib.sha256(data).hexdigest()
-    return _cached(("upload", digest), 0, lambda: parse_augmented(data, where=f"upload:{name}"))
+    return _cached(("upload", digest), 0, lambda: parse_augmented(data, where=f"upload:{name}"), len(data))
 
 
 def list_job_outputs(ctx: Any, actor: Actor) -> list[JobOutput]:

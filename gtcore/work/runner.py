@@ -1,7 +1,10 @@
 """Claim due work items and run their handlers: ``run`` (a worker's loop), ``run_until_idle`` (tests, benches).
 
 Claiming: one item at a time, the oldest due first: ``pending`` with ``run_after <= now``, or ``running`` whose
-lease ran out (its worker died: SIGKILL, power loss). On PostgreSQL the claim is one ``UPDATE ... WHERE id =
+lease ran out (its worker died: SIGKILL, power loss); never while another item of the same (kind, job_id, key)
+runs, so one identity's work runs at one place at a time whatever the number of workers (a pending twin enqueued
+meanwhile waits for it; a job's work that may run in parallel is split by key, e.g. worker-response files by
+object range). On PostgreSQL the claim is one ``UPDATE ... WHERE id =
 (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)``, so concurrent workers skip each other's rows; on SQLite it runs
 inside ``BEGIN IMMEDIATE`` (writers are serialized). Either way two workers never hold the same item: the claim
 sets ``status='running'``, ``worker`` and ``lease_until`` atomically, and every later update of the item is
@@ -56,6 +59,12 @@ def _due(now: float, kinds: Iterable[str] | None, shifted_before: float | None =
         real = dbm.now()
         pending = and_(pending, or_(W.c.created_at < shifted_before, W.c.run_after <= real))
     cond = or_(pending, and_(W.c.status == work.RUNNING, W.c.lease_until < now))
+    twin = W.alias("twin")  # one item of an identity runs at a time: a pending twin waits for the running one
+    running_twin = select(twin.c.id).where(
+        twin.c.status == work.RUNNING, twin.c.kind == W.c.kind, twin.c.job_id.is_not_distinct_from(W.c.job_id),
+        twin.c.key == W.c.key, twin.c.id != W.c.id,
+    )  # fmt: skip
+    cond = and_(cond, ~running_twin.exists())
     if kinds is not None:
         cond = and_(cond, W.c.kind.in_(list(kinds)))
     return cond
@@ -155,7 +164,8 @@ def execute(ctx: Context, row: Any, worker: str) -> str:
         return _finish_error(ctx, row, worker, spec, msg)
     import json
 
-    item = WorkItem(row.id, row.kind, row.job_id, row.key, json.loads(row.payload_json or "{}"), int(row.attempts))
+    payload = json.loads(row.payload_json or "{}")
+    item = WorkItem(row.id, row.kind, row.job_id, row.key, payload, int(row.attempts), float(row.run_after))
     stop = threading.Event()
     period = max(0.2, spec.lease_seconds / 3.0)
 

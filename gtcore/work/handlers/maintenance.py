@@ -1,7 +1,7 @@
 """Maintenance sweeps, run by the workers every ``SWEEP_SECONDS`` (``maintenance.sweep`` re-enqueues itself
 first, so a failing sweep never stops the next one): expired leases back to the pool, objects past the job's
 TaskAvailabilityLifetimeInSeconds failed, jobs past 30 days failed, jobs left Stopping finished again,
-worker-response files the store refused earlier written, and done work items older than an hour deleted."""
+worker-response files the store refused earlier made due again, and done work items older than an hour deleted."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from gtcore.core import db as dbm
 from gtcore.core import work
 from gtcore.core.access import Actor
 from gtcore.jobs import api as jobs
-from gtcore.jobs import finishing
+from gtcore.jobs import due, finishing
+from gtcore.output import worker_responses
 from gtcore.queue import api as queue
 from gtcore.queue import lifetime
 from gtcore.work import runner
@@ -33,6 +34,17 @@ def purge_done(ctx: Context, now: float | None = None) -> int:
         return int(conn.execute(stmt).rowcount or 0)
 
 
+def _responses_due(ctx: Context) -> int:
+    """Jobs with worker-response files still due (the store refused them earlier): their files' items due again
+    (written by the responses items, never here: each file by one worker); returns how many jobs."""
+    jobs_due = worker_responses.jobs_with_due_responses(ctx)
+    if jobs_due:
+        with ctx.db.write() as conn:
+            for job_id in jobs_due:
+                work.enqueue_keys(conn, due.RESPONSES, job_id, [""])
+    return len(jobs_due)
+
+
 def sweep(ctx: Context, now: float | None = None) -> dict[str, Any]:
     """One round of every sweep; returns what each did (``gtcore maintenance`` prints it)."""
     return {
@@ -40,7 +52,7 @@ def sweep(ctx: Context, now: float | None = None) -> dict[str, Any]:
         "ExpiredLeases": queue.expire_leases(ctx, now=now),
         "ObjectsFailedLifetime": lifetime.expire_lifetimes(ctx, now=now),
         "StoppingJobsRetried": finishing.retry_stopping_jobs(ctx),
-        "WorkerResponsesWritten": queue.flush_worker_responses(ctx),
+        "WorkerResponsesDue": _responses_due(ctx),
         "WorkItemsPurged": purge_done(ctx, now),
     }
 
