@@ -20,10 +20,11 @@ from streamlit.errors import StreamlitAPIException
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
+from gtcore.core.tasktypes import DEFAULT_TEXTS
 from gtcore.jobform import data
 from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS
 from gtcore.jobform.create import form_from_job
-from gtcore.jobform.model import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobform.model import ExampleImage, JobForm, default_output
 from gtcore.jobs import api as jobs
 from gtcore.ui.resources import get_context
 
@@ -150,6 +151,12 @@ def apply_form(form: JobForm, source_status: str = "") -> None:
             "task_type": form.task_type,
             "status": source_status,
             "base": form.base_request,
+            "texts": {  # written for the source job's type: they follow another type (``follow_type``)
+                "cj_title": form.title,
+                "cj_description": form.description,
+                "cj_full": form.full_instructions,
+                EXAMPLES: [dict(e) for e in state[EXAMPLES]],
+            },
         }
         state["cj_chain_same"] = bool(form.label_attribute) and form.label_attribute == form.source_attribute
 
@@ -240,6 +247,7 @@ def do_sample() -> None:
     if not ss().get(LABELS):
         ss()["cj_task_type"] = "BoundingBox"
         ss()[LABELS] = list(sample.labels)
+        on_type_change()
     if not ss().get("cj_name"):
         ss()["cj_name"] = "sample-faces"
     do_setup()
@@ -257,6 +265,12 @@ def do_sample_digits() -> None:
     ss()["cj_folder"] = str(sample.folder)
     ss()["cj_task_type"] = "ImageClassification"
     ss()[LABELS] = list(sample.labels)
+    on_type_change()
+    title, description, _ = DEFAULT_TEXTS["ImageClassification"]
+    if ss().get("cj_title") == title:
+        ss()["cj_title"] = data.DIGITS_TITLE
+    if ss().get("cj_description") == description:
+        ss()["cj_description"] = data.DIGITS_DESCRIPTION
     if not ss().get("cj_name"):
         ss()["cj_name"] = "sample-digits"
     do_setup()
@@ -275,17 +289,30 @@ def data_problems() -> ManifestError | None:
 
 
 def on_type_change() -> None:
-    """Replace the title, description and time limit when they still hold the previous type's defaults."""
-    new = ss().get("cj_task_type", "BoundingBox")
-    old_defaults = {v[0] for v in DEFAULT_TEXTS.values()}, {v[1] for v in DEFAULT_TEXTS.values()}
+    """The task type radio: the texts and the labels follow the new type."""
+    new = str(ss().get("cj_task_type", "BoundingBox"))
+    follow_type(new)
+    _verification_labels(tasktypes.get(new).verifies)
+
+
+def follow_type(new: str) -> None:
+    """Title, description, full instructions, good/bad examples and time limit follow the task type ``new``
+    unless the team lead wrote their own: a value that is blank, some type's default, or what the Clone/Chain
+    prefill brought (written for the source job's type) becomes ``new``'s default (no full instructions, no
+    examples); back on the source job's type, the prefill's values return."""
+    state = ss()
+    prefill: dict[str, Any] = origin().get("texts") or {}
+    back = bool(prefill) and new == origin().get("task_type")
     title, description, seconds = DEFAULT_TEXTS.get(new, DEFAULT_TEXTS["BoundingBox"])
-    if ss().get("cj_title", "") in old_defaults[0] | {""}:
-        ss()["cj_title"] = title
-    if ss().get("cj_description", "") in old_defaults[1] | {""}:
-        ss()["cj_description"] = description
-    if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
-        ss()["cj_time_min"] = seconds // MINUTE
-    _verification_labels(tasktypes.get(str(new)).verifies)
+    defaults = {"cj_title": title, "cj_description": description, "cj_full": ""}
+    for key, slot in (("cj_title", 0), ("cj_description", 1), ("cj_full", None)):
+        known = {"", prefill.get(key, "")} | ({v[slot] for v in DEFAULT_TEXTS.values()} if slot is not None else set())
+        if state.get(key, "") in known:
+            state[key] = prefill[key] if back else defaults[key]
+    if state.get(EXAMPLES, []) in ([], prefill.get(EXAMPLES, [])):
+        state[EXAMPLES] = [dict(e) for e in prefill.get(EXAMPLES, [])] if back else []
+    if state.get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
+        state["cj_time_min"] = seconds // MINUTE
 
 
 VERIFY_LABELS = ["Correct", "Incorrect"]  # the team lead's verification labels until changed
@@ -305,6 +332,12 @@ def on_verify_change() -> None:
     if ss().get("cj_verify"):
         ss()["cj_adjust"] = False
     _verification_labels(bool(ss().get("cj_verify")))
+    follow_type(current_task_type())
+
+
+def on_adjust_change() -> None:
+    """The chain's "adjustment job" box: the texts follow the adjustment type (and back)."""
+    follow_type(current_task_type())
 
 
 # --------------------------------------------------------------------------- the form

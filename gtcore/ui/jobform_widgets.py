@@ -133,6 +133,7 @@ def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
     adjust = len(targets) > 1 and st.checkbox(
         f"Adjustment job (workers adjust the {what} of the previous job)",
         key="cj_adjust",
+        on_change=fs.on_adjust_change,
         disabled=bool(fs.ss().get("cj_verify")),
         help="Creates an adjustment job; it needs a new label attribute.",
     )

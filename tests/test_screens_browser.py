@@ -1,0 +1,166 @@
+"""Issue 26 in Debian chromium: the team lead's and the annotator's screens as a new user meets them.
+
+The real app.py under ``streamlit run``; the worlds are made through gtcore (tests.fixtures.labeling), what
+the browser did is checked through gtcore and on screenshots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gtcore.core.tasktypes import DEFAULT_TEXTS
+from gtcore.jobform.data import DIGITS_DESCRIPTION
+from gtcore.jobs import api as jobs
+from gtcore.queue import api as queue
+from tests.browser import exception_text, new_page, wait_for_idle, wait_until
+from tests.fixtures.core import run_work
+from tests.fixtures.labeling import APP, LabelWorld, sign_in, start_job, task_caption
+from tests.fixtures.people import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+BOX_INSTRUCTIONS = "Draw one tight box around every animal; pick the label first."
+
+
+def _see(page: Any, text: str, timeout: float = 60.0) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout * 1000)
+
+
+def _click(page: Any, name: str) -> None:
+    page.get_by_role("button", name=name, exact=True).first.click()
+    wait_for_idle(page)
+
+
+def _nav(page: Any, name: str) -> None:
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=name).click()
+    wait_for_idle(page)
+
+
+def _value(page: Any, label: str) -> str:
+    return str(page.get_by_label(label, exact=True).input_value())
+
+
+def _finished_box_job(world: LabelWorld, declined: int | None = None) -> Any:
+    """A Completed box job over three images with box instructions and a good example; ``declined`` is
+    the object its only worker declined."""
+    example = world.image("good-example", (320, 240))
+    images = [world.image(f"animal{i}", (640, 480), rects=((100, 100, 200, 150),)) for i in range(3)]
+    instructions = {
+        "Short": BOX_INSTRUCTIONS,
+        "Full": "# Boxes\nTouch the fur.",
+        "Examples": [{"Kind": "good", "ImageUri": str(example), "Caption": "a tight box"}],
+    }
+    job = world.box_job(
+        "animals", images, extra_human={"Instructions": instructions, "TaskDescription": BOX_INSTRUCTIONS}
+    )
+    boxer = world.worker("boxer@example.test")
+    box = {"height": 150, "label": "cat", "left": 100, "top": 100, "width": 200}
+    answer = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 480, "width": 640}}}
+    while (task := queue.claim_next(world.ctx, boxer, job.job_id)) is not None:
+        if task.object_idx == declined:
+            queue.decline(world.ctx, boxer, task.assignment_id, "too dark")
+        else:
+            queue.submit(world.ctx, boxer, task.assignment_id, answer)
+    run_work(world.ctx)
+    assert jobs.job_summary(world.ctx, world.admin, job.name).status == "Completed"
+    return job
+
+
+def _sign_in_lead(page: Any, url: str, world: LabelWorld) -> None:
+    sign_in(page, url, world.admin.email, PASSWORD)
+    page.locator('[data-testid="stSidebarNavLink"]', has_text="Create job").wait_for(timeout=60_000)
+
+
+# --------------------------------------------------------------------------- item 1: instructions follow the type
+
+
+def test_load_digits_writes_classification_instructions(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    _sign_in_lead(page, url, world)
+    _nav(page, "Create job")
+    _see(page, "Create labeling job")
+    assert _value(page, "Task description") == DEFAULT_TEXTS["BoundingBox"][1]
+    _click(page, "Load digits for automated labeling")
+    _see(page, "handwritten digits in", timeout=180)
+    wait_for_idle(page)
+    description = _value(page, "Task description")
+    assert description == DIGITS_DESCRIPTION, f"the box instructions stayed: {description!r}"
+    assert "box" not in _value(page, "Task title").lower()
+    assert exception_text(page) is None
+    page.context.close()
+
+
+def test_chained_verification_gets_verification_instructions_without_the_box_examples(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    source = _finished_box_job(world)
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    _sign_in_lead(page, url, world)
+    _nav(page, "Jobs")
+    _see(page, "Labeling jobs")
+    _click(page, "Chain")
+    _see(page, f"Chaining from {source.name}")
+    wait_until(lambda: _value(page, "Task description") == BOX_INSTRUCTIONS, what="the chained box instructions")
+    _see(page, "Good example: a tight box")
+    page.get_by_text("Verification job (workers judge", exact=False).click()
+    wait_for_idle(page)
+    title, description, _ = DEFAULT_TEXTS["VerificationBoundingBox"]
+    wait_until(lambda: _value(page, "Task description") == description, what="the verification instructions")
+    assert _value(page, "Task title") == title
+    assert _value(page, "Full instructions (Markdown)") == ""
+    assert page.get_by_text("Good example: a tight box").count() == 0  # the box examples stayed behind
+    page.get_by_text("Verification job (workers judge", exact=False).click()  # unticked: the job's own texts return
+    wait_for_idle(page)
+    wait_until(lambda: _value(page, "Task description") == BOX_INSTRUCTIONS, what="the box instructions back")
+    _see(page, "Good example: a tight box")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.context.close()
+
+
+# --------------------------------------------------------------------------- item 2: verification of labeled objects
+
+
+def test_verification_worker_never_meets_the_declined_object(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    source = _finished_box_job(world, declined=1)
+    labels = world.jobs.write_labels("verify", ["Correct", "Incorrect"])
+    check = jobs.chain_labeling_job(
+        world.ctx,
+        world.admin,
+        source.name,
+        "animals-checked",
+        task_type="VerificationBoundingBox",
+        overrides={"LabelCategoryConfigS3Uri": str(labels), "HumanTaskConfig": {"TaskTitle": "Check the animals"}},
+    )
+    world.worker("judge@example.test")
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "judge@example.test", PASSWORD)
+    start_job(page, "Check the animals")
+    seen = []
+    for _ in range(3):
+        wait_until(lambda: page.get_by_text("Are these labels right?").count() or page.get_by_text("All done").count())
+        if page.get_by_text("All done").count():
+            break
+        caption = task_caption(page)
+        seen.append(caption)
+        assert page.get_by_text("no earlier label to verify").count() == 0, caption
+        page.get_by_text("Correct", exact=True).first.click()
+        wait_for_idle(page)
+        page.get_by_role("button", name="Submit").first.click()
+        wait_until(lambda c=caption: page.get_by_text("All done").count() or task_caption(page) != c, what="next")
+        wait_for_idle(page)
+    assert len(seen) == 2, seen
+    assert all(" of 2 " in c or " of 3 " in c for c in seen)
+    assert jobs.job_summary(world.ctx, world.admin, check.name).already_labeled == 1
+    page.context.close()
