@@ -14,9 +14,9 @@ from gtcore.core.tasktypes import DEFAULT_TEXTS
 from gtcore.jobform.data import DIGITS_DESCRIPTION
 from gtcore.jobs import api as jobs
 from gtcore.queue import api as queue
-from tests.browser import exception_text, new_page, wait_for_idle, wait_until
+from tests.browser import Box, canvas_box, exception_text, new_page, screenshot, wait_for_idle, wait_until
 from tests.fixtures.core import run_work
-from tests.fixtures.labeling import APP, LabelWorld, sign_in, start_job, task_caption
+from tests.fixtures.labeling import APP, LabelWorld, sign_in, start_job, task_caption, wait_task
 from tests.fixtures.people import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -163,4 +163,115 @@ def test_verification_worker_never_meets_the_declined_object(
     assert len(seen) == 2, seen
     assert all(" of 2 " in c or " of 3 " in c for c in seen)
     assert jobs.job_summary(world.ctx, world.admin, check.name).already_labeled == 1
+    page.context.close()
+
+
+# --------------------------------------------------------------------------- item 3 and 9: the whole image in view
+
+
+def _in_view(page: Any, box: Any, what: str) -> None:
+    vw, vh = page.viewport_size["width"], page.viewport_size["height"]
+    assert box.y >= 0 and box.y + box.height <= vh + 1, f"{what} is not inside the window's height {vh}: {box}"
+    assert box.x >= 0 and box.x + box.width <= vw + 1, f"{what} is not inside the window's width {vw}: {box}"
+
+
+def _rect(page: Any, locator: Any) -> Box:
+    bb = locator.bounding_box()
+    assert bb is not None
+    return Box(bb["x"], bb["y"], bb["width"], bb["height"])
+
+
+def test_a_portrait_photo_fits_the_window_at_fit_with_submit_in_view(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    images = [world.image(f"portrait{i}", (2448, 3264), rects=((400, 400, 800, 1200),)) for i in range(2)]
+    job = world.box_job("portraits", images)
+    world.worker("ann@example.test")
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser, width=1280, height=1200)
+    sign_in(page, url, "ann@example.test", PASSWORD)
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    for width, height in ((1280, 1200), (1280, 820), (1500, 1000)):
+        page.set_viewport_size({"width": width, "height": height})
+
+        def fits() -> bool:
+            cb = canvas_box(page)
+            bottom = cb.y + cb.height  # a portrait photo at Fit takes the height left below the canvas's top
+            return height - 60 <= bottom <= height + 1 and abs(cb.width / cb.height - 2448 / 3264) < 0.01
+
+        wait_until(fits, timeout=60, what=f"the canvas inside a {width}x{height} window")
+        wait_task(page, boxes=0)
+        wait_for_idle(page)
+        cb = canvas_box(page)
+        _in_view(page, cb, "the canvas")
+        assert cb.height >= 0.25 * height, f"the canvas got too small: {cb}"
+        _in_view(page, _rect(page, page.get_by_role("button", name="Submit").first), "Submit")
+        # the canvas's floating toolbar (shown on hover) keeps off the zoom bar and the overview
+        page.mouse.move(cb.x + cb.width / 2, cb.y + cb.height / 2)
+        toolbar = page.locator(".dc-toolbar-card").first
+        wait_until(lambda: toolbar.is_visible(), what="the canvas toolbar")
+        tb = _rect(page, toolbar)
+        for name, loc in (
+            ("the overview", page.locator(".gt-ov").first),
+            ("Zoom in", page.get_by_role("button", name="Z")),
+        ):
+            other = _rect(page, loc.first)
+            apart = tb.y >= other.y + other.height or other.y >= tb.y + tb.height
+            apart = apart or tb.x >= other.x + other.width or other.x >= tb.x + tb.width
+            assert apart, f"the canvas toolbar {tb} overlaps {name} {other}"
+    screenshot(page, world.root / "portrait.png")
+    page.context.close()
+
+
+# --------------------------------------------------------------------------- item 7: messages where they belong
+
+
+def test_a_just_invited_worker_is_listed_at_once(label_world: LabelWorld, streamlit_app: Any, browser: Any) -> None:
+    world = label_world
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    _sign_in_lead(page, url, world)
+    _nav(page, "Workforce")
+    page.get_by_role("heading", name="Workforce").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Invite").click()
+    wait_for_idle(page)
+    page.get_by_label("E-mail addresses (up to 50; commas, spaces or one per line)").fill("zed@example.test")
+    page.get_by_role("button", name="Send invitations").click()
+    wait_for_idle(page)
+    page.get_by_text("give this temporary password to the worker now").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Workers").click()  # no other run in between: the list is the one just drawn
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for(timeout=30_000)
+    wait_until(lambda: "zed@example.test" in _grid_text(page, table), timeout=10, what="zed in the Workers table")
+    page.context.close()
+
+
+def _grid_text(page: Any, table: Any) -> str:
+    """The Workers table's cells (a canvas grid: its text is in the grid's accessibility table)."""
+    return str(table.inner_text()) + " ".join(table.locator('[role="gridcell"]').all_inner_texts())
+
+
+def test_a_missing_folder_is_said_in_full_next_to_the_data_setup_button(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    missing = world.root / "no-such-folder"
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    _sign_in_lead(page, url, world)
+    _nav(page, "Create job")
+    _see(page, "Create labeling job")
+    box = page.get_by_label("Images folder or S3 prefix", exact=True)
+    box.fill(str(missing))
+    box.press("Enter")
+    wait_for_idle(page)
+    _click(page, "Complete data setup")
+    message = page.get_by_text(f"the folder {missing} does not exist").first
+    message.wait_for(timeout=30_000)
+    button = _rect(page, page.get_by_role("button", name="Complete data setup").first)
+    said = _rect(page, message)
+    assert 0 <= said.y - (button.y + button.height) <= 250, f"the message {said} is far from the button {button}"
+    assert said.x + said.width <= page.viewport_size["width"], "the message is cut off sideways"
+    assert str(missing) in message.inner_text()  # in full
     page.context.close()

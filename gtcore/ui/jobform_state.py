@@ -30,7 +30,7 @@ from gtcore.ui.resources import get_context
 
 PREFILL = "create_job_prefill"
 JOBS_SELECTED = "jobs_selected"
-FLASH_ERROR, FLASH_INFO = "cj_flash_error", "cj_flash_info"
+FLASH_ERROR, FLASH_INFO, DATA_ERROR = "cj_flash_error", "cj_flash_info", "cj_data_error"
 LABELS, EXAMPLES, DATA, ORIGIN, CREATED = "cj_labels", "cj_examples", "cj_data", "cj_origin", "cj_created"
 OUTPUT_DEFAULT, KEPT = "cj_output_default", "cj_kept"  # KEPT: the form's values, across pages
 MINUTE, HOUR = 60, 3600
@@ -110,6 +110,11 @@ def reset() -> None:
 
 def fail(exc: GTError) -> None:
     ss()[FLASH_ERROR] = exc
+
+
+def fail_data(exc: GTError) -> None:
+    """An input-data action failed: the message goes under the input-data buttons (``DATA_ERROR``), in full."""
+    ss()[DATA_ERROR] = exc
 
 
 def note(text: str) -> None:
@@ -209,7 +214,7 @@ def do_setup() -> None:
         setup = data.run_data_setup(get_context(), signed_in(), ss().get("cj_folder", ""))
     except GTError as exc:
         ss().pop(DATA, None)
-        return fail(exc)
+        return fail_data(exc)
     _store_data(setup.manifest_uri, setup.count, setup.first_lines, [], "data setup")
 
 
@@ -218,7 +223,7 @@ def check_manifest(uri: str | None = None, source: str = "manifest") -> None:
         check = data.check_manifest(get_context(), signed_in(), uri if uri is not None else ss().get("cj_manifest_uri"))
     except GTError as exc:
         ss().pop(DATA, None)
-        return fail(exc)
+        return fail_data(exc)
     _store_data(check.uri, check.count, check.first_lines, check.problems, source)
 
 
@@ -231,7 +236,7 @@ def do_upload_manifest() -> None:
             get_context(), signed_in(), ss().get("cj_name", ""), upload.name, upload.getvalue()
         )
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     _store_data(check.uri, check.count, check.first_lines, check.problems, f"upload {upload.name}")
 
 
@@ -241,7 +246,7 @@ def do_sample() -> None:
     try:
         sample = data.load_sample_data(ctx, signed_in())
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     ss()["cj_input_kind"] = "folder"
     ss()["cj_folder"] = str(sample.folder)
     if not ss().get(LABELS):
@@ -260,7 +265,7 @@ def do_sample_digits() -> None:
     try:
         sample = data.load_sample_digits(ctx, signed_in())
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     ss()["cj_input_kind"] = "folder"
     ss()["cj_folder"] = str(sample.folder)
     ss()["cj_task_type"] = "ImageClassification"

@@ -212,6 +212,9 @@ def input_ui(o: dict[str, Any]) -> None:
                 help="Stored in the data home under uploads/<job name>/, then checked.",
             )
             st.button("Use this file", key="cj_use_upload", on_click=fs.do_upload_manifest, icon=":material/upload:")
+    failed = fs.ss().pop(fs.DATA_ERROR, None)
+    if failed is not None:  # next to the button that caused it, in full
+        show_error(failed)
     found = fs.ss().get(fs.DATA)
     if not found:
         st.caption("No input data chosen yet.")
