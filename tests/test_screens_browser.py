@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from gtcore.core.tasktypes import DEFAULT_TEXTS
 from gtcore.jobform.data import DIGITS_DESCRIPTION
@@ -274,4 +275,80 @@ def test_a_missing_folder_is_said_in_full_next_to_the_data_setup_button(
     assert 0 <= said.y - (button.y + button.height) <= 250, f"the message {said} is far from the button {button}"
     assert said.x + said.width <= page.viewport_size["width"], "the message is cut off sideways"
     assert str(missing) in message.inner_text()  # in full
+    page.context.close()
+
+
+# --------------------------------------------------------------------------- item 9: small things
+
+
+def test_a_64_px_digit_is_shown_enlarged_with_crisp_pixels(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    digits = []
+    for i in range(2):
+        img = Image.new("RGB", (64, 64), (255, 255, 255))
+        img.paste((0, 0, 0), (0, 0, 32, 64))  # the left half black: a sharp edge in the middle
+        path = world.root / "digits" / f"digit-{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path)
+        digits.append(path)
+    job = world.jobs.create(
+        name="digits", lines=[{"source-ref": str(p)} for p in digits], task_type="ImageClassification",
+        labels=[str(d) for d in range(10)],
+    )  # fmt: skip
+    world.worker("ann@example.test")
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "ann@example.test", PASSWORD)
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    shown = page.locator('[data-testid="stImage"] img').first
+    shown.wait_for(timeout=30_000)
+    wait_for_idle(page)
+    box = _rect(page, shown)
+    assert box.width >= 256 and box.height >= 256, f"the digit is shown at {box.width}x{box.height} px"
+    grey = screenshot(page, clip=box).convert("L")
+    row = [grey.getpixel((x, round(box.height / 2))) for x in range(round(box.width))]
+    between = [v for v in row if 40 < v < 215]  # pixels neither black nor white: blur across the edge
+    assert len(between) <= 2, f"the edge is blurred over {len(between)} px (not nearest-neighbour)"
+    page.context.close()
+
+
+def test_the_mask_tool_starts_as_the_brush_on_every_task(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    images = [world.image(f"board{i}", (640, 480), rects=((100, 100, 200, 150),)) for i in range(2)]
+    job = world.jobs.create(
+        name="boards", lines=[{"source-ref": str(p)} for p in images], task_type="SemanticSegmentation",
+        label_attribute="boards-ref", labels=["IC", "resistor"],
+    )  # fmt: skip
+    world.worker("ann@example.test")
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "ann@example.test", PASSWORD)
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    canvas_box(page)
+    wait_for_idle(page)
+
+    def chosen() -> str:
+        active = page.get_by_role("radiogroup", name="Tool").locator('[aria-checked="true"]')
+        return str(active.first.inner_text()).strip() if active.count() else ""
+
+    assert chosen().endswith("Brush")
+    page.get_by_text("Eraser", exact=True).click()
+    wait_for_idle(page)
+    wait_until(lambda: chosen().endswith("Eraser"), what="the eraser chosen")
+    cb = canvas_box(page)  # something painted, so Submit has a mask
+    page.mouse.move(cb.x + 40, cb.y + 40)
+    page.mouse.down()
+    page.mouse.move(cb.x + 120, cb.y + 40, steps=8)
+    page.mouse.up()
+    wait_for_idle(page)
+    page.get_by_role("button", name="Submit").first.click()
+    page.get_by_text("Submitted: object 1 of 2").first.wait_for(timeout=30_000)
+    wait_until(lambda: task_caption(page).startswith("Object 2 "), what="the next task")
+    canvas_box(page)
+    wait_for_idle(page)
+    assert chosen().endswith("Brush"), f"the next task opened with {chosen()!r}"
     page.context.close()

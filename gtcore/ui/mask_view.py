@@ -86,7 +86,8 @@ def segmentation_ui(
     st.image(legend_image(legend, width=220, row=18), caption="Paint colours")
     tool_col, size_col = st.columns([2, 3])
     with tool_col:
-        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=f"{key_prefix}::tool") or "Brush"
+        tool_key = f"{key_prefix}::tool::{task.assignment_id}::{task.object_idx}"  # each task starts with the brush
+        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=tool_key) or "Brush"
     with size_col:
         brush = st.slider("Brush size (screen pixels)", 2, 80, BRUSH_DEFAULT, key=f"{key_prefix}::brush")
     if img.scale and img.scale < 1:
