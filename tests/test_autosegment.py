@@ -10,7 +10,6 @@ from gtcore.core.errors import ValidationError
 from gtcore.images.autosegment import extreme_points, extreme_points_mask, iou
 
 
-
 def _scene(size: tuple[int, int] = (400, 300)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A red disc and a blue triangle on a noisy grey gradient; returns (rgb, disc truth, triangle truth)."""
     w, h = size
