@@ -85,7 +85,7 @@ def extreme_points_mask(
     mask[seeds > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(small[:, :, ::-1])
-    cv2.grabCut(bgr, mask, None, bgd, fgd, max(1, iterations // 2), cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(bgr, mask, (0, 0, 0, 0), bgd, fgd, max(1, iterations // 2), cv2.GC_INIT_WITH_MASK)
     first = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     strokes = np.zeros((sh, sw), np.uint8)
     for p in local:  # a stroke from a point to the centre, where the first pass kept it all as object
@@ -95,7 +95,7 @@ def extreme_points_mask(
         if first[on].mean() > 0.9:
             strokes |= line
     mask[strokes > 0] = cv2.GC_FGD
-    cv2.grabCut(bgr, mask, None, bgd, fgd, max(1, iterations - iterations // 2), cv2.GC_EVAL)
+    cv2.grabCut(bgr, mask, (0, 0, 0, 0), bgd, fgd, max(1, iterations - iterations // 2), cv2.GC_EVAL)
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     n, comp = cv2.connectedComponents(fg, connectivity=8)
     keep = {int(comp[y, x]) for x, y in np.argwhere(seeds.T > 0)} - {0}
