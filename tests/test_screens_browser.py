@@ -6,8 +6,10 @@ the browser did is checked through gtcore and on screenshots.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -351,4 +353,70 @@ def test_the_mask_tool_starts_as_the_brush_on_every_task(
     canvas_box(page)
     wait_for_idle(page)
     assert chosen().endswith("Brush"), f"the next task opened with {chosen()!r}"
+    page.context.close()
+
+
+# --------------------------------------------------------------------------- item 6: auto-segment
+
+
+def test_four_clicks_fill_the_object_and_the_brush_corrects_it(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    world = label_world
+    chip = (120, 100, 240, 160)  # left, top, width, height in original pixels: a dark chip on a grey board
+    image = world.image("board", (640, 480), rects=(chip,))
+    job = world.jobs.create(
+        name="chips", lines=[{"source-ref": str(image)}], task_type="SemanticSegmentation",
+        label_attribute="chips-ref", labels=["IC", "resistor"],
+    )  # fmt: skip
+    world.worker("ann@example.test")
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser)
+    sign_in(page, url, "ann@example.test", PASSWORD)
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    canvas_box(page)
+    wait_for_idle(page)
+    page.get_by_text("Auto-segment", exact=True).click()
+    wait_for_idle(page)
+    page.get_by_text("(0 of 4)").wait_for(timeout=30_000)
+    cb = canvas_box(page)
+    k = cb.width / 640
+    left, top, w, h = chip
+    for x, y in ((left, top + h / 2), (left + w / 2, top), (left + w - 1, top + h / 2), (left + w / 2, top + h - 1)):
+        page.mouse.click(round(cb.x + x * k), round(cb.y + y * k))
+        page.wait_for_timeout(300)
+    wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0, what="the filled mask")
+    wait_for_idle(page)
+    assert page.get_by_text("Not auto-segmented").count() == 0
+
+    def labelled() -> int:
+        caption = page.get_by_text("pixels of this image labelled").first.inner_text()
+        return int(caption.split(" of ")[0].replace(",", ""))
+
+    chip_px = labelled()
+    assert abs(chip_px - w * h) < 0.1 * w * h, chip_px  # the chip's pixels, not the whole box or nothing
+    page.get_by_text("Brush", exact=True).click()  # the brush adds to it (the auto mask is editable)
+    wait_for_idle(page)
+    cb = canvas_box(page)
+    page.mouse.move(round(cb.x + 500 * k), round(cb.y + 400 * k))
+    page.mouse.down()
+    page.mouse.move(round(cb.x + 560 * k), round(cb.y + 400 * k), steps=8)
+    page.mouse.up()
+    wait_until(lambda: labelled() > chip_px + 500, what="the brush stroke added to the auto mask")
+    wait_for_idle(page)
+    page.get_by_role("button", name="Submit").first.click()
+    page.get_by_text("Submitted: object 1 of 1").first.wait_for(timeout=30_000)
+    wait_until(
+        lambda: jobs.describe_labeling_job(world.ctx, world.admin, "chips")["LabelingJobStatus"] == "Completed",
+        what="the job completed",
+        timeout=60,
+    )
+    out = world.root / "output" / "chips" / "manifests" / "output" / "output.manifest"
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    mask = np.asarray(Image.open(line["chips-ref"]))
+    truth = np.zeros((480, 640), bool)
+    truth[top : top + h, left : left + w] = True
+    got = mask == 1
+    assert (got & truth).sum() / (got | truth).sum() > 0.9  # the chip, in the original's pixels
+    assert got[400, 520:540].all()  # the brush stroke is there too
     page.context.close()

@@ -15,8 +15,10 @@ is filled. Built on OpenCV's GrabCut (``opencv-python-headless``, imported here 
 - Of what GrabCut keeps, only the parts connected to a clicked point stay (a stray patch of similar colour
   elsewhere in the box is dropped).
 
-Pure numpy/OpenCV on arrays: no Streamlit, no storage. The screen (``gtcore.ui.mask_view``) merges the mask into
-the worker's mask in the current label's class, where brush and eraser can correct it.
+``extreme_points_mask`` is pure numpy/OpenCV on arrays. ``task_object_mask`` is the screen's entry: the task's
+image (read as the worker may, decoded at most ``DECODE_SIDE`` on its longest side: GrabCut works smaller anyway)
+and the mask at the original's size. The screen (``gtcore.ui.mask_view``) merges it into the worker's mask in the
+current label's class, where brush and eraser can correct it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gtcore.core.errors import Problem, ValidationError
+from gtcore.context import Context
+from gtcore.core.access import Actor
+from gtcore.core.errors import ImageError, Problem, ValidationError
+from gtcore.images import decoding
+from gtcore.images.task_images import MAX_SOURCE_BYTES, TaskLike, check_view
 
 WORK_SIDE = 400  # GrabCut's working size (longest side of the crop, pixels)
 ITERATIONS = 5
 MIN_BOX = 3  # pixels: points closer than this on either axis are not an object
+DECODE_SIDE = 2048
 
 
 def _check(points: Sequence[tuple[float, float]], size: tuple[int, int]) -> np.ndarray:
@@ -79,9 +86,10 @@ def extreme_points_mask(
     mask[max(0, ly0 - margin) : ly1 + margin + 1, max(0, lx0 - margin) : lx1 + margin + 1] = cv2.GC_PR_FGD
     centre = local.mean(axis=0)
     seeds = np.zeros((sh, sw), np.uint8)
-    for p in local:
-        inward = p + (centre - p) / max(1.0, float(np.hypot(*(centre - p)))) * 2.0
-        cv2.circle(seeds, (round(inward[0]), round(inward[1])), max(1, round(margin / 2)), 1, -1)
+    radius = max(1, round(margin / 2))
+    for p in local:  # the disc lies just inside the edge the point is on
+        inward = p + (centre - p) / max(1.0, float(np.hypot(*(centre - p)))) * (radius + 1.5)
+        cv2.circle(seeds, (round(inward[0]), round(inward[1])), radius, 1, -1)
     mask[seeds > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(small[:, :, ::-1])
@@ -121,3 +129,26 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two boolean masks (1.0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def task_object_mask(ctx: Context, actor: Actor, task: TaskLike, points: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The object's mask (H x W bool, the original's size) from four extreme points in original pixels.
+
+    Raises:
+        PermissionDenied: a worker who does not hold the task. StorageError, ImageError: the image cannot be read.
+        ValidationError: bad points (``extreme_points_mask``).
+    """
+    from PIL import Image
+
+    check_view(ctx, actor, task)
+    if not task.source_ref:
+        raise ImageError("this dataset object has no source-ref: there is no image to segment")
+    data = ctx.storage.read_bytes(task.source_ref, max_bytes=MAX_SOURCE_BYTES)
+    decoded = decoding.decode(data, max_side=DECODE_SIDE, uri=task.source_ref)
+    ow, oh = decoded.orig_size
+    _check(points, (ow, oh))
+    k = decoded.scale
+    mask = extreme_points_mask(np.asarray(decoded.image), [(x * k, y * k) for x, y in points])
+    if k == 1.0:
+        return mask
+    return np.asarray(Image.fromarray(mask).resize((ow, oh), Image.Resampling.NEAREST))
