@@ -17,6 +17,9 @@ Printed:
 - the same at Fit over ``--fit-tasks`` more tasks, and a bare rerun on the same page and machine: pressing a
   label key (a fragment rerun that changes a button) to the new button drawn, the least any keypress costs;
 - bytes to the browser per task (websocket frames + media over HTTP) against the view JPEG;
+- Submit -> next image on a single-label classification job over the same images in the same run
+  (``--classify-tasks``; the next image counts as shown when the page's image element holds it, loaded), and
+  the box figure at Fit as a ratio to it (the box page's cost over the plainest task page);
 - the load average before and after (the machine is shared).
 """
 
@@ -50,7 +53,16 @@ from tests.browser import (  # noqa: E402
     wait_for_idle,
     wait_until,
 )
-from tests.fixtures.labeling import APP, KEYDOWN_JS, LabelWorld, sign_in, start_job, wait_background, wait_task  # noqa: E402
+from tests.fixtures.labeling import (  # noqa: E402
+    APP,
+    KEYDOWN_JS,
+    LabelWorld,
+    sign_in,
+    start_job,
+    task_caption,
+    wait_background,
+    wait_task,
+)
 from tests.fixtures.people import PASSWORD  # noqa: E402
 
 # the script state the browser shows, with the page's clock, for splitting the Submit span
@@ -124,6 +136,7 @@ def main() -> None:
     ap.add_argument("--size", default="4000x3000", help="source image size, WxH (12 MP by default)")
     ap.add_argument("--zoom", default="2x", help="the zoom level to label at (a name on the zoom bar)")
     ap.add_argument("--dir", default="", help="work folder (default: a temporary one, removed afterwards)")
+    ap.add_argument("--classify-tasks", type=int, default=6, help="classification tasks timed (0: none)")
     ap.add_argument("--headful", action="store_true")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
@@ -147,6 +160,30 @@ def zoom_to(page: Any, level: str) -> None:
     raise RuntimeError(f"the zoom bar never showed {level}")
 
 
+IMAGE_JS = """(old) => {
+  const im = document.querySelector('[data-testid="stImage"] img');
+  return im && im.src !== old && im.complete && im.naturalWidth > 0 ? performance.now() : false;
+}"""
+
+
+def _classify(page: Any, job: Any, n: int) -> list[float]:
+    """Submit -> the next image shown on a classification job: pick "car", Ctrl+Enter, the next image loaded."""
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    out = []
+    for i in range(n):
+        wait_until(lambda: page.locator('[data-testid="stImage"] img').count() > 0, what="the image")
+        wait_for_idle(page, settle=0.2)
+        page.get_by_text("car", exact=True).first.click()
+        wait_for_idle(page, settle=0.2)
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")  # keys go to the page
+        old = page.locator('[data-testid="stImage"] img').first.get_attribute("src")
+        page.keyboard.press("Control+Enter")
+        shown = float(page.wait_for_function(IMAGE_JS, arg=old, polling="raf", timeout=60_000).json_value())
+        out.append(shown - float(page.evaluate("() => window.__gtKeyAt")))
+        wait_until(lambda i=i: task_caption(page).startswith(f"Object {i + 2} "), what="the next task")
+    return out
+
+
 def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
     n, n_fit = args.tasks, args.fit_tasks
     print(f"load average at start (1/5/15 min): {load()}; {os.cpu_count()} cores")
@@ -155,6 +192,11 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
     t = time.perf_counter()
     pixels = photo(size)
     images = [make_image(root / "images" / f"p{i:03d}.jpg", pixels, probe_color(i), i) for i in range(n + n_fit + 2)]
+    n_cls = args.classify_tasks
+    cls_job = world.jobs.create(
+        name="bench-classify", lines=[{"source-ref": str(p)} for p in images[: n_cls + 2]],
+        task_type="ImageClassification", labels=["car", "person"],
+    ) if n_cls else None  # fmt: skip
     print(
         f"{len(images)} source JPEGs of {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP), "
         f"{sum(p.stat().st_size for p in images) / len(images) / 1e6:.2f} MB each, made in "
@@ -209,6 +251,7 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
             received, _ = ws.since("task")
             media = sum(http.under("/media/", body_only=True).values()) - media_before
             rows.append((mode, painted - key_at, wall, parts, received, media))
+        classify = _classify(page, cls_job, n_cls) if cls_job is not None else []
         page.context.close()
 
     answers = world.responses(job.name)
@@ -228,6 +271,11 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
     print(f"  split (medians): keydown -> run starts {a:.0f} ms, the run {b:.0f} ms, run end -> painted {c:.0f} ms")
     if fit:
         print(stats("Submit -> next image at Fit", [r[1] for r in fit]))
+    if classify:
+        print(stats("Submit -> next image, single-label classification (same run)", classify))
+        if fit:
+            ratio = statistics.median(r[1] for r in fit) / statistics.median(classify)
+            print(f"  boxes at Fit / classification: {ratio:.2f}x (target: within 1.5x)")
     print(stats("bare baseline: a label key -> the rerun drawn (same page, same machine)", bare))
     spec = ViewSpec((int(cb.width), int(cb.height)), args.zoom)
     t = time.perf_counter()

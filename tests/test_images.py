@@ -82,14 +82,21 @@ def test_exif_orientation_is_applied_and_sizes_are_oriented() -> None:
     assert Image.open(io.BytesIO(jpeg)).size == (50, 100)
 
 
-def test_display_jpeg_reduces_large_images_and_never_enlarges() -> None:
+def test_display_jpeg_reduces_large_images_and_enlarges_only_small_ones_crisply() -> None:
     big = _encode(Image.new("RGB", (4000, 3000), (10, 200, 30)), "JPEG")
     jpeg, scale, orig = images.display_jpeg(big, 1000)
     out = Image.open(io.BytesIO(jpeg))
     assert (out.size, scale, orig, out.format) == ((1000, 750), 0.25, (4000, 3000), "JPEG")
     assert abs(out.getpixel((500, 300))[1] - 200) < 8
-    small = _encode(Image.new("RGB", (120, 80)), "PNG")
-    assert images.display_jpeg(small, 1000)[1:] == (1.0, (120, 80))
+    medium = _encode(Image.new("RGB", (400, 300)), "PNG")
+    assert images.display_jpeg(medium, 1000)[1:] == (1.0, (400, 300))
+    digit = Image.new("RGB", (64, 64), (255, 255, 255))
+    digit.paste((0, 0, 0), (0, 0, 32, 64))  # left half black: nearest neighbour keeps a sharp edge
+    jpeg, scale, orig = images.display_jpeg(_encode(digit, "PNG"), 1000)
+    out = Image.open(io.BytesIO(jpeg)).convert("L")
+    assert (out.size, scale, orig) == ((320, 320), 5.0, (64, 64))
+    assert out.getpixel((158, 100)) < 40 and out.getpixel((162, 100)) > 215  # no blur across the edge
+    assert images.display_jpeg(_encode(digit, "PNG"), 160)[1] == 2.0  # within max_side
     assert images.fit_size((3, 1000), 100) == (1, 100)
 
 

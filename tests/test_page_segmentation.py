@@ -145,7 +145,8 @@ def test_label_page_semantic_segmentation_tools(app_world: LabelWorld) -> None:
     ann = world.worker("ann@example.test")
     at = start_in_app(app_as(world, ann), job.job_id)
     _ok(at)
-    assert at.segmented_control(key="label::tool").options == ["Brush", "Eraser", "Polygon"]
+    (tool,) = [s for s in at.get("segmented_control") if str(s.key).startswith("label::tool::")]
+    assert tool.options == ["Brush", "Eraser", "Polygon", "Auto-segment"] and tool.value == "Brush"
     assert at.slider(key="label::brush").value == 16
     # AppTest has no browser: the canvas never reports, so there is nothing to submit yet (said plainly)
     at.button(key="label_submit").click().run()

@@ -12,6 +12,7 @@ import pytest
 
 from gtcore.consolidation.classification import dawid_skene
 from gtcore.core.errors import ManifestError, SpecError
+from gtcore.core.tasktypes import DEFAULT_TEXTS
 from gtcore.jobs import api as jobs
 from gtcore.manifests.augmented import read_augmented
 from gtcore.manifests.label_values import classes_of
@@ -149,3 +150,41 @@ def test_verification_needs_the_attribute_on_every_line(job_factory: JobFactory,
     }
     with pytest.raises(ManifestError, match="no internal-color-map"):
         f.create(task_type="VerificationSemanticSegmentation", lines=[old], ChainedFrom={"LabelAttributeName": "m-ref"})
+
+
+def test_a_declined_object_never_reaches_the_verification_job(job_factory: JobFactory) -> None:
+    """Ground Truth verifies labeled objects only: the box job's declined object is skipped, written unchanged."""
+    f = job_factory
+    examples = {"Short": "Draw one tight box, pick the label first", "Full": "# Boxes", "Examples": [
+        {"Kind": "good", "ImageUri": str(f.images("examples", 1)[0]), "Caption": "tight"}]}  # fmt: skip
+    job = f.create(task_type="BoundingBox", n_images=3, extra_human={"Instructions": examples})
+    w = make_user(f.ctx.db, "boxer@example.test", ("worker",), (job.team_id,))
+    box = {"height": 10, "label": "cat", "left": 3, "top": 4, "width": 20}
+    ans = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": 48, "width": 64}}}
+    while (task := queue.claim_next(f.ctx, w, job.job_id)) is not None:
+        if task.object_idx == 1:
+            queue.decline(f.ctx, w, task.assignment_id, "cannot see anything")
+        else:
+            queue.submit(f.ctx, w, task.assignment_id, ans)
+    run_work(f.ctx)
+    assert jobs.job_summary(f.ctx, f.actor, job.name).status == "Completed"
+    assert job.name not in _lines(f, job.name)[1]  # the declined object has no label
+    labels = f.write_labels("verify", ["Correct", "Incorrect"])
+    v = jobs.chain_labeling_job(
+        f.ctx, f.actor, job.name, "boxes-checked", task_type="VerificationBoundingBox",
+        overrides={"LabelCategoryConfigS3Uri": str(labels)},
+    )  # fmt: skip
+    assert v.already_labeled == 1
+    judge = make_user(f.ctx.db, "judge@example.test", ("worker",), (job.team_id,))
+    seen = []
+    while (task := queue.claim_next(f.ctx, judge, v.job_id)) is not None:
+        seen.append(task.object_idx)
+        assert task.previous["boundingBoxes"], "asked to verify an object without labels"
+        # the instructions follow the task type: the box job's drawing instructions and examples stay behind
+        assert task.instructions == {"Short": DEFAULT_TEXTS["VerificationBoundingBox"][1], "Full": "", "Examples": []}
+        queue.submit(f.ctx, judge, task.assignment_id, verdict("Correct"))
+    run_work(f.ctx)
+    assert seen == [0, 2]
+    lines = _lines(f, "boxes-checked")
+    assert "boxes-checked" not in lines[1] and "boxes-checked" in lines[0] and "boxes-checked" in lines[2]
+    assert jobs.job_summary(f.ctx, f.actor, "boxes-checked").status == "Completed"

@@ -99,6 +99,7 @@ class Problem:
 class ValidationError(GTError):
     def __init__(self, problems: list[Problem], summary: str | None = None) -> None:
         self.problems = list(problems)
+        self.summary = summary
         head = summary or f"{len(self.problems)} problem(s)"
         shown = "\n".join(f"- {p}" for p in self.problems[:50])
         more = f"\n- ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""

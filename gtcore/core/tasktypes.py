@@ -197,6 +197,39 @@ SOURCE_OUTPUT_TYPE = {
     VERIFICATION_SEMANTIC_SEGMENTATION.name: SEMANTIC_SEGMENTATION.output_type,
 }
 
+# What a new job of each type says until the team lead writes their own: (title, description = the short
+# instructions on the task screen, time limit in seconds). The Create job form and chaining both follow it.
+DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
+    "BoundingBox": ("Draw a box around each object", "Draw a tight box around every object of each label.", 3600),
+    "AdjustmentBoundingBox": ("Adjust the boxes", "Move, resize, relabel, add or delete boxes so each is tight.", 3600),
+    "ImageClassification": ("Choose the label of the image", "Pick the one label that best describes the image.", 300),
+    "ImageMultiClassification": (
+        "Choose every label that applies",
+        "Pick all the labels that describe the image.",
+        300,
+    ),
+    "SemanticSegmentation": ("Paint every object", "Paint each object's pixels with its label.", 3600),
+    "AdjustmentSemanticSegmentation": ("Correct the mask", "Repaint or erase pixels so each label is exact.", 3600),
+    "VerificationBoundingBox": ("Check the boxes", "Say whether the boxes are right; comment if not.", 300),
+    "VerificationSemanticSegmentation": ("Check the mask", "Say whether the mask is right; comment if not.", 300),
+    "TextClassification": ("Choose the label of the text", "Read the text and pick the one label that fits it.", 300),
+    "TextMultiClassification": (
+        "Choose every label that applies to the text",
+        "Read the text and pick all the labels that describe it.",
+        300,
+    ),
+    "NamedEntityRecognition": (
+        "Mark the named entities",
+        "Select every name in the text and give it its label (keys 1-9, 0).",
+        600,
+    ),
+}
+
+
+def default_texts(name: str) -> tuple[str, str, int]:
+    """(title, description, time limit) a job of type ``name`` starts with (bounding box's for unknown names)."""
+    return DEFAULT_TEXTS.get(name, DEFAULT_TEXTS[BOUNDING_BOX.name])
+
 
 def chain_targets(source: str) -> list[str]:
     """The task types a job chained from a ``source`` job may have: the same, or its adjustment or verification."""

@@ -42,6 +42,7 @@ from PIL import Image, UnidentifiedImageError
 from gtcore.core.errors import ImageError
 from gtcore.images.decode_limits import _TRIM_BYTES, _limits, _trim, max_decode_bytes, mode_bytes
 from gtcore.images.decode_limits import configure as configure  # re-exported: decoding.configure(...)
+from gtcore.images.views import upscale_factor
 
 MAX_PIXELS = 100_000_000
 _STRIP_BYTES = 16 << 20
@@ -296,10 +297,16 @@ def display_jpeg(
     """A display-sized JPEG of ``data``: ``(jpeg_bytes, scale, (orig_w, orig_h))``.
 
     ``scale`` is displayed pixels per original (oriented) pixel: multiply stored box coordinates by it
-    to draw on the JPEG, divide canvas coordinates by it to store them.
+    to draw on the JPEG, divide canvas coordinates by it to store them. A small image (a 64 px digit) is
+    enlarged by a whole factor (``views.upscale_factor``, within ``max_side``), nearest neighbour: crisp pixels.
     """
     d = decode(data, max_side=max_side, uri=uri)
-    return to_jpeg(d.image, quality), d.scale, d.orig_size
+    image = d.image
+    factor = min(upscale_factor(d.orig_size), max_side // max(d.orig_size)) if image.size == d.orig_size else 1
+    if factor > 1:
+        image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+        d = Decoded(image=image, orig_size=d.orig_size)
+    return to_jpeg(image, quality), d.scale, d.orig_size
 
 
 def decode_mask(data: bytes, *, uri: str = "") -> Image.Image:

@@ -184,7 +184,9 @@ def _render(ctx: Context, norm: str, view: View, data: bytes | None) -> tuple[Vi
         base = _base(ctx, norm, view, data)
         fx, fy = base.width / view.original[0], base.height / view.original[1]
         x, y, w, h = view.rect
-        out = base.resize(view.size, Image.Resampling.LANCZOS, box=(x * fx, y * fy, (x + w) * fx, (y + h) * fy))
+        enlarged = view.scale >= 1  # an original pixel per screen pixel or more: shown as crisp squares
+        how = Image.Resampling.NEAREST if enlarged else Image.Resampling.LANCZOS
+        out = base.resize(view.size, how, box=(x * fx, y * fy, (x + w) * fx, (y + h) * fy))
         jpeg = decoding.to_jpeg(out, ti.JPEG_QUALITY)
     except StorageError as exc:
         return _failed(norm, f"the image cannot be read: {exc.message}"), False

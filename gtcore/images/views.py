@@ -8,7 +8,8 @@ Pure arithmetic, no pixels (``gtcore.images.task_views`` renders what this plans
     view.size        # (width, height) of the canvas and of the JPEG sent for it: the pixels shown, no more
     view.scale       # canvas pixels per original pixel (the same on both axes)
 
-- *Levels*: "Fit" (the whole image inside ``box``, never enlarged), 1.5x 2x 3x 4x 6x 8x 12x 16x of Fit, "1:1"
+- *Levels*: "Fit" (the whole image inside ``box``; a small image, such as a 64 px digit, is enlarged by a whole
+  factor, ``upscale_factor``, to a useful size: its pixels shown as squares), 1.5x 2x 3x 4x 6x 8x 12x 16x of Fit, "1:1"
   (one canvas pixel per original pixel) and "2:1", ascending; relative levels stop below 1:1, and one within
   10 % of 1:1 gives way to it, so "1:1" is always there (unless Fit is already at or above it).
 - *Views*: at Fit the canvas is the image's fitted size; zoomed in it takes the whole ``box`` (or less when the
@@ -64,13 +65,23 @@ class View:
         return self.level.name != FIT
 
 
+SMALL_SIDE = 320  # a small image is enlarged by a whole factor until its longest side reaches about this
+MAX_UPSCALE = 8
+
+
+def upscale_factor(size: tuple[int, int]) -> int:
+    """The whole factor a small image of ``size`` is shown enlarged by (1: it is large enough as it is)."""
+    side = max(size)
+    return max(1, min(MAX_UPSCALE, SMALL_SIDE // side)) if side > 0 else 1
+
+
 def clamp_box(box: tuple[int, int]) -> tuple[int, int]:
     return max(MIN_BOX[0], int(box[0])), max(MIN_BOX[1], int(box[1]))
 
 
 def fit_scale(original: tuple[int, int], box: tuple[int, int]) -> float:
     bw, bh = clamp_box(box)
-    return min(1.0, bw / original[0], bh / original[1])
+    return min(float(upscale_factor(original)), bw / original[0], bh / original[1])
 
 
 def zoom_levels(original: tuple[int, int], box: tuple[int, int]) -> list[ZoomLevel]:

@@ -197,6 +197,10 @@ def load_sample_data(ctx: Context, actor: Actor, count: int = SAMPLE_COUNT) -> s
     return samples.make_sample_faces(actor, folder, count)
 
 
+DIGITS_TITLE = "Which digit is this?"
+DIGITS_DESCRIPTION = "Pick the digit (0-9) that the handwritten image shows."
+
+
 def load_sample_digits(ctx: Context, actor: Actor) -> sample_digits.DigitSet:
     """scikit-learn's 1,797 digits as 64x64 PNGs under ``<GT_HOME>/samples/digits`` (labels 0-9), with truth.json;
     written once (a second call re-uses them)."""

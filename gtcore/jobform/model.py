@@ -35,31 +35,6 @@ from gtcore.storage.uris import is_s3, split_s3
 
 ORIGINS = ("new", "clone", "chain")
 # console defaults (groundtruth-reference.md 4.2): 5 minutes for classification, 60 for other image tasks
-DEFAULT_TEXTS: dict[str, tuple[str, str, int]] = {
-    "BoundingBox": ("Draw a box around each object", "Draw a tight box around every object of each label.", 3600),
-    "AdjustmentBoundingBox": ("Adjust the boxes", "Move, resize, relabel, add or delete boxes so each is tight.", 3600),
-    "ImageClassification": ("Choose the label of the image", "Pick the one label that best describes the image.", 300),
-    "ImageMultiClassification": (
-        "Choose every label that applies",
-        "Pick all the labels that describe the image.",
-        300,
-    ),
-    "SemanticSegmentation": ("Paint every object", "Paint each object's pixels with its label.", 3600),
-    "AdjustmentSemanticSegmentation": ("Correct the mask", "Repaint or erase pixels so each label is exact.", 3600),
-    "VerificationBoundingBox": ("Check the boxes", "Say whether the boxes are right; comment if not.", 300),
-    "VerificationSemanticSegmentation": ("Check the mask", "Say whether the mask is right; comment if not.", 300),
-    "TextClassification": ("Choose the label of the text", "Read the text and pick the one label that fits it.", 300),
-    "TextMultiClassification": (
-        "Choose every label that applies to the text",
-        "Read the text and pick all the labels that describe it.",
-        300,
-    ),
-    "NamedEntityRecognition": (
-        "Mark the named entities",
-        "Select every name in the text and give it its label (keys 1-9, 0).",
-        600,
-    ),
-}
 
 
 @dataclass

@@ -181,6 +181,30 @@ def _retype(request: dict[str, Any], task_type: tasktypes.TaskType) -> None:
         human["TaskType"] = task_type.name  # also wins over a UiConfig template naming the old type
 
 
+def _retext(request: dict[str, Any], old: tasktypes.TaskType, new: tasktypes.TaskType, given: dict[str, Any]) -> None:
+    """The texts of a job chained to another task type follow that type unless ``given`` (the overrides) sets them.
+
+    A title, description or short instruction that was the old type's default becomes the new type's; a
+    verification job asks to judge labels, not to draw them, so it starts from its own defaults whatever the
+    earlier job said, without the earlier good and bad examples (they show drawings).
+    """
+    human = request.setdefault("HumanTaskConfig", {})
+    told = given.get("HumanTaskConfig") or {}
+    old_title, old_text, _ = tasktypes.default_texts(old.name)
+    title, text, _ = tasktypes.default_texts(new.name)
+    if "TaskTitle" not in told and (new.verifies or human.get("TaskTitle") in (None, "", old_title)):
+        human["TaskTitle"] = title
+    if "TaskDescription" not in told and (new.verifies or human.get("TaskDescription") in (None, "", old_text)):
+        human["TaskDescription"] = text
+    if "Instructions" in told:
+        return
+    ins = human.get("Instructions")
+    if new.verifies or not isinstance(ins, dict):
+        human["Instructions"] = {"Short": human.get("TaskDescription") or text, "Full": "", "Examples": []}
+    elif ins.get("Short") in (None, "", old_text):
+        ins["Short"] = human.get("TaskDescription") or text
+
+
 def chain_labeling_job(
     ctx: Context,
     actor: Actor,
@@ -198,7 +222,8 @@ def chain_labeling_job(
 
     ``label_attribute_name`` defaults as in the console: the new job's name when chaining from a Completed
     job (or for an adjustment), the old attribute from a Stopped or Failed one. ``task_type`` defaults to
-    the source's; ``"AdjustmentBoundingBox"`` is allowed from a bounding-box (or adjustment) job.
+    the source's; ``"AdjustmentBoundingBox"`` is allowed from a bounding-box (or adjustment) job. Another task
+    type brings its own title and instructions unless ``overrides`` sets them (``_retext``).
     """
     row = _admin_row(ctx, actor, source, "chain labeling jobs")
     if row.status not in CHAINABLE:
@@ -233,6 +258,7 @@ def chain_labeling_job(
     request.setdefault("InputConfig", {}).setdefault("DataSource", {})["S3DataSource"] = {"ManifestS3Uri": manifest}
     if new_type.name != row.task_type:
         _retype(request, new_type)
+        _retext(request, old_type, new_type, overrides or {})
     required = json.loads(row.labels_json) if new_type.is_adjustment else None
     job_id = create_job(ctx, actor, request, origin="chain", parent_job_id=row.id, required_labels=required)
     return job_summary(ctx, actor, job_id=job_id)

@@ -4,9 +4,11 @@ The transaction inserts the job (Initializing), one ``objects`` row per manifest
 (``datasetObjectId`` = 0-based line index, the line kept verbatim in ``line_json``) in bulk, and moves
 the job to InProgress; if anything fails nothing is left behind. A job chained with the same label
 attribute (``ChainedFrom.LabelAttributeName == LabelAttributeName``) sends only the lines without that
-attribute to workers; the others are stored ``skipped`` with ``needed`` 0. If nothing is left to label
-finishing the job is recorded as due in the same transaction (``gtcore.jobs.due``; the background workers
-write its output). With automated data labeling
+attribute to workers; the others are stored ``skipped`` with ``needed`` 0. A verification job sends only the
+lines that HAVE the attribute it verifies (Ground Truth verifies labeled objects only): a line the earlier
+job left unlabeled (declined or failed there) is stored ``skipped`` and written out unchanged. If nothing is
+left to label finishing the job is recorded as due in the same transaction (``gtcore.jobs.due``; the background
+workers write its output). With automated data labeling
 (``LabelingJobAlgorithmsConfig``) the objects to label are inserted *held* (no one can claim them) and an
 ``autolabel.step`` work item is enqueued in the same transaction: the loop (gtcore.autolabel) releases them.
 """
@@ -35,13 +37,14 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
     """Insert the job and its objects in ONE transaction; returns the job id. Conflict if the name got taken."""
     spec, t = plan.spec, dbm.now()
     skip_attr = spec.label_attribute if spec.chained_from_attribute == spec.label_attribute else None
+    verified = spec.chained_from_attribute if plan.task_type.verifies else None
     workers = spec.workers_per_object
     auto = bool(plan.request.get("LabelingJobAlgorithmsConfig"))
     try:
         with ctx.db.write() as conn:
             pk = conn.execute(dbm.jobs.insert().values(**_job_values(ctx, plan, actor, origin, parent_job_id, t)))
             job_id = int(pk.inserted_primary_key[0])  # type: ignore[index]
-            rows, skipped = _object_rows(plan, job_id, skip_attr, workers, t, held=auto)
+            rows, skipped = _object_rows(plan, job_id, skip_attr, workers, t, held=auto, verified=verified)
             _bulk_insert(conn, rows)
             del rows
             job_tags = {str(t["Key"]): str(t.get("Value", "")) for t in plan.request.get("Tags") or []}
@@ -121,12 +124,20 @@ _OBJECT_COLUMNS = (
 
 
 def _object_rows(
-    plan: Plan, job_id: int, skip_attr: str | None, workers: int, t: float, *, held: bool = False
+    plan: Plan,
+    job_id: int,
+    skip_attr: str | None,
+    workers: int,
+    t: float,
+    *,
+    held: bool = False,
+    verified: str | None = None,
 ) -> tuple[list[tuple[Any, ...]], int]:
+    """The objects rows; ``skip_attr``: lines holding it are skipped; ``verified``: lines lacking it are."""
     rows: list[tuple[Any, ...]] = []
     skipped = 0
     for idx, (rec, line) in enumerate(zip(plan.records, plan.lines, strict=True)):
-        skip = skip_attr is not None and skip_attr in rec
+        skip = (skip_attr is not None and skip_attr in rec) or (verified is not None and verified not in rec)
         skipped += skip
         ref = rec.get("source-ref")
         rows.append(

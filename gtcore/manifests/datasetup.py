@@ -54,14 +54,18 @@ def generate_manifest(
         now: the time used in the default name (UTC).
 
     Raises:
-        ManifestError: no images under the prefix (nothing is written).
+        ManifestError: no images under the prefix, or no such local folder (nothing is written).
         StorageError: the prefix or output is not allowed, or the store fails.
     """
     uris = image_uris(storage, prefix_uri)
     if not uris:
         kinds = "/".join(IMAGE_SUFFIXES)
+        if storage.folder_missing(prefix_uri):
+            why = f"the folder {prefix_uri} does not exist"
+        else:
+            why = f"no {kinds} images found under {prefix_uri}"
         raise ManifestError(
-            [Problem(f"no {kinds} images found under {prefix_uri}", where=prefix_uri)],
+            [Problem(why, where=prefix_uri)],
             summary=f"cannot set up data from {prefix_uri}",
         )
     target = output_uri or storage.join(storage.normalize(prefix_uri), manifest_name(now))

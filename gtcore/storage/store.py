@@ -115,6 +115,11 @@ class Storage:
                 ) from None
             yield text[1:] if number == 1 and text.startswith(_BOM) else text
 
+    def folder_missing(self, uri: str) -> bool:
+        """Whether ``uri`` is a local folder that does not exist (an S3 prefix is never missing: it may be empty)."""
+        norm = self.normalize(uri)
+        return not is_s3(norm) and not os.path.isdir(norm)
+
     def exists(self, uri: str) -> bool:
         norm = self.normalize(uri)
         return self._s3.exists(norm) if is_s3(norm) else self._local.exists(norm)

@@ -53,7 +53,7 @@ def boxes_ui(
     on_failure: Callable[[dict[str, Any], str, bool], TaskScreenResult],
 ) -> TaskScreenResult:
     """The picker, the zoom bar and the canvas of a bounding-box task; ``on_failure`` shows an image error."""
-    from gtcore.ui.canvas import background_url, box_canvas
+    from gtcore.ui.canvas import background_url, box_canvas, in_browser
 
     labels = list(task.labels)
     current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
@@ -66,7 +66,11 @@ def boxes_ui(
     ckey = canvas_key(key_prefix, task)
     overview_url = background_url(thumb.jpeg, f"{ckey}::overview") if thumb.ok and thumb.jpeg else None
     zoom.zoom_bar(key_prefix, spec, vimg, overview_url)
+    known = zoom.room_known(key_prefix)
+    zoom.room_probe(key_prefix)  # right above the canvas
     state["widget_keys"] = [f"_gt_canvas::{ckey}"]
+    if not known and in_browser():  # the session's first canvas waits for the room: one image, at its size
+        return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING_IMAGE)
     state["spec"] = spec
     # pass back the latest boxes: that keeps the canvas, and a new view or image re-opens it with them
     boxes = box_canvas(
@@ -80,7 +84,8 @@ def boxes_ui(
         view=view.rect if view.zoomed else None,
     )
     history: list[list[dict]] = state.setdefault("history", [[dict(b) for b in state["seed"]]])
-    if boxes is None:  # the browser has not reported the canvas yet: keep what is saved
+    if boxes is None:
+        st.caption(zoom.zoom_text(view))  # the browser has not reported the canvas yet: keep what is saved
         saved = state["saved"]
         return TaskScreenResult(answer=None, draft=saved, missing=MISSING_IMAGE)
     state["seed"] = boxes
@@ -106,4 +111,5 @@ def boxes_ui(
         disabled=len(history) < 2,
         width="stretch",
     )
+    st.caption(zoom.zoom_text(view))
     return TaskScreenResult(answer=answer, draft=answer)

@@ -91,6 +91,13 @@ def initial_drawing(geom: CanvasGeometry, boxes: list[dict[str, Any]], labels: l
     return {"objects": objects}
 
 
+def in_browser() -> bool:
+    """Whether this run serves a browser (not AppTest): only then do components report back."""
+    from streamlit import runtime
+
+    return bool(st.context.url) and runtime.exists()
+
+
 def background_url(image_jpeg: bytes, key: str) -> str | None:
     """An absolute URL serving ``image_jpeg`` from Streamlit's media endpoint, or None without a browser.
 

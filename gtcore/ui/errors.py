@@ -15,8 +15,11 @@ def show_error(exc: BaseException, *, prefix: str = "") -> None:
     """Show a GTError as a clear message (every problem of a ValidationError, as plain text)."""
     head = f"{md_escape(prefix)}: " if prefix else ""
     if isinstance(exc, ValidationError):
-        st.error(f"{head}{len(exc.problems)} problem(s) to fix", icon=":material/error:")
-        st.code("\n".join(str(p) for p in exc.problems) or str(exc), language=None)
+        count = f"{len(exc.problems)} problem(s) to fix"
+        summary = (exc.summary or "").removesuffix(count).removesuffix(": ")
+        what = f"{md_escape(summary)}: {count}" if summary else count
+        st.error(f"{head}{what}", icon=":material/error:")
+        st.code("\n".join(str(p) for p in exc.problems) or str(exc), language=None, wrap_lines=True)  # in full
     elif isinstance(exc, GTError):
         st.error(f"{head}{md_escape(exc.message)}", icon=":material/error:")
     else:

@@ -20,16 +20,17 @@ from streamlit.errors import StreamlitAPIException
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, ManifestError, PermissionDenied
+from gtcore.core.tasktypes import DEFAULT_TEXTS
 from gtcore.jobform import data
 from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS
 from gtcore.jobform.create import form_from_job
-from gtcore.jobform.model import DEFAULT_TEXTS, ExampleImage, JobForm, default_output
+from gtcore.jobform.model import ExampleImage, JobForm, default_output
 from gtcore.jobs import api as jobs
 from gtcore.ui.resources import get_context
 
 PREFILL = "create_job_prefill"
 JOBS_SELECTED = "jobs_selected"
-FLASH_ERROR, FLASH_INFO = "cj_flash_error", "cj_flash_info"
+FLASH_ERROR, FLASH_INFO, DATA_ERROR = "cj_flash_error", "cj_flash_info", "cj_data_error"
 LABELS, EXAMPLES, DATA, ORIGIN, CREATED = "cj_labels", "cj_examples", "cj_data", "cj_origin", "cj_created"
 OUTPUT_DEFAULT, KEPT = "cj_output_default", "cj_kept"  # KEPT: the form's values, across pages
 MINUTE, HOUR = 60, 3600
@@ -113,6 +114,11 @@ def fail(exc: GTError) -> None:
     ss()[FLASH_ERROR] = exc
 
 
+def fail_data(exc: GTError) -> None:
+    """An input-data action failed: the message goes under the input-data buttons (``DATA_ERROR``), in full."""
+    ss()[DATA_ERROR] = exc
+
+
 def note(text: str) -> None:
     ss()[FLASH_INFO] = text
 
@@ -152,6 +158,12 @@ def apply_form(form: JobForm, source_status: str = "") -> None:
             "task_type": form.task_type,
             "status": source_status,
             "base": form.base_request,
+            "texts": {  # written for the source job's type: they follow another type (``follow_type``)
+                "cj_title": form.title,
+                "cj_description": form.description,
+                "cj_full": form.full_instructions,
+                EXAMPLES: [dict(e) for e in state[EXAMPLES]],
+            },
         }
         state["cj_chain_same"] = bool(form.label_attribute) and form.label_attribute == form.source_attribute
 
@@ -206,7 +218,7 @@ def do_setup() -> None:
         )
     except GTError as exc:
         ss().pop(DATA, None)
-        return fail(exc)
+        return fail_data(exc)
     _store_data(setup.manifest_uri, setup.count, setup.first_lines, [], "data setup")
 
 
@@ -220,7 +232,7 @@ def check_manifest(uri: str | None = None, source: str = "manifest") -> None:
         )
     except GTError as exc:
         ss().pop(DATA, None)
-        return fail(exc)
+        return fail_data(exc)
     _store_data(check.uri, check.count, check.first_lines, check.problems, source)
 
 
@@ -233,7 +245,7 @@ def do_upload_manifest() -> None:
             get_context(), signed_in(), ss().get("cj_name", ""), upload.name, upload.getvalue(), current_task_type()
         )
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     _store_data(check.uri, check.count, check.first_lines, check.problems, f"upload {upload.name}")
 
 
@@ -243,12 +255,13 @@ def do_sample() -> None:
     try:
         sample = data.load_sample_data(ctx, signed_in())
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     ss()["cj_input_kind"] = "folder"
     ss()["cj_folder"] = str(sample.folder)
     if not ss().get(LABELS):
         ss()["cj_task_type"] = "BoundingBox"
         ss()[LABELS] = list(sample.labels)
+        on_type_change()
     if not ss().get("cj_name"):
         ss()["cj_name"] = "sample-faces"
     do_setup()
@@ -261,11 +274,17 @@ def do_sample_digits() -> None:
     try:
         sample = data.load_sample_digits(ctx, signed_in())
     except GTError as exc:
-        return fail(exc)
+        return fail_data(exc)
     ss()["cj_input_kind"] = "folder"
     ss()["cj_folder"] = str(sample.folder)
     ss()["cj_task_type"] = "ImageClassification"
     ss()[LABELS] = list(sample.labels)
+    on_type_change()
+    title, description, _ = DEFAULT_TEXTS["ImageClassification"]
+    if ss().get("cj_title") == title:
+        ss()["cj_title"] = data.DIGITS_TITLE
+    if ss().get("cj_description") == description:
+        ss()["cj_description"] = data.DIGITS_DESCRIPTION
     if not ss().get("cj_name"):
         ss()["cj_name"] = "sample-digits"
     do_setup()
@@ -284,22 +303,34 @@ def data_problems() -> ManifestError | None:
 
 
 def on_type_change() -> None:
-    """Replace the title, description and time limit when they still hold the previous type's defaults."""
-    new = ss().get("cj_task_type", "BoundingBox")
-    old_defaults = {v[0] for v in DEFAULT_TEXTS.values()}, {v[1] for v in DEFAULT_TEXTS.values()}
-    title, description, seconds = DEFAULT_TEXTS.get(new, DEFAULT_TEXTS["BoundingBox"])
-    if ss().get("cj_title", "") in old_defaults[0] | {""}:
-        ss()["cj_title"] = title
-    if ss().get("cj_description", "") in old_defaults[1] | {""}:
-        ss()["cj_description"] = description
-    if ss().get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
-        ss()["cj_time_min"] = seconds // MINUTE
-    _verification_labels(tasktypes.get(str(new)).verifies)
-    text = tasktypes.get(str(new)).text
-    ss()["cj_data_kind"] = "text" if text else "image"
+    """The task type radio: the texts and the labels follow the new type."""
+    new = str(ss().get("cj_task_type", "BoundingBox"))
+    follow_type(new)
+    _verification_labels(tasktypes.get(new).verifies)
+    ss()["cj_data_kind"] = "text" if tasktypes.get(new).text else "image"
     found = ss().get(DATA)
     if found and found.get("manifest_uri"):  # the manifest's lines are checked again for the new type
         check_manifest(found["manifest_uri"], source=str(found.get("source") or "manifest"))
+
+
+def follow_type(new: str) -> None:
+    """Title, description, full instructions, good/bad examples and time limit follow the task type ``new``
+    unless the team lead wrote their own: a value that is blank, some type's default, or what the Clone/Chain
+    prefill brought (written for the source job's type) becomes ``new``'s default (no full instructions, no
+    examples); back on the source job's type, the prefill's values return."""
+    state = ss()
+    prefill: dict[str, Any] = origin().get("texts") or {}
+    back = bool(prefill) and new == origin().get("task_type")
+    title, description, seconds = DEFAULT_TEXTS.get(new, DEFAULT_TEXTS["BoundingBox"])
+    defaults = {"cj_title": title, "cj_description": description, "cj_full": ""}
+    for key, slot in (("cj_title", 0), ("cj_description", 1), ("cj_full", None)):
+        known = {"", prefill.get(key, "")} | ({v[slot] for v in DEFAULT_TEXTS.values()} if slot is not None else set())
+        if state.get(key, "") in known:
+            state[key] = prefill[key] if back else defaults[key]
+    if state.get(EXAMPLES, []) in ([], prefill.get(EXAMPLES, [])):
+        state[EXAMPLES] = [dict(e) for e in prefill.get(EXAMPLES, [])] if back else []
+    if state.get("cj_time_min") in {v[2] // MINUTE for v in DEFAULT_TEXTS.values()}:
+        state["cj_time_min"] = seconds // MINUTE
 
 
 VERIFY_LABELS = ["Correct", "Incorrect"]  # the team lead's verification labels until changed
@@ -319,6 +350,12 @@ def on_verify_change() -> None:
     if ss().get("cj_verify"):
         ss()["cj_adjust"] = False
     _verification_labels(bool(ss().get("cj_verify")))
+    follow_type(current_task_type())
+
+
+def on_adjust_change() -> None:
+    """The chain's "adjustment job" box: the texts follow the adjustment type (and back)."""
+    follow_type(current_task_type())
 
 
 # --------------------------------------------------------------------------- the form

@@ -133,6 +133,7 @@ def _chain_attribute_ui(name: str, o: dict[str, Any]) -> None:
     adjust = len(targets) > 1 and st.checkbox(
         f"Adjustment job (workers adjust the {what} of the previous job)",
         key="cj_adjust",
+        on_change=fs.on_adjust_change,
         disabled=bool(fs.ss().get("cj_verify")),
         help="Creates an adjustment job; it needs a new label attribute.",
     )
@@ -227,6 +228,9 @@ def input_ui(o: dict[str, Any]) -> None:
                 help="Stored in the data home under uploads/<job name>/, then checked.",
             )
             st.button("Use this file", key="cj_use_upload", on_click=fs.do_upload_manifest, icon=":material/upload:")
+    failed = fs.ss().pop(fs.DATA_ERROR, None)
+    if failed is not None:  # next to the button that caused it, in full
+        show_error(failed)
     found = fs.ss().get(fs.DATA)
     if not found:
         st.caption("No input data chosen yet.")

@@ -21,8 +21,9 @@ from typing import NoReturn
 
 import streamlit as st
 
+from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core.access import WORKER
+from gtcore.core.access import WORKER, Actor
 from gtcore.core.errors import GTError, JobClosed, TaskError
 from gtcore.images.task_images import DISPLAY_MAX_SIDE
 from gtcore.queue import api as queue
@@ -31,7 +32,7 @@ from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
 from gtcore.ui.task_session import forget_screen, object_label
-from gtcore.ui.task_view import current_answer, lease_timer, render_task_screen, time_left_text
+from gtcore.ui.task_view import TaskScreenResult, current_answer, lease_timer, render_task_screen, time_left_text
 
 JOB_KEY, TASK_KEY, PAUSED_KEY, NOTICE_KEY = "label_job_id", "label_task", "label_paused", "label_notice"
 ERROR_KEY, PENDING_KEY, DONE_KEY = "label_error", "label_submit_pending", "label_job_done"
@@ -42,7 +43,30 @@ def label_page() -> None:
     """Run the Label page: the job's next task, its screen and its buttons, or an end screen."""
     actor = require_actor(WORKER)
     ctx = get_context()
+    job_id = _job_ui()
+    notice: str | None = st.session_state.pop(NOTICE_KEY, None)
+    _paused_ui(job_id, notice)
+    task, lost, expires = _task_ui(ctx, actor, job_id, notice)
+    st.title(md_escape(f"Label: {task.job_name}"))
+    st.caption(md_escape(f"{object_label(task).capitalize()} in job {task.job_name}"))
+    _actions_ui(ctx, actor, task, job_id, expires)  # above the task: where the canvas starts is known when drawn
+    result = render_task_screen(
+        ctx,
+        task,
+        preview=False,
+        key_prefix="label",
+        actor=actor,
+        max_side=DISPLAY_MAX_SIDE,
+        messages=partial(_messages_ui, notice, lost),
+    )
+    _pending_submit(ctx, actor, task, result)
 
+
+# --- the page, top to bottom -------------------------------------------------------------------------------------
+
+
+def _job_ui() -> int:
+    """The job to work on (``?job=<id>`` or the portal's choice), kept in the URL; stops without one."""
     with contextlib.suppress(ValueError):
         if st.query_params.get("job"):
             st.session_state[JOB_KEY] = int(st.query_params["job"])
@@ -53,203 +77,141 @@ def label_page() -> None:
         if st.button("Open the Worker portal", key="label_to_portal"):
             st.switch_page(PORTAL)
         st.stop()
-        assert job_id is not None
+        raise AssertionError("unreachable")
     st.query_params["job"] = str(job_id)
+    return job_id
 
-    notice = st.session_state.pop(NOTICE_KEY, None)
 
-    def to_portal(key: str) -> None:
-        if st.button("Back to the Worker portal", key=key, icon=":material/arrow_back:"):
-            st.session_state.pop(PAUSED_KEY, None)
-            st.switch_page(PORTAL)
-
-    def end_screen(message: Callable[[], object], key: str, *, again: str = "") -> NoReturn:
-        """A screen without a task: the last notice, why, and the ways on."""
-        st.title("Label")
-        if notice:
-            st.success(md_escape(notice.removesuffix(" Here is the next task.")), icon=":material/check_circle:")
-        message()
-        if again and st.button(again, key=f"{key}_again", type="primary", icon=":material/play_arrow:"):
-            st.session_state.pop(PAUSED_KEY, None)
-            st.rerun()
-        to_portal(f"{key}_portal")
-        st.stop()
-
-    # --- the buttons' callbacks: one queue call each; the page only says "done" once it returned ----------------
-
-    def act(action: str, call: Callable[[], object], notice: str = "", paused: dict | None = None) -> None:
-        try:
-            call()
-        except GTError as exc:
-            st.session_state[ERROR_KEY] = (action, exc)
-            return
-        st.session_state.pop(TASK_KEY, None)
-        if notice:
-            st.session_state[NOTICE_KEY] = notice
-        if paused:
-            st.session_state[PAUSED_KEY] = {"job": job_id, **paused}
-
-    def on_submit(task: queue.Task) -> None:
-        shown = current_answer("label", task)
-        if shown is None:  # the widgets changed since the screen was drawn: draw it, then submit (below)
-            st.session_state[PENDING_KEY] = task.assignment_id
-            return
-        act(
-            "submitted",
-            partial(submit, task, shown.answer, shown.missing),
-            f"Submitted: {object_label(task)} is saved. Here is the next task.",
-        )
-
-    def submit(task: queue.Task, answer: dict | None, missing: str | None) -> None:
-        if answer is None:
-            raise TaskError(f"nothing to submit yet: {missing or 'the task is not shown'}")
-        if queue.submit(ctx, actor, task.assignment_id, answer).job_done:  # the job may still be finishing
-            st.session_state[DONE_KEY] = task.job_id
-
-    def on_decline(task: queue.Task) -> None:
-        reason = str(st.session_state.get(f"label_decline_reason_{task.assignment_id}") or "")
-        act(
-            "declined",
-            partial(queue.decline, ctx, actor, task.assignment_id, reason),
-            f"Declined {object_label(task)}: you will not get it again.",
-        )
-
-    def on_release(task: queue.Task) -> None:
-        act(
-            "released",
-            partial(queue.release, ctx, actor, task.assignment_id),
-            paused={
-                "button": "Start working again",
-                "message": f"Released {object_label(task)}: it is back in the pool.",
-            },
-        )
-
-    def on_stop(task: queue.Task) -> None:
-        def stop() -> None:
-            queue.stop_and_resume_later(ctx, actor, task.assignment_id)
-            held = queue.current_task(ctx, actor, task.job_id)
-            left = time_left_text((held or task).lease_expires_at, dbm.now())
-            st.session_state[PAUSED_KEY] = {
-                "job": job_id,
-                "button": "Resume",
-                "message": (
-                    f"Stopped: your work on {object_label(task)} is saved. Resume it while the time limit lasts: "
-                    f"{left}."
-                ),
-            }
-
-        act("stopped", stop)
-
-    # --- the page ------------------------------------------------------------------------------------------------
-
+def _paused_ui(job_id: int, notice: str | None) -> None:
+    """After Release or Stop: say so and offer to go on (stops the page)."""
     paused: dict = st.session_state.get(PAUSED_KEY) or {}
     if paused.get("job") == job_id:
-        end_screen(
-            lambda: st.success(md_escape(paused["message"]), icon=":material/pause_circle:"),
+        _end_screen(
+            partial(st.success, md_escape(paused["message"]), icon=":material/pause_circle:"),
             "label_paused",
+            notice,
             again=paused["button"],
         )
 
-    task, lost, expires = st.session_state.get(TASK_KEY), None, None
+
+def _task_ui(
+    ctx: Context, actor: Actor, job_id: int, notice: str | None
+) -> tuple[queue.Task, GTError | None, float | None]:
+    """The task on the screen (its lease renewed; a lost lease is returned), else the next one claimed, else an
+    end screen (stops the page). Returns (task, lost, lease expiry)."""
+    task = st.session_state.get(TASK_KEY)
     if task is not None and task.job_id == job_id:
         try:  # the annotator is active on the task on the screen: renew its lease
-            expires = queue.heartbeat(ctx, actor, task.assignment_id)
+            return task, None, queue.heartbeat(ctx, actor, task.assignment_id)
         except GTError as exc:
-            lost = exc
-    else:
-        try:
-            task = queue.claim_next(ctx, actor, job_id)
-        except JobClosed as exc:  # the job was stopped or completed (perhaps by the answer just submitted)
-            end_screen(partial(_closed, exc), "label_closed")
-        except GTError as exc:
-            end_screen(partial(show_error, exc), "label_error")
-        if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
-            end_screen(partial(_all_done, None), "label_done")
-        if task is None:  # not finished (that is JobClosed or the done screen above): nothing for him right now
-            end_screen(partial(_nothing_right_now, ctx, actor, job_id), "label_empty", again="Check again")
-        forget_screen("label")  # a task handed out again (resumed) opens from its saved draft
-        st.session_state[TASK_KEY] = task
-        expires = task.lease_expires_at
-    assert task is not None
+            return task, exc, None
+    try:
+        task = queue.claim_next(ctx, actor, job_id)
+    except JobClosed as exc:  # the job was stopped or completed (perhaps by the answer just submitted)
+        _end_screen(partial(_closed, exc), "label_closed", notice)
+    except GTError as exc:
+        _end_screen(partial(show_error, exc), "label_error", notice)
+    if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
+        _end_screen(partial(_all_done, None), "label_done", notice)
+    if task is None:
+        # not finished (that is JobClosed or the done screen above): nothing for him right now
+        _end_screen(partial(_nothing_right_now, ctx, actor, job_id), "label_empty", notice, again="Check again")
+    forget_screen("label")  # a task handed out again (resumed) opens from its saved draft
+    st.session_state[TASK_KEY] = task
+    return task, None, task.lease_expires_at
 
-    st.title(md_escape(f"Label: {task.job_name}"))
-    st.caption(md_escape(f"{object_label(task).capitalize()} in job {task.job_name}"))
-    bar, messages = st.container(), st.container()
+
+def _messages_ui(notice: str | None, lost: GTError | None) -> None:
+    """The last action's notice, its error, and a lost lease (the work stays on the screen), beside the task."""
     if notice:
-        messages.success(md_escape(notice), icon=":material/check_circle:")
+        st.success(md_escape(notice), icon=":material/check_circle:")
     failed = st.session_state.pop(ERROR_KEY, None)
     if failed:
-        with messages:
-            show_error(failed[1], prefix=f"Not {failed[0]}")  # the work stays on the screen
-    if lost is not None:
-        with messages:
-            show_error(lost, prefix="This task is no longer yours")
-            if st.button(
-                "Get a task",
-                key="label_next_after_loss",
-                icon=":material/skip_next:",
-                help="Your saved work comes back if the task is still free",
-            ):
-                st.session_state.pop(TASK_KEY, None)
-                st.rerun()
-    result = render_task_screen(ctx, task, preview=False, key_prefix="label", actor=actor, max_side=DISPLAY_MAX_SIDE)
-
-    if st.session_state.pop(PENDING_KEY, None) == task.assignment_id and result is not None:
-        act(
-            "submitted",
-            partial(submit, task, result.answer, result.missing),
-            f"Submitted: {object_label(task)} is saved. Here is the next task.",
-        )
+        show_error(failed[1], prefix=f"Not {failed[0]}")
+    if lost is None:
+        return
+    show_error(lost, prefix="This task is no longer yours")
+    if st.button(
+        "Get a task",
+        key="label_next_after_loss",
+        icon=":material/skip_next:",
+        help="Your saved work comes back if the task is still free",
+    ):
+        st.session_state.pop(TASK_KEY, None)
         st.rerun()
 
-    with bar:
-        lease_timer(ctx, actor, task, expires_at=expires, as_of=dbm.now())
-        submit_col, decline_col, release_col, stop_col = st.columns([1, 1, 1, 1.3])
-        submit_col.button(
-            "Submit",
-            key="label_submit",
-            type="primary",
-            shortcut="Ctrl+Enter",
-            width="stretch",
-            icon=":material/send:",
-            help="Ctrl+Enter",
-            on_click=on_submit,
-            args=(task,),
-        )
-        with decline_col.popover("Decline", icon=":material/block:", width="stretch"):
-            st.text_input("Why (optional)", key=f"label_decline_reason_{task.assignment_id}", max_chars=1000)
-            st.button("Decline this task", key="label_decline", type="primary", on_click=on_decline, args=(task,))
-        release_col.button(
-            "Release",
-            key="label_release",
-            icon=":material/undo:",
-            width="stretch",
-            on_click=on_release,
-            args=(task,),
-            help="Drop this task: it goes back to the pool for others",
-        )
-        stop_col.button(
-            "Stop and resume later",
-            key="label_stop",
-            icon=":material/pause:",
-            width="stretch",
-            on_click=on_stop,
-            args=(task,),
-        )
+
+def _pending_submit(ctx: Context, actor: Actor, task: queue.Task, result: TaskScreenResult | None) -> None:
+    """A Submit pressed while the widgets were changing: the screen is drawn now, so submit what it holds."""
+    if st.session_state.pop(PENDING_KEY, None) == task.assignment_id and result is not None:
+        _act("submitted", partial(_submit, ctx, actor, task, result.answer, result.missing), _submitted(task))
+        st.rerun()
 
 
-def _all_done(job_name: str | None) -> None:
-    what = f"job {job_name}" if job_name else "this job"
-    st.success(
-        f"All done: every object of {md_escape(what)} has its answers. Thank you for your work!",
-        icon=":material/task_alt:",
+def _actions_ui(ctx: Context, actor: Actor, task: queue.Task, job_id: int, expires: float | None) -> None:
+    """The time left and the buttons: Submit (Ctrl+Enter), Decline (with a reason), Release, Stop."""
+    lease_timer(ctx, actor, task, expires_at=expires, as_of=dbm.now())
+    submit_col, decline_col, release_col, stop_col = st.columns([1, 1, 1, 1.3])
+    args = (ctx, actor, task)
+    submit_col.button(
+        "Submit",
+        key="label_submit",
+        type="primary",
+        shortcut="Ctrl+Enter",
+        width="stretch",
+        icon=":material/send:",
+        help="Ctrl+Enter",
+        on_click=_on_submit,
+        args=args,
     )
+    with (
+        decline_col.popover("Decline", icon=":material/block:", width="stretch"),
+        st.form(key=f"label_decline_form_{task.assignment_id}", border=False, enter_to_submit=False),
+    ):  # a form: no "Press Enter to apply" over the typed reason, the reason is sent with the button
+        st.text_input("Why (optional)", key=f"label_decline_reason_{task.assignment_id}", max_chars=1000)
+        st.form_submit_button("Decline this task", key="label_decline", type="primary", on_click=_on_decline, args=args)
+    release_col.button(
+        "Release",
+        key="label_release",
+        icon=":material/undo:",
+        width="stretch",
+        on_click=_on_release,
+        args=(*args, job_id),
+        help="Drop this task: it goes back to the pool for others",
+    )
+    stop_col.button(
+        "Stop and resume later",
+        key="label_stop",
+        icon=":material/pause:",
+        width="stretch",
+        on_click=_on_stop,
+        args=(*args, job_id),
+    )
+
+
+# --- screens without a task --------------------------------------------------------------------------------------
+
+
+def _end_screen(message: Callable[[], object], key: str, notice: str | None, *, again: str = "") -> NoReturn:
+    """A screen without a task: the last notice, why, and the ways on."""
+    st.title("Label")
+    if notice:
+        st.success(md_escape(notice.removesuffix(" Here is the next task.")), icon=":material/check_circle:")
+    message()
+    if again and st.button(again, key=f"{key}_again", type="primary", icon=":material/play_arrow:"):
+        st.session_state.pop(PAUSED_KEY, None)
+        st.rerun()
+    if st.button("Back to the Worker portal", key=f"{key}_portal", icon=":material/arrow_back:"):
+        st.session_state.pop(PAUSED_KEY, None)
+        st.switch_page(PORTAL)
+    st.stop()
+    raise AssertionError("unreachable")
 
 
 RECHECK_SECONDS = 5
 
 
-def _nothing_right_now(ctx: object, actor: object, job_id: int) -> None:
+def _nothing_right_now(ctx: Context, actor: Actor, job_id: int) -> None:
     """The job still runs but holds no task for this worker now (every open object has its workers, or he has
     answered or declined the rest): said apart from "finished", and checked again every ``RECHECK_SECONDS``; a
     task that frees up (a lease that ran out, a release) opens here by itself, as does the end of the job."""
@@ -263,7 +225,7 @@ def _nothing_right_now(ctx: object, actor: object, job_id: int) -> None:
     @st.fragment(run_every=RECHECK_SECONDS)
     def recheck() -> None:
         try:
-            task = queue.claim_next(ctx, actor, job_id)  # type: ignore[arg-type]
+            task = queue.claim_next(ctx, actor, job_id)
         except JobClosed:
             st.rerun(scope="app")  # the full run says how it ended
         except GTError as exc:
@@ -276,6 +238,86 @@ def _nothing_right_now(ctx: object, actor: object, job_id: int) -> None:
         st.caption(f"Checked at {time.strftime('%H:%M:%S', time.gmtime())} UTC.")
 
     recheck()
+
+
+# --- the buttons' callbacks: one queue call each; the page only says "done" once it returned ------------------
+
+
+def _act(action: str, call: Callable[[], object], notice: str = "", paused: dict | None = None) -> None:
+    try:
+        call()
+    except GTError as exc:
+        st.session_state[ERROR_KEY] = (action, exc)
+        return
+    st.session_state.pop(TASK_KEY, None)
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+    if paused:
+        st.session_state[PAUSED_KEY] = paused
+
+
+def _submitted(task: queue.Task) -> str:
+    return f"Submitted: {object_label(task)} is saved. Here is the next task."
+
+
+def _on_submit(ctx: Context, actor: Actor, task: queue.Task) -> None:
+    shown = current_answer("label", task)
+    if shown is None:  # the widgets changed since the screen was drawn: draw it, then submit (_pending_submit)
+        st.session_state[PENDING_KEY] = task.assignment_id
+        return
+    _act("submitted", partial(_submit, ctx, actor, task, shown.answer, shown.missing), _submitted(task))
+
+
+def _submit(ctx: Context, actor: Actor, task: queue.Task, answer: dict | None, missing: str | None) -> None:
+    if answer is None:
+        raise TaskError(f"nothing to submit yet: {missing or 'the task is not shown'}")
+    if queue.submit(ctx, actor, task.assignment_id, answer).job_done:  # the job may still be finishing
+        st.session_state[DONE_KEY] = task.job_id
+
+
+def _on_decline(ctx: Context, actor: Actor, task: queue.Task) -> None:
+    reason = str(st.session_state.get(f"label_decline_reason_{task.assignment_id}") or "")
+    _act(
+        "declined",
+        partial(queue.decline, ctx, actor, task.assignment_id, reason),
+        f"Declined {object_label(task)}: you will not get it again.",
+    )
+
+
+def _on_release(ctx: Context, actor: Actor, task: queue.Task, job_id: int) -> None:
+    _act(
+        "released",
+        partial(queue.release, ctx, actor, task.assignment_id),
+        paused={
+            "job": job_id,
+            "button": "Start working again",
+            "message": f"Released {object_label(task)}: it is back in the pool.",
+        },
+    )
+
+
+def _on_stop(ctx: Context, actor: Actor, task: queue.Task, job_id: int) -> None:
+    def stop() -> None:
+        queue.stop_and_resume_later(ctx, actor, task.assignment_id)
+        held = queue.current_task(ctx, actor, task.job_id)
+        left = time_left_text((held or task).lease_expires_at, dbm.now())
+        st.session_state[PAUSED_KEY] = {
+            "job": job_id,
+            "button": "Resume",
+            "message": (
+                f"Stopped: your work on {object_label(task)} is saved. Resume it while the time limit lasts: {left}."
+            ),
+        }
+
+    _act("stopped", stop)
+
+
+def _all_done(job_name: str | None) -> None:
+    what = f"job {job_name}" if job_name else "this job"
+    st.success(
+        f"All done: every object of {md_escape(what)} has its answers. Thank you for your work!",
+        icon=":material/task_alt:",
+    )
 
 
 def _closed(exc: JobClosed) -> None:

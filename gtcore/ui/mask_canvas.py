@@ -34,7 +34,9 @@ from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.images.task_overlays import with_mask
 from gtcore.ui.canvas import background_url, plan_geometry
 
-TOOLS = ("Brush", "Eraser", "Polygon")
+AUTO = "Auto-segment"
+TOOLS = ("Brush", "Eraser", "Polygon", AUTO)
+POINT_RADIUS = 4
 ALPHA = 0.55
 _STATE_PREFIX = "_gt_mask::"
 _RGBA = re.compile(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)")
@@ -46,6 +48,7 @@ class MaskResult:
     classes: np.ndarray  # H x W uint8 class indices, original size
     objects: int  # strokes and polygons on the canvas
     changed: bool  # the mask differs from the base it started from
+    points: tuple[tuple[float, float], ...] = ()  # auto-segment clicks, original pixels, in click order
 
 
 def rgba(hex_color: str, alpha: float = ALPHA) -> str:
@@ -166,6 +169,28 @@ def rasterize(
     return np.asarray(img, dtype=np.uint8)
 
 
+def _clicks(
+    objects: list[dict[str, Any]], *, fit: dict[str, float], display: tuple[int, int], size: tuple[int, int]
+) -> tuple[tuple[float, float], ...]:
+    """The point-mode clicks (Fabric circles: ``left`` = x - radius - stroke / 2, ``top`` = y) in original pixels."""
+    w, h = size
+    kx = 1.0 / (float(fit["scale_x"]) * display[0] / w)
+    ky = 1.0 / (float(fit["scale_y"]) * display[1] / h)
+    out = []
+    for obj in objects:
+        if str(obj.get("type", "")).lower() != "circle":
+            continue
+        x = (
+            float(obj.get("left", 0) or 0)
+            + float(obj.get("radius", 0) or 0)
+            + float(obj.get("strokeWidth", 0) or 0) / 2
+        )
+        y = float(obj.get("top", 0) or 0)
+        ox, oy = (x - float(fit["offset_x"])) * kx, (y - float(fit["offset_y"])) * ky
+        out.append((min(max(ox, 0.0), float(w)), min(max(oy, 0.0), float(h))))
+    return tuple(out)
+
+
 def mask_canvas(
     image_jpeg: bytes,
     *,
@@ -177,18 +202,20 @@ def mask_canvas(
     brush_px: int,
     base: np.ndarray | None,
     key: str,
+    reset: int = 0,
 ) -> MaskResult | None:
     """Show the painting canvas; return the mask on it (original pixels), or None until the browser reported.
 
     ``brush_px`` is the brush (and eraser) diameter in screen pixels; ``base`` the mask to start from (its
-    identity must not change between reruns of the same task, or the canvas starts again from it).
+    identity must not change between reruns of the same task, or the canvas starts again from it); a new ``reset``
+    starts the canvas again from ``base`` even when its pixels did not change (strokes and clicks cleared).
     """
     from streamlit_drawable_canvas import st_canvas
 
     geom = plan_geometry(image_jpeg, display_scale=display_scale, original_size=original_size)
     colors = semseg_colors(labels)
     base_digest = "" if base is None else hashlib.md5(base.tobytes(), usedforsecurity=False).hexdigest()
-    digest = hashlib.md5(image_jpeg, usedforsecurity=False).hexdigest() + base_digest + repr(geom)
+    digest = hashlib.md5(image_jpeg, usedforsecurity=False).hexdigest() + base_digest + repr(geom) + f"/{reset}"
     state_key = _STATE_PREFIX + key
     state: dict[str, Any] | None = st.session_state.get(state_key)
     if state is None or state["digest"] != digest:
@@ -200,16 +227,17 @@ def mask_canvas(
         color = rgba(colors[0], 0.7)
     else:
         color = rgba(colors[labels.index(current_label) + 1] if current_label in labels else colors[1])
-    polygon = tool == "Polygon"
+    polygon, auto = tool == "Polygon", tool == AUTO
     result = st_canvas(
         fill_color=color,
-        stroke_width=1 if polygon else max(1, int(brush_px)),
+        stroke_width=1 if polygon else 2 if auto else max(1, int(brush_px)),
         stroke_color=color,
+        point_display_radius=POINT_RADIUS,
         background_image=background_url(state["background"], key) or state["background"],
         update_streamlit=True,
         width=geom.canvas[0],
         height=geom.canvas[1],
-        drawing_mode="polygon" if polygon else "freedraw",
+        drawing_mode="polygon" if polygon else "point" if auto else "freedraw",
         initial_drawing={"objects": []},
         key=f"{key}::g{state['generation']}",
         background_image_fit="contain",
@@ -217,16 +245,18 @@ def mask_canvas(
     fit = result.background_fit
     if fit is None or (fit["natural_width"], fit["natural_height"]) != geom.display:
         return None
-    objects = [o for o in (result.json_data or {}).get("objects", []) if isinstance(o, dict)]
+    everything = [o for o in (result.json_data or {}).get("objects", []) if isinstance(o, dict)]
+    objects = [o for o in everything if str(o.get("type", "")).lower() != "circle"]  # clicks paint nothing
+    points = _clicks(everything, fit=fit, display=geom.display, size=original_size)
     fingerprint = hashlib.md5(json.dumps(objects, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
     cached = state.get("cache")
     if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+        return MaskResult(cached[1].classes, cached[1].objects, cached[1].changed, points)
     classes = rasterize(objects, size=original_size, fit=fit, display=geom.display, colors=colors, base=base)
     if base is None:
         changed = bool(objects) and bool(classes.any())
     else:
         changed = bool(objects) and not np.array_equal(classes, base)
-    out = MaskResult(classes, len(objects), changed)
+    out = MaskResult(classes, len(objects), changed, points)
     state["cache"] = (fingerprint, out)
     return out

@@ -25,12 +25,14 @@ from gtcore.core.access import Actor
 from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape
+from gtcore.images import autosegment
 from gtcore.images.drawing import legend_image
 from gtcore.images.task_images import DisplayImage
 from gtcore.images.task_overlays import previous_classes
 from gtcore.output.mask_png import decode_color_png, encode_palette_png, png_from_base64
+from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import label_picker
-from gtcore.ui.mask_canvas import TOOLS, mask_canvas
+from gtcore.ui.mask_canvas import AUTO, TOOLS, MaskResult, mask_canvas
 from gtcore.ui.task_session import TaskLike, TaskScreenResult, canvas_key
 
 MISSING = "the image is still loading"
@@ -85,9 +87,10 @@ def segmentation_ui(
     colors = semseg_colors(labels)
     legend = [(name, parse_hex(colors[i + 1])) for i, name in enumerate(labels)] + [("eraser", (255, 255, 255))]
     st.image(legend_image(legend, width=220, row=18), caption="Paint colours")
-    tool_col, size_col = st.columns([2, 3])
+    tool_col, size_col = st.columns([3, 2])
     with tool_col:
-        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=f"{key_prefix}::tool") or "Brush"
+        tool_key = f"{key_prefix}::tool::{task.assignment_id}::{task.object_idx}"  # each task starts with the brush
+        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=tool_key) or "Brush"
     with size_col:
         brush = st.slider("Brush size (screen pixels)", 2, 80, BRUSH_DEFAULT, key=f"{key_prefix}::brush")
     if img.scale and img.scale < 1:
@@ -109,9 +112,12 @@ def segmentation_ui(
         brush_px=brush,
         base=base,
         key=ckey,
+        reset=state.get("mask_resets", 0),
     )
     if result is None:
         return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING)
+    if tool == AUTO:
+        _auto_segment_ui(ctx, actor, task, state, result, labels, current)
     modified = (base_modified or result.changed) if adjustment else None
     cached = state.get("mask_answer")
     if cached is not None and cached[0] is result.classes and cached[1] == modified:
@@ -129,3 +135,41 @@ def segmentation_ui(
         "toolbar above the image has undo, redo and reset. A polygon is filled when you click its first point."
     )
     return TaskScreenResult(answer=answer, draft=answer)
+
+
+def _auto_segment_ui(
+    ctx: Context,
+    actor: Actor,
+    task: TaskLike,
+    state: dict[str, Any],
+    result: MaskResult,
+    labels: list[str],
+    current: str,
+) -> None:
+    """Ground Truth's auto-segment: after four clicks on the object's extremes its mask fills in the current
+    label; the mask so far (strokes included) becomes the canvas's base, where brush and eraser correct it."""
+    failed = state.pop("auto_error", None)
+    if failed is not None:
+        show_error(failed, prefix="Not auto-segmented")
+    n = len(result.points)
+    st.caption(
+        f"Auto-segment: click the object's leftmost, topmost, rightmost and bottommost points ({n} of 4); its "
+        f"mask then fills in the label {md_escape(current)}. Correct it with the brush and the eraser."
+    )
+    if n < 4:
+        return
+    merged = result.classes.copy()
+    try:
+        found = autosegment.task_object_mask(ctx, actor, task, result.points[:4])
+    except GTError as exc:
+        state["auto_error"] = exc  # said after the rerun, which clears the clicks
+    else:
+        merged[found] = labels.index(current) + 1 if current in labels else 1
+        state["mask_base_modified"] = True
+    state["mask_base"] = merged
+    state["mask_resets"] = state.get("mask_resets", 0) + 1  # the canvas starts again from the merged mask
+    state.pop("mask_answer", None)
+    try:
+        st.rerun(scope="fragment")
+    except st.errors.StreamlitAPIException:
+        st.rerun()

@@ -23,6 +23,7 @@ The action buttons (Submit, Decline, Release, Stop) belong to the page, not to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -225,6 +226,7 @@ def render_task_screen(
     actor: Actor | None = None,
     max_side: int = DISPLAY_MAX_SIDE,
     columns: tuple[float, float] = (1.0, 3.0),
+    messages: Callable[[], None] | None = None,
 ) -> TaskScreenResult | None:
     """Render the labeling screen of ``task``; return what the annotator has on it now.
 
@@ -236,6 +238,8 @@ def render_task_screen(
         actor: the signed-in user (default: ``gtcore.ui.auth.current_actor()``). In worker mode, the holder.
         max_side: longest side of the display JPEG (the canvas).
         columns: relative widths of the instructions and task columns.
+        messages: draws the page's messages at the top of the instructions column, beside the task: what they
+            say comes and goes without moving the canvas (whose size depends on where it starts).
 
     Returns:
         A TaskScreenResult (the latest one is also in ``st.session_state[f"{key_prefix}::result"]``), or
@@ -256,6 +260,8 @@ def render_task_screen(
     left, right = st.columns(list(columns), gap="medium")
     try:
         with left:
+            if messages is not None:
+                messages()
             instructions_ui(ctx, actor, task, key_prefix)
         with right:
             return _task_fragment(ctx, actor, task, preview, key_prefix, max_side)

@@ -40,8 +40,9 @@ def verification_ui(
         state["verify_jpeg"] = shown
     jpeg, summary = shown
     prev = task.previous or {}
-    st.image(jpeg, width="content")
+    # the caption first: the image's fullscreen button (top right, on hover) stays clear of the action buttons
     st.caption(f"Labels to verify ({md_escape(str(prev.get('attribute') or 'earlier job'))}): {md_escape(summary)}")
+    st.image(jpeg, width="content")
     key, ckey = choice_key(key_prefix, task), comment_key(key_prefix, task)
     state["widget_keys"] = [key, ckey]
     body = (task.draft or {}).get(tt.answer_element) or {}

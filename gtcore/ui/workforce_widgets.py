@@ -96,38 +96,59 @@ def workers_tab(ctx: Context, actor: Actor, workers: list[WorkerRow]) -> None:
             show_error(exc)
 
 
+INVITED = "wf_invite_outcome"  # what the last "Send invitations" did, shown once under the form
+
+
 def invite_tab(ctx: Context, actor: Actor, team_list: list[Team]) -> None:
-    """Invite up to 50 addresses into a team."""
+    """Invite up to 50 addresses into a team. The invitation runs in the button's callback, before the page
+    loads the workers: the Workers tab lists the new people in the same run."""
     if not team_list:
         st.info("Create a work team first (Teams tab): workers see the jobs of their teams only.")
     names = [t.name for t in team_list]
+    team_key = f"wf_invite_team::{zlib.crc32('/'.join(names).encode())}"  # a new team list: a fresh choice
     with st.form("wf_invite_form"):
-        emails = st.text_area("E-mail addresses (up to 50; commas, spaces or one per line)", key="wf_invite_emails")
-        team_name = st.selectbox(
+        st.text_area("E-mail addresses (up to 50; commas, spaces or one per line)", key="wf_invite_emails")
+        st.selectbox(
             "Work team",
             names,
             index=0 if len(names) == 1 else None,  # the only team is the choice; of several, none is assumed
             placeholder="Choose a work team",
-            key=f"wf_invite_team::{zlib.crc32('/'.join(names).encode())}",  # a new team list: a fresh choice
+            key=team_key,
         )
-        roles = st.multiselect("Roles", list(ROLES), default=["worker"], key="wf_invite_roles")
-        invite_clicked = st.form_submit_button("Send invitations", key="wf_invite_submit")
-    if invite_clicked and team_name is None and "worker" in roles:
-        st.error("Choose the work team the workers join: a worker in no team gets no jobs.", icon=":material/group:")
-    elif invite_clicked:
-        try:
-            result = invitations.invite(ctx, actor, emails, team_name, roles)
-        except GTError as exc:
-            show_error(exc)
-        else:
-            if result.problems:
-                st.error(f"{len(result.problems)} address(es) not invited:")
-                st.code("\n".join(str(p) for p in result.problems), language=None)
-            if result.existing:
-                st.info(f"{len(result.existing)} already had an account and joined the team:")
-                st.code("\n".join(result.existing), language=None)
-            for d in result.invited:
-                _show_delivery(d)
+        st.multiselect("Roles", list(ROLES), default=["worker"], key="wf_invite_roles")
+        st.form_submit_button(
+            "Send invitations", key="wf_invite_submit", on_click=_on_invite, args=(ctx, actor, team_key)
+        )
+    outcome = st.session_state.pop(INVITED, None)
+    if isinstance(outcome, str):
+        st.error(outcome, icon=":material/group:")
+    elif isinstance(outcome, GTError):
+        show_error(outcome)
+    elif outcome is not None:
+        _invited_ui(outcome)
+
+
+def _on_invite(ctx: Context, actor: Actor, team_key: str) -> None:
+    state = st.session_state
+    team_name, roles = state.get(team_key), list(state.get("wf_invite_roles") or [])
+    if team_name is None and "worker" in roles:
+        state[INVITED] = "Choose the work team the workers join: a worker in no team gets no jobs."
+        return
+    try:
+        state[INVITED] = invitations.invite(ctx, actor, str(state.get("wf_invite_emails") or ""), team_name, roles)
+    except GTError as exc:
+        state[INVITED] = exc
+
+
+def _invited_ui(result: invitations.InviteResult) -> None:
+    if result.problems:
+        st.error(f"{len(result.problems)} address(es) not invited:")
+        st.code("\n".join(str(p) for p in result.problems), language=None, wrap_lines=True)
+    if result.existing:
+        st.info(f"{len(result.existing)} already had an account and joined the team:")
+        st.code("\n".join(result.existing), language=None)
+    for d in result.invited:
+        _show_delivery(d)
 
 
 def teams_tab(ctx: Context, actor: Actor, team_list: list[Team], workers: list[WorkerRow]) -> None:

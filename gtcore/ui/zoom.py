@@ -6,9 +6,10 @@ Used by ``gtcore.ui.task_view`` inside the task fragment (every click or key rer
     vimg = task_views.task_view_image(ctx, actor, task, spec)
     zoom_bar(key_prefix, vimg, overview_url)              # buttons, keys, level, overview (click to jump)
 
-- *Room*: a tiny component (``room_probe``) reports the width of the column and the window's height (again on
-  resize), so the canvas uses the width the page gives it. Until it has reported (first page of a session,
-  AppTest) ``DEFAULT_ROOM`` is used.
+- *Room*: a tiny component (``room_probe``, drawn by the screen right above its canvas) reports the width of the
+  column, the window's height and where on the page the canvas starts (again on resize), so at Fit the whole
+  image fits the width the page gives it AND the window's height below the action buttons: no part of it,
+  nor Submit, is out of view. Until it has reported (first page of a session, AppTest) ``DEFAULT_ROOM`` is used.
 - *Keys* (Streamlit shortcuts; "C" and "R" are Streamlit's): Z zoom in, X zoom out, F fit, O 1:1 (one screen
   pixel per original pixel), arrow keys pan by half a view. Labels keep 1-9 and 0, Submit Ctrl+Enter, and the
   screen's Undo is Ctrl+Z.
@@ -26,42 +27,56 @@ from gtcore.images import views
 from gtcore.images.task_views import ViewImage
 from gtcore.images.views import FIT, NATIVE, ViewSpec
 
-DEFAULT_ROOM = (720, 900)  # (column width, window height) until the browser has told
+DEFAULT_ROOM = (720, 900, 580)  # (column width, window height, canvas top on the page) until the browser told
 _CANVAS_MARGIN_PX = 4  # keep the canvas clear of a horizontal scrollbar
-_CHROME_PX = 580  # the page above the canvas (title, actions, picker, zoom bar) that the window must also hold
-MIN_CANVAS_HEIGHT = 360
-OVERVIEW_SIDE = 160
+_BOTTOM_PX = 16  # between the canvas's bottom and the window's
+MIN_CANVAS_HEIGHT = 200  # a window too short for even this scrolls
+OVERVIEW_SIDE = 160  # the overview thumbnail's JPEG (sharp on high-density screens)
+OVERVIEW_SHOWN = 88  # its longest side on the page
+TOOLBAR_BAND_PX = 30  # the probe's height: the band above the canvas where its floating toolbar shows
 PAN_STEP = 0.5  # of the view
 
 _PROBE_JS = """
 const mounted = new WeakMap();
+const GAP = 16;
 export default function (component) {
   const { parentElement, setStateValue, data } = component;
+  parentElement.style.height = data.band + "px";
   let st = mounted.get(parentElement);
   if (!st) {
-    st = { known: null, timer: null };
-    const report = () => {
-      const w = Math.round(parentElement.getBoundingClientRect().width);
-      const h = Math.round(window.innerHeight);
-      const k = st.known;
-      if (!w || (k && Math.abs(k[0] - w) < 8 && Math.abs(k[1] - h) < 60)) return;
-      st.known = [w, h];
-      st.send({ w, h });
+    st = { known: null, last: null, timer: null };
+    const scrollers = [document.documentElement];
+    for (let el = parentElement.parentElement; el && el !== document.body; el = el.parentElement) {
+      if (/auto|scroll/.test(getComputedStyle(el).overflowY)) scrollers.push(el);
+    }
+    scrollers.forEach((el) => { el.style.scrollbarGutter = "stable"; });  // a scrollbar coming must not narrow
+    const measure = () => {
+      const r = parentElement.getBoundingClientRect();
+      const scrolled = scrollers.reduce((sum, el) => sum + el.scrollTop, 0);
+      return [Math.round(r.width), Math.round(window.innerHeight), Math.round(r.bottom + scrolled + GAP)];
     };
-    const later = () => { clearTimeout(st.timer); st.timer = setTimeout(report, 150); };
-    st.observer = new ResizeObserver(later);
-    st.observer.observe(parentElement);
-    window.addEventListener("resize", later);
-    st.report = report;
-    st.later = later;
+    const idle = () => {  // Streamlit marks its app with the script's state: a page still being drawn moves
+      const app = document.querySelector('[data-testid="stApp"]');
+      const state = app && app.getAttribute("data-test-script-state");
+      return !state || state === "notRunning";
+    };
+    const report = () => {  // once the page is drawn and held still for one tick
+      if (!idle()) { st.last = null; return; }
+      const now = measure(), last = st.last;
+      st.last = now;
+      if (!last || now.some((v, i) => v !== last[i])) return;
+      const [w, h, top] = now, k = st.known;
+      if (!w || (k && Math.abs(k[0] - w) < 8 && Math.abs(k[1] - h) < 8 && Math.abs((k[2] || 0) - top) < 16)) return;
+      st.known = now;
+      st.send({ w, h, top });
+    };
+    st.timer = setInterval(report, 200);  // also catches the canvas's start moving (content above it changed)
     mounted.set(parentElement, st);
   }
   st.send = (v) => setStateValue("room", v);
   if (data && data.known && !st.known) st.known = data.known;
-  st.report();
   return () => {
-    st.observer.disconnect();
-    window.removeEventListener("resize", st.later);
+    clearInterval(st.timer);
     mounted.delete(parentElement);
   };
 }
@@ -82,6 +97,7 @@ export default function (component) {
   const rect = box.querySelector(".gt-ov-view");
   if (img.getAttribute("src") !== data.url) img.setAttribute("src", data.url);
   img.style.width = data.width + "px";
+  img.style.height = data.height + "px";  // its box before it loads: the canvas below must not move
   const [x, y, w, h] = data.rect;
   Object.assign(rect.style, { left: x * 100 + "%", top: y * 100 + "%", width: w * 100 + "%", height: h * 100 + "%" });
   rect.style.display = data.zoomed ? "block" : "none";
@@ -113,17 +129,41 @@ def _state(key_prefix: str) -> dict[str, Any]:
 
 
 def room(key_prefix: str) -> tuple[int, int]:
-    """(width, height) the canvas may take: the column's width, the window's height less the page around it."""
-    known = st.session_state.get(f"{key_prefix}::room")
-    result = _probe(
-        key=f"{key_prefix}::room_probe", data={"known": known}, default={"room": None}, on_room_change=lambda: None
-    )
+    """(width, height) the canvas may take: the column's width, the window's height below the canvas's top."""
+    w, h, top = st.session_state.get(f"{key_prefix}::room") or DEFAULT_ROOM
+    return max(views.MIN_BOX[0], w - _CANVAS_MARGIN_PX), max(MIN_CANVAS_HEIGHT, h - top - _BOTTOM_PX)
+
+
+def room_known(key_prefix: str) -> bool:
+    """Whether the browser has reported the room (``room_probe``) in this session."""
+    return st.session_state.get(f"{key_prefix}::room") is not None
+
+
+def room_probe(key_prefix: str) -> None:
+    """Draw the probe right above the canvas: an empty band that keeps the canvas's floating toolbar (undo, redo,
+    edit, delete) off the zoom bar; what it reports sizes the canvas (a change reruns the fragment)."""
+    key = f"{key_prefix}::room"
+    known = st.session_state.get(key)
+    data = {"known": known, "band": TOOLBAR_BAND_PX}
+    result = _probe(key=f"{key}_probe", data=data, default={"room": None}, on_room_change=lambda: None)
     reported = result.get("room")
     if isinstance(reported, dict) and reported.get("w") and reported.get("h"):
-        known = [int(reported["w"]), int(reported["h"])]
-        st.session_state[f"{key_prefix}::room"] = known
-    w, h = known or DEFAULT_ROOM
-    return max(views.MIN_BOX[0], w - _CANVAS_MARGIN_PX), max(MIN_CANVAS_HEIGHT, h - _CHROME_PX)
+        now = [int(reported["w"]), int(reported["h"]), int(reported.get("top") or DEFAULT_ROOM[2])]
+        if now != known:
+            st.session_state[key] = now
+            if known is None or _fit_changes(known, now):
+                _rerun()  # the canvas drawn this run has the old size
+
+
+def _fit_changes(old: list[int], new: list[int]) -> bool:
+    return bool(old[0] != new[0] or old[1] - old[2] != new[1] - new[2])
+
+
+def _rerun() -> None:
+    try:
+        st.rerun(scope="fragment")
+    except st.errors.StreamlitAPIException:
+        st.rerun()
 
 
 def zoom_spec(key_prefix: str, ident: Any) -> ViewSpec:
@@ -164,8 +204,18 @@ def level_text(view: views.View) -> str:
     return f"{view.level.name} ({pct:.0f} %)" if view.level.name not in (NATIVE, "2:1") else view.level.name
 
 
+def zoom_text(view: views.View) -> str:
+    """The zoom caption shown under the canvas: the level, the part of the original shown, and the keys."""
+    x, y, w, h = view.rect
+    return (
+        f"Zoom {level_text(view)} of {view.original[0]} x {view.original[1]} px; showing x {x:.1f}-{x + w:.1f}, "
+        f"y {y:.1f}-{y + h:.1f}. Keys: Z / X zoom, F fit, O 1:1, arrows pan; click the overview to jump."
+    )
+
+
 def zoom_bar(key_prefix: str, spec: ViewSpec, vimg: ViewImage, overview_url: str | None) -> None:
-    """The zoom buttons and keys, the level, and the overview; remembers the view for the buttons' callbacks."""
+    """One row: the zoom buttons (with their keys), the level, and the overview (click to jump); remembers the
+    view for the buttons' callbacks. The caption (``zoom_text``) belongs under the canvas."""
     assert vimg.view is not None
     view = vimg.view
     state = _state(key_prefix)
@@ -173,8 +223,7 @@ def zoom_bar(key_prefix: str, spec: ViewSpec, vimg: ViewImage, overview_url: str
     levels = views.zoom_levels(view.original, spec.box)
     top = levels[-1].name
     k = f"{key_prefix}::zoom"
-    row = st.container(horizontal=True, gap="small")  # one block, not eight columns: fewer deltas per run
-    controls, overview = st.columns([3, 1], vertical_alignment="center")
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")  # one block: fewer deltas
     buttons: list[tuple[str, str, str, Any, tuple[Any, ...], bool]] = [
         (":material/zoom_out:", "X", "Zoom out (X)", _zoom, (key_prefix, -1), view.level.name == FIT),
         (":material/zoom_in:", "Z", "Zoom in (Z)", _zoom, (key_prefix, 1), view.level.name == top),
@@ -203,21 +252,20 @@ def zoom_bar(key_prefix: str, spec: ViewSpec, vimg: ViewImage, overview_url: str
             disabled=disabled,
             width="content",
         )
-    x, y, w, h = view.rect
-    controls.caption(
-        f"Zoom {level_text(view)} of {view.original[0]} x {view.original[1]} px; showing x {x:.1f}-{x + w:.1f}, "
-        f"y {y:.1f}-{y + h:.1f}. Keys: Z / X zoom, F fit, O 1:1, arrows pan; click the overview to jump."
-    )
+    row.caption(level_text(view), width="content")
     if overview_url:
-        with overview:
-            ow, oh = view.original
-            width = round(OVERVIEW_SIDE * min(1.0, ow / oh))
-            data = {"url": overview_url, "rect": [x / ow, y / oh, w / ow, h / oh], "zoomed": view.zoomed}
-            result = _overview(key=f"{k}::overview", data={**data, "width": width}, on_jump_change=lambda: None)
-            jump = result.get("jump")
-            if isinstance(jump, dict) and view.zoomed:
-                state["center"] = views.center_at(jump.get("x", 0.5), jump.get("y", 0.5))
-                try:
-                    st.rerun(scope="fragment")
-                except st.errors.StreamlitAPIException:
-                    st.rerun()
+        with row:
+            _overview_ui(key_prefix, view, overview_url)
+
+
+def _overview_ui(key_prefix: str, view: views.View, overview_url: str) -> None:
+    x, y, w, h = view.rect
+    ow, oh = view.original
+    width, height = round(OVERVIEW_SHOWN * min(1.0, ow / oh)), round(OVERVIEW_SHOWN * min(1.0, oh / ow))
+    data = {"url": overview_url, "rect": [x / ow, y / oh, w / ow, h / oh], "zoomed": view.zoomed}
+    data.update(width=width, height=height)
+    result = _overview(key=f"{key_prefix}::zoom::overview", data=data, on_jump_change=lambda: None)
+    jump = result.get("jump")
+    if isinstance(jump, dict) and view.zoomed:
+        _state(key_prefix)["center"] = views.center_at(jump.get("x", 0.5), jump.get("y", 0.5))
+        _rerun()
