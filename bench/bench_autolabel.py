@@ -39,7 +39,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.autolabel import simulate  # noqa: E402
 from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
 from gtcore.autolabel.segmenter import mask_score  # noqa: E402
 from gtcore.autolabel.status import loop_status  # noqa: E402
@@ -49,6 +48,7 @@ from gtcore.core.errors import TaskError  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.jobs import api as jobs  # noqa: E402
 from gtcore.queue import api as queue  # noqa: E402
+from tests.fixtures import simulate  # noqa: E402
 from tests.fixtures.core import make_team, make_user  # noqa: E402
 
 SYSTEM = Actor.system_actor()

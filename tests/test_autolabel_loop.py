@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gtcore.autolabel import loop, models, simulate
+from gtcore.autolabel import loop, models
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -24,6 +24,7 @@ from gtcore.jobs import api as jobs
 from gtcore.manifests.sample_digits import DIGIT_LABELS
 from gtcore.queue import api as queue
 from gtcore.work import runner
+from tests.fixtures import simulate
 from tests.fixtures.autolabel import AutoWorld
 
 SYSTEM = Actor.system_actor()

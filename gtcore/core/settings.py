@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gtcore.core import autolabeling
 from gtcore.core.errors import ConfigError
 
 
@@ -74,7 +75,7 @@ class Settings:
     temp_password_days: int = 7
     session_idle_seconds: int = 3600
     session_max_seconds: int = 12 * 3600
-    autolabel_min_objects: int = 1250
+    autolabel_min_objects: int = autolabeling.MIN_OBJECTS
     embedded_worker: bool = True
 
     @property
@@ -116,6 +117,6 @@ class Settings:
             temp_password_days=_int(env, "GT_TEMP_PASSWORD_DAYS", 7),
             session_idle_seconds=_int(env, "GT_SESSION_IDLE_SECONDS", 3600),
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
-            autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
+            autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", autolabeling.MIN_OBJECTS)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
         )

@@ -20,12 +20,14 @@ from typing import NoReturn
 
 import streamlit as st
 
+from gtcore.autolabel.status import preparing_more
 from gtcore.core import db as dbm
 from gtcore.core.access import WORKER
 from gtcore.core.errors import GTError, JobClosed, TaskError
 from gtcore.images.task_images import DISPLAY_MAX_SIDE
 from gtcore.queue import api as queue
 from gtcore.ui.auth import require_actor
+from gtcore.ui.autolabel_widgets import preparing_ui
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
@@ -164,6 +166,8 @@ def label_page() -> None:
             end_screen(partial(show_error, exc), "label_error")
         if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
             end_screen(partial(_all_done, None), "label_done")
+        if task is None and preparing_more(ctx, job_id):  # automated data labeling: the next batch is on its way
+            end_screen(partial(preparing_ui, ctx, job_id), "label_preparing")
         if task is None:
             end_screen(
                 lambda: st.info(
