@@ -291,6 +291,11 @@ def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> 
     if not c.held:
         return []
     budget = rules.human_budget(f.stopping.get("MaxHumanLabeledObjectCount"), c.human + c.released_open)
+    labeled = rules.labeled_budget(
+        f.stopping.get("MaxPercentageOfInputDatasetLabeled"), f.total, c.human + c.machine + c.released_open
+    )
+    if labeled is not None:  # people never label past MaxPercentageOfInputDatasetLabeled either
+        budget = labeled if budget is None else min(budget, labeled)
     k = rules.next_batch_size(f.max_concurrent, c.held, budget)
     if st.phase == "loop" and k == 0 and last is not None and last.human_labeled == c.human:
         return []  # nothing new to learn from and nobody to send work to: the stopping condition ends the job

@@ -154,7 +154,9 @@ def preparing_more(ctx: Context, job_id: int) -> bool:
     o = dbm.objects
     with ctx.db.read() as conn:
         row = conn.execute(
-            select(dbm.jobs.c.status, S.c.phase).join(S, S.c.job_id == dbm.jobs.c.id).where(dbm.jobs.c.id == job_id)
+            select(dbm.jobs.c.status, S.c.phase)  # no loop state yet: its first step has not run
+            .outerjoin(S, S.c.job_id == dbm.jobs.c.id)
+            .where(dbm.jobs.c.id == job_id)
         ).first()
         if row is None or row.status != "InProgress" or row.phase in ("human-only", "done"):
             return False
