@@ -223,15 +223,14 @@ def test_model_reuse_by_uri_and_by_chaining(auto_world: AutoWorld) -> None:
     its = _iterations(w.ctx, second)
     assert its[1].released == 80  # starting from a model: the validation set only, no training batch
     assert _describe(w, second)["LabelCounters"]["MachineLabeled"] > 0
-    # chaining a stopped (or completed) job with the same attribute starts from its model
-    third = w.create("classification", 400, max_concurrent=50)
-    for _ in range(100):  # until one of its models has labeled something (it then has a final model)
+    # chaining a stopped job with the same attribute starts from its final model (one that labeled something)
+    third = w.create("classification", 400, max_concurrent=50, LabelingJobAlgorithmsConfig=alg)
+    for _ in range(100):
         w.run(third, "classification", 400, rounds=1)
         if _describe(w, third)["LabelCounters"]["MachineLabeled"]:
             break
-    if _describe(w, third)["LabelingJobStatus"] == "InProgress":  # (its model may have labeled the rest)
-        jobactions.stop_labeling_job(w.ctx, SYSTEM, w.name(third))
-        runner.run_until_idle(w.ctx, max_seconds=60)  # Stopping -> Stopped by the background workers
+    jobactions.stop_labeling_job(w.ctx, SYSTEM, w.name(third))
+    runner.run_until_idle(w.ctx, max_seconds=60)  # Stopping -> Stopped by the background workers
     chained = jobactions.chain_labeling_job(w.ctx, SYSTEM, w.name(third), w.name(third) + "-more")
     with w.ctx.db.read() as conn:
         parent = conn.execute(select(dbm.autolabel_jobs).where(dbm.autolabel_jobs.c.job_id == third)).first()
