@@ -48,7 +48,7 @@ class Iteration:
         if self.number == 1:
             return "probe"
         if self.number == 2:
-            return "training and validation labels"
+            return "validation set and first batch"
         if self.finished_at is not None:
             return "done"
         if self.job_ended:

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gtcore.autolabel import files, loop, models, outputs, rules
+from gtcore.autolabel import files, loop, models, outputs, pool, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel.classifier import TrainingError
 from gtcore.autolabel.features import load_image
@@ -122,12 +122,14 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
             candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source))
         trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
-        best: tuple[Any, rules.Threshold, dict[int, Any], list[list[float]]] | None = None
+        gone = pool.gone_before(ctx, job_id, n)  # validation objects earlier rounds would have labeled
+        best: tuple[Any, rules.Threshold, dict[int, Any], str] | None = None
         for cand in candidates:
             confs, scores, preds = lrn.validation_scores(cand, [(u, lab) for _, u, lab, _ in val_items], load)
-            th = rules.choose_threshold(confs, scores, target, metric=metric_name)
+            enc = pool.encode([v[0] for v in val_items], confs, scores)
+            th = rules.choose_threshold(*pool.remaining(pool.triples(enc), gone), target, metric=metric_name)
             if best is None or th.covered > best[1].covered:
-                best = (cand, th, preds, [[float(c), float(x)] for c, x in zip(confs, scores, strict=True)])
+                best = (cand, th, preds, enc)
         assert best is not None
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
@@ -149,12 +151,12 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         job_id,
         n,
         trained_on=trained_on,
-        validation_count=len(val_items),
+        validation_count=th.total,  # the validation objects still like the pool
         metric_name=metric_name,
         metric=th.metric,
         bound=th.bound,
         validation_threshold=th.value,
-        validation_scores_json=json.dumps(pairs, separators=(",", ":")),
+        validation_scores_json=pairs,
         threshold=th.value if th.value is not None else -1.0,
         training_seconds=seconds,
         human_labeled=len(train_items) + len(val_items),
@@ -179,9 +181,8 @@ def _check(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, it: Any) -> 
     metric_name, target = rules.target_for(f.task_type)
     fresh = _human_items(ctx, f, ("batch", "check"), iteration=n)
     confs, scores, _ = lrn.validation_scores(lr, [(u, lab) for _, u, lab, _ in fresh], _loader(ctx))
-    pairs = json.loads(it.validation_scores_json or "[]")
-    val = ([p[0] for p in pairs], [p[1] for p in pairs])
-    th = rules.Threshold(it.validation_threshold, it.metric, it.bound, 0, len(pairs))
+    val = pool.remaining(pool.triples(it.validation_scores_json), pool.gone_before(ctx, f.id, n))
+    th = rules.Threshold(it.validation_threshold, it.metric, it.bound, 0, len(val[0]))
     return rules.check_round(th, val, (confs, scores), target, metric=metric_name)
 
 
@@ -213,20 +214,17 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
         loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
         return []
-    machine = _store_predictions(ctx, f, n, labeled, scored, it.model_id)
+    finish = {
+        "inference_seconds": seconds,
+        "threshold": check.threshold if check.threshold is not None else -1.0,
+        "check_count": check.checked,
+        "check_metric": check.metric,
+        "check_failed": check.failed,
+    }
+    machine = _store_predictions(ctx, f, n, labeled, scored, it.model_id, finish)
+    if machine is None:
+        return []  # another worker finished this round's inference first: its labels and files stand
     files.write_inference_files(ctx, f, n, lines, labeled, scored, machine)
-    _finish_iteration(
-        ctx,
-        job_id,
-        n,
-        machine_labeled=len(machine),
-        inference_seconds=seconds,
-        threshold=check.threshold if check.threshold is not None else -1.0,
-        check_count=check.checked,
-        check_metric=check.metric,
-        check_failed=check.failed,
-        finished_at=dbm.now(),
-    )
     _after_inference(ctx, job_id)
     return [("step", n)]
 
@@ -264,8 +262,23 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
     return labeled, scored, lines
 
 
+class _Lost(Exception):
+    """Another worker finished the round first (rolls this one's transaction back)."""
+
+
 def _store_predictions(
-    ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None
+    ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None, finish: dict
+) -> list | None:
+    """Machine-label and finish round ``n`` in ONE transaction, a compare-and-set on its ``finished_at``: of two
+    workers running the same inference, one labels and the other changes nothing (None)."""
+    try:
+        return _store(ctx, f, n, labeled, scored, model_id, finish)
+    except _Lost:
+        return None
+
+
+def _store(
+    ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None, finish: dict
 ) -> list:
     with ctx.db.read() as conn:
         c = loop.counts(conn, f.id)
@@ -279,6 +292,13 @@ def _store_predictions(
     t = dbm.now()
     done: list = []
     with ctx.db.write() as conn:
+        won = conn.execute(  # first: a second worker blocks here (PostgreSQL) or waits for the lock (SQLite)
+            update(IT)
+            .where(IT.c.job_id == f.id, IT.c.iteration == n, IT.c.finished_at.is_(None))
+            .values(finished_at=t, **finish)
+        ).rowcount
+        if won != 1:
+            raise _Lost
         for k in range(0, len(labeled), CHUNK):
             for idx, conf, rec in labeled[k : k + CHUNK]:
                 moved = conn.execute(
@@ -303,6 +323,7 @@ def _store_predictions(
                 )
         if done and model_id is not None:  # the job's FinalActiveLearningModelArn: the last model that labeled
             conn.execute(update(S).where(S.c.job_id == f.id).values(final_model_id=model_id, updated_at=t))
+        conn.execute(update(IT).where(IT.c.job_id == f.id, IT.c.iteration == n).values(machine_labeled=len(done)))
     return done
 
 
