@@ -143,7 +143,8 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        while t.is_alive():  # a timed join, so Ctrl-C reaches this thread
+            t.join(0.5)
     return sum(waited) / max(1, len(people))
 
 
