@@ -115,6 +115,15 @@ def test_objects_at_the_threshold_are_machine_labeled_and_count() -> None:
     assert rules.choose_threshold([0.8] * 100, [1.0] * 100, 0.95).value == 0.8  # one tie group at the threshold
 
 
+def test_an_object_at_the_threshold_is_machine_labeled() -> None:
+    assert rules.machine_labels(0.8, 0.8) and rules.machine_labels(0.81, 0.8)
+    assert not rules.machine_labels(0.7999, 0.8) and not rules.machine_labels(1.0, None)
+    # the round's check counts its fresh objects AT the threshold too
+    val = ([0.8] * 100, [1.0] * 100)
+    th = rules.choose_threshold(*val, 0.95)
+    assert rules.check_round(th, val, ([0.8] * 40, [0.0] * 40), 0.95).checked == 40
+
+
 def test_ties_at_the_threshold_go_in_or_out_together() -> None:
     th = rules.choose_threshold([0.8] * 70 + [0.7] * 30, [1.0] * 70 + [1.0] * 5 + [0.0] * 25, 0.95)
     assert th.value == 0.8 and th.covered == 70

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from gtcore.autolabel import rules
 from gtcore.context import Context
 from gtcore.core import db as dbm
 
@@ -32,7 +33,7 @@ def gone_before(ctx: Context, job_id: int, n: int) -> set[int]:
     gone: set[int] = set()
     for threshold, enc in rows:
         for idx, conf, _ in triples(enc):
-            if conf >= threshold:
+            if rules.machine_labels(conf, threshold):
                 gone.add(idx)
     return gone
 

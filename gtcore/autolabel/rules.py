@@ -52,6 +52,11 @@ def probe_failed(failed: int, probed: int) -> bool:
     return probed > 0 and failed > PROBE_MAX_FAILED_FRACTION * probed
 
 
+def machine_labels(confidence: float, threshold: float | None) -> bool:
+    """Whether an object of ``confidence`` is machine-labeled at ``threshold``: AT the threshold it is (``>=``)."""
+    return threshold is not None and confidence >= threshold
+
+
 def accuracy_lower_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
     """One-sided Clopper-Pearson lower bound of a proportion (``right`` of ``n``)."""
     from scipy.stats import beta
@@ -203,7 +208,7 @@ def check_round(
     f_conf, f_score = [float(c) for c in fresh[0]], [float(s) for s in fresh[1]]
 
     def fresh_at(t: float) -> list[float]:
-        return [s for c, s in zip(f_conf, f_score, strict=True) if c >= t]
+        return [s for c, s in zip(f_conf, f_score, strict=True) if machine_labels(c, t)]
 
     def upper(xs: list[float]) -> float:
         return accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else mean_upper_bound(xs)
@@ -228,7 +233,7 @@ def check_round(
 
 
 def _bound_at(confs: Sequence[float], scores: Sequence[float], t: float, metric: str) -> float:
-    xs = [s for c, s in zip(confs, scores, strict=True) if c >= t]
+    xs = [s for c, s in zip(confs, scores, strict=True) if machine_labels(c, t)]
     if metric == "accuracy":
         return accuracy_lower_bound(sum(xs), len(xs))
     return mean_lower_bound(xs)

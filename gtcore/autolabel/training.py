@@ -253,7 +253,7 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
             log.info("job %s object %s: %sx%s px is above 1920x1080; it stays for people", f.id, idx, *pred.size)
             continue
         scored.append((int(idx), conf, pred))
-        if threshold is not None and conf >= threshold:  # at the threshold: machine-labeled (rules)
+        if rules.machine_labels(conf, threshold):
             size = files.image_size(ctx, line) if f.task_type == "BoundingBox" else None
             if f.task_type == "BoundingBox" and size is None:
                 log.info("job %s object %s: image size unreadable; it stays for people", f.id, idx)
