@@ -221,7 +221,7 @@ def _run(w: AutoWorld, job_id: int, name: str, truth: dict[str, np.ndarray]) -> 
 
 def test_segmentation_loop_end_to_end(any_auto_world: AutoWorld) -> None:
     w = any_auto_world
-    count = 140
+    count = 200  # 40 validation objects: a threshold rests on at least 30
     truth = _dataset(w.root, count)
     name = "shapes-auto"
     job = jobs.create_labeling_job(w.ctx, SYSTEM, _request(w, name, count)).job_id
