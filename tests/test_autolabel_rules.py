@@ -225,3 +225,18 @@ def test_image_score_counts_missed_and_extra_boxes() -> None:
     assert detector.image_score(t[:1], t) == 0.5  # one missed
     assert detector.image_score([detector.Labeled(1, (0, 0, 10, 10))], t[:1]) == 0.0  # wrong label
     assert detector.image_score([], []) == 1.0
+
+
+def test_the_form_the_checks_and_the_loop_read_one_source_of_numbers() -> None:
+    from gtcore.core import autolabeling
+    from gtcore.jobform.auto_labeling import algorithm_arn, auto_labeling_plan
+    from gtcore.jobs import spec_sections
+
+    assert rules.validation_size is autolabeling.validation_size and rules.check_size is autolabeling.check_size
+    assert spec_sections.ALGORITHM_FAMILY is autolabeling.ALGORITHM_FAMILY
+    plan = auto_labeling_plan(1797, 100)
+    assert "a training batch of 90 and a validation set of 360 (20 %)" in plan
+    assert "batches of 100 (80 the model is least sure of and 20 at random" in plan and "95% confidence" in plan
+    assert "a validation set of 600 (10 %)" in auto_labeling_plan(6000, 100)
+    for task in autolabeling.ALGORITHM_FAMILY:
+        assert autolabeling.task_type_of_algorithm(algorithm_arn(task)) == task
