@@ -119,7 +119,6 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
     waited = [0.0] * len(people)
 
     def work(k: int, w: Actor) -> None:
-        rng = random.Random(7 + k)
         while True:
             try:
                 task = queue.claim_next(ctx, w, job_id)
@@ -132,6 +131,7 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
                 waited[k] += 0.2
                 continue
             name = Path(str(task.source_ref)).name
+            rng = random.Random(f"{name}:{w.email}")  # the same person errs on the same object whenever asked
             answer = simulate.answer_for(truth[name], labels, error, rng, sizes[name])
             time.sleep(pause)  # --answer-seconds: how long an annotator takes (0: instantly)
             try:

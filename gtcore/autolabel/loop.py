@@ -297,7 +297,7 @@ def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> 
     if labeled is not None:  # people never label past MaxPercentageOfInputDatasetLabeled either
         budget = labeled if budget is None else min(budget, labeled)
     k = rules.next_batch_size(f.max_concurrent, c.held, budget)
-    if st.phase == "loop" and k == 0 and last is not None and last.human_labeled == c.human:
+    if st.phase == "loop" and k == 0 and last is not None and (last.released == 0 or last.human_labeled == c.human):
         return []  # nothing new to learn from and nobody to send work to: the stopping condition ends the job
     if not _advance(conn, f.id, n, phase="loop", iteration=n + 1):
         return []
