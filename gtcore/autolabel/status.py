@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from gtcore.autolabel import loop
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_reader
@@ -150,8 +151,8 @@ def _timeline(human: list[float], machine: list[float], max_points: int = 300) -
 
 def preparing_more(ctx: Context, job_id: int) -> bool:
     """Whether the job's automated data labeling is preparing the next batch for people: the job runs, its loop is
-    active and objects are still held (not yet sent). A worker with nothing to claim then waits for more tasks."""
-    o = dbm.objects
+    active, objects are still held (not yet sent) and nothing sent is waiting for a worker. A worker with nothing
+    to claim then waits for more tasks (once a batch is out this turns False, and the page looks again)."""
     with ctx.db.read() as conn:
         row = conn.execute(
             select(dbm.jobs.c.status, S.c.phase)  # no loop state yet: its first step has not run
@@ -160,7 +161,5 @@ def preparing_more(ctx: Context, job_id: int) -> bool:
         ).first()
         if row is None or row.status != "InProgress" or row.phase in ("human-only", "done"):
             return False
-        held = conn.execute(
-            select(o.c.idx).where(o.c.job_id == job_id, o.c.status == "open", o.c.held.is_(True)).limit(1)
-        ).first()
-    return held is not None
+        c = loop.counts(conn, job_id)
+    return c.held > 0 and c.claimable == 0
