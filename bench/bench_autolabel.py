@@ -2,11 +2,13 @@
 
     python bench/bench_autolabel.py --images DIR --truth FILE
                                     --task-type ImageClassification|BoundingBox|SemanticSegmentation
-                                    [--worker-error 0.05] [--workers 3] [--answer-seconds 0.05]
+                                    [--worker-error 0.05] [--workers 3] [--answer-seconds 2]
+                                    [--annotators 3] [--batch 100] [--background 2]
 
 Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
 upscaled; FILE = DIR/truth.json), or for semantic segmentation ``python bench/make_shapes.py DIR`` (synthetic
-shapes with known masks; the labels are read from DIR/labels.txt). The script:
+shapes with known masks; the labels are read from DIR/labels.txt); ``--boxes --mixed-sizes`` rescales the box
+scenes to four sizes in one set. The script:
 
 1. builds a fresh home (SQLite + local store in a temp folder) with a team of simulated annotators;
 2. creates a job over every image in DIR through the real API (``gtcore.jobs.api.create_labeling_job``) with
@@ -14,12 +16,16 @@ shapes with known masks; the labels are read from DIR/labels.txt). The script:
    (NumberOfHumanWorkersPerDataObject) and MaxConcurrentTaskCount = ``--batch`` (default 100; Ground Truth's
    console uses 1000, which on 1,797 objects leaves too little for the model after the 20 % validation set);
 3. starts ``--background 2`` real ``gtcore worker`` processes (they run the loop's train / infer steps), while
-   this process plays the annotators: claim -> answer from FILE (wrong with probability ``--worker-error``) ->
-   submit, through the real queue, until the job is final;
+   this process plays ``--annotators`` people, one thread each: claim -> answer from FILE (wrong with probability
+   ``--worker-error``; a box answer declares that image's own size) -> take ``--answer-seconds`` -> submit,
+   through the real queue, until the job is final;
 4. prints: objects, human-labeled, machine-labeled (count, fraction), the machine labels' accuracy
    (classification), mean IoU and precision / recall at IoU 0.5 (boxes) or mean IoU without BACKGROUND (masks)
-   against FILE, the same for the whole output, wall time, training / inference seconds per iteration, how long
-   annotators found nothing to claim while the job ran ("waited"), and the load average (the machine is shared).
+   against FILE, the same for the whole output, wall time; per round: sent to people, trained on, the validation
+   estimate, its 95 % lower bound, the threshold, the check on the round's fresh human labels, the threshold used,
+   machine-labeled, and the REALIZED accuracy / mean IoU of that round's machine labels against FILE; how long
+   annotators found nothing to claim while the job ran ("waited"), the background workers' peak RSS (VmHWM), and
+   the load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,26 +46,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.autolabel import simulate  # noqa: E402
 from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
 from gtcore.autolabel.segmenter import mask_score  # noqa: E402
 from gtcore.autolabel.status import loop_status  # noqa: E402
 from gtcore.context import Context  # noqa: E402
+from gtcore.core import autolabeling  # noqa: E402
+from gtcore.core import db as dbm  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.errors import TaskError  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.jobs import api as jobs  # noqa: E402
 from gtcore.queue import api as queue  # noqa: E402
+from tests.fixtures import simulate  # noqa: E402
 from tests.fixtures.core import make_team, make_user  # noqa: E402
 
 SYSTEM = Actor.system_actor()
 SEMSEG = "SemanticSegmentation"
 SUFFIX = {"ImageClassification": "ImageMultiClass", "BoundingBox": "BoundingBox", SEMSEG: SEMSEG}
-FAMILY = {
-    "ImageClassification": "image-classification",
-    "BoundingBox": "object-detection",
-    SEMSEG: "semantic-segmentation",
-}
+FAMILY = autolabeling.ALGORITHM_FAMILY
 ATTR = "bench-autolabel"
 
 
@@ -109,33 +114,64 @@ def _request(name: str, manifest: Path, labels_file: Path, out: Path, task_type:
     }
 
 
-def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, name: str, truth: dict, labels: list[str],
-                          error: float, size: tuple[int, int], pause: float = 0.0) -> float:  # fmt: skip
-    """Annotators work until the job is final; returns the seconds in which none of them had anything to claim."""
-    rng = random.Random(7)
-    waited = 0.0
-    while True:
-        got = 0
-        for w in people:
+def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth: dict, labels: list[str],
+                          error: float, sizes: dict[str, tuple[int, int]], pause: float = 0.0) -> float:  # fmt: skip
+    """Each annotator (a thread) claims, takes ``pause`` seconds, and submits until the job is final; returns the
+    seconds in which they had nothing to claim (summed over annotators, divided by their number)."""
+    waited = [0.0] * len(people)
+
+    def work(k: int, w: Actor) -> None:
+        while True:
             try:
                 task = queue.claim_next(ctx, w, job_id)
             except TaskError:
-                return waited
+                return
             if task is None:
+                if jobs.job_summary(ctx, SYSTEM, job_id=job_id).status in ("Completed", "Stopped", "Failed"):
+                    return
+                time.sleep(0.2)
+                waited[k] += 0.2
                 continue
-            answer = simulate.answer_for(truth[Path(str(task.source_ref)).name], labels, error, rng, size)
+            name = Path(str(task.source_ref)).name
+            rng = random.Random(f"{name}:{w.email}")  # the same person errs on the same object whenever asked
+            answer = simulate.answer_for(truth[name], labels, error, rng, sizes[name])
+            time.sleep(pause)  # --answer-seconds: how long an annotator takes (0: instantly)
             try:
                 queue.submit(ctx, w, task.assignment_id, answer)
-                time.sleep(pause)  # --answer-seconds: how long an annotator takes (0: instantly)
             except TaskError:
-                return waited
-            got += 1
-        if got == 0:
-            status = jobs.job_summary(ctx, SYSTEM, job_id=job_id).status
-            if status in ("Completed", "Stopped", "Failed"):
-                return waited
-            time.sleep(0.2)
-            waited += 0.2
+                return
+
+    threads = [threading.Thread(target=work, args=(k, w), daemon=True) for k, w in enumerate(people)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():  # a timed join, so Ctrl-C reaches this thread
+            t.join(0.5)
+    return sum(waited) / max(1, len(people))
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A live process's peak resident set size (VmHWM, Linux), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _machine_lines_by_round(ctx: Context, job_id: int) -> dict[int, list[dict]]:
+    """Each round's machine labels as output lines (source-ref + record), from the stored labels."""
+    o = dbm.objects
+    out: dict[int, list[dict]] = {}
+    with ctx.db.read() as conn:
+        q = o.select().where(o.c.job_id == job_id, o.c.status == "machine")
+        for r in conn.execute(q):
+            out.setdefault(int(r.al_iteration), []).append(
+                {"source-ref": r.source_ref, **json.loads(r.consolidated_json)}
+            )
+    return out
 
 
 def _box_stats(pairs: list[tuple[list[Labeled], list[Labeled]]]) -> tuple[float, float, float]:
@@ -194,6 +230,7 @@ def main() -> None:
     ap.add_argument("--task-type", choices=list(FAMILY), required=True)
     ap.add_argument("--worker-error", type=float, default=0.0)
     ap.add_argument("--answer-seconds", type=float, default=0.0, help="each simulated answer takes this long")
+    ap.add_argument("--annotators", type=int, default=3, help="simulated people working at once (threads)")
     ap.add_argument("--workers", type=int, default=1, help="annotators per object (NumberOfHumanWorkersPerDataObject)")
     ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
     ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
@@ -205,15 +242,22 @@ def main() -> None:
     env = _env(home, args.images)
     ctx = Context.from_settings(Settings.from_env(env, cwd=home))
     team = make_team(ctx.db, "bench")
-    people = [make_user(ctx.db, f"a{i}@example.com", team_ids=(team,)) for i in range(max(3, args.workers))]
+    people = [
+        make_user(ctx.db, f"a{i}@example.com", team_ids=(team,)) for i in range(max(args.annotators, args.workers))
+    ]
     manifest = home / "input.manifest"
     manifest.write_text("".join(json.dumps({"source-ref": str(p)}) + "\n" for p in images))
     labels_file = home / "labels.json"
     labels_file.write_text(json.dumps({"document-version": "2018-11-28", "labels": [{"label": x} for x in labels]}))
-    with open(images[0], "rb") as fh:
-        from PIL import Image
+    sizes = {}
+    from PIL import Image
 
-        size = Image.open(fh).size
+    for p in images:
+        with Image.open(p) as im:
+            sizes[p.name] = (int(im.width), int(im.height))
+    kinds = sorted(set(sizes.values()))
+    print(f"image sizes: {len(kinds)} different ({', '.join(f'{w}x{h}' for w, h in kinds[:6])}"
+          f"{' ...' if len(kinds) > 6 else ''})")  # fmt: skip
     print(f"load average at start: {os.getloadavg()}")
     t0 = time.perf_counter()
     req = _request("bench-autolabel", manifest, labels_file, home / "output", args.task_type, args.workers, args.batch)
@@ -228,11 +272,28 @@ def main() -> None:
         )  # fmt: skip
         for _ in range(args.background)
     ]
+    peaks: dict[int, float] = {}
+    stop = threading.Event()
+
+    def watch_rss() -> None:  # VmHWM is kept by the kernel; read it while the workers live
+        while not stop.wait(1.0):
+            for p in procs:
+                mb = _peak_rss_mb(p.pid)
+                if mb is not None:
+                    peaks[p.pid] = max(peaks.get(p.pid, 0.0), mb)
+
+    watcher = threading.Thread(target=watch_rss, daemon=True)
+    watcher.start()
     try:
         waited = _annotate_until_final(
-            ctx, people, job_id, "bench-autolabel", truth, labels, args.worker_error, size, args.answer_seconds
+            ctx, people, job_id, truth, labels, args.worker_error, sizes, args.answer_seconds
         )
     finally:
+        for p in procs:
+            mb = _peak_rss_mb(p.pid)
+            if mb is not None:
+                peaks[p.pid] = max(peaks.get(p.pid, 0.0), mb)
+        stop.set()
         for p in procs:
             p.terminate()
         for p in procs:  # a worker finishes the step it is running (a training may take a minute) first
@@ -259,15 +320,30 @@ def main() -> None:
     print(f"whole output vs truth:   {whole}")
     print(f"wall time: {wall:.1f} s; annotators found nothing to claim for {waited:.1f} s while the job ran")
     st = loop_status(ctx, SYSTEM, job_id)
+    by_round = _machine_lines_by_round(ctx, job_id)
+    target = autolabeling.target_for(args.task_type)
+    print(f"per round (target {target[0]} {target[1]}, on a one-sided {autolabeling.CONFIDENCE:.0%} lower bound):")
     for it in st.iterations:
-        if it.training_seconds is None and it.error is None:
-            print(f"  iteration {it.number}: sent {it.released} to people")
+        if it.number < 3:
+            print(f"  round {it.number}: sent {it.released} to people ({it.stage})")
             continue
-        th = "none reached the target" if it.threshold is None else f"{it.threshold:.3f}"
-        print(f"  iteration {it.number}: sent {it.released} to people; trained on {it.human_labeled} human labels "
-              f"in {it.training_seconds or 0:.2f} s; threshold {th} ({it.metric_name} {it.metric or 0:.3f} on "
-              f"{it.validation_count} validation objects); inference {it.inference_seconds or 0:.2f} s; "
-              f"machine-labeled {it.machine_labeled}" + (f"; error: {it.error}" if it.error else ""))  # fmt: skip
+        realized = (
+            _quality(by_round[it.number], attr, truth, labels, args.task_type, True) if by_round.get(it.number) else "-"
+        )
+
+        def f(x: float | None) -> str:
+            return "-" if x is None else f"{x:.3f}"
+
+        print(f"  round {it.number}: sent {it.released}; trained on {it.human_labeled} "
+              f"in {it.training_seconds or 0:.1f} s; "
+              f"estimate {f(it.metric)} bound {f(it.bound)} on {it.validation_count} validation -> threshold "
+              f"{f(it.validation_threshold)}; checked {f(it.check_metric)} on {it.check_count or 0} fresh; used "
+              f"{f(it.threshold)} ({it.decision or it.stage}); inference {it.inference_seconds or 0:.1f} s; "
+              f"machine-labeled {it.machine_labeled or 0}; REALIZED {realized}"
+              + (f"; error: {it.error}" if it.error else ""))  # fmt: skip
+    print(f"rounds with machine labels: {sum(1 for v in by_round.values() if v)}")
+    rss = ", ".join(f"{mb:.0f}" for mb in peaks.values()) or "n/a"
+    print(f"background workers' peak RSS (MB): {rss}")
     if st.error:
         print(f"loop error: {st.error}")
     print(f"load average at end: {os.getloadavg()}")

@@ -6,7 +6,7 @@ Each image holds 1-3 shapes (a red-ish disc = ``disc``, a blue-ish block = ``blo
 ``triangle``; colours jittered, sizes and places random, shapes may overlap) on a background that is a random
 light-to-mid colour with a gradient and Gaussian pixel noise (``--noise``: its standard deviation).
 ``DIR/masks/<name>`` holds each image's class indices (0 = BACKGROUND, then the labels in that order) as a grey PNG;
-``DIR/truth.json`` = ``{"<image>": {"mask": "<path>"}}`` (``gtcore.autolabel.simulate``'s mask truth);
+``DIR/truth.json`` = ``{"<image>": {"mask": "<path>"}}`` (``tests.fixtures.simulate``'s mask truth);
 ``DIR/labels.txt`` the label names, one per line.
 """
 

@@ -8,6 +8,7 @@ from gtcore.core import tasktypes
 from gtcore.core.access import WORKER
 from gtcore.core.errors import GTError
 from gtcore.queue import api as queue
+from gtcore.ui import autolabel_widgets as aw
 from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
@@ -48,6 +49,8 @@ for job in listed:
         submitted.metric("Submitted by you", job.my_submitted)
         in_progress.metric("In progress (yours)", job.my_in_progress)
         resume = job.my_in_progress > 0
+        if not (resume or job.available):
+            aw.preparing_caption(ctx, job.job_id)
         if action.button(
             "Resume" if resume else "Start working",
             key=f"portal_start_{job.job_id}",

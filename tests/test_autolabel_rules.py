@@ -36,32 +36,130 @@ def test_training_batch_and_next_batches() -> None:
     assert rules.labeled_budget(50, 1000, 400) == 100 and rules.labeled_budget(None, 10, 0) is None
 
 
-def test_threshold_reaches_the_classification_target_on_a_known_set() -> None:
-    # 100 validation objects: confidence i/100; the model is right on every object above 0.3 except one in 25
-    conf = [i / 100 for i in range(100)]
-    right = [1.0 if (c > 0.3 and i % 25) else (1.0 if i % 2 else 0.0) for i, c in enumerate(conf)]
+def _calibrated(rng: np.random.Generator, n: int, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` objects whose confidence is exactly the chance that the machine label is right (Beta(a, 1), at
+    least 1/3 as a 3-class argmax would give)."""
+    conf = np.clip(rng.beta(a, 1.0, n), 1 / 3, 1.0)
+    return conf, (rng.random(n) < conf).astype(float)
+
+
+@pytest.mark.parametrize(("a", "n"), [(8.0, 360), (3.0, 1000), (20.0, 200)])
+def test_machine_labels_meet_the_target_in_95_percent_of_validation_draws(a: float, n: int) -> None:
+    """On a known-calibrated score distribution the accuracy of every object at or above a threshold ``t`` is
+    E[c | c >= t] (computed on a large pool of the same distribution); 200 validation sets are drawn, and the
+    machine labels of at least 95 % of them must meet 0.95. A threshold chosen on the point estimate does not."""
+    rng = np.random.default_rng(11)
+    pool = np.sort(np.clip(rng.beta(a, 1.0, 400_000), 1 / 3, 1.0))
+    tail = np.cumsum(pool[::-1])[::-1] / np.arange(len(pool), 0, -1)  # mean confidence at or above each pool value
+
+    def accuracy_at(t: float) -> float:
+        return float(tail[np.searchsorted(pool, t, side="left")])
+
+    met = labeled = met_naive = 0
+    for _ in range(200):
+        conf, right = _calibrated(rng, n, a)
+        th = rules.choose_threshold(conf, right, 0.95)
+        met += th.value is None or accuracy_at(th.value) >= 0.95
+        labeled += th.value is not None
+        order = np.argsort(-conf)  # the point estimate: lowest t whose validation objects average 0.95
+        means = np.cumsum(right[order]) / np.arange(1, n + 1)
+        ok = np.nonzero((means >= 0.95) & (np.arange(1, n + 1) >= rules.MIN_CONFIDENT_VALIDATION))[0]
+        met_naive += len(ok) == 0 or accuracy_at(conf[order][ok[-1]]) >= 0.95
+    assert met >= 190, met
+    assert labeled >= 100  # the bound is not so strict that it never labels anything
+    if a == 8.0:
+        assert met_naive < 170  # the old rule breaks the promise in about half the draws
+
+
+def test_mean_iou_bound_meets_the_target_in_95_percent_of_validation_draws() -> None:
+    """Boxes: an image's IoU is its confidence plus noise (mean IoU above t is known on a large pool)."""
+    rng = np.random.default_rng(12)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        conf = rng.uniform(0.0, 1.0, n)
+        return conf, np.clip(conf * 0.9 + rng.normal(0, 0.25, n), 0.0, 1.0)
+
+    pc, ps = draw(400_000)
+    order = np.argsort(pc)
+    pc, ps = pc[order], ps[order]
+    tail = np.cumsum(ps[::-1])[::-1] / np.arange(len(ps), 0, -1)
+    met = labeled = 0
+    for _ in range(200):
+        conf, iou = draw(250)
+        th = rules.choose_threshold(conf, iou, 0.6, metric="mean-iou")
+        labeled += th.value is not None
+        met += th.value is None or tail[np.searchsorted(pc, th.value)] >= 0.6
+    assert met >= 190 and labeled >= 150, (met, labeled)
+
+
+def test_the_bound_not_the_estimate_decides() -> None:
+    assert rules.accuracy_lower_bound(59, 59) == pytest.approx(0.05 ** (1 / 59))  # Clopper-Pearson, no error
+    assert rules.accuracy_lower_bound(59, 59) > 0.95 > rules.accuracy_lower_bound(58, 58)
+    assert rules.accuracy_lower_bound(0, 10) == 0.0 and rules.accuracy_upper_bound(10, 10) == 1.0
+    assert rules.accuracy_upper_bound(27, 30) > 0.95 > rules.accuracy_upper_bound(24, 30)
+    # 58 right of 58 is a point estimate of 1.0 but not proof of 0.95: no threshold
+    th = rules.choose_threshold([0.9] * 58 + [0.1] * 60, [1.0] * 58 + [0.0] * 60, 0.95, min_count=10)
+    assert th.value is None and th.metric == 1.0 and th.bound is not None and th.bound < 0.95
+    th = rules.choose_threshold([0.9] * 59 + [0.1] * 60, [1.0] * 59 + [0.0] * 60, 0.95, min_count=10)
+    assert th.value == 0.9 and th.covered == 59 and th.bound >= 0.95 and th.metric == 1.0
+    lo = rules.mean_lower_bound([0.7] * 40 + [0.5] * 10)
+    assert lo < 0.66 < rules.mean_upper_bound([0.7] * 40 + [0.5] * 10) and lo > 0.62
+
+
+def test_objects_at_the_threshold_are_machine_labeled_and_count() -> None:
+    """``>=``, not ``>``: the validation objects AT the threshold are counted, as their pool twins are labeled."""
+    conf = [0.9] * 30 + [0.8] * 60 + [0.1] * 30
+    right = [1.0] * 90 + [0.0] * 30
     th = rules.choose_threshold(conf, right, 0.95)
-    assert th.value is not None
-    above = [r for c, r in zip(conf, right, strict=True) if c >= th.value]
-    assert np.mean(above) >= 0.95 and th.metric == pytest.approx(np.mean(above))
-    assert len(above) == th.covered
-    # the lowest such threshold: one step lower misses the target
-    lower = [r for c, r in zip(conf, right, strict=True) if c >= th.value - 0.01]
-    assert np.mean(lower) < 0.95
+    assert th.value == 0.8 and th.covered == 90  # 30 at 0.9 alone do not pass; with the 60 AT 0.8 they do
+    assert rules.choose_threshold([0.8] * 100, [1.0] * 100, 0.95).value == 0.8  # one tie group at the threshold
+
+
+def test_an_object_at_the_threshold_is_machine_labeled() -> None:
+    assert rules.machine_labels(0.8, 0.8) and rules.machine_labels(0.81, 0.8)
+    assert not rules.machine_labels(0.7999, 0.8) and not rules.machine_labels(1.0, None)
+    # the round's check counts its fresh objects AT the threshold too
+    val = ([0.8] * 100, [1.0] * 100)
+    th = rules.choose_threshold(*val, 0.95)
+    assert rules.check_round(th, val, ([0.8] * 40, [0.0] * 40), 0.95).checked == 40
+
+
+def test_ties_at_the_threshold_go_in_or_out_together() -> None:
+    th = rules.choose_threshold([0.8] * 70 + [0.7] * 30, [1.0] * 70 + [1.0] * 5 + [0.0] * 25, 0.95)
+    assert th.value == 0.8 and th.covered == 70
+
+
+def test_a_threshold_needs_the_minimum_number_of_validation_objects() -> None:
+    assert rules.MIN_CONFIDENT_VALIDATION == 30
+    # a perfect model on 29 validation objects: too few to trust, whatever the bound; 30 at IoU 1.0 pass
+    assert rules.choose_threshold([0.9] * 29, [1.0] * 29, 0.6, metric="mean-iou").value is None
+    assert rules.choose_threshold([0.9] * 30, [1.0] * 30, 0.6, metric="mean-iou").value == 0.9
+    assert rules.candidate_sizes(100)[:5] == [30, 36, 42, 50, 60] and rules.candidate_sizes(29) == []
 
 
 def test_threshold_for_boxes_uses_mean_iou_and_none_when_unreachable() -> None:
     assert rules.target_for("BoundingBox") == ("mean-iou", 0.6)
     assert rules.target_for("ImageClassification") == ("accuracy", 0.95)
-    th = rules.choose_threshold([0.9] * 20 + [0.1] * 20, [0.7] * 20 + [0.0] * 20, 0.6)
-    assert th.value == 0.9 and th.covered == 20
-    assert rules.choose_threshold([0.5] * 30, [0.4] * 30, 0.6).value is None
-    assert rules.choose_threshold([0.99] * 5, [1.0] * 5, 0.95).value is None  # too few to trust
+    th = rules.choose_threshold([0.9] * 40 + [0.1] * 40, [0.7] * 40 + [0.0] * 40, 0.6, metric="mean-iou")
+    assert th.value == 0.9 and th.covered == 40 and th.bound == pytest.approx(0.7)
+    assert rules.choose_threshold([0.5] * 60, [0.4] * 60, 0.6, metric="mean-iou").value is None
 
 
-def test_ties_at_the_threshold_go_in_or_out_together() -> None:
-    th = rules.choose_threshold([0.8] * 20 + [0.7] * 10, [1.0] * 20 + [1.0] * 5 + [0.0] * 5, 0.95)
-    assert th.value == 0.8 and th.covered == 20
+def test_the_rounds_check_keeps_raises_or_stops_the_threshold() -> None:
+    val = ([0.95] * 100 + [0.85] * 100 + [0.2] * 100, [1.0] * 200 + [0.0] * 100)
+    th = rules.choose_threshold(*val, 0.95)
+    assert th.value == 0.85
+    # fresh labels of the remaining pool agree: the threshold stands, measured on the fresh ones at or above it
+    ok = rules.check_round(th, val, ([0.9] * 20 + [0.3] * 20, [1.0] * 20 + [0.0] * 20), 0.95)
+    assert (ok.threshold, ok.checked, ok.metric, ok.failed) == (0.85, 20, 1.0, False)
+    # the pool is harder at 0.85-0.9 (half wrong): significantly below the target there, so the threshold rises
+    hard = ([0.86] * 20 + [0.97] * 20, [1.0, 0.0] * 10 + [1.0] * 20)
+    up = rules.check_round(th, val, hard, 0.95)
+    assert up.failed and up.threshold is not None and up.threshold > 0.86 and up.metric == 0.75
+    # wrong everywhere: machine labeling stops for the round
+    bad = rules.check_round(th, val, ([0.99] * 20 + [0.9] * 20, [0.0] * 40), 0.95)
+    assert bad.failed and bad.threshold is None
+    assert rules.check_round(rules.Threshold(None, None, None, 0, 10), val, hard, 0.95).threshold is None
 
 
 def test_most_uncertain_first_unscored_first() -> None:
@@ -127,3 +225,18 @@ def test_image_score_counts_missed_and_extra_boxes() -> None:
     assert detector.image_score(t[:1], t) == 0.5  # one missed
     assert detector.image_score([detector.Labeled(1, (0, 0, 10, 10))], t[:1]) == 0.0  # wrong label
     assert detector.image_score([], []) == 1.0
+
+
+def test_the_form_the_checks_and_the_loop_read_one_source_of_numbers() -> None:
+    from gtcore.core import autolabeling
+    from gtcore.jobform.auto_labeling import algorithm_arn, auto_labeling_plan
+    from gtcore.jobs import spec_sections
+
+    assert rules.validation_size is autolabeling.validation_size and rules.check_size is autolabeling.check_size
+    assert spec_sections.ALGORITHM_FAMILY is autolabeling.ALGORITHM_FAMILY
+    plan = auto_labeling_plan(1797, 100)
+    assert "a training batch of 90 and a validation set of 360 (20 %)" in plan
+    assert "batches of 100 (80 the model is least sure of and 20 at random" in plan and "95% confidence" in plan
+    assert "a validation set of 600 (10 %)" in auto_labeling_plan(6000, 100)
+    for task in autolabeling.ALGORITHM_FAMILY:
+        assert autolabeling.task_type_of_algorithm(algorithm_arn(task)) == task

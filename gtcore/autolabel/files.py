@@ -13,14 +13,22 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core import tasktypes
 from gtcore.output import records_segmentation as seg_records
+from gtcore.output.image_sizes import image_info_reader
 from gtcore.output.records import creation_date
 from gtcore.output.records_text import text_single_metadata
 
 O = dbm.objects  # noqa: E741
+Size = tuple[int, int, int]
+
+
+def image_size(ctx: Context, line: str) -> Size | None:
+    """(width, height, depth) of an input line's image, from its header (None if it cannot be read)."""
+    im = image_info_reader(ctx.storage)(json.loads(line))
+    return None if im is None or not im.width or not im.height else (int(im.width), int(im.height), int(im.depth))
 
 
 def record(
-    ctx: Context, f: loop.JobFacts, idx: int, pred: Any, conf: float, size: tuple[int | None, int | None, int],
+    ctx: Context, f: loop.JobFacts, idx: int, pred: Any, conf: float, size: Size | None,
     *, mask_uri: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The machine label's record; a mask's palette PNG is written first (at ``mask_uri``, by default where people's
@@ -32,7 +40,7 @@ def record(
         ctx.storage.write_bytes(mask_uri or uri, data)
         return outputs.mask_record(f.attr, f.labels, f.name, mask_uri or uri, conf, out_type, created)
     if f.task_type == "BoundingBox":
-        return outputs.boxes_record(f.attr, f.labels, f.name, pred, size, out_type)
+        return outputs.boxes_record(f.attr, f.labels, f.name, pred, size or (0, 0, 3), out_type)
     rec = outputs.classification_record(f.attr, f.labels, f.name, int(pred), conf, out_type)
     if tasktypes.get(f.task_type).text:  # the text-classification key order (gtcore.output.records_text)
         rec[f"{f.attr}-metadata"] = text_single_metadata(rec[f"{f.attr}-metadata"])
@@ -51,26 +59,24 @@ def write_training_files(
         "validationObjects": len(val_items),
         "metric": rules.target_for(f.task_type)[0],
         "target": rules.target_for(f.task_type)[1],
+        "confidence": rules.CONFIDENCE,
         "threshold": th.value,
         "validationMetricAtThreshold": th.metric,
+        "lowerBoundAtThreshold": th.bound,
         "validationCovered": th.covered,
         "trainingSeconds": round(seconds, 3),
     }
     ctx.storage.write_text(ctx.storage.join(tr, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "validation")
     outputs.write_lines(ctx, ctx.storage.join(al, "input.manifest"), [line for _, _, _, line in val_items])
-    records = {
-        val_items[i][0]: record(
-            ctx,
-            f,
-            val_items[i][0],
-            p,
-            c,
-            (None, None, 3),
-            mask_uri=ctx.storage.join(al, "masks", f"{val_items[i][0]}.png"),
-        )
-        for i, (p, c) in preds.items()
-    }
+    boxes = f.task_type == "BoundingBox"
+    records = {}
+    for i, (p, c) in preds.items():
+        idx, line = val_items[i][0], val_items[i][3]
+        size = image_size(ctx, line) if boxes else None
+        if boxes and size is None:
+            continue  # no record with a null image size: the image's header could not be read
+        records[idx] = record(ctx, f, idx, p, c, size, mask_uri=ctx.storage.join(al, "masks", f"{idx}.png"))
     outputs.write_lines(ctx, ctx.storage.join(al, "auto_annotator_output.txt"), outputs.annotator_lines(records))
 
 

@@ -10,11 +10,15 @@ release a batch twice):
 - ``new`` -> ``probe``: release ``PROBE_SIZE`` random objects (iteration 1);
 - ``probe`` -> ``labeling``: once the probe is settled, fail the job if more than 10 % of it failed, else release
   the validation set and the training batch (iteration 2; no training batch when the job starts from a model);
-- ``labeling`` / ``loop``: when people have nothing left to claim (and, the first time, the validation set is
-  labeled), release the next batch of ``MaxConcurrentTaskCount`` held objects, most uncertain first by the latest
-  model, within the ``MaxHumanLabeledObjectCount`` budget, and train (iteration N+1, ``autolabel.train``). The
-  batch goes out *before* training, so annotators never wait for it; while a training runs, a batch that runs
-  dry is topped up in the same iteration instead of training again.
+- ``labeling`` / ``loop``, Ground Truth's schedule, one round (iteration N >= 3) at a time: a round starts when
+  every object released so far is settled (answered or failed: an object claimed but not answered is not) and the
+  previous round's model has labeled what it could. It releases ONE batch of ``MaxConcurrentTaskCount`` held
+  objects (the most uncertain under the latest model, and ``check_size`` of them at random from the pool that
+  remains), within the ``MaxHumanLabeledObjectCount`` budget, and trains model N on the human labels of earlier
+  rounds (never the validation set, never this round's batch). People label that batch while model N trains; model
+  N labels nothing until the batch is settled, then its threshold is checked on the batch (fresh human labels of
+  the remaining pool, ``rules.check_round``) and it machine-labels. So annotators are at most one batch ahead, and
+  which objects people and the model label does not depend on how fast people answer or how loaded the machine is.
 - ``human-only``: a model could not be used (bad ONNX file, crash): every held object is released to people and
   the reason is shown on the status page; no human answer is touched.
 """
@@ -202,10 +206,14 @@ def _random_held(conn: Connection, job_id: int, n: int, seed: int) -> list[int]:
     return idxs[:n]
 
 
-def _uncertain_held(conn: Connection, job_id: int, n: int, seed: int) -> list[int]:
+def next_batch(conn: Connection, job_id: int, n: int, seed: int) -> tuple[list[int], list[int]]:
+    """(most uncertain, random check) held objects of a round's batch of ``n``."""
     held = held_objects(conn, job_id)
     random.Random(seed).shuffle(held)
-    return rules.most_uncertain(held, n)
+    check = rules.check_size(n)
+    uncertain = rules.most_uncertain(held, n - check)
+    taken = set(uncertain)
+    return uncertain, [i for i, _ in held if i not in taken][:check]
 
 
 def _advance(conn: Connection, job_id: int, old_iteration: int, **values: Any) -> bool:
@@ -224,6 +232,11 @@ def _new_iteration(conn: Connection, job_id: int, n: int, released: int) -> None
 
 def latest_iteration(conn: Connection, job_id: int) -> Any:
     return conn.execute(select(IT).where(IT.c.job_id == job_id).order_by(IT.c.iteration.desc()).limit(1)).first()
+
+
+def trained(it: Any) -> bool:
+    """Whether iteration ``it``'s training step has run (a model, or a recorded 'no threshold')."""
+    return it.model_id is not None or it.threshold is not None
 
 
 def step(ctx: Context, job_id: int) -> list[Action]:
@@ -269,28 +282,34 @@ def step(ctx: Context, job_id: int) -> list[Action]:
 
 
 def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> list[Action]:
-    if c.claimable or not c.held:
-        return []
-    if st.phase == "labeling" and c.validation_open:
-        return []
+    if c.released_open:
+        return []  # the round's batch (or the validation set) is not settled: people first
     last = latest_iteration(conn, f.id)
-    budget = rules.human_budget(f.stopping.get("MaxHumanLabeledObjectCount"), c.human + c.released_open)
-    k = rules.next_batch_size(f.max_concurrent, c.held, budget)
     n = int(st.iteration)
     if st.phase == "loop" and last is not None and last.finished_at is None:
-        if k:  # a training is running: keep people busy in the same iteration
-            moved = release(conn, f.id, _uncertain_held(conn, f.id, k, seed), "batch", n)
-            conn.execute(
-                update(IT).where(IT.c.job_id == f.id, IT.c.iteration == n).values(released=IT.c.released + moved)
-            )
+        return [("infer", n)] if trained(last) else []  # the batch is settled: the model may label now
+    if not c.held:
         return []
-    if st.phase == "loop" and k == 0 and last is not None and last.human_labeled == c.human:
+    budget = rules.human_budget(f.stopping.get("MaxHumanLabeledObjectCount"), c.human + c.released_open)
+    labeled = rules.labeled_budget(
+        f.stopping.get("MaxPercentageOfInputDatasetLabeled"), f.total, c.human + c.machine + c.released_open
+    )
+    if labeled is not None:  # people never label past MaxPercentageOfInputDatasetLabeled either
+        budget = labeled if budget is None else min(budget, labeled)
+    k = rules.next_batch_size(f.max_concurrent, c.held, budget)
+    if st.phase == "loop" and k == 0 and last is not None and (last.released == 0 or last.human_labeled == c.human):
         return []  # nothing new to learn from and nobody to send work to: the stopping condition ends the job
     if not _advance(conn, f.id, n, phase="loop", iteration=n + 1):
         return []
-    moved = release(conn, f.id, _uncertain_held(conn, f.id, k, seed), "batch", n + 1) if k else 0
+    uncertain, check = next_batch(conn, f.id, k, seed) if k else ([], [])
+    moved = release(conn, f.id, uncertain, "batch", n + 1) + release(conn, f.id, check, "check", n + 1)
     _new_iteration(conn, f.id, n + 1, moved)
     return [("train", n + 1)]
+
+
+def batch_settled(conn: Connection, job_id: int) -> bool:
+    """Whether nothing released to people is still open (claimed-but-unanswered objects are open)."""
+    return counts(conn, job_id).released_open == 0
 
 
 def still_running(conn: Connection, job_id: int) -> bool:

@@ -57,7 +57,7 @@ def boxes_record(
     labels: Sequence[str],
     job_name: str,
     boxes: Sequence[tuple[int, tuple[float, float, float, float], float]],
-    size: tuple[int | None, int | None, int],
+    size: tuple[int, int, int],
     output_type: str,
 ) -> dict[str, Any]:
     """``boxes`` = [(class index, (left, top, width, height), confidence)], in the image's pixels."""

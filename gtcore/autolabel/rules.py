@@ -1,59 +1,50 @@
-"""The loop's fixed rules, as pure functions (groundtruth-reference.md section 6).
+"""The loop's rules as pure functions: the fixed numbers come from ``gtcore.core.autolabeling`` (one source, the
+Create job form reads the same); here the threshold that keeps the accuracy promise, the round's check on fresh
+human labels, the stopping budgets and the uncertainty ranking.
 
-- a random probe batch of ``PROBE_SIZE`` objects goes to people first; more than ``PROBE_MAX_FAILED_FRACTION``
-  of it failing fails the job;
-- the validation set is 20 % of the dataset under 5,000 objects, 10 % from 5,000 on;
-- people then label a training batch (``MaxConcurrentTaskCount`` - 10) and the validation set;
-- on the validation set a confidence threshold is chosen so the objects at or above it reach the fixed target
-  (classification accuracy >= 0.95, boxes mean IoU >= 0.6, masks mean IoU >= 0.7 with BACKGROUND excluded);
-- the rest goes to people in batches of ``MaxConcurrentTaskCount``, most uncertain first, until everything is
-  labeled or a stopping condition (``MaxHumanLabeledObjectCount``, ``MaxPercentageOfInputDatasetLabeled``) ends it.
+A threshold ``t`` machine-labels every object whose confidence is ``>= t`` (objects AT the threshold are
+machine-labeled, so their validation twins count). It is never chosen on the point estimate: the machine labels of
+the validation objects at or above ``t`` must reach the target with a one-sided 95 % lower confidence bound
+(``accuracy_lower_bound``: Clopper-Pearson, for 1/0 correctness; ``mean_lower_bound``: a Poisson bootstrap of the
+mean, for IoU), over at least ``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
+(``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling), so choosing the
+lowest one that passes does not turn the 5 % risk of each test into a much larger one.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-PROBE_SIZE = 10
-PROBE_MAX_FAILED_FRACTION = 0.10
-CLASSIFICATION_TARGET = 0.95  # accuracy of the machine labels
-BOXES_TARGET = 0.6  # mean IoU of the machine labels
-MASKS_TARGET = 0.7  # mean IoU of the machine masks, BACKGROUND excluded (segmenter.mask_score)
-MIN_CONFIDENT_VALIDATION = 10  # a threshold must rest on at least this many validation objects
-TASK_TYPES = ("ImageClassification", "BoundingBox", "SemanticSegmentation", "TextClassification")
-ALGORITHM_FAMILIES = {
-    "image-classification": "ImageClassification",
-    "text-classification": "TextClassification",
-    "object-detection": "BoundingBox",
-    "semantic-segmentation": "SemanticSegmentation",
-}
+from gtcore.core.autolabeling import (
+    ALGORITHM_FAMILY,
+    CONFIDENCE,
+    MIN_CONFIDENT_VALIDATION,
+    PROBE_MAX_FAILED_FRACTION,
+    PROBE_SIZE,
+    check_size,
+    target_for,
+    task_type_of_algorithm,
+    training_batch_size,
+    validation_size,
+)
 
-
-def target_for(task_type: str) -> tuple[str, float]:
-    """``(metric name, target)`` of a task type's machine labels."""
-    if task_type == "BoundingBox":
-        return "mean-iou", BOXES_TARGET
-    if task_type == "SemanticSegmentation":
-        return "mean-iou", MASKS_TARGET
-    return "accuracy", CLASSIFICATION_TARGET
-
-
-def task_type_of_algorithm(arn: str) -> str | None:
-    """``arn:aws:sagemaker:<region>:027400017018:labeling-job-algorithm-specification/object-detection`` ->
-    ``BoundingBox``; None for families this product does not run."""
-    return ALGORITHM_FAMILIES.get(arn.rsplit("/", 1)[-1])
-
-
-def validation_size(total: int) -> int:
-    """20 % of the dataset under 5,000 objects, 10 % from 5,000 on (at least 1)."""
-    return max(1, math.ceil(total * (0.2 if total < 5000 else 0.1)))
-
-
-def training_batch_size(max_concurrent: int) -> int:
-    """The first human batch after the probe: ``MaxConcurrentTaskCount`` minus the probe (at least 1)."""
-    return max(1, max_concurrent - PROBE_SIZE)
+__all__ = [
+    "CONFIDENCE",
+    "MIN_CONFIDENT_VALIDATION",
+    "PROBE_SIZE",
+    "PROBE_MAX_FAILED_FRACTION",
+    "TASK_TYPES",
+    "check_size",
+    "target_for",
+    "task_type_of_algorithm",
+    "training_batch_size",
+    "validation_size",
+]
+TASK_TYPES = tuple(ALGORITHM_FAMILY)
+BOOTSTRAP_DRAWS = 1000
+BOOTSTRAP_SEED = 20260
 
 
 def probe_failed(failed: int, probed: int) -> bool:
@@ -61,38 +52,191 @@ def probe_failed(failed: int, probed: int) -> bool:
     return probed > 0 and failed > PROBE_MAX_FAILED_FRACTION * probed
 
 
+def machine_labels(confidence: float, threshold: float | None) -> bool:
+    """Whether an object of ``confidence`` is machine-labeled at ``threshold``: AT the threshold it is (``>=``)."""
+    return threshold is not None and confidence >= threshold
+
+
+def accuracy_lower_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson lower bound of a proportion (``right`` of ``n``)."""
+    from scipy.stats import beta
+
+    k = round(right)
+    if n <= 0 or k <= 0:
+        return 0.0
+    return float(beta.ppf(1.0 - confidence, k, n - k + 1))
+
+
+def accuracy_upper_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson upper bound of a proportion (``right`` of ``n``)."""
+    from scipy.stats import beta
+
+    k = round(right)
+    if n <= 0 or k >= n:
+        return 1.0
+    return float(beta.ppf(confidence, k + 1, n - k))
+
+
+def _bootstrap_prefix_means(scores: Sequence[float]) -> Any:
+    """(draws x n) means of every prefix of ``scores`` under Poisson(1) resampling weights (seeded: the same
+    scores give the same bound, so a retried step chooses the same threshold)."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    w = np.random.default_rng(BOOTSTRAP_SEED).poisson(1.0, size=(BOOTSTRAP_DRAWS, len(s))).astype(float)
+    sums, counts = np.cumsum(w * s, axis=1), np.cumsum(w, axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1.0), 0.0)
+
+
+def mean_lower_bound(scores: Sequence[float], confidence: float = CONFIDENCE) -> float:
+    """One-sided bootstrap lower bound of the mean of ``scores`` (IoU in [0, 1])."""
+    import numpy as np
+
+    if not scores:
+        return 0.0
+    return float(np.quantile(_bootstrap_prefix_means(scores)[:, -1], 1.0 - confidence))
+
+
+def mean_upper_bound(scores: Sequence[float], confidence: float = CONFIDENCE) -> float:
+    import numpy as np
+
+    if not scores:
+        return 1.0
+    return float(np.quantile(_bootstrap_prefix_means(scores)[:, -1], confidence))
+
+
+def candidate_sizes(n: int, min_count: int = MIN_CONFIDENT_VALIDATION) -> list[int]:
+    """The object counts (most confident first) at which a threshold is tested: ``min_count * 2**(j/4)``."""
+    out: list[int] = []
+    j = 0
+    while True:
+        size = round(min_count * 2 ** (j / 4))
+        if size > n:
+            break
+        if not out or size > out[-1]:
+            out.append(size)
+        j += 1
+    return out
+
+
 @dataclass(frozen=True)
 class Threshold:
-    value: float | None  # None: no threshold reaches the target (nothing is machine-labeled this iteration)
-    metric: float | None  # the metric of the validation objects at or above it
-    covered: int  # validation objects at or above it
+    value: float | None  # None: no tested threshold keeps the promise (nothing is machine-labeled)
+    metric: float | None  # the point estimate: the mean score of the objects at or above it
+    bound: float | None  # its one-sided 95 % lower confidence bound (>= the target when value is set)
+    covered: int  # objects at or above it
     total: int
 
 
 def choose_threshold(
-    confidences: Sequence[float], scores: Sequence[float], target: float, *, min_count: int = MIN_CONFIDENT_VALIDATION
+    confidences: Sequence[float],
+    scores: Sequence[float],
+    target: float,
+    *,
+    metric: str = "accuracy",
+    min_count: int = MIN_CONFIDENT_VALIDATION,
+    floor: float | None = None,
 ) -> Threshold:
-    """The lowest confidence ``t`` such that the validation objects with confidence >= ``t`` have a mean score
-    (1/0 correctness, or IoU) of at least ``target``, over at least ``min_count`` objects.
+    """The lowest tested confidence ``t`` (>= ``floor``) such that the objects with confidence ``>= t`` reach
+    ``target`` with the one-sided lower bound (Clopper-Pearson for ``accuracy``, bootstrap for ``mean-iou``) over
+    at least ``min_count`` objects. Ties: objects of the same confidence are in or out together.
 
-    Ties: every object with the same confidence is in or out together (a label at the threshold is machine-
-    labeled, so its validation twins must count).
-    """
-    pairs = sorted(zip(confidences, scores, strict=True), key=lambda p: -p[0])
-    n = len(pairs)
-    best: Threshold = Threshold(None, None, 0, n)
-    total = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j < n and pairs[j][0] == pairs[i][0]:
-            total += pairs[j][1]
-            j += 1
-        mean = total / j
-        if j >= min_count and mean >= target:
-            best = Threshold(float(pairs[i][0]), mean, j, n)
-        i = j
-    return best
+    When none passes, ``metric`` and ``bound`` describe the most confident ``min_count`` objects (or all of them),
+    so the status page can say how far from the target the model is."""
+    import numpy as np
+
+    order = sorted(range(len(confidences)), key=lambda i: -float(confidences[i]))
+    conf = [float(confidences[i]) for i in order]
+    sc = [float(scores[i]) for i in order]
+    n = len(conf)
+    if n == 0:
+        return Threshold(None, None, None, 0, 0)
+    boot = _bootstrap_prefix_means(sc) if metric != "accuracy" else None
+    cum = np.cumsum(sc)
+
+    def at(size: int) -> tuple[float, float]:  # (estimate, bound) of the ``size`` most confident
+        mean = float(cum[size - 1] / size)
+        if boot is None:
+            return mean, accuracy_lower_bound(float(cum[size - 1]), size)
+        return mean, float(np.quantile(boot[:, size - 1], 1.0 - CONFIDENCE))
+
+    best: Threshold | None = None
+    for size in candidate_sizes(n, min_count):
+        while size < n and conf[size] == conf[size - 1]:  # the whole tie group at the threshold
+            size += 1
+        t = conf[size - 1]
+        if floor is not None and t < floor:
+            break
+        mean, bound = at(size)
+        if bound >= target:
+            best = Threshold(t, mean, bound, size, n)
+    if best is not None:
+        return best
+    mean, bound = at(min(n, max(1, min_count)))
+    return Threshold(None, mean, bound, 0, n)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The round's check of its machine labels on fresh human labels of the pool that remains."""
+
+    threshold: float | None  # the threshold the round machine-labels at (raised, or None: no machine labels)
+    checked: int  # fresh human-labeled objects at or above the validation threshold
+    metric: float | None  # the model's metric on them (None: none was at or above it)
+    failed: bool  # the check objects were significantly below the target at the validation threshold
+
+
+def check_round(
+    threshold: Threshold,
+    val: tuple[Sequence[float], Sequence[float]],
+    fresh: tuple[Sequence[float], Sequence[float]],
+    target: float,
+    *,
+    metric: str = "accuracy",
+    min_count: int = MIN_CONFIDENT_VALIDATION,
+) -> Check:
+    """Check a threshold chosen on the validation set against the round's fresh human labels (objects the model
+    never saw, drawn from the pool that remains: harder than the validation set once easy objects are gone).
+
+    The threshold the round uses is the lowest ``t >= threshold`` at which (a) the validation and fresh objects
+    at or above ``t`` together reach the target with the one-sided lower bound, and (b) the fresh objects at or
+    above ``t`` are not significantly below the target (their one-sided upper bound reaches it). None when no such
+    ``t`` exists: the round machine-labels nothing."""
+    if threshold.value is None:
+        return Check(None, 0, None, False)
+    t0 = threshold.value
+    f_conf, f_score = [float(c) for c in fresh[0]], [float(s) for s in fresh[1]]
+
+    def fresh_at(t: float) -> list[float]:
+        return [s for c, s in zip(f_conf, f_score, strict=True) if machine_labels(c, t)]
+
+    def upper(xs: list[float]) -> float:
+        return accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else mean_upper_bound(xs)
+
+    first = fresh_at(t0)
+    measured = sum(first) / len(first) if first else None
+    failed = bool(first) and upper(first) < target
+    confs = [float(c) for c in val[0]] + f_conf
+    scores = [float(s) for s in val[1]] + f_score
+    if not (first and upper(first) < target) and _bound_at(confs, scores, t0, metric) >= target:
+        return Check(t0, len(first), measured, failed)  # the fresh labels agree: the threshold stands
+    floor: float | None = min((c for c in confs if c > t0), default=None)
+    while floor is not None:
+        joint = choose_threshold(confs, scores, target, metric=metric, min_count=min_count, floor=floor)
+        if joint.value is None:  # a higher floor only removes candidates: none can pass
+            break
+        xs = fresh_at(joint.value)
+        if not xs or upper(xs) >= target:
+            return Check(joint.value, len(first), measured, failed)
+        floor = min((c for c in confs if c > joint.value), default=None)
+    return Check(None, len(first), measured, failed)
+
+
+def _bound_at(confs: Sequence[float], scores: Sequence[float], t: float, metric: str) -> float:
+    xs = [s for c, s in zip(confs, scores, strict=True) if machine_labels(c, t)]
+    if metric == "accuracy":
+        return accuracy_lower_bound(sum(xs), len(xs))
+    return mean_lower_bound(xs)
 
 
 def human_budget(max_human: int | None, human_so_far: int) -> int | None:
@@ -106,6 +250,8 @@ def labeled_budget(max_percent: int | None, total: int, labeled_so_far: int) -> 
     """How many more objects may be labeled (by people or the model) under ``MaxPercentageOfInputDatasetLabeled``."""
     if max_percent is None:
         return None
+    import math
+
     return max(0, math.floor(total * max_percent / 100) - labeled_so_far)
 
 

@@ -1,6 +1,8 @@
 """What the job status page and the bench show of automated data labeling: the loop's phase (and why it went on
-with people only), per iteration the human- and machine-labeled counts, the threshold and the validation metric
-it was chosen on, training and inference seconds; and human vs machine labels over time for the chart."""
+with people only), per iteration (round) the human- and machine-labeled counts, the validation estimate at the
+threshold, its one-sided lower bound, the threshold chosen on the validation set and the one the round used after
+its check, the metric measured on the round's fresh human-checked sample, training and inference seconds; human
+vs machine labels over time for the chart; and whether a worker is waiting for the next batch."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from gtcore.autolabel import loop
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_reader
@@ -23,24 +26,52 @@ class Iteration:
     released: int  # objects sent to people at its start
     human_labeled: int | None  # human labels the model was trained and validated on
     machine_labeled: int | None
-    threshold: float | None  # None: not trained yet, or no threshold reached the target
+    threshold: float | None  # the one the round machine-labeled at (None: not trained, or none kept the promise)
     metric_name: str | None
-    metric: float | None
+    metric: float | None  # the estimate: the validation objects' metric at the validation threshold
     validation_count: int | None
     training_seconds: float | None
     inference_seconds: float | None
     error: str | None
     finished_at: float | None
+    validation_threshold: float | None = None  # chosen on the validation set's lower bound
+    bound: float | None = None  # the one-sided 95 % lower bound at it
+    check_count: int | None = None  # fresh human labels of the round at or above the validation threshold
+    check_metric: float | None = None  # the model's metric on them
+    check_failed: bool | None = None
+    trained: bool = False
+    job_ended: bool = False  # the job is final: a round still open ended with it
 
     @property
     def stage(self) -> str:
         if self.error:
-            return "failed"
-        if self.number <= 2 and self.human_labeled is None:
-            return "probe" if self.number == 1 else "training and validation labels"
+            return "no model"
+        if self.number == 1:
+            return "probe"
+        if self.number == 2:
+            return "validation set and first batch"
         if self.finished_at is not None:
             return "done"
-        return "inferring" if self.threshold is not None else "training"
+        if self.job_ended:
+            return "ended with the job"
+        return "waiting for the batch, then labeling" if self.trained else "training (people label the batch)"
+
+    @property
+    def decision(self) -> str:
+        """What the round's check did to the threshold, in words."""
+        if self.number < 3:
+            return ""
+        if self.job_ended and self.finished_at is None:
+            return "the job ended before this model labeled anything"
+        if self.finished_at is None or not self.trained or self.error:
+            return ""
+        if self.validation_threshold is None:
+            return "no machine labels: the bound stayed below the target"
+        if self.threshold is None:
+            return "no machine labels: the check contradicted the threshold"
+        if self.threshold > self.validation_threshold:
+            return "threshold raised by the check"
+        return "threshold kept"
 
 
 @dataclass(frozen=True)
@@ -61,6 +92,8 @@ def loop_status(ctx: Context, actor: Actor, job_id: int) -> LoopStatus:
         st = conn.execute(select(S).where(S.c.job_id == job_id)).first()
         if st is None:
             return LoopStatus(False, "", None, None, [], [])
+        job_status = conn.execute(select(dbm.jobs.c.status).where(dbm.jobs.c.id == job_id)).scalar()
+        ended = job_status in ("Completed", "Stopped", "Failed")
         its = [
             Iteration(
                 r.iteration,
@@ -76,6 +109,13 @@ def loop_status(ctx: Context, actor: Actor, job_id: int) -> LoopStatus:
                 r.inference_seconds,
                 r.error,
                 r.finished_at,
+                r.validation_threshold,
+                r.bound,
+                r.check_count,
+                r.check_metric,
+                r.check_failed,
+                r.model_id is not None or r.threshold is not None,
+                ended,
             )  # fmt: skip
             for r in conn.execute(select(IT).where(IT.c.job_id == job_id).order_by(IT.c.iteration))
         ]
@@ -107,3 +147,19 @@ def _timeline(human: list[float], machine: list[float], max_points: int = 300) -
         if i % step == 0 or i == len(events) - 1:
             out.append((t, h, m))
     return out
+
+
+def preparing_more(ctx: Context, job_id: int) -> bool:
+    """Whether the job's automated data labeling is preparing the next batch for people: the job runs, its loop is
+    active, objects are still held (not yet sent) and nothing sent is waiting for a worker. A worker with nothing
+    to claim then waits for more tasks (once a batch is out this turns False, and the page looks again)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(dbm.jobs.c.status, S.c.phase)  # no loop state yet: its first step has not run
+            .outerjoin(S, S.c.job_id == dbm.jobs.c.id)
+            .where(dbm.jobs.c.id == job_id)
+        ).first()
+        if row is None or row.status != "InProgress" or row.phase in ("human-only", "done"):
+            return False
+        c = loop.counts(conn, job_id)
+    return c.held > 0 and c.claimable == 0

@@ -1,17 +1,22 @@
-"""The ``autolabel.train`` and ``autolabel.infer`` steps of one iteration (run by background workers).
+"""The ``autolabel.train`` and ``autolabel.infer`` steps of round N (run by background workers).
 
-``train``: consolidate the fresh human answers (``gtcore.output.writer.write_intermediate``), train on every
-human label except the validation set's, predict the validation set, choose the threshold (``rules``), save the
-model (``models.save``: atomic file + SHA-256) and write ``training/<N>/`` and ``activelearning/<N>/validation/``.
+``train``: consolidate the human answers settled so far (``gtcore.output.writer.write_intermediate``, which also
+writes round N's intermediate manifest), train on the human labels of earlier rounds except the validation set's
+(never on round N's batch: people are labeling it now, and it is the round's fresh check), predict the validation
+set, choose the threshold on the one-sided lower bound (``rules.choose_threshold``), save the model
+(``models.save``: atomic file + SHA-256) and write ``training/<N>/`` and ``activelearning/<N>/validation/``.
 A job that starts from a model (``InitialActiveLearningModelArn``) keeps it when it covers more of the validation
 set at the target than the freshly trained one.
 
-``infer``: load the iteration's model (checksum checked), predict every held object (streamed, one image at a
-time), machine-label those at or above the threshold (within ``MaxPercentageOfInputDatasetLabeled``), store the
-others' confidence for the next batch's uncertainty ranking, write ``inference/<N>/`` and
-``activelearning/<N>/auto-annotation/``, then finish the job if nothing is left open. Semantic segmentation:
-the human labels are the job's consolidated mask PNGs (``<attr>`` of the stored record, read when needed), and a
-machine mask's PNG is written only for objects within the ``MaxPercentageOfInputDatasetLabeled`` budget.
+``infer`` (once round N's batch is settled: ``loop.batch_settled``): score the model on the batch's human labels
+(objects it never saw, from the pool that remains) and check the threshold there (``rules.check_round``: kept,
+raised, or no machine labels this round); predict every held object (streamed, one image at a time),
+machine-label those at or above the threshold (within ``MaxPercentageOfInputDatasetLabeled``), store the others'
+confidence for the next batch's uncertainty ranking, write ``inference/<N>/`` and
+``activelearning/<N>/auto-annotation/``, then finish the job if nothing is left open. A model that machine-labeled
+something becomes the job's ``FinalActiveLearningModelArn``. Semantic segmentation: the human labels are the job's
+consolidated mask PNGs (``<attr>`` of the stored record, read when needed), and a machine mask's PNG is written
+only for objects within the ``MaxPercentageOfInputDatasetLabeled`` budget.
 
 Both are idempotent: an iteration whose ``finished_at`` (infer) or ``model_id``/``threshold`` (train) is set is
 not redone; a retry after a crash does the same work again, and store writes are whole-file (tmp then rename), so a
@@ -29,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gtcore.autolabel import files, loop, models, outputs, rules
+from gtcore.autolabel import files, loop, models, outputs, pool, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel import text as txt
 from gtcore.autolabel.classifier import TrainingError
@@ -43,7 +48,6 @@ from gtcore.core.errors import GTError, ImageError, StorageError
 from gtcore.jobs import actions as jobactions
 from gtcore.jobs import finishing
 from gtcore.output import writer
-from gtcore.output.image_sizes import image_info_reader
 
 log = logging.getLogger(__name__)
 O = dbm.objects  # noqa: E741
@@ -69,28 +73,33 @@ def _loader(ctx: Context, task_type: str = "") -> lrn.Loader:
     return lambda uri: load_image(ctx, uri)
 
 
-def _human_items(
-    ctx: Context, f: loop.JobFacts
-) -> tuple[list[tuple[int, str, Any, str]], list[tuple[int, str, Any, str]]]:
-    """(training, validation) items (idx, image URI, human label, line) from the stored consolidated labels."""
+def _human_items(ctx: Context, f: loop.JobFacts, roles: tuple[str, ...], before: int | None = None,
+                 iteration: int | None = None) -> list[tuple[int, str, Any, str]]:  # fmt: skip
+    """Items (idx, image URI, human label, line) from the stored consolidated labels of the objects of ``roles``,
+    released before round ``before`` or in round ``iteration``."""
+    q = select(O.c.idx, O.c.source_ref, O.c.consolidated_json, O.c.line_json).where(
+        O.c.job_id == f.id, O.c.status == "done", O.c.consolidated_json.is_not(None), O.c.al_role.in_(roles)
+    )
+    if before is not None:
+        q = q.where(O.c.al_iteration < before)
+    if iteration is not None:
+        q = q.where(O.c.al_iteration == iteration)
     with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(O.c.idx, O.c.source_ref, O.c.al_role, O.c.consolidated_json, O.c.line_json)
-            .where(O.c.job_id == f.id, O.c.status == "done", O.c.consolidated_json.is_not(None))
-            .order_by(O.c.idx)
-        ).all()
-    train: list[tuple[int, str, Any, str]] = []
-    val: list[tuple[int, str, Any, str]] = []
+        rows = conn.execute(q.order_by(O.c.idx)).all()
+    out: list[tuple[int, str, Any, str]] = []
     masks = f.task_type == lrn.SEMSEG
-    for idx, ref, role, enc, line in rows:
+    for idx, ref, enc, line in rows:
         ref = txt.object_key(ref, line) if f.task_type == lrn.TEXT else ref
         label = outputs.human_label(json.loads(enc), f.attr, f.labels, masks=masks) if ref else None
         if label is None:
             continue
         if masks:  # the consolidated mask PNG, read when the learner needs it
             label = MaskTruth(str(label), ctx.storage.read_bytes)
-        (val if role == "validation" else train).append((int(idx), str(ref), label, str(line)))
-    return train, val
+        out.append((int(idx), str(ref), label, str(line)))
+    return out
+
+
+TRAINING_ROLES = ("probe", "train", "batch", "check")
 
 
 def _finish_iteration(ctx: Context, job_id: int, n: int, **values: Any) -> None:
@@ -103,10 +112,11 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     if got is None:
         return []
     f, st, it = got
-    if it.finished_at is not None or it.threshold is not None or it.model_id is not None:
+    if it.finished_at is not None or loop.trained(it):
         return [("infer", n)] if it.finished_at is None else []
-    writer.write_intermediate(ctx, job_id)  # consolidates the fresh human answers (stores consolidated_json)
-    train_items, val_items = _human_items(ctx, f)
+    writer.write_intermediate(ctx, job_id, iteration=n)  # consolidates the settled human answers
+    train_items = _human_items(ctx, f, TRAINING_ROLES, before=n)
+    val_items = _human_items(ctx, f, ("validation",))
     metric_name, target = rules.target_for(f.task_type)
     load = _loader(ctx, f.task_type)
     t0 = time.perf_counter()
@@ -116,12 +126,14 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
             candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source))
         trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
-        best: tuple[Any, rules.Threshold, dict[int, Any]] | None = None
+        gone = pool.gone_before(ctx, job_id, n)  # validation objects earlier rounds would have labeled
+        best: tuple[Any, rules.Threshold, dict[int, Any], str] | None = None
         for cand in candidates:
             confs, scores, preds = lrn.validation_scores(cand, [(u, lab) for _, u, lab, _ in val_items], load)
-            th = rules.choose_threshold(confs, scores, target)
+            enc = pool.encode([v[0] for v in val_items], confs, scores)
+            th = rules.choose_threshold(*pool.remaining(pool.triples(enc), gone), target, metric=metric_name)
             if best is None or th.covered > best[1].covered:
-                best = (cand, th, preds)
+                best = (cand, th, preds, enc)
         assert best is not None
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
@@ -134,27 +146,30 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             ctx, job_id, n, error=str(exc), finished_at=dbm.now(), human_labeled=len(train_items) + len(val_items)
         )
         return [("step", n)]
-    chosen, th, preds = best
+    chosen, th, preds, pairs = best
     seconds = time.perf_counter() - t0
-    model_id = _save_model(ctx, f, n, chosen, st)
+    model_id = _save_model(ctx, f, n, chosen)
     files.write_training_files(ctx, f, n, train_items, val_items, preds, th, trained_on, seconds)
     _finish_iteration(
         ctx,
         job_id,
         n,
         trained_on=trained_on,
-        validation_count=len(val_items),
+        validation_count=th.total,  # the validation objects still like the pool
         metric_name=metric_name,
         metric=th.metric,
+        bound=th.bound,
+        validation_threshold=th.value,
+        validation_scores_json=pairs,
         threshold=th.value if th.value is not None else -1.0,
         training_seconds=seconds,
         human_labeled=len(train_items) + len(val_items),
         model_id=model_id,
     )
-    return [("infer", n)]
+    return [("infer", n)]  # it waits for the round's batch to be settled (``infer``)
 
 
-def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, st: Any) -> int | None:
+def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner) -> int | None:
     data = lr.to_bytes()
     if data is None:
         return None
@@ -162,10 +177,17 @@ def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, st: Any
         found = models.find(ctx, lr.source.removeprefix("saved model "))
         if found is not None:
             return found.id
-    saved = models.save(ctx, f.id, n, f.folder, lr.kind, f.task_type, data)
-    with ctx.db.write() as conn:
-        conn.execute(update(S).where(S.c.job_id == f.id).values(final_model_id=saved.id, updated_at=dbm.now()))
-    return saved.id
+    return models.save(ctx, f.id, n, f.folder, lr.kind, f.task_type, data).id
+
+
+def _check(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, it: Any) -> rules.Check:
+    """The round's check of the validation threshold on its batch's human labels (fresh to model N)."""
+    metric_name, target = rules.target_for(f.task_type)
+    fresh = _human_items(ctx, f, ("batch", "check"), iteration=n)
+    confs, scores, _ = lrn.validation_scores(lr, [(u, lab) for _, u, lab, _ in fresh], _loader(ctx))
+    val = pool.remaining(pool.triples(it.validation_scores_json), pool.gone_before(ctx, f.id, n))
+    th = rules.Threshold(it.validation_threshold, it.metric, it.bound, 0, len(val[0]))
+    return rules.check_round(th, val, (confs, scores), target, metric=metric_name)
 
 
 def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
@@ -173,8 +195,12 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     if got is None:
         return []
     f, st, it = got
-    if it.finished_at is not None:
+    if it.finished_at is not None or not loop.trained(it):
         return []
+    with ctx.db.read() as conn:
+        if not loop.batch_settled(conn, job_id):
+            return []  # people are still labeling the round's batch: ``step`` enqueues this again once settled
+    writer.write_intermediate(ctx, job_id, iteration=n)  # consolidates the batch's answers
     try:
         lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
         if it.model_id is not None:
@@ -182,9 +208,9 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             if saved is None:
                 raise models.ModelError(f"model {it.model_id} of iteration {n} is not recorded")
             lr.model = models.load(ctx, saved)
-        threshold = None if it.threshold is None or it.threshold < 0 else float(it.threshold)
+        check = _check(ctx, f, n, lr, it)
         t0 = time.perf_counter()
-        labeled, scored, lines = _predict_held(ctx, f, lr, threshold)
+        labeled, scored, lines = _predict_held(ctx, f, lr, check.threshold)
         seconds = time.perf_counter() - t0
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
@@ -192,9 +218,17 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
         loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
         return []
-    machine = _store_predictions(ctx, f, n, labeled, scored)
+    finish = {
+        "inference_seconds": seconds,
+        "threshold": check.threshold if check.threshold is not None else -1.0,
+        "check_count": check.checked,
+        "check_metric": check.metric,
+        "check_failed": check.failed,
+    }
+    machine = _store_predictions(ctx, f, n, labeled, scored, it.model_id, finish)
+    if machine is None:
+        return []  # another worker finished this round's inference first: its labels and files stand
     files.write_inference_files(ctx, f, n, lines, labeled, scored, machine)
-    _finish_iteration(ctx, job_id, n, machine_labeled=len(machine), inference_seconds=seconds, finished_at=dbm.now())
     _after_inference(ctx, job_id)
     return [("step", n)]
 
@@ -208,7 +242,6 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
             .where(O.c.job_id == f.id, O.c.status == "open", O.c.held.is_(True))
             .order_by(O.c.idx)
         ).all()
-    info = image_info_reader(ctx.storage)
     load = _loader(ctx, f.task_type)
     labeled, scored, lines = [], [], []
     for idx, ref, line in held:
@@ -225,16 +258,33 @@ def _predict_held(ctx: Context, f: loop.JobFacts, lr: lrn.Learner, threshold: fl
             log.info("job %s object %s: %sx%s px is above 1920x1080; it stays for people", f.id, idx, *pred.size)
             continue
         scored.append((int(idx), conf, pred))
-        if threshold is not None and conf >= threshold:
-            size: tuple[int | None, int | None, int] = (None, None, 3)
-            if f.task_type == "BoundingBox":
-                im = info(json.loads(line))
-                size = (im.width, im.height, im.depth) if im is not None else (None, None, 3)
+        if rules.machine_labels(conf, threshold):
+            size = files.image_size(ctx, line) if f.task_type == "BoundingBox" else None
+            if f.task_type == "BoundingBox" and size is None:
+                log.info("job %s object %s: image size unreadable; it stays for people", f.id, idx)
+                continue
             labeled.append((int(idx), conf, pred, size))
     return labeled, scored, lines
 
 
-def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list) -> list:
+class _Lost(Exception):
+    """Another worker finished the round first (rolls this one's transaction back)."""
+
+
+def _store_predictions(
+    ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None, finish: dict
+) -> list | None:
+    """Machine-label and finish round ``n`` in ONE transaction, a compare-and-set on its ``finished_at``: of two
+    workers running the same inference, one labels and the other changes nothing (None)."""
+    try:
+        return _store(ctx, f, n, labeled, scored, model_id, finish)
+    except _Lost:
+        return None
+
+
+def _store(
+    ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None, finish: dict
+) -> list:
     with ctx.db.read() as conn:
         c = loop.counts(conn, f.id)
     budget = rules.labeled_budget(
@@ -247,6 +297,13 @@ def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, sc
     t = dbm.now()
     done: list = []
     with ctx.db.write() as conn:
+        won = conn.execute(  # first: a second worker blocks here (PostgreSQL) or waits for the lock (SQLite)
+            update(IT)
+            .where(IT.c.job_id == f.id, IT.c.iteration == n, IT.c.finished_at.is_(None))
+            .values(finished_at=t, **finish)
+        ).rowcount
+        if won != 1:
+            raise _Lost
         for k in range(0, len(labeled), CHUNK):
             for idx, conf, rec in labeled[k : k + CHUNK]:
                 moved = conn.execute(
@@ -269,6 +326,9 @@ def _store_predictions(ctx: Context, f: loop.JobFacts, n: int, labeled: list, sc
                 conn.execute(
                     update(O).where(O.c.job_id == f.id, O.c.idx == idx, O.c.status == "open").values(al_confidence=conf)
                 )
+        if done and model_id is not None:  # the job's FinalActiveLearningModelArn: the last model that labeled
+            conn.execute(update(S).where(S.c.job_id == f.id).values(final_model_id=model_id, updated_at=t))
+        conn.execute(update(IT).where(IT.c.job_id == f.id, IT.c.iteration == n).values(machine_labeled=len(done)))
     return done
 
 

@@ -234,6 +234,14 @@ autolabel_iterations = Table(
     Column("model_id", Integer, nullable=True),
     Column("error", Text, nullable=True),
     Column("finished_at", Float, nullable=True),
+    # the threshold chosen on the validation set and its one-sided 95 % lower bound (``threshold`` is the one the
+    # round used after its check); [[confidence, score], ...] of the validation set; the check on fresh labels
+    Column("validation_threshold", Float, nullable=True),
+    Column("bound", Float, nullable=True),
+    Column("validation_scores_json", Text, nullable=True),
+    Column("check_count", Integer, nullable=True),
+    Column("check_metric", Float, nullable=True),
+    Column("check_failed", Boolean, nullable=True),
 )
 
 autolabel_models = Table(

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gtcore.core import autolabeling
 from gtcore.core.errors import ConfigError
 
 
@@ -126,7 +127,7 @@ class Settings:
     temp_password_days: int = 7
     session_idle_seconds: int = 3600
     session_max_seconds: int = 12 * 3600
-    autolabel_min_objects: int = 1250
+    autolabel_min_objects: int = autolabeling.MIN_OBJECTS
     embedded_worker: bool = True
     aws_region: str = "local"
     aws_account_id: str = "000000000000"
@@ -178,7 +179,7 @@ class Settings:
             temp_password_days=_int(env, "GT_TEMP_PASSWORD_DAYS", 7),
             session_idle_seconds=_int(env, "GT_SESSION_IDLE_SECONDS", 3600),
             session_max_seconds=_int(env, "GT_SESSION_MAX_SECONDS", 12 * 3600),
-            autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", 1250)),
+            autolabel_min_objects=max(20, _int(env, "GT_AUTOLABEL_MIN_OBJECTS", autolabeling.MIN_OBJECTS)),
             embedded_worker=_bool(env, "GT_EMBEDDED_WORKER", True),
             aws_region=_region(env),
             aws_account_id=_account(env),

@@ -1,15 +1,15 @@
 """Automated data labeling on the Create job form: whether it may be switched on (task type, dataset size,
 the libraries on this server), what will happen in the team lead's words, and the algorithm ARN the request
-carries. The loop itself is ``gtcore.autolabel`` (run by the background workers)."""
+carries. The numbers and the algorithm families are ``gtcore.core.autolabeling``'s (the loop, ``gtcore.autolabel``,
+reads the same ones)."""
 
 from __future__ import annotations
 
+from gtcore.core import autolabeling as al
 from gtcore.core import extras, tasktypes
 from gtcore.jobs.preflight import REGION
-from gtcore.jobs.spec_sections import ALGORITHM_FAMILY
 
-AUTO_LABELING_MIN_OBJECTS = 1_250  # groundtruth-reference.md section 6
-ALGORITHM_ACCOUNT = "027400017018"
+AUTO_LABELING_MIN_OBJECTS = al.MIN_OBJECTS
 
 
 def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LABELING_MIN_OBJECTS) -> tuple[bool, str]:
@@ -34,19 +34,23 @@ def auto_labeling(task_type: str, object_count: int | None, least: int = AUTO_LA
 
 
 def auto_labeling_plan(object_count: int, max_concurrent: int) -> str:
-    """What will happen, in the team lead's words (gtcore.autolabel.rules, groundtruth-reference.md section 6)."""
-    validation = max(1, -(-object_count * (20 if object_count < 5000 else 10) // 100))
+    """What will happen, in the team lead's words (the numbers of ``gtcore.core.autolabeling``)."""
+    probe, failing = al.PROBE_SIZE, int(al.PROBE_SIZE * al.PROBE_MAX_FAILED_FRACTION)
+    check = al.check_size(max_concurrent)
     return (
-        f"People label a random probe of 10 objects first (more than 1 failing fails the job), then a training "
-        f"batch of {max(1, max_concurrent - 10):,} and a validation set of {validation:,} "
-        f"({'20' if object_count < 5000 else '10'} %). A model trained on their labels then labels every object "
-        "it is confident about (at least 95 % accurate for classification, mean IoU 0.6 for boxes, mean IoU 0.7 "
-        "for masks with the background left out, measured on the validation set); the most uncertain rest goes to "
-        f"people in batches of {max_concurrent:,}, and the "
-        'model is retrained after each batch. Machine labels are marked "human-annotated": "no" in the output.'
+        f"People label a random probe of {probe} objects first (more than {failing} failing fails the job), then "
+        f"a training batch of {al.training_batch_size(max_concurrent):,} and a validation set of "
+        f"{al.validation_size(object_count):,} ({al.validation_percent(object_count)} %). A model trained on "
+        "their labels then labels every object it is confident about, at a confidence threshold chosen so that "
+        f"the machine labels reach the target with {al.CONFIDENCE:.0%} confidence on objects it has not seen "
+        f"(accuracy {al.CLASSIFICATION_TARGET} for classification, mean IoU {al.BOXES_TARGET} for boxes, mean IoU "
+        f"{al.MASKS_TARGET} for masks with the background left out). The rest goes to people in batches of "
+        f"{max_concurrent:,} ({max_concurrent - check:,} the model is least sure of and {check:,} at random, which "
+        "check the machine labels of that round: a threshold they contradict is raised, or the round labels "
+        "nothing); the model is retrained after each batch while people label the next. Machine labels are "
+        'marked "human-annotated": "no" in the output.'
     )
 
 
 def algorithm_arn(task_type: str) -> str:
-    family = ALGORITHM_FAMILY.get(tasktypes.get(task_type).name, "")
-    return f"arn:aws:sagemaker:{REGION}:{ALGORITHM_ACCOUNT}:labeling-job-algorithm-specification/{family}"
+    return al.algorithm_arn(tasktypes.get(task_type).name, REGION)

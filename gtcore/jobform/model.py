@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from gtcore.core import tasktypes
+from gtcore.core.autolabeling import ALGORITHM_FAMILY
 from gtcore.core.errors import Problem
 from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS, algorithm_arn, auto_labeling
 from gtcore.jobform.problems import HUMAN, LABELS_FORM_FIELD, TASK_TYPE_FIELD
@@ -29,7 +30,6 @@ from gtcore.jobs.preflight import workteam_arn
 from gtcore.jobs.spec import MANIFEST_FIELD, label_attribute_problems
 from gtcore.jobs.spec_checks import NAME_PATTERN, Checker
 from gtcore.jobs.spec_human import DEFAULT_AVAILABILITY, DEFAULT_MAX_CONCURRENT
-from gtcore.jobs.spec_sections import ALGORITHM_FAMILY
 from gtcore.manifests.label_config import MAX_LABEL_CHARS, validate_labels
 from gtcore.storage.uris import is_s3, split_s3
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gtcore.core.autolabeling import ALGORITHM_FAMILY
 from gtcore.core.tasktypes import TaskType
 from gtcore.jobs.spec_checks import ATTRIBUTE_PATTERN, NAME_PATTERN, Checker, tag_text_ok
 
 MODEL_ARN = r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:model/.*"
 ALGORITHM_ARN = r"arn:.*"
 VPC_ID_PATTERN = r"[-0-9a-zA-Z]+"
-ALGORITHM_FAMILY = {
-    "BoundingBox": "object-detection",
-    "ImageClassification": "image-classification",
-    "SemanticSegmentation": "semantic-segmentation",
-    "TextClassification": "text-classification",
-}
 KMS_PATTERN = r"[a-zA-Z0-9:/_-]*"
 
 

@@ -318,8 +318,11 @@ def _write_consolidation_files(ctx: Context, job: Any, res: _Result) -> None:
     _write_pair(ctx, job_folder(job), body_req, ("[" + ",".join(response) + "]").encode("utf-8"))
 
 
-def write_intermediate(ctx: Context, job_id: int) -> str | None:
+def write_intermediate(ctx: Context, job_id: int, iteration: int | None = None) -> str | None:
     """Consolidate newly completed objects and rewrite the intermediate manifest; returns its URI.
+
+    ``iteration`` (automated data labeling's round N > 1, gtcore.autolabel): the manifest is also kept as that
+    round's ``manifests/intermediate/<N>/output.manifest``, one per round, as Ground Truth's batches are.
 
     Incremental, like Ground Truth's batches: only completed objects without a stored result are
     consolidated (single-label jobs fit the EM on that batch; ``finish_job`` refits on the whole job),
@@ -334,7 +337,10 @@ def write_intermediate(ctx: Context, job_id: int) -> str | None:
         return None
     _write_consolidation_files(ctx, data.job, res)
     uri = intermediate_manifest_uri(data.job)
-    ctx.storage.write_text(uri, _manifest(data, res, labelled_only=False, use_stored=True))
+    text = _manifest(data, res, labelled_only=False, use_stored=True)
+    ctx.storage.write_text(uri, text)
+    if iteration is not None and iteration > 1:
+        ctx.storage.write_text(uri.replace("/intermediate/1/", f"/intermediate/{int(iteration)}/"), text)
     return uri
 
 

@@ -1,7 +1,8 @@
 """Automated data labeling in the pages: the Create job switch (with the rule, the reason when it is not available,
-what will happen, and the model URI field), and the job status panel: the loop's phase (and, plainly, why it went on
-with people only), one row per iteration (sent to people, human labels it trained on, threshold and the validation
-metric it was chosen on, machine-labeled, training and inference seconds), and human vs machine labels over time."""
+what will happen, and the model URI field), the job status panel: the loop's phase (and, plainly, why it went on
+with people only), one row per round (sent to people, human labels it trained on, the validation estimate, its
+95 % lower bound, the threshold, the metric on the round's fresh human-checked sample, the threshold used,
+machine-labeled, seconds), human vs machine labels over time; and the worker's "more tasks are being prepared"."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from gtcore.autolabel.status import LoopStatus, loop_status
+from gtcore.autolabel.status import LoopStatus, loop_status, preparing_more
 from gtcore.context import Context
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
@@ -25,7 +26,7 @@ PHASES = {
     "new": "starting: the first objects go to people shortly",
     "probe": "people are labeling the probe batch (10 random objects)",
     "labeling": "people are labeling the training batch and the validation set",
-    "loop": "the model labels what it is sure of; people label the most uncertain rest",
+    "loop": "rounds: people label a batch while the next model trains; the model labels what it is sure of",
     "human-only": "people label everything: the model could not be used",
     "done": "ended",
 }
@@ -53,31 +54,58 @@ def autolabel_ui(ctx: Context, actor: Actor, job_id: int) -> None:
     _chart_ui(status)
 
 
+def _num(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
 def _iterations_ui(status: LoopStatus) -> None:
+    """One row per round; every cell a string (no "None"), narrow columns with the details in the help."""
     rows = []
     for it in status.iterations:
-        metric = "" if it.metric is None else f"{it.metric_name} {it.metric:.3f} on {it.validation_count}"
+        metric = it.metric_name or ""
+        checked = ""
+        if it.check_count:
+            checked = f"{_num(it.check_metric)} on {it.check_count}"
+        elif it.finished_at is not None and it.trained and not it.error:
+            checked = "none at the threshold"
         rows.append(
             {
-                "Iteration": it.number,
+                "Round": it.number,
                 "Stage": it.stage,
-                "Sent to people": it.released,
-                "Trained on (human labels)": it.human_labeled,
-                "Threshold": "none reached the target"
-                if it.threshold is None and it.training_seconds
-                else it.threshold,
-                "Validation": metric,
-                "Machine-labeled": it.machine_labeled,
-                "Training s": None if it.training_seconds is None else round(it.training_seconds, 2),
-                "Inference s": None if it.inference_seconds is None else round(it.inference_seconds, 2),
-                "Problem": it.error or "",
+                "To people": it.released,
+                "Trained on": "" if it.human_labeled is None else str(it.human_labeled),
+                "Estimate": "" if it.metric is None else f"{metric} {_num(it.metric)}",
+                "Bound (95 %)": _num(it.bound),
+                "Threshold": _num(it.validation_threshold) if it.trained else "",
+                "Checked": checked,
+                "Used": "" if it.finished_at is None or not it.trained else _num(it.threshold) or "none",
+                "Machine": "" if it.machine_labeled is None else str(it.machine_labeled),
+                "Train/infer s": ""
+                if it.training_seconds is None
+                else f"{it.training_seconds:.1f} / {_num(it.inference_seconds, 1) or '-'}",
+                "Note": it.error or it.decision,
             }
         )
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        help_ = {
+            "Estimate": "the machine labels' metric on the validation objects at or above the threshold",
+            "Bound (95 %)": "its one-sided 95 % lower confidence bound: the threshold is the lowest where it "
+            "reaches the target",
+            "Threshold": "chosen on the validation set",
+            "Checked": "the model's metric on the round's fresh human labels (the batch people labeled while it "
+            "trained, partly drawn at random from the objects left) at or above the threshold, and how many",
+            "Used": "the threshold the round machine-labeled at after that check (raised, kept, or none)",
+        }
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            width="stretch",
+            column_config={k: st.column_config.TextColumn(k, help=v) for k, v in help_.items()}
+            | {"Note": st.column_config.TextColumn("Note", width="large")},
+        )
     for it in status.iterations:
         if it.error and it.error != status.error:
-            st.caption(f"Iteration {it.number}: {md_escape(it.error)} (no machine labels this iteration).")
+            st.caption(f"Round {it.number}: {md_escape(it.error)} (no machine labels this round).")
 
 
 def _chart_ui(status: LoopStatus) -> None:
@@ -131,3 +159,33 @@ def auto_labeling_ui(object_count: int | None, least: int, max_concurrent: int) 
             "job status page and people label everything.",
         )
     return ok
+
+
+PREPARING = (
+    "More tasks are being prepared: the model is learning from the labels so far and choosing what people label "
+    "next. This page checks again by itself every few seconds."
+)
+REFRESH_SECONDS = 5
+
+
+def preparing_ui(ctx: Context, job_id: int) -> bool:
+    """For a worker with nothing to claim in a job with automated data labeling whose next batch is not sent yet:
+    say so and check again every ``REFRESH_SECONDS`` (the whole page reruns once tasks are out or the job ended).
+    False (nothing shown) when the job is not preparing a batch."""
+    if not preparing_more(ctx, job_id):
+        return False
+    st.info(PREPARING, icon=":material/hourglass_top:")
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def _watch() -> None:
+        if not preparing_more(ctx, job_id):
+            st.rerun()
+
+    _watch()
+    return True
+
+
+def preparing_caption(ctx: Context, job_id: int) -> None:
+    """The portal's line under a job whose next automated-labeling batch is being prepared."""
+    if preparing_more(ctx, job_id):
+        st.caption("More tasks are being prepared for this job: refresh in a moment.")

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+from gtcore.autolabel.status import preparing_more
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import WORKER, Actor
@@ -28,6 +29,7 @@ from gtcore.core.errors import GTError, JobClosed, TaskError
 from gtcore.images.task_images import DISPLAY_MAX_SIDE
 from gtcore.queue import api as queue
 from gtcore.ui.auth import require_actor
+from gtcore.ui.autolabel_widgets import preparing_ui
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.resources import get_context
@@ -113,6 +115,8 @@ def _task_ui(
         _end_screen(partial(show_error, exc), "label_error", notice)
     if task is None and st.session_state.get(DONE_KEY) == job_id:  # the last answer; finishing may be under way
         _end_screen(partial(_all_done, None), "label_done", notice)
+    if task is None and preparing_more(ctx, job_id):  # automated data labeling: the next batch is on its way
+        _end_screen(partial(preparing_ui, ctx, job_id), "label_preparing", notice)
     if task is None:
         # not finished (that is JobClosed or the done screen above): nothing for him right now
         _end_screen(partial(_nothing_right_now, ctx, actor, job_id), "label_empty", notice, again="Check again")
