@@ -38,7 +38,7 @@ def test_learner_reaches_the_target_on_real_text(sample: list[tuple[str, str]], 
     lr = lrn.Learner("TextClassification", len(labels))
     assert lr.kind == "builtin-text" and lr.train(train, load) == 500
     confs, scores, _ = lrn.validation_scores(lr, val, load)
-    th = rules.choose_threshold(confs, scores, rules.CLASSIFICATION_TARGET)
+    th = rules.choose_threshold(confs, scores, rules.target_for("TextClassification")[1])
     assert th.value is not None and th.covered >= 100, th  # a usable threshold on the validation set
     auto = [(lr.predict(k, load), y) for k, y in rest]
     machine = [(p, y) for (p, c), y in auto if c >= th.value]
@@ -75,7 +75,7 @@ def test_text_job_loop_end_to_end(tmp_path: Path, sample: list[tuple[str, str]])
     from tests.fixtures.autolabel import make_auto_world
 
     w = make_auto_world(tmp_path)
-    items = sample[:300]
+    items = sample[:700]
     labels = sorted({lab for _, lab in items})
     truth = dict(items)
     req = w.request("classification", 20)  # the shape of an automated-labeling request, then made a text job
@@ -111,13 +111,13 @@ def test_text_job_loop_end_to_end(tmp_path: Path, sample: list[tuple[str, str]])
     d = jobs.describe_labeling_job(w.ctx, Actor.system_actor(), job.name)
     assert status == "Completed", d
     counters = d["LabelCounters"]
-    assert counters["MachineLabeled"] > 0 and counters["HumanLabeled"] + counters["MachineLabeled"] == 300
+    assert counters["MachineLabeled"] > 0 and counters["HumanLabeled"] + counters["MachineLabeled"] == len(items)
     lines = [json.loads(x) for x in w.ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]
     machine = [x for x in lines if x[f"{job.name}-metadata"]["human-annotated"] == "no"]
     meta = machine[0][f"{job.name}-metadata"]
     assert list(meta) == ["confidence", "job-name", "class-name", "human-annotated", "creation-date", "type"]
     assert meta["type"] == "groundtruth/text-classification"
     right = sum(truth[x["source"]] == x[f"{job.name}-metadata"]["class-name"] for x in machine)
-    # the loop's rule aims at 95 % on a validation set of 60 here: measured 64/72 = 0.89 on the machine labels
+    # the loop proves 95 % with a one-sided bound on its validation objects; at least 85 % against the truth here
     assert right / len(machine) >= 0.85
     w.ctx.db.dispose()

@@ -184,7 +184,7 @@ def _check(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, it: Any) -> 
     """The round's check of the validation threshold on its batch's human labels (fresh to model N)."""
     metric_name, target = rules.target_for(f.task_type)
     fresh = _human_items(ctx, f, ("batch", "check"), iteration=n)
-    confs, scores, _ = lrn.validation_scores(lr, [(u, lab) for _, u, lab, _ in fresh], _loader(ctx))
+    confs, scores, _ = lrn.validation_scores(lr, [(u, lab) for _, u, lab, _ in fresh], _loader(ctx, f.task_type))
     val = pool.remaining(pool.triples(it.validation_scores_json), pool.gone_before(ctx, f.id, n))
     th = rules.Threshold(it.validation_threshold, it.metric, it.bound, 0, len(val[0]))
     return rules.check_round(th, val, (confs, scores), target, metric=metric_name)
