@@ -27,6 +27,7 @@ from gtcore.core.errors import ConfigError, GTError
 from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<table>)
     SCHEMA_VERSION,
     assignments,
+    autolabel_embeddings,
     autolabel_iterations,
     autolabel_jobs,
     autolabel_models,
