@@ -59,7 +59,7 @@ def test_weights_are_checked_before_loading_and_named_when_bad(tmp_path: Path) -
     b = bbm.load()
     assert b.key == bbm.key() and bbm.WEIGHTS_SHA256[:16] in b.key
     v = b.embed([Image.new("RGB", (50, 30), (200, 10, 10)), Image.new("RGB", (9, 90), (10, 10, 200))])
-    assert v.shape == (2, bbm.EMBED_DIM) and np.isfinite(v).all() and not np.allclose(v[0], v[1])
+    assert v.shape == (2, bbm.EMBED_DIM) == (2, 864) and np.isfinite(v).all() and not np.allclose(v[0], v[1])
     maps, size = b.maps(Image.new("RGB", (300, 200)), 256)
     assert size == (256, 160) and maps[8].shape == (40, 20, 32) and maps[32].shape == (320, 5, 8)
 
@@ -227,3 +227,59 @@ def test_segmenter_on_multiscale_features_follows_the_shapes() -> None:
     for k in list(images)[7:]:
         pred, conf = lr.predict(k, _loader(images))
         assert mask_score(pred.full(), masks[k]) > 0.7 and 0 <= conf <= 1
+
+
+_KILLED_EMBEDDER = """
+import sys, time
+from pathlib import Path
+from gtcore.autolabel import backbone, embeddings
+from gtcore.context import Context
+from gtcore.work import runner
+from tests.fixtures.core import make_settings
+
+marker = Path(sys.argv[2])
+embeddings.CHUNK = 8
+real = backbone.Backbone.embed
+calls = []
+def slow_embed(self, images):
+    calls.append(1)
+    if len(calls) == 2:  # the first chunk is stored; killed while embedding the second
+        marker.write_text("embedding")
+        time.sleep(60)
+    return real(self, images)
+backbone.Backbone.embed = slow_embed
+ctx = Context.from_settings(make_settings(Path(sys.argv[1]), GT_AUTOLABEL_MIN_OBJECTS="100"))
+runner.run_until_idle(ctx, max_seconds=120, kinds=["autolabel.embed"])
+"""
+
+
+def test_a_worker_killed_while_embedding_leaves_whole_chunks_and_the_work_is_retried(auto_world: AutoWorld) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gtcore.work import runner
+
+    w = auto_world
+    job = w.create("classification", 100, max_concurrent=30)
+    runner.run_until_idle(w.ctx, max_seconds=60, kinds=["autolabel.step"])  # enqueues autolabel.embed
+    marker = w.root / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_EMBEDDER, str(w.root), str(marker)], cwd=Path(__file__).resolve().parents[1]
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(_rows(w.ctx, job)) == 8  # the stored chunk, whole; nothing of the one being embedded
+    # the lease runs out; another worker takes the item over and embeds the rest, each object once
+    runner.run_until_idle(w.ctx, max_seconds=600, now=time.time() + 1000, kinds=["autolabel.embed"])
+    assert sorted(i for i, _ in _rows(w.ctx, job)) == list(range(100))

@@ -11,7 +11,7 @@
 - Heads: a multinomial logistic regression (``classifier.fit``, labels + background) for every cell, and a
   ridge regression from the positives' features to the box: the centre's offset from the cell in strides and
   the log of width and height in strides.
-- Output: the cells that are local maxima (3 x 3) of a label's probability on their level, at least
+- Output: the cells that are local maxima (5 x 5) of a label's probability on their level, at least
   ``PEAK``; their boxes after class-wise non-maximum suppression (IoU 0.5) over all levels; a box is kept when
   its probability is at least 0.5. The image's confidence is the lowest ``max(p, 1 - p)`` over the peaks:
   every kept box must be sure and every doubtful peak must be surely background, or the image goes to people.
@@ -92,6 +92,15 @@ def _decode(d: Sequence[float], s: int, cy: int, cx: int) -> tuple[float, float,
     return ((cx + 0.5 + d[0]) * s - w / 2, (cy + 0.5 + d[1]) * s - h / 2, w, h)
 
 
+def _within(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The intersection over the smaller box (a box found again inside another of the same label)."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1e-9, min(a[2] * a[3], b[2] * b[3]))
+
+
 def samples(
     grids: dict[int, np.ndarray], truth: Sequence[Labeled], n_labels: int, rng: np.random.Generator
 ) -> tuple[list[np.ndarray], list[int], list[np.ndarray], list[list[float]]]:
@@ -109,15 +118,21 @@ def samples(
                 continue
             x0, y0 = max(0, int(x // s)), max(0, int(y // s))
             x1, y1 = min(w - 1, int((x + bw) // s)), min(h - 1, int((y + bh) // s))
-            inside = state[y0 : y1 + 1, x0 : x1 + 1]
-            inside[inside == 0] = 2  # inside an object: not background (ignored unless a positive)
-            if level_of(bw, bh) != s:
-                continue
+            mine = level_of(bw, bh) == s
+            if mine:  # the rest of the object's cells on its own level are neither object nor background
+                inside = state[y0 : y1 + 1, x0 : x1 + 1]
+                inside[inside == 0] = 2
             cx, cy = (x + bw / 2) / s, (y + bh / 2) / s
             rx, ry = max(0.5, bw / s / 3), max(0.5, bh / s / 3)
             for gy in range(max(0, int(cy - ry)), min(h, int(cy + ry) + 1)):
                 for gx in range(max(0, int(cx - rx)), min(w, int(cx + rx) + 1)):
                     if abs(gx + 0.5 - cx) <= rx and abs(gy + 0.5 - cy) <= ry or (gx, gy) == (int(cx), int(cy)):
+                        if not mine:  # an object of another size: background on this level (a hard negative)
+                            if state[gy, gx] == 0:
+                                state[gy, gx] = 3
+                                xs.append(g[gy, gx])
+                                ys.append(n_labels)
+                            continue
                         state[gy, gx] = 1
                         xs.append(g[gy, gx])
                         ys.append(t.label)
@@ -151,7 +166,7 @@ class BoxNet:
             flat = g.reshape(-1, d)
             probs = self.scorer.scores(flat)
             obj = probs[:, : self.n_labels].reshape(h, w, self.n_labels)
-            local = obj == maximum_filter(obj, size=(3, 3, 1), mode="constant")
+            local = obj == maximum_filter(obj, size=(5, 5, 1), mode="constant")
             cand = np.argwhere(local & (obj >= PEAK))
             if not len(cand):
                 continue
@@ -163,7 +178,7 @@ class BoxNet:
                 peaks.append((float(obj[gy, gx, c]), int(c), box))
         kept: list[tuple[float, int, tuple[float, float, float, float]]] = []
         for p in sorted(peaks, key=lambda t: -t[0]):
-            if all(k[1] != p[1] or iou(k[2], p[2]) < NMS_IOU for k in kept):
+            if all(k[1] != p[1] or (iou(k[2], p[2]) < NMS_IOU and _within(k[2], p[2]) < 0.8) for k in kept):
                 kept.append(p)
         found = [Detection(c, b, sc) for sc, c, b in kept if sc >= KEEP]
         conf = min((max(sc, 1 - sc) for sc, _, _ in kept), default=1.0)

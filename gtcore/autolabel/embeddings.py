@@ -106,10 +106,13 @@ def embed_images(bb: bbm.Backbone, items: list[tuple[int, str]], load: Loader) -
     return out
 
 
-def embed_some(ctx: Context, job_id: int, load: Loader, *, limit: int = CHUNK, bb: bbm.Backbone | None = None) -> int:
-    """Embed and store up to ``limit`` objects still missing; returns how many were done (0: all are)."""
+def embed_some(
+    ctx: Context, job_id: int, load: Loader, *, limit: int | None = None, bb: bbm.Backbone | None = None
+) -> int:
+    """Embed and store up to ``limit`` (default ``CHUNK``) objects still missing; returns how many were done (0: all
+    are). One transaction for the lot."""
     bb = bb or bbm.load()
-    todo = missing(ctx, job_id, bb.key, limit)
+    todo = missing(ctx, job_id, bb.key, limit or CHUNK)
     _store(ctx, job_id, bb.key, embed_images(bb, todo, load))
     return len(todo)
 
