@@ -283,3 +283,18 @@ def test_a_worker_killed_while_embedding_leaves_whole_chunks_and_the_work_is_ret
     # the lease runs out; another worker takes the item over and embeds the rest, each object once
     runner.run_until_idle(w.ctx, max_seconds=600, now=time.time() + 1000, kinds=["autolabel.embed"])
     assert sorted(i for i, _ in _rows(w.ctx, job)) == list(range(100))
+
+
+def test_the_app_and_the_workers_start_without_importing_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gtcore.work import registry\n"
+        "registry.load_handlers()\n"
+        "import gtcore.autolabel.learner, gtcore.autolabel.training, gtcore.jobform.auto_labeling\n"
+        "heavy = [m for m in ('torch', 'efficientnet_lite_pytorch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
