@@ -60,7 +60,18 @@ def missing(ctx: Context, job_id: int, key: str, limit: int | None = None) -> li
 
 
 def _store(ctx: Context, job_id: int, key: str, rows: list[tuple[int, np.ndarray | None, str | None]]) -> None:
-    """One transaction: drop other backbones' rows of the job, insert those not there yet."""
+    """One transaction: drop other backbones' rows of the job, insert those not there yet. Another worker
+    storing the same objects at the same moment (the embed item and a training step) makes the insert collide:
+    it is tried once more, when those rows are there."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        _store_once(ctx, job_id, key, rows)
+    except IntegrityError:
+        _store_once(ctx, job_id, key, rows)
+
+
+def _store_once(ctx: Context, job_id: int, key: str, rows: list[tuple[int, np.ndarray | None, str | None]]) -> None:
     if not rows:
         return
     t = dbm.now()
