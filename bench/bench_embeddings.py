@@ -32,7 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gtcore.autolabel import backbone as bbm  # noqa: E402
 from gtcore.autolabel import learner as lrn  # noqa: E402
 from gtcore.autolabel.detector import Labeled  # noqa: E402
-from gtcore.autolabel.segmenter import MaskTruth  # noqa: E402
+
+
+class GreyMask:
+    """A bench set's truth mask (a grey PNG of class indices), read like ``segmenter.MaskTruth``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def classes(self, n_classes: int) -> np.ndarray:
+        with Image.open(self.path) as im:
+            m = np.asarray(im.convert("L"), dtype=np.uint8)
+        return np.where(m < n_classes, m, 0).astype(np.uint8)
+
 
 TASKS = {"classification": "ImageClassification", "boxes": "BoundingBox", "masks": "SemanticSegmentation"}
 TARGET = {"classification": 0.95, "boxes": 0.6, "masks": 0.7}
@@ -65,7 +77,7 @@ def human_label(task: str, folder: Path, name: str, truth: dict, labels: list[st
     if task == "boxes":
         return [Labeled(labels.index(b["label"]), (b["left"], b["top"], b["width"], b["height"])) for b in t]
     mask_path = Path(t["mask"]) if Path(t["mask"]).is_absolute() else folder / t["mask"]
-    return MaskTruth(str(mask_path), lambda u: Path(u).read_bytes())
+    return GreyMask(mask_path)
 
 
 def main() -> None:
