@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from gtcore.autolabel import backbone as bbm
+from gtcore.autolabel import boxnet, embeddings, features, models, onnx_models
 from gtcore.autolabel import classifier as clf
 from gtcore.autolabel import detector as det
-from gtcore.autolabel import features, models, onnx_models
 from gtcore.autolabel import segmenter as seg
 from gtcore.autolabel import text as txt
 from gtcore.context import Context
@@ -41,6 +42,9 @@ class Learner:
     model: Any = None  # LinearModel | BoxModel | SegModel | OnnxModel (classifier or detector)
     extractor: onnx_models.OnnxModel | None = None  # a team's feature extractor under the built-in classifier
     source: str = "built-in"  # what the team lead sees: built-in, ONNX <uri>, saved <uri>
+    ctx: Context | None = None  # with job_id: embeddings are read from / written to the job's store
+    job_id: int | None = None
+    cache: embeddings.Cache | None = None  # the backbone's vectors of the job's images (created on first use)
 
     @property
     def boxes(self) -> bool:
@@ -66,76 +70,104 @@ class Learner:
             return "builtin-text"
         return "builtin-detector" if self.boxes else "builtin-segmenter" if self.masks else "builtin-classifier"
 
-    def _vector(self, image: Any, uri: str) -> np.ndarray:
+    @property
+    def on_backbone(self) -> bool:
+        """Whether the (classification) head reads the backbone's embeddings (else an ONNX extractor's vectors,
+        or, for a model saved by an earlier version, the hand-made ``features.describe``)."""
         if self.extractor is not None:
-            return self.extractor.vectors([image], what=uri)[0]
-        return features.describe(image)
+            return False
+        meta = getattr(self.model, "meta", None)
+        return not (isinstance(meta, dict) and meta.get("features") == features.FEATURES_VERSION)
+
+    def embedder(self) -> embeddings.Cache:
+        """The backbone's embeddings of this job's images (loads the backbone: ``BackboneError`` names its file)."""
+        if self.cache is None:
+            self.cache = embeddings.Cache(self.ctx, self.job_id, bbm.load())
+        return self.cache
+
+    def _vectors(self, uris: Sequence[str], load: Loader) -> np.ndarray:
+        if self.on_backbone:
+            cache = self.embedder()
+            cache.prefetch(uris, load)
+            return np.stack([cache.vector(u, load) for u in uris])
+        out = []
+        for uri in uris:
+            image, _ = load(uri)
+            out.append(self.extractor.vectors([image], what=uri)[0] if self.extractor else features.describe(image))
+        return np.stack(out)
 
     def train(self, samples: Iterable[tuple[str, Any]], load: Loader) -> int:
         """Fit on (uri, human label) pairs; returns how many were used. A fixed ONNX model is left as is."""
         if self.fixed:
             return 0
-        meta = {"features": self.extractor.uri if self.extractor else features.FEATURES_VERSION}
-        if self.text:
+        if self.text:  # the built-in text learner: no image backbone
             pairs = [(load(uri)[0], int(label)) for uri, label in samples]
             self.model = txt.fit([t for t, _ in pairs], [y for _, y in pairs], self.n_labels)
             self.source = "built-in"
             return len(pairs)
+        meta = {"features": self.extractor.uri if self.extractor else bbm.key()}
         if self.masks:
             items = list(samples)  # (image URI, segmenter.MaskTruth): small; the images are read one at a time
-            self.model = seg.train(items, load, self.n_labels + 1)
+            self.model = seg.train(items, load, self.n_labels + 1, bb=self.embedder().bb)
             self.source = "built-in"
             return int(self.model.linear.meta["images"])
         if not self.boxes:
-            xs, ys = [], []
-            for uri, label in samples:
-                image, _ = load(uri)
-                xs.append(self._vector(image, uri))
-                ys.append(int(label))
-            if not xs:
+            pairs = list(samples)
+            if not pairs:
                 raise clf.TrainingError("no human label to learn from yet")
-            self.model = clf.fit(np.stack(xs), np.asarray(ys), self.n_labels, meta=meta)
+            self.model = None  # a fresh head on the backbone (or the team's extractor)
+            vecs = self._vectors([u for u, _ in pairs], load)
+            self.model = clf.fit_head(vecs, np.asarray([int(lab) for _, lab in pairs]), self.n_labels, meta=meta)
             self.source = "built-in" + (f" on ONNX features {self.extractor.uri}" if self.extractor else "")
-            return len(xs)
+            return len(pairs)
         if self.extractor is not None:
             raise models.ModelError(f"{self.extractor.uri}: a feature extractor cannot be used for bounding boxes")
-        bx: list[Any] = []
-        by: list[int] = []
-        rx: list[Any] = []
-        rt: list[list[float]] = []
+        bb = self.embedder().bb
+        rng = np.random.default_rng(0)
+        xs: list[Any] = []
+        ys: list[int] = []
+        px: list[Any] = []
+        pt: list[list[float]] = []
         used = 0
         for uri, truth in samples:
             image, scale = load(uri)
-            scaled = [det.Labeled(t.label, tuple(v * scale for v in t.box)) for t in truth]  # type: ignore[misc]
-            a, b, c, d = det.training_samples(image, scaled, self.n_labels)
-            bx += a
-            by += b
-            rx += c
-            rt += d
+            maps, (tw, th) = bb.maps(image, boxnet.SIDE)
+            sx, sy = tw / image.width * scale, th / image.height * scale  # the label's pixels -> the network's
+            scaled = [det.Labeled(t.label, (t.box[0] * sx, t.box[1] * sy, t.box[2] * sx, t.box[3] * sy)) for t in truth]
+            a, b, c, d = boxnet.samples(boxnet.cell_grids(maps), scaled, self.n_labels, rng)
+            xs += a
+            ys += b
+            px += c
+            pt += d
             used += 1
-        self.model = det.fit(bx, by, rx, rt, self.n_labels)
+        self.model = boxnet.fit(xs, ys, px, pt, self.n_labels, {"features": bb.key})
         self.source = "built-in"
         return used
 
     def predict(self, uri: str, load: Loader) -> Prediction:
         if self.model is None:
             raise clf.TrainingError("no model yet")
-        image, scale = load(uri)
-        if self.text:  # ``image`` is the text
-            p = self.model.scores([image])[0]
+        if self.text:  # ``load`` gives the text
+            p = self.model.scores([load(uri)[0]])[0]
             return int(np.argmax(p)), float(np.max(p))
+        if not self.boxes and not self.masks and not isinstance(self.model, onnx_models.OnnxModel):
+            p = self.model.scores(self._vectors([uri], load))[0]
+            label = int(np.argmax(p))
+            return label, float(p[label])
+        image, scale = load(uri)
         if self.masks:
-            return self.model.predict(image, seg.original_size(image, scale))  # type: ignore[no-any-return]
+            bb = self.embedder().bb if self.model.deep else None
+            return self.model.predict(image, seg.original_size(image, scale), bb)  # type: ignore[no-any-return]
         if not self.boxes:
-            if isinstance(self.model, onnx_models.OnnxModel):
-                p = self.model.vectors([image], self.n_labels, what=uri)[0]
-            else:
-                p = self.model.scores(self._vector(image, uri)[None, :])[0]
+            p = self.model.vectors([image], self.n_labels, what=uri)[0]
             label = int(np.argmax(p))
             return label, float(p[label])
         if isinstance(self.model, onnx_models.OnnxModel):
             found, conf = self.model.detect(image, self.n_labels, what=uri)
-        else:
+        elif isinstance(self.model, boxnet.BoxNet):
+            dets, conf = self.model.detect(image, self.embedder().bb)
+            found = [(d.label, d.box, d.score) for d in dets]
+        else:  # a model saved by an earlier version (hand-made features)
             dets, conf = self.model.detect(image)
             found = [(d.label, d.box, d.score) for d in dets]
         inv = 1.0 / scale if scale else 1.0
@@ -159,9 +191,12 @@ def score(task_type: str, prediction: Any, truth: Any) -> float:
     return det.image_score(pred, truth)
 
 
-def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str | None) -> Learner:
-    """The learner a job starts with: built-in, or from ``InitialActiveLearningModelArn`` (ModelError if unusable)."""
-    lr = Learner(task_type, n_labels)
+def open_learner(
+    ctx: Context, task_type: str, n_labels: int, initial_uri: str | None, *, job_id: int | None = None
+) -> Learner:
+    """The learner a job starts with: built-in, or from ``InitialActiveLearningModelArn`` (ModelError if unusable).
+    With ``job_id`` the backbone's embeddings of the job's images are read from (and added to) the store."""
+    lr = Learner(task_type, n_labels, ctx=ctx, job_id=job_id)
     if not initial_uri:
         return lr
     saved = models.find(ctx, initial_uri)
@@ -170,8 +205,7 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
             raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
         lr.model = models.load(ctx, saved)
         meta = lr.model.scorer.meta if lr.boxes else lr.model.linear.meta if lr.masks else lr.model.meta
-        wanted = seg.FEATURES_VERSION if lr.masks else txt.FEATURES_VERSION if lr.text else features.FEATURES_VERSION
-        if meta.get("features") != wanted:
+        if meta.get("features") not in _usable_features(lr):
             raise models.ModelError(
                 f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
                 "a later job can start only from a model on the built-in features"
@@ -201,6 +235,24 @@ def open_learner(ctx: Context, task_type: str, n_labels: int, initial_uri: str |
     else:
         lr.model = onnx
     return lr
+
+
+def _usable_features(lr: Learner) -> tuple[str, ...]:
+    """The ``features`` a saved model may have been trained on to label this job (the current backbone's, or the
+    hand-made ones of earlier versions)."""
+    if lr.text:
+        return (txt.FEATURES_VERSION,)
+    if lr.masks:
+        return (seg.FEATURES_VERSION, seg.DEEP_FEATURES_VERSION)
+    return (bbm.key(), features.FEATURES_VERSION)
+
+
+def builtin_rival(lr: Learner) -> Learner | None:
+    """For a team's fixed ONNX classifier or detector: a fresh built-in learner of the same job, to train on the
+    human labels and compare on the validation set (the better one labels); None otherwise."""
+    if not lr.fixed:
+        return None
+    return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache)
 
 
 def validation_scores(

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gtcore.autolabel import classifier, detector, segmenter
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import GTError, StorageError
@@ -100,9 +99,11 @@ def load(ctx: Context, saved: SavedModel) -> Any:
         raise ModelError(
             f"{saved.uri}: the file's SHA-256 does not match the one recorded when it was saved; not loaded"
         )
+    from gtcore.autolabel import boxnet, classifier, detector, segmenter  # here: they use this module's ModelError
+
     try:
         if saved.kind == "builtin-detector":
-            return detector.BoxModel.from_bytes(data)
+            return boxnet.BoxNet.from_bytes(data) if boxnet.is_boxnet(data) else detector.BoxModel.from_bytes(data)
         if saved.kind == "builtin-segmenter":
             return segmenter.SegModel.from_bytes(data)
         if saved.kind == "builtin-text":

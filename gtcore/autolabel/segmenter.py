@@ -45,7 +45,13 @@ from gtcore.autolabel import classifier as clf
 if TYPE_CHECKING:
     from PIL import Image
 
+    from gtcore.autolabel.backbone import Backbone
+
 FEATURES_VERSION = "seg-rgb-bgdiff-box5-11-std3-7-15-pos-v1"
+DEEP_FEATURES_VERSION = "seg-v1+effl0-s4-s8-s16-guided"  # + the backbone's maps (``deep_features``)
+DEEP_SIDE = 256  # the backbone sees the image at this long side (its stride-4 map is 64 px: half WORK_SIDE)
+GUIDE_RADIUS = 2
+GUIDE_EPS = 1e-3
 WORK_SIDE = 128
 MAX_TRAIN_PIXELS = 40_000
 MIN_PER_IMAGE = 64
@@ -104,6 +110,40 @@ def pixel_features(rgb: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     cols += [xx / max(1, w - 1), yy / max(1, h - 1)]
     return np.stack([c.astype(np.float32).ravel() for c in cols], axis=1)
+
+
+def deep_features(bb: Backbone, image: Image.Image, hw: tuple[int, int]) -> np.ndarray:
+    """(h*w, 24 + 40 + 112) float32: the backbone's maps of strides 4, 8 and 16 (multi-scale: edges, parts,
+    objects) enlarged bilinearly to the working size ``hw``."""
+    from scipy.ndimage import zoom
+
+    maps, _ = bb.maps(image, DEEP_SIDE)
+    h, w = hw
+    cols = []
+    for s in (4, 8, 16):
+        m = maps[s]
+        cols.append(np.asarray(zoom(m, (1, h / m.shape[1], w / m.shape[2]), order=1), dtype=np.float32))
+    return np.concatenate(cols).reshape(-1, h * w).T
+
+
+def guided(probs: np.ndarray, guide: np.ndarray, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS) -> np.ndarray:
+    """Edge-preserving refinement (He et al.'s guided filter) of (h, w, K) probabilities by the grey image: the
+    class boundaries move onto the image's edges."""
+    from scipy.ndimage import uniform_filter
+
+    size = 2 * radius + 1
+    mean_i = uniform_filter(guide, size, mode="nearest")
+    var_i = uniform_filter(guide * guide, size, mode="nearest") - mean_i * mean_i
+    out = np.empty_like(probs)
+    for k in range(probs.shape[2]):
+        p = probs[..., k]
+        mean_p = uniform_filter(p, size, mode="nearest")
+        cov = uniform_filter(guide * p, size, mode="nearest") - mean_i * mean_p
+        a = cov / (var_i + eps)
+        b = mean_p - a * mean_i
+        out[..., k] = uniform_filter(a, size, mode="nearest") * guide + uniform_filter(b, size, mode="nearest")
+    out = np.clip(out, 1e-6, None)
+    return out / out.sum(axis=2, keepdims=True)
 
 
 def shrink_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -173,13 +213,28 @@ class SegModel:
     def n_classes(self) -> int:
         return int(self.linear.meta.get("n_out", 0))
 
-    def predict(self, image: Image.Image, size: tuple[int, int]) -> tuple[SegPrediction, float]:
+    @property
+    def deep(self) -> bool:
+        """Whether it reads the backbone's maps (else the hand-made features only: a model of an earlier version)."""
+        return self.linear.meta.get("features") == DEEP_FEATURES_VERSION
+
+    def predict(
+        self, image: Image.Image, size: tuple[int, int], bb: Backbone | None = None
+    ) -> tuple[SegPrediction, float]:
         from scipy.ndimage import uniform_filter
 
         rgb = working_rgb(image, size)
         h, w, _ = rgb.shape
-        probs = self.linear.scores(pixel_features(rgb)).reshape(h, w, -1)
-        probs = uniform_filter(probs, size=(3, 3, 1), mode="nearest").reshape(h * w, -1)
+        x = pixel_features(rgb)
+        if self.deep:
+            if bb is None:
+                raise ValueError("this segmenter needs the backbone")
+            x = np.hstack([x, deep_features(bb, image, (h, w))])
+        grid = self.linear.scores(x).reshape(h, w, -1)
+        if self.deep:
+            probs = guided(grid.astype(np.float32), rgb.mean(axis=2)).reshape(h * w, -1)
+        else:
+            probs = uniform_filter(grid, size=(3, 3, 1), mode="nearest").reshape(h * w, -1)
         pred = np.argmax(probs, axis=1).astype(np.uint8)
         conf = expected_iou(probs, pred)
         return SegPrediction(zlib.compress(pred.tobytes(), 6), (h, w), size), conf
@@ -195,7 +250,14 @@ class SegModel:
         return cls(linear)
 
 
-def train(samples: Sequence[tuple[str, MaskTruth]], load: Loader, n_classes: int, *, seed: int = 0) -> SegModel:
+def train(
+    samples: Sequence[tuple[str, MaskTruth]],
+    load: Loader,
+    n_classes: int,
+    *,
+    seed: int = 0,
+    bb: Backbone | None = None,
+) -> SegModel:
     """Fit on (image URI, human mask) pairs, one image decoded at a time; a bounded sample of pixels is kept
     (``meta["images"]``: how many masks it used)."""
     rng = np.random.default_rng(seed)
@@ -216,12 +278,18 @@ def train(samples: Sequence[tuple[str, MaskTruth]], load: Loader, n_classes: int
         picks = [rng.choice(fg, k_fg, replace=False)] if k_fg else []
         picks.append(rng.choice(bg, min(len(bg), per_image - k_fg), replace=False))
         idx = np.concatenate(picks)
-        xs.append(pixel_features(rgb)[idx])
+        x = pixel_features(rgb)
+        if bb is not None:
+            x = np.hstack([x, deep_features(bb, image, rgb.shape[:2])])
+        xs.append(x[idx])
         ys.append(small[idx])
     if not xs:
         raise clf.TrainingError("no human mask to learn from yet")
-    meta = {"features": FEATURES_VERSION, "model": "segmenter", "work_side": WORK_SIDE, "images": len(xs)}
-    return SegModel(clf.fit(np.concatenate(xs), np.concatenate(ys), n_classes, c=1.0, meta=meta))
+    version = DEEP_FEATURES_VERSION if bb is not None else FEATURES_VERSION
+    meta = {"features": version, "model": "segmenter", "work_side": WORK_SIDE, "images": len(xs)}
+    if bb is not None:
+        meta["backbone"] = bb.key
+    return SegModel(clf.fit(np.concatenate(xs), np.concatenate(ys), n_classes, c=0.1 if bb else 1.0, meta=meta))
 
 
 def mask_score(pred: np.ndarray, truth: np.ndarray) -> float:

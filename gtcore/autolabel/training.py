@@ -121,10 +121,14 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     load = _loader(ctx, f.task_type)
     t0 = time.perf_counter()
     try:
-        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
+        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri, job_id=job_id)
         candidates = [lr]
         if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
-            candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source))
+            candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source, ctx, job_id))
+        rival = lrn.builtin_rival(lr)  # a team's ONNX classifier/detector vs the built-in trained on the labels
+        if rival is not None:
+            rival.train([(u, lab) for _, u, lab, _ in train_items], load)
+            candidates.append(rival)
         trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
         gone = pool.gone_before(ctx, job_id, n)  # validation objects earlier rounds would have labeled
         best: tuple[Any, rules.Threshold, dict[int, Any], str] | None = None
@@ -202,7 +206,7 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             return []  # people are still labeling the round's batch: ``step`` enqueues this again once settled
     writer.write_intermediate(ctx, job_id, iteration=n)  # consolidates the batch's answers
     try:
-        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri)
+        lr = lrn.open_learner(ctx, f.task_type, len(f.labels), st.initial_model_uri, job_id=job_id)
         if it.model_id is not None:
             saved = models.by_id(ctx, int(it.model_id))
             if saved is None:

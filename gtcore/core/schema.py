@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -280,6 +281,21 @@ resource_tags = Table(
     Column("resource_id", Integer, primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(256), nullable=False, default=""),
+)
+
+# Automated labeling: one object's embedding by the pretrained backbone (gtcore.autolabel.embeddings), computed
+# once by a background worker and reused every round; ``backbone`` = the network and its weights' checksum
+# (``backbone.key()``), so a changed backbone never reuses old vectors. ``vector``: float16 little-endian bytes.
+autolabel_embeddings = Table(
+    "autolabel_embeddings",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("backbone", String(80), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=True),  # NULL: the image could not be decoded (``error`` says why)
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
 )
 
 # The background-work queue (gtcore.core.work enqueues, gtcore.work.runner claims and runs).

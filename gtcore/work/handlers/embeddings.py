@@ -1,0 +1,33 @@
+"""Automated labeling's embeddings (``gtcore.autolabel.embeddings``): ``autolabel.embed`` embeds a job's images
+with the pretrained backbone, a chunk per transaction, for at most ``SLICE_SECONDS`` per run, then enqueues
+itself again until every object is done (other work runs in between; a killed worker loses one chunk at most,
+retried when the lease runs out). A backbone that cannot be loaded stops the embedding with a log line; the
+training step reports the same error and the job goes on with people."""
+
+from __future__ import annotations
+
+import logging
+
+from gtcore.autolabel import embeddings
+from gtcore.autolabel.features import load_image
+from gtcore.autolabel.models import ModelError
+from gtcore.context import Context
+from gtcore.core import work
+from gtcore.work.registry import WorkItem, handler
+
+log = logging.getLogger(__name__)
+SLICE_SECONDS = 60.0
+
+
+@handler(embeddings.KIND, max_attempts=6, lease_seconds=300.0)
+def embed(ctx: Context, item: WorkItem) -> None:
+    if item.job_id is None or not embeddings.wanted(ctx, item.job_id):
+        return
+    try:
+        done = embeddings.run_for(ctx, item.job_id, lambda uri: load_image(ctx, uri), SLICE_SECONDS)
+    except (ModelError, ImportError) as exc:
+        log.warning("job %s: embeddings not computed: %s", item.job_id, exc)
+        return
+    if not done:
+        with ctx.db.write() as conn:
+            work.enqueue(conn, embeddings.KIND, job_id=item.job_id, key="more")
