@@ -28,6 +28,7 @@ context that locates the problem (file, line, field, URI)::
     │   └── JobClosed            the job is not InProgress (completed, stopped, failed): no more tasks
     ├── ImageError               an image that cannot be decoded safely
     ├── ModelError               a saved or team model that cannot be used (autolabel.models: checksum, shape)
+    │   └── BackboneError        the pretrained backbone's weights are missing or corrupt (autolabel.backbone)
     └── TrainingError            automated labeling could not train a model on the labels it has (autolabel.classifier)
 
 Errors raised elsewhere are defined there (beside the code that raises them) but drawn here: a test walks every
