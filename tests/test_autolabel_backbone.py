@@ -124,15 +124,15 @@ def test_the_loop_embeds_in_the_background_and_trains_on_stored_vectors(auto_wor
     from gtcore.work import runner
 
     w = auto_world
-    job = w.create("classification", 100, max_concurrent=30)
+    job = w.create("classification", 400, max_concurrent=50)  # enough validation objects for the bound (30+)
     runner.run_until_idle(w.ctx, max_seconds=300)  # the first step enqueues autolabel.embed; it embeds every image
     with w.ctx.db.read() as conn:
         n = conn.execute(select(func.count()).select_from(E).where(E.c.job_id == job)).scalar()
-    assert n == 100
-    assert w.run(job, "classification", 100) == "Completed"
+    assert n == 400
+    assert w.run(job, "classification", 400) == "Completed"
     c = lrn_describe(w, job)["LabelCounters"]
-    assert c["MachineLabeled"] > 0 and c["HumanLabeled"] + c["MachineLabeled"] == 100
-    assert len(_rows(w.ctx, job)) == 100  # nothing embedded twice
+    assert c["MachineLabeled"] > 0 and c["HumanLabeled"] + c["MachineLabeled"] == 400
+    assert len(_rows(w.ctx, job)) == 400  # nothing embedded twice
 
 
 def test_classifier_head_on_photo_crops_is_accurate_and_confident() -> None:
@@ -263,7 +263,7 @@ def test_a_worker_killed_while_embedding_leaves_whole_chunks_and_the_work_is_ret
     from gtcore.work import runner
 
     w = auto_world
-    job = w.create("classification", 100, max_concurrent=30)
+    job = w.create("classification", 400, max_concurrent=50)  # enough validation objects for the bound (30+)
     runner.run_until_idle(w.ctx, max_seconds=60, kinds=["autolabel.step"])  # enqueues autolabel.embed
     marker = w.root / "started"
     proc = subprocess.Popen(
