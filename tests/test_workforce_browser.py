@@ -50,7 +50,7 @@ def test_invite_preselects_the_only_team_and_refuses_no_team(tmp_path: Path, str
 
         # the Invite tab while there is no team yet, then the first team is made on the Teams tab
         _tab(page, "Invite")
-        page.get_by_text("Create a work team first").wait_for(timeout=30_000)
+        page.get_by_text("Create a work team first (Teams tab): workers see").wait_for(timeout=30_000)
         _tab(page, "Teams")
         page.get_by_label("New team name (letters, digits, hyphens; at most 63)").fill("night-shift")
         page.get_by_role("button", name="Create team").click()
