@@ -44,6 +44,12 @@ TINY: dict[str, list[str] | None] = {
     "make_shapes.py": ["{tmp}/shapes", "--count", "10"],
     "profile_queue.py": ["--objects", "40", "--procs", "1", "--db", "sqlite"],
     "report_reliability.py": ["--procs", "3", "--objects", "20", "--needed", "2", "--db", "sqlite"],
+    "bench_autosegment.py": ["--shapes", "2", "--pcb", "{shared}/realdata/semseg-pcb"],
+    "bench_embeddings.py": ["{tmp}/photos", "--labels", "12", "--validation", "12"],
+    "make_photos.py": ["{tmp}/photos-only", "--count", "12"],
+    "make_letters.py": ["{tmp}/letters", "--count", "12"],
+    "make_scenes.py": ["{tmp}/scenes", "--count", "2"],
+    "make_blobs.py": ["{tmp}/blobs", "--count", "4"],
     "bench_crowd_parts.py": None,
     "crowd_sim.py": None,
     "queue_bare.py": None,
@@ -84,7 +90,11 @@ def test_bench_script_runs_tiny(script: str, tmp_path: Path) -> None:
     if script == "bench_autolabel.py":
         made = _run([str(BENCH / "make_digits.py"), str(tmp_path / "digits"), "--count", "40"], tmp_path)
         assert made.returncode == 0, made.stderr[-3000:]
-    filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if script == "bench_embeddings.py":
+        made = _run([str(BENCH / "make_photos.py"), str(tmp_path / "photos"), "--count", "40"], tmp_path)
+        assert made.returncode == 0, made.stderr[-3000:]
+    shared = REPO.parent / "shared"
+    filled = [a.replace("{tmp}", str(tmp_path)).replace("{shared}", str(shared)) for a in args]
     done = _run([str(BENCH / script), *filled], tmp_path)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     assert done.stdout.strip(), f"{script} printed nothing"
