@@ -24,7 +24,6 @@ Memory: one image's maps at a time (about 10 MB at ``SIDE``); training keeps onl
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,17 +188,10 @@ class BoxNet:
         return self.detect_maps(maps, (tw / image.width, th / image.height))
 
     def to_bytes(self) -> bytes:
-        s = self.scorer
-        meta = json.dumps({**s.meta, "format": clf.FORMAT}).encode("utf-8")
         buf = io.BytesIO()
         np.savez(
             buf,
-            s_mean=s.mean,
-            s_scale=s.scale,
-            s_coef=s.coef,
-            s_intercept=s.intercept,
-            s_classes=s.classes,
-            s_meta=np.frombuffer(meta, dtype=np.uint8),
+            **self.scorer.arrays("s_"),
             reg_w=self.reg_w,
             n_labels=np.array([self.n_labels]),
             boxnet=np.frombuffer(FORMAT.encode("ascii"), dtype=np.uint8),

@@ -47,18 +47,16 @@ class LinearModel:
         out[:, self.classes.astype(np.int64)] = p
         return out
 
+    def arrays(self, prefix: str = "") -> dict[str, Any]:
+        """The arrays ``to_bytes`` saves, named with ``prefix`` (a model inside another's file: ``from_bytes``)."""
+        meta = json.dumps({**self.meta, "format": FORMAT}).encode("utf-8")
+        parts = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept,
+                 "classes": self.classes, "meta": np.frombuffer(meta, dtype=np.uint8)}  # fmt: skip
+        return {prefix + k: v for k, v in parts.items()}
+
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        meta = json.dumps({**self.meta, "format": FORMAT}).encode("utf-8")
-        np.savez(
-            buf,
-            mean=self.mean,
-            scale=self.scale,
-            coef=self.coef,
-            intercept=self.intercept,
-            classes=self.classes,
-            meta=np.frombuffer(meta, dtype=np.uint8),
-        )
+        np.savez(buf, **self.arrays())
         return buf.getvalue()
 
     @classmethod

@@ -166,15 +166,9 @@ class BoxModel:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        s = self.scorer
         np.savez(
             buf,
-            s_mean=s.mean,
-            s_scale=s.scale,
-            s_coef=s.coef,
-            s_intercept=s.intercept,
-            s_classes=s.classes,
-            s_meta=np.frombuffer(_meta_bytes(s), dtype=np.uint8),
+            **self.scorer.arrays("s_"),
             reg_mean=self.reg_mean,
             reg_scale=self.reg_scale,
             reg_w=self.reg_w,
@@ -187,12 +181,6 @@ class BoxModel:
         scorer = clf.LinearModel.from_bytes(data, prefix="s_")
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return cls(scorer, z["reg_mean"], z["reg_scale"], z["reg_w"], int(z["n_labels"][0]))
-
-
-def _meta_bytes(s: clf.LinearModel) -> bytes:
-    import json
-
-    return json.dumps({**s.meta, "format": clf.FORMAT}).encode("utf-8")
 
 
 def training_samples(

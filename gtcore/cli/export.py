@@ -100,12 +100,7 @@ def _export(args: argparse.Namespace) -> int:
     else:
         print(f"linter: no issues in {report.lines} lines, {report.boxes} boxes", file=sys.stderr)
     result = export.export_files(manifest, attr, args.format, args.on_problems)
-    if args.dest.startswith("s3://"):
-        export.write_storage(_storage(), result.files, args.dest)
-        dest = args.dest.rstrip("/")
-    else:
-        dest = str(Path(args.dest).expanduser().resolve())
-        export.write_folder(result.files, dest)
+    dest = _write(result.files, args.dest)
     print(result.resolution.summary(), file=sys.stderr)
     print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
     return 0
@@ -134,7 +129,6 @@ def _export_masks(args: argparse.Namespace, manifest: Any) -> int:
 
 def _export_text(args: argparse.Namespace, manifest: Any) -> int:
     """A text attribute (``gtcore.viewer.export_text``): linted, then one file into DEST."""
-    from gtcore.viewer import export
     from gtcore.viewer import export_text as xt
 
     result = xt.export_text(manifest, args.label_attribute, args.format)
@@ -142,12 +136,19 @@ def _export_text(args: argparse.Namespace, manifest: Any) -> int:
         print(f"linter: line {issue.line}: {issue.code}: {issue.message} (left out)", file=sys.stderr)
     if len(result.issues) > MAX_ISSUES_SHOWN:
         print(f"linter: ... and {len(result.issues) - MAX_ISSUES_SHOWN} more", file=sys.stderr)
-    if args.dest.startswith("s3://"):
-        export.write_storage(_storage(), result.files, args.dest)
-        dest = args.dest.rstrip("/")
-    else:
-        dest = str(Path(args.dest).expanduser().resolve())
-        export.write_folder(result.files, dest)
+    dest = _write(result.files, args.dest)
     print(result.summary(), file=sys.stderr)
     print(f"{dest}/{next(iter(result.files))}")
     return 0
+
+
+def _write(files: Any, dest: str) -> str:
+    """Write the export's files to an S3 prefix or a local folder; the destination as printed."""
+    from gtcore.viewer import export  # lazily, as the commands above (the export's libraries load on use)
+
+    if dest.startswith("s3://"):
+        export.write_storage(_storage(), files, dest)
+        return dest.rstrip("/")
+    folder = str(Path(dest).expanduser().resolve())
+    export.write_folder(files, folder)
+    return folder
