@@ -263,7 +263,7 @@ def test_a_worker_killed_while_embedding_leaves_whole_chunks_and_the_work_is_ret
     from gtcore.work import runner
 
     w = auto_world
-    job = w.create("classification", 400, max_concurrent=50)  # enough validation objects for the bound (30+)
+    job = w.create("classification", 100, max_concurrent=30)
     runner.run_until_idle(w.ctx, max_seconds=60, kinds=["autolabel.step"])  # enqueues autolabel.embed
     marker = w.root / "started"
     proc = subprocess.Popen(
