@@ -45,6 +45,7 @@ class Learner:
     ctx: Context | None = None  # with job_id: embeddings are read from / written to the job's store
     job_id: int | None = None
     cache: embeddings.Cache | None = None  # the backbone's vectors of the job's images (created on first use)
+    proposals: bool = False  # boxes: the region-proposal detector on hand-made features (``detector``), no backbone
 
     @property
     def boxes(self) -> bool:
@@ -122,6 +123,8 @@ class Learner:
             return len(pairs)
         if self.extractor is not None:
             raise models.ModelError(f"{self.extractor.uri}: a feature extractor cannot be used for bounding boxes")
+        if self.proposals:
+            return self._train_proposals(samples, load)
         bb = self.embedder().bb
         rng = np.random.default_rng(0)
         xs: list[Any] = []
@@ -142,6 +145,27 @@ class Learner:
             used += 1
         self.model = boxnet.fit(xs, ys, px, pt, self.n_labels, {"features": bb.key})
         self.source = "built-in"
+        return used
+
+    def _train_proposals(self, samples: Iterable[tuple[str, Any]], load: Loader) -> int:
+        """The region-proposal detector (``detector``): objects that stand out from their background, found on
+        hand-made features; the box rival of the backbone's detector (``builtin_rival``)."""
+        bx: list[Any] = []
+        by: list[int] = []
+        rx: list[Any] = []
+        rt: list[list[float]] = []
+        used = 0
+        for uri, truth in samples:
+            image, scale = load(uri)
+            scaled = [det.Labeled(t.label, tuple(v * scale for v in t.box)) for t in truth]  # type: ignore[misc]
+            a, b, c, d = det.training_samples(image, scaled, self.n_labels)
+            bx += a
+            by += b
+            rx += c
+            rt += d
+            used += 1
+        self.model = det.fit(bx, by, rx, rt, self.n_labels)
+        self.source = "built-in (region proposals)"
         return used
 
     def predict(self, uri: str, load: Loader) -> Prediction:
@@ -167,7 +191,7 @@ class Learner:
         elif isinstance(self.model, boxnet.BoxNet):
             dets, conf = self.model.detect(image, self.embedder().bb)
             found = [(d.label, d.box, d.score) for d in dets]
-        else:  # a model saved by an earlier version (hand-made features)
+        else:  # the region-proposal detector (a rival, or a model saved by an earlier version)
             dets, conf = self.model.detect(image)
             found = [(d.label, d.box, d.score) for d in dets]
         inv = 1.0 / scale if scale else 1.0
@@ -248,11 +272,15 @@ def _usable_features(lr: Learner) -> tuple[str, ...]:
 
 
 def builtin_rival(lr: Learner) -> Learner | None:
-    """For a team's fixed ONNX classifier or detector: a fresh built-in learner of the same job, to train on the
-    human labels and compare on the validation set (the better one labels); None otherwise."""
-    if not lr.fixed:
-        return None
-    return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache)
+    """A second learner to train on the same human labels and compare on the validation set (the better one
+    labels): for a team's fixed ONNX classifier or detector, a fresh built-in learner of the same job; for the
+    built-in box detector on the backbone, the region-proposal detector (it wins on objects that stand out from
+    a plain background, the backbone's on clutter); None otherwise."""
+    if lr.fixed:
+        return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache)
+    if lr.boxes and lr.extractor is None:
+        return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache, proposals=True)
+    return None
 
 
 def validation_scores(

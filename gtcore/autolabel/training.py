@@ -125,7 +125,7 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         candidates = [lr]
         if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
             candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source, ctx, job_id))
-        rival = lrn.builtin_rival(lr)  # a team's ONNX classifier/detector vs the built-in trained on the labels
+        rival = lrn.builtin_rival(lr)  # a second learner on the same labels (builtin_rival)
         if rival is not None:
             rival.train([(u, lab) for _, u, lab, _ in train_items], load)
             candidates.append(rival)
