@@ -209,7 +209,7 @@ def part_autolabel(storage: Any) -> None:
     lr.train(train, load_text)
     trained = time.perf_counter() - t
     confs, scores, _ = lrn.validation_scores(lr, val, load_text)
-    th = rules.choose_threshold(confs, scores, rules.CLASSIFICATION_TARGET)
+    th = rules.choose_threshold(confs, scores, rules.target_for("TextClassification")[1])
     t = time.perf_counter()
     preds = [(lr.predict(k, load_text), y) for k, y in rest]
     inferred = time.perf_counter() - t
