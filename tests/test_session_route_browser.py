@@ -55,7 +55,10 @@ def test_a_valid_code_from_another_origin_is_refused_and_a_code_works_once(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Jobs").wait_for(timeout=60_000)  # signed in
     try:
-        wait_until(lambda: bool(caught), what="the browser's session-code request", timeout=60)
+        # Playwright's sync API runs the route handler only inside one of its own calls: wait in the browser's time
+        wait_until(
+            lambda: page.wait_for_timeout(200) or bool(caught), what="the browser's session-code request", timeout=60
+        )
     except Exception:
         raise AssertionError([x for x in seen if "static" not in x][-30:]) from None
     code = caught[0]
