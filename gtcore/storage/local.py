@@ -162,6 +162,18 @@ class LocalStore:
             raise StorageError(f"{path} is a folder, not a file", path)
         return st.st_size
 
+    def version(self, path: str) -> tuple[int, str]:
+        with local_errors(path):
+            st = os.stat(path)
+        if not os.path.isfile(path):
+            raise StorageError(f"{path} is a folder, not a file", path)
+        return st.st_size, f"{st.st_mtime_ns}:{st.st_ino}"
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        with local_errors(path), open(path, "rb") as f:
+            f.seek(start)
+            return f.read(length)
+
     def list(self, path: str, suffixes: tuple[str, ...] | None, folder_only: bool) -> Iterator[str]:
         """Files under ``path`` (a folder) or whose path starts with ``path``, sorted like S3 keys."""
         found: builtins.list[str] = []

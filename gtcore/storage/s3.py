@@ -219,6 +219,18 @@ class S3Store:
             raise ObjectNotFound(f"{uri} does not exist", uri)
         return int(head["ContentLength"])
 
+    def version(self, uri: str) -> tuple[int, str]:
+        head = self._head(uri)
+        if head is None:
+            raise ObjectNotFound(f"{uri} does not exist", uri)
+        return int(head["ContentLength"]), str(head.get("ETag", "")).strip('"')
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        bucket, key = _object(uri)
+        with s3_errors(uri):
+            resp = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+            return bytes(resp["Body"].read())
+
     def list(self, uri: str, suffixes: tuple[str, ...] | None, page_size: int) -> Iterator[str]:
         """Keys under the prefix in S3's order, one ListObjectsV2 page in memory at a time.
 

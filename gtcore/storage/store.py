@@ -93,6 +93,11 @@ class Storage:
             return bounded_lines(self._s3.open_chunks(norm), max_line_bytes)
         return bounded_lines(self._local.open_chunks(norm), max_line_bytes)
 
+    def chunks(self, uri: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream the object's bytes in chunks of ``size`` (bounded memory); opened before this returns."""
+        norm = self.normalize(uri)
+        return self._s3.open_chunks(norm, size) if is_s3(norm) else self._local.open_chunks(norm, size)
+
     def iter_lines(self, uri: str) -> Iterator[str]:
         """Stream UTF-8 lines without their ``\\n`` / ``\\r\\n``; the object is opened before this returns."""
         norm = self.normalize(uri)
@@ -127,6 +132,19 @@ class Storage:
     def size(self, uri: str) -> int:
         norm = self.normalize(uri)
         return self._s3.size(norm) if is_s3(norm) else self._local.size(norm)
+
+    def version(self, uri: str) -> tuple[int, str]:
+        """``(size, version tag)`` of an object: its ETag on S3, its modification time (ns) locally; a file
+        rewritten in place gets a new tag (caches of derived data compare it). ObjectNotFound when absent."""
+        norm = self.normalize(uri)
+        return self._s3.version(norm) if is_s3(norm) else self._local.version(norm)
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        """``length`` bytes from byte ``start`` (fewer at the end of the object); S3: one ranged GET."""
+        norm = self.normalize(uri)
+        if length <= 0:
+            return b""
+        return self._s3.read_range(norm, start, length) if is_s3(norm) else self._local.read_range(norm, start, length)
 
     def list(
         self, prefix_uri: str, *, suffixes: tuple[str, ...] | None = None, page_size: int | None = None
