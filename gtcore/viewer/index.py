@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gtcore.core import work
 from gtcore.core.errors import ManifestError, Problem
 from gtcore.core.gcpause import gc_paused
 from gtcore.manifests import augmented as aug
@@ -44,6 +45,8 @@ from gtcore.viewer.lines import LineRecords
 from gtcore.viewer.text_table import is_text_attribute
 
 FORMAT = 1
+WORK_KIND = "viewer.index"
+INDEX_FROM_BYTES = 32 << 20  # smaller files are parsed whole by the page (well under a second)
 CHUNK_LINES = 50_000
 MAX_PROBLEMS = 1000  # problems listed one by one; the rest are counted
 STALE_SECONDS = 120.0  # a "building" status not updated for this long is a build that died
@@ -83,7 +86,7 @@ def building(settings: Any, uri: str, version: tuple[int, str]) -> bool:
     """Whether a live build of this version of ``uri`` is under way (so asking again would build it twice)."""
     st = status(settings, uri)
     return (
-        st.get("state") == "building"
+        st.get("state") in ("building", "queued")
         and tuple(st.get("version") or ()) == tuple(version)
         and time.time() - float(st.get("updated", 0)) < STALE_SECONDS
     )
@@ -253,21 +256,38 @@ def _frame(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | None:
-    """The indexed manifest of ``uri`` if an index of exactly this ``version`` is there, else None."""
-    final = paths(ctx.settings, uri)[0]
+def load_meta(ctx: Any, uri: str, version: tuple[int, str]) -> dict[str, Any] | None:
+    """The index's ``meta.json`` if an index of exactly this ``version`` of ``uri`` is there, else None."""
     try:
-        meta = json.loads((final / "meta.json").read_text())
+        meta = json.loads((paths(ctx.settings, uri)[0] / "meta.json").read_text())
     except (OSError, ValueError):
         return None
     if meta.get("format") != FORMAT or tuple(meta.get("version") or ()) != tuple(version):
+        return None
+    return dict(meta)
+
+
+def request(ctx: Any, uri: str, version: tuple[int, str]) -> None:
+    """Ask the background workers for an index of this version of ``uri`` (unless one is being built)."""
+    if building(ctx.settings, uri, version):
+        return
+    _write_status(ctx.settings, uri, state="queued", version=version, done=0, total=version[0])
+    with ctx.db.write() as conn:
+        work.enqueue(conn, WORK_KIND, key=_key(uri), payload={"uri": uri})
+
+
+def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | None:
+    """The indexed manifest of ``uri`` if an index of exactly this ``version`` is there, else None."""
+    final = paths(ctx.settings, uri)[0]
+    meta = load_meta(ctx, uri, version)
+    if meta is None:
         return None
     offsets = np.load(final / "offsets.npy", allow_pickle=False)
     lines = np.load(final / "lines.npy", allow_pickle=False)
     attrs = [LabelAttribute(**a) for a in meta["attributes"]]
     problems = [Problem(msg, uri, line) for msg, line in meta["problems"]]
-    manifest = AugmentedManifest(uri=uri, records=LineRecords(ctx.storage, uri, offsets, lines),
-                                 lines=lines, problems=problems, attributes=attrs)  # type: ignore[arg-type]  # fmt: skip
+    records: Any = LineRecords(ctx.storage, uri, offsets, lines)  # a read-only sequence of the records
+    manifest = AugmentedManifest(uri=uri, records=records, lines=lines, problems=problems, attributes=attrs)
     manifest.cache["more_problems"] = int(meta.get("more_problems", 0))
     by_name = {a.name: a for a in attrs}
     for name, found in meta["names"].items():
