@@ -179,6 +179,14 @@ class Storage:
         else:
             self._local.write_bytes(norm, bytes(data))
 
+    def write_file(self, uri: str, path: str | os.PathLike[str]) -> None:
+        """Copy the local file ``path`` to ``uri`` as a stream (S3: multipart upload; local: temp + rename)."""
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            self._s3.upload_file(norm, os.fspath(path))
+        else:
+            self._local.copy_in(norm, os.fspath(path))
+
     def write_text(self, uri: str, text: str) -> None:
         ctype = mimetypes.guess_type(uri)[0] or "text/plain"
         self.write_bytes(uri, text.encode("utf-8"), content_type=f"{ctype}; charset=utf-8")

@@ -110,7 +110,7 @@ def _raw_chunks(path: Path, offsets: list[int]) -> Iterator[tuple[int, list[byte
         yield first, raw
 
 
-def _parse_chunk(first: int, raw: list[bytes], where: str, problems: list[Problem]) -> tuple[list[dict], list[int]]:
+def parse_chunk(first: int, raw: list[bytes], where: str, problems: list[Problem]) -> tuple[list[dict], list[int]]:
     data = b"".join(raw)
     if first == 1:
         data = data.removeprefix(b"\xef\xbb\xbf")
@@ -188,7 +188,7 @@ def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]
     maps: dict[str, dict[Any, int]] = {}
     lines: list[int] = []
     for first, raw in _raw_chunks(source, offsets):  # pass 1: where lines are, attributes, class names
-        records, numbers = _parse_chunk(first, raw, uri, problems)
+        records, numbers = parse_chunk(first, raw, uri, problems)
         lines.extend(numbers)
         aug.tally_attributes(records, tally)
         for name in tally:
@@ -208,7 +208,7 @@ def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]
     pos = 0
     try:
         for first, raw in _raw_chunks(source, []):  # pass 2: the viewer's tables, chunk by chunk
-            records, numbers = _parse_chunk(first, raw, uri, [])
+            records, numbers = parse_chunk(first, raw, uri, [])
             part = AugmentedManifest(uri=uri, records=records, lines=numbers, attributes=attrs)
             for i, attr in enumerate(shown):
                 v = table._build(part, attr, names.get(attr.name, {}) if attr else {})
