@@ -89,8 +89,9 @@ class StreamExport:
         )
 
 
-def _survey(blocks: Blocks, where: str, problems: list[Problem]) -> tuple[list[LabelAttribute], dict, int]:
-    """The file's attributes, class maps per attribute and number of records (pass 1)."""
+def survey_file(blocks: Blocks, where: str) -> tuple[list[LabelAttribute], dict, int, list[Problem]]:
+    """The file's attributes, class maps per attribute, number of records and unreadable lines (pass 1)."""
+    problems: list[Problem] = []
     tally: aug.AttributeTally = {}
     maps: dict[str, dict[Any, int]] = {}
     records = 0
@@ -99,7 +100,7 @@ def _survey(blocks: Blocks, where: str, problems: list[Problem]) -> tuple[list[L
         aug.tally_attributes(part.manifest.records, tally)
         for name in tally:
             tally_class_maps(part.manifest.records, name, maps.setdefault(name, {}))
-    return aug.attributes_from_tally(tally), maps, records
+    return aug.attributes_from_tally(tally), maps, records, problems
 
 
 def lint_stream(blocks: Blocks, where: str, attr: LabelAttribute, attrs: list[LabelAttribute]
@@ -132,15 +133,16 @@ def export_stream(
     attribute: str | None = None,
     on_problems: str = "abort",
     on_report: Callable[[LintReport], None] | None = None,
+    survey: tuple[list[LabelAttribute], dict, int, list[Problem]] | None = None,
 ) -> StreamExport:
     """Export ``attribute`` of the manifest read by ``blocks`` as ``fmt`` into ``dest`` (a ``FolderSink`` or
-    ``StorageSink``); ``on_report`` sees the linter's report before anything is written."""
+    ``StorageSink``); ``on_report`` sees the linter's report before anything is written; ``survey``: what
+    :func:`survey` said of this file already (saves its pass)."""
     if fmt not in export.FORMATS:
         raise GTError(f"unknown export format {fmt!r}: choose one of {', '.join(export.FORMATS)}")
     if on_problems not in export_lint.MODES:
         raise GTError(f"unknown problem handling {on_problems!r}: choose one of {', '.join(export_lint.MODES)}")
-    problems: list[Problem] = []
-    attrs, maps, records = _survey(blocks, where, problems)
+    attrs, maps, records, problems = survey or survey_file(blocks, where)
     if not records:
         raise ManifestError(problems[:1000] or [Problem("the manifest is empty", where)],
                             summary=f"{where}: nothing to show")  # fmt: skip
