@@ -11,7 +11,8 @@ Run: ``python bench/bench_viewer.py [--lines 100000] [--images 480] [--size 1280
 3. The same with the index (large manifests, issue 28): the background build of the index (the
    ``viewer.index`` work item's code), then, in a fresh process, the first page with statistics from the
    index; each in its own process so its peak RSS is its own. ``--skip-whole`` leaves out 1-2 and the
-   whole-file operations (at 1,000,000 lines the whole-file path needs several GB).
+   whole-file operations (at 1,000,000 lines the whole-file path needs several GB). Last, the streamed
+   lint + COCO export (``gtcore export``'s code) in its own process.
 Also printed: a filter change and statistics over the 100,000 lines, the linter and a COCO export.
 Each figure is given as wall time and as CPU time of this process (the machine is shared by several
 engineers: under load, wall time grows while CPU time stays near what an idle machine shows).
@@ -134,12 +135,19 @@ def child(step: str, root: Path, uri: str) -> None:
     ctx = Context.from_settings(settings)
     actor = Actor.system_actor()
     out: dict[str, float] = {}
-    if step == "build":
+    if step == "export":
+        from gtcore.viewer import export_stream
+
+        sink = export_stream.FolderSink(root / "export-coco")
+        blocks = lambda: ctx.storage.chunks(uri)  # noqa: E731
+        w, c, res = measure(lambda: export_stream.export_stream(blocks, uri, "coco", sink, on_problems="fix"))
+        out["streamed lint + COCO export"] = w
+        out["annotations.json MB"] = (root / "export-coco" / "annotations.json").stat().st_size / 1e6
+    elif step == "build":
         w, c, _ = measure(lambda: audit._preview(ctx.storage, uri))
         out["first lines while indexing"] = w
         w, c, _ = measure(lambda: index.build(ctx, uri))
         out["index build (background)"] = w
-        out["cpu"] = c
     else:
         w0, _, m = measure(lambda: audit.open_for_view(ctx, actor, uri))
         assert not isinstance(m, audit.Indexing), "no index"
@@ -162,7 +170,7 @@ def child(step: str, root: Path, uri: str) -> None:
 def indexed(root: Path, uri: str, repeat: int) -> None:
     runs: dict[str, list[float]] = {}
     for _ in range(repeat):
-        for step in ("build", "open"):
+        for step in ("build", "open", "export"):
             cmd = [sys.executable, __file__, "--child", step, "--dir", str(root), "--uri", uri]
             res = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if res.returncode:
@@ -184,7 +192,7 @@ def main() -> None:
     ap.add_argument("--dir", default="/tmp/gt-bench-viewer")
     ap.add_argument("--stdlib-json", action="store_true", help="parse with the json module even if orjson is there")
     ap.add_argument("--skip-whole", action="store_true", help="only the indexed path (3): for 1,000,000 lines")
-    ap.add_argument("--child", choices=("build", "open"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("build", "open", "export"), help=argparse.SUPPRESS)
     ap.add_argument("--uri", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
