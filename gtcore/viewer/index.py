@@ -6,9 +6,10 @@ writes, under ``<GT_HOME>/viewer-index/<sha256 of the URI>/``:
 
 - ``offsets.npy``: the byte offset of every line (int64, one more than the lines) and ``lines.npy``: the line
   number of every record (lines that are not JSON objects are problems, kept in ``meta.json`` with their line);
-- per label attribute, the viewer's two tables (:mod:`gtcore.viewer.table`) as Parquet: ``<n>.images.parquet``
-  (one row a line) and ``<n>.labels.parquet`` (one row a box / class / mask class);
-- ``verdicts.parquet``: each line's verdict of every label-verification attribute;
+- per label attribute, the viewer's two tables (:mod:`gtcore.viewer.table`), a raw file a column
+  (:mod:`gtcore.viewer.columns`): ``<n>.images.*`` (one row a line) and ``<n>.labels.*`` (one row a box / class /
+  mask class);
+- ``verdicts.*``: each line's verdict of every label-verification attribute;
 - ``meta.json``: the file's size and version (ETag on S3, mtime locally), attributes, class names, mask colours.
 
 Everything is numbers, strings and JSON (no pickles). The index is written to a temporary folder and renamed
@@ -24,14 +25,13 @@ import json
 import os
 import shutil
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gtcore.core import work
 from gtcore.core.errors import ManifestError, Problem
@@ -40,14 +40,14 @@ from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps, tally_class_maps
 from gtcore.storage.uris import is_s3
-from gtcore.viewer import table
+from gtcore.viewer import columns, table
 from gtcore.viewer.lines import LineRecords
 from gtcore.viewer.text_table import is_text_attribute
 
-FORMAT = 1
+FORMAT = 2
 WORK_KIND = "viewer.index"
 INDEX_FROM_BYTES = 32 << 20  # smaller files are parsed whole by the page (well under a second)
-CHUNK_LINES = 50_000
+CHUNK_LINES = 20_000
 MAX_PROBLEMS = 1000  # problems listed one by one; the rest are counted
 STALE_SECONDS = 120.0  # a "building" status not updated for this long is a build that died
 
@@ -95,7 +95,7 @@ def building(settings: Any, uri: str, version: tuple[int, str]) -> bool:
 # --- building ------------------------------------------------------------------------------------------------
 
 
-def _raw_chunks(path: Path, offsets: list[int]) -> Iterator[tuple[int, list[bytes]]]:
+def _raw_chunks(path: Path, offsets: Any) -> Iterator[tuple[int, list[bytes]]]:
     """(first line number, raw lines) of ``CHUNK_LINES`` lines each; appends each line's end to ``offsets``."""
     first, raw, pos = 1, [], 0
     with open(path, "rb", buffering=1 << 20) as f:
@@ -141,16 +141,6 @@ def _local_copy(ctx: Any, uri: str, tmp: Path) -> Path:
     return path
 
 
-def _append(writers: dict[str, pq.ParquetWriter], path: Path, frame: pd.DataFrame) -> None:
-    name = path.name
-    tab = pa.Table.from_pandas(frame, preserve_index=False)
-    if name not in writers:
-        writers[name] = pq.ParquetWriter(path, tab.schema)
-    else:
-        tab = tab.cast(writers[name].schema)
-    writers[name].write_table(tab)
-
-
 def build(ctx: Any, uri: str) -> Path:
     """Index the manifest at ``uri`` (normalized); returns the index folder. Raises what reading raises."""
     settings, storage = ctx.settings, ctx.storage
@@ -182,11 +172,11 @@ def build(ctx: Any, uri: str) -> Path:
 
 def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]) -> dict[str, Any]:
     settings = ctx.settings
-    offsets: list[int] = [0]
+    offsets = array("q", [0])  # 8 bytes a line, not a Python int each
     problems: list[Problem] = []
     tally: aug.AttributeTally = {}
     maps: dict[str, dict[Any, int]] = {}
-    lines: list[int] = []
+    lines = array("q")
     for first, raw in _raw_chunks(source, offsets):  # pass 1: where lines are, attributes, class names
         records, numbers = parse_chunk(first, raw, uri, problems)
         lines.extend(numbers)
@@ -204,37 +194,35 @@ def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]
     names = {a.name: names_from_maps(maps.get(a.name, {})) for a in attrs}
     shown: list[LabelAttribute | None] = [a for a in attrs if not is_text_attribute(a)] or ([None] if not attrs else [])
     colors: dict[str, dict[int, str]] = {a.name: {} for a in attrs if a.type == aug.SEMANTIC_SEGMENTATION}
-    writers: dict[str, pq.ParquetWriter] = {}
+    writers = {
+        f"{i}.{t}": columns.TableWriter(out, f"{i}.{t}") for i in range(len(shown)) for t in ("images", "labels")
+    }
+    writers["verdicts"] = columns.TableWriter(out, "verdicts", categories=True)
     pos = 0
-    try:
-        for first, raw in _raw_chunks(source, []):  # pass 2: the viewer's tables, chunk by chunk
-            records, numbers = parse_chunk(first, raw, uri, [])
-            part = AugmentedManifest(uri=uri, records=records, lines=numbers, attributes=attrs)
-            for i, attr in enumerate(shown):
-                v = table._build(part, attr, names.get(attr.name, {}) if attr else {})
-                labels = v.labels.drop(columns=["class_name", "area"])
-                labels["pos"] += pos
-                _append(writers, out / f"{i}.images.parquet", v.images)
-                _append(writers, out / f"{i}.labels.parquet", labels)
-            for name, found in colors.items():
-                for rec in records:
-                    mask = aug.mask_of(rec, name)
-                    for cid, (_n, hexc, _c) in mask.classes.items() if mask else []:
-                        if hexc and cid not in found:
-                            found[cid] = hexc
-            verdicts = {
-                a.name: table.verdict_column(records, a.name) for a in attrs if a.type == aug.LABEL_VERIFICATION
-            }
-            if verdicts:
-                _append(writers, out / "verdicts.parquet", pd.DataFrame(verdicts))
-            pos += len(records)
-            done = version[0] // 2 + offsets[min(first + len(raw) - 1, len(offsets) - 1)] // 2
-            _write_status(settings, uri, state="building", version=version, done=done, total=version[0],
-                          step="tables")  # fmt: skip
-    finally:
-        for w in writers.values():
-            w.close()
+    for first, raw in _raw_chunks(source, array("q")):  # pass 2: the viewer's tables, chunk by chunk
+        records, numbers = parse_chunk(first, raw, uri, [])
+        part = AugmentedManifest(uri=uri, records=records, lines=numbers, attributes=attrs)
+        for i, attr in enumerate(shown):
+            v = table._build(part, attr, names.get(attr.name, {}) if attr else {})
+            labels = v.labels.drop(columns=["class_name", "area"])
+            labels["pos"] += pos
+            writers[f"{i}.images"].append(v.images)
+            writers[f"{i}.labels"].append(labels)
+        for name, found in colors.items():
+            for rec in records:
+                mask = aug.mask_of(rec, name)
+                for cid, (_n, hexc, _c) in mask.classes.items() if mask else []:
+                    if hexc and cid not in found:
+                        found[cid] = hexc
+        verdicts = {a.name: table.verdict_column(records, a.name) for a in attrs if a.type == aug.LABEL_VERIFICATION}
+        if verdicts:
+            writers["verdicts"].append(pd.DataFrame(verdicts))
+        pos += len(records)
+        done = version[0] // 2 + offsets[min(first + len(raw) - 1, len(offsets) - 1)] // 2
+        _write_status(settings, uri, state="building", version=version, done=done, total=version[0],
+                      step="tables")  # fmt: skip
     return {
+        "tables": {name: w.schema() for name, w in writers.items()},
         "format": FORMAT,
         "uri": uri,
         "version": list(version),
@@ -250,10 +238,6 @@ def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]
 
 
 # --- loading -------------------------------------------------------------------------------------------------
-
-
-def _frame(path: Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
 
 
 def load_meta(ctx: Any, uri: str, version: tuple[int, str]) -> dict[str, Any] | None:
@@ -295,20 +279,27 @@ def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | No
     for i, name in enumerate(meta["views"]):
         attr = by_name.get(name) if name else None
         names = manifest.cache.get(("names", name), {}) if name else {}
-        images = _frame(final / f"{i}.images.parquet")
-        labels = _frame(final / f"{i}.labels.parquet")
-        known = {**{c: f"class {c}" for c in labels["class_id"].unique().tolist()}, -1: "invalid", **names}
-        labels["class_name"] = labels["class_id"].map(known).astype("category")
+        images = columns.read_table(final, f"{i}.images", meta["tables"][f"{i}.images"])
+        labels = columns.read_table(final, f"{i}.labels", meta["tables"][f"{i}.labels"])
+        labels["class_name"] = _class_names(labels["class_id"].to_numpy(), names)
         labels["area"] = labels["width"] * labels["height"]
         cmap = meta["colors"].get(name)
         colors = {int(c): h for c, h in cmap.items()} if cmap is not None else None
         view = table.AttributeView(manifest, attr, images, labels, names, colors)
         manifest.cache["view", name] = view
-    if (final / "verdicts.parquet").exists():
-        for name, col in _frame(final / "verdicts.parquet").items():
-            manifest.cache["verdicts", name] = pd.Categorical(col)
+    for name, col in columns.read_table(final, "verdicts", meta["tables"]["verdicts"]).items():
+        manifest.cache["verdicts", name] = col.array
     manifest.cache["bytes"] = memory_bytes(manifest)
     return manifest
+
+
+def _class_names(class_ids: np.ndarray, names: dict[int, str]) -> pd.Categorical:
+    """Each label's class name as the whole-file view names it ("class <id>" when no class map names it)."""
+    ids = np.unique(class_ids)
+    known = {int(c): f"class {c}" for c in ids} | {-1: "invalid"} | names
+    cats = list(dict.fromkeys(known[int(c)] for c in ids))
+    lookup = np.array([cats.index(known[int(c)]) for c in ids], dtype=np.int32)
+    return pd.Categorical.from_codes(lookup[np.searchsorted(ids, class_ids)], categories=cats)
 
 
 def memory_bytes(manifest: AugmentedManifest) -> int:
