@@ -149,18 +149,20 @@ def child(step: str, root: Path, uri: str) -> None:
         w, c, _ = measure(lambda: index.build(ctx, uri))
         out["index build (background)"] = w
     else:
-        w0, _, m = measure(lambda: audit.open_for_view(ctx, actor, uri))
+        w0, c0, m = measure(lambda: audit.open_for_view(ctx, actor, uri))
         assert not isinstance(m, audit.Indexing), "no index"
-        w1, _, v = measure(lambda: viewer.attribute_view(m, "detect"))  # type: ignore[arg-type]
-        w2, _, pos = measure(lambda: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[arg-type]
-        w3, _, _ = measure(lambda: viewer.statistics(v))  # type: ignore[arg-type]
+        w1, c1, v = measure(lambda: viewer.attribute_view(m, "detect"))  # type: ignore[arg-type]
+        w2, c2, pos = measure(lambda: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[arg-type]
+        w3, c3, _ = measure(lambda: viewer.statistics(v))  # type: ignore[arg-type]
         page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
-        w4, _, _ = measure(lambda: tiles.render_page(ctx, actor, v, page))  # type: ignore[arg-type]
+        w4, c4, _ = measure(lambda: tiles.render_page(ctx, actor, v, page))  # type: ignore[arg-type]
         f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
         w5, _, hits = measure(lambda: viewer.apply_filters(v, f))  # type: ignore[arg-type]
         w6, _, _ = measure(lambda: viewer.statistics(v, hits))  # type: ignore[arg-type]
         out = {"open the index": w0, "filter": w2, "statistics": w3, "24 tiles": w4,
-               "first page + statistics": w0 + w1 + w2 + w3 + w4, "filter change (4 conditions)": w5,
+               "first page + statistics": w0 + w1 + w2 + w3 + w4,
+               "first page + statistics (CPU of this process)": c0 + c1 + c2 + c3 + c4,
+               "filter change (4 conditions)": w5,
                "statistics of the filtered set": w6, "cache weight MB": m.cache["bytes"] / 1e6}  # fmt: skip
     out["peak RSS MB"] = peak_rss_mb()
     ctx.db.dispose()
