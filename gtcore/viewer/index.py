@@ -296,8 +296,8 @@ def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | No
 def _class_names(class_ids: np.ndarray, names: dict[int, str]) -> pd.Categorical:
     """Each label's class name as the whole-file view names it ("class <id>" when no class map names it)."""
     ids = np.unique(class_ids)
-    known = {int(c): f"class {c}" for c in ids} | {-1: "invalid"} | names
-    cats = list(dict.fromkeys(known[int(c)] for c in ids))
+    known = {int(c): table.class_label(int(c), names) for c in ids}
+    cats = list(dict.fromkeys(known.values()))
     lookup = np.array([cats.index(known[int(c)]) for c in ids], dtype=np.int32)
     return pd.Categorical.from_codes(lookup[np.searchsorted(ids, class_ids)], categories=cats)
 

@@ -190,7 +190,7 @@ def _build(
     od = kind == aug.OBJECT_DETECTION
     if names is None:
         names = names_from_maps(maps) if od else (aug.class_names(recs, attr) if attr else {})
-    known = {**{c: f"class {c}" for c in labels["class_id"].unique().tolist()}, -1: "invalid", **names}
+    known = {c: class_label(c, names) for c in labels["class_id"].unique().tolist()}
     labels["class_name"] = labels["class_id"].map(known)
     labels["area"] = labels["width"] * labels["height"]
     counts = np.bincount(labels["pos"].to_numpy(), minlength=n) if n else np.zeros(0, dtype=np.int64)
@@ -332,8 +332,38 @@ class Stats:
 
 def _histogram(values: np.ndarray, bins: np.ndarray, name: str, count: str) -> pd.DataFrame:
     values = values[np.isfinite(values)]
-    hist, edges = np.histogram(values, bins=bins)
+    # evenly spaced bins given by count and range: numpy bins by arithmetic instead of sorting every value
+    hist, edges = np.histogram(values, bins=len(bins) - 1, range=(float(bins[0]), float(bins[-1])))
     return pd.DataFrame({name: np.round(edges[:-1], 3), count: hist})
+
+
+def class_label(cid: int, names: dict[int, str]) -> str:
+    """The name the label tables give class id ``cid``: its class-map name, else "class <id>" ("invalid": -1)."""
+    if cid in names:
+        return names[cid]
+    return "invalid" if cid == -1 else f"class {cid}"
+
+
+def _per_class(lab: pd.DataFrame, names: dict[int, str]) -> pd.DataFrame:
+    """class_id, class_name, labels and images (lines with at least one such label) per class id, by class id;
+    with counts and one sort (labels come in line order) instead of a pandas groupby-nunique: at 2.5 million
+    labels about a second less, and no Python object a label."""
+    cid = lab["class_id"].to_numpy().astype(np.int64)
+    if not len(cid):
+        ids = counts = images = np.zeros(0, np.int64)
+    else:
+        lo = int(cid.min())
+        span = np.bincount(cid - lo)
+        ids = np.flatnonzero(span) + lo
+        counts = span[ids - lo]
+        slot = np.full(len(span), -1, np.int64)
+        slot[ids - lo] = np.arange(len(ids))
+        key = np.sort(lab["pos"].to_numpy().astype(np.int64) * len(ids) + slot[cid - lo])
+        first = np.ones(len(key), bool)
+        first[1:] = key[1:] != key[:-1]
+        images = np.bincount(key[first] % len(ids), minlength=len(ids))
+    return pd.DataFrame({"class_id": ids, "class_name": pd.array([class_label(int(c), names) for c in ids], dtype=str),
+                         "labels": counts, "images": images.astype(np.int64)})  # fmt: skip
 
 
 def statistics(view: AttributeView, positions: np.ndarray | None = None) -> Stats:
@@ -342,12 +372,7 @@ def statistics(view: AttributeView, positions: np.ndarray | None = None) -> Stat
     if positions is not None:
         img = img.iloc[positions]
         lab = lab[lab["pos"].isin(positions)]
-    per_class = (
-        lab.groupby("class_id")
-        .agg(class_name=("class_name", "first"), labels=("pos", "size"), images=("pos", "nunique"))
-        .reset_index()
-    )
-    per_class["class_name"] = per_class["class_name"].astype(str)  # an index loads names as a category
+    per_class = _per_class(lab, view.class_names)
     colors = {cid: hexc for cid, _name, hexc in view.legend()}
     per_class["color"] = [colors.get(int(c), class_hex(int(c))) for c in per_class["class_id"]]
     lpi = img["labels"].value_counts().sort_index()
