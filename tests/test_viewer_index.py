@@ -185,3 +185,16 @@ def test_failed_positions_use_the_index_lines(ctx: Context, tmp_path: Path, smal
     assert m is not None
     lines = np.asarray(m.lines)
     assert lines[0] == 1 and lines[-1] == 12 and audit.problems_beyond(m) == 0
+
+
+def test_a_damaged_index_is_built_again(ctx: Context, tmp_path: Path, small_chunks: None) -> None:
+    uri = _write(tmp_path / "out.manifest", 20)
+    index.build(ctx, uri)
+    folder = index.paths(ctx.settings, uri)[0]
+    (folder / "0.labels.left.bin").write_bytes(b"\0" * 5)  # cut short
+    assert index.load(ctx, uri, ctx.storage.version(uri)) is None and not folder.exists()
+    actor = Actor.system_actor()
+    assert isinstance(audit.open_for_view(ctx, actor, uri), audit.Indexing)
+    runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+    m = audit.open_for_view(ctx, actor, uri)
+    assert isinstance(m, aug.AugmentedManifest) and len(m.records) == 20

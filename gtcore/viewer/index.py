@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -44,6 +45,7 @@ from gtcore.viewer import columns, table
 from gtcore.viewer.lines import LineRecords
 from gtcore.viewer.text_table import is_text_attribute
 
+log = logging.getLogger(__name__)
 FORMAT = 2
 WORK_KIND = "viewer.index"
 INDEX_FROM_BYTES = 32 << 20  # smaller files are parsed whole by the page (well under a second)
@@ -261,11 +263,21 @@ def request(ctx: Any, uri: str, version: tuple[int, str]) -> None:
 
 
 def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | None:
-    """The indexed manifest of ``uri`` if an index of exactly this ``version`` is there, else None."""
+    """The indexed manifest of ``uri`` if an index of exactly this ``version`` is there, else None (also when
+    the index is damaged: a file missing or cut short; it is then removed, so a new one gets built)."""
     final = paths(ctx.settings, uri)[0]
     meta = load_meta(ctx, uri, version)
     if meta is None:
         return None
+    try:
+        return _load(ctx, uri, final, meta)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("viewer index of %s is damaged (%s): removed, to be built again", uri, exc)
+        shutil.rmtree(final, ignore_errors=True)
+        return None
+
+
+def _load(ctx: Any, uri: str, final: Path, meta: dict[str, Any]) -> AugmentedManifest:
     offsets = np.load(final / "offsets.npy", allow_pickle=False)
     lines = np.load(final / "lines.npy", allow_pickle=False)
     attrs = [LabelAttribute(**a) for a in meta["attributes"]]
