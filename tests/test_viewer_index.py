@@ -108,8 +108,9 @@ def test_index_matches_the_whole_file_path(ctx: Context, tmp_path: Path, small_c
 
 
 def test_worker_builds_the_index_and_a_changed_file_is_indexed_again(
-    ctx: Context, tmp_path: Path, small_chunks: None
+    any_ctx: Context, tmp_path: Path, small_chunks: None
 ) -> None:
+    ctx = any_ctx  # SQLite and PostgreSQL: the work item is enqueued once and run by the worker
     actor = Actor.system_actor()
     uri = _write(tmp_path / "out.manifest", 30)
     first = audit.open_for_view(ctx, actor, uri)
