@@ -125,6 +125,15 @@ def fmt(runs: list[tuple[float, float]]) -> str:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS: Linux's VmHWM (ru_maxrss survives exec, so a child started by a big parent would
+    report the parent's peak); elsewhere ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for row in fh:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
