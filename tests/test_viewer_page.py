@@ -230,3 +230,22 @@ def test_large_manifest_waits_for_its_index_then_shows_everything(
     assert len([t.value for t in at.text if t.value.startswith("private.local.")]) == 2  # worker answers
     assert "gtcore export --format coco --label-attribute boxes" in _texts(at)  # exports: the streaming CLI
     assert not at.get("download_button")
+
+
+def test_large_text_manifest_points_to_the_command_line(
+    page_ctx: Context, people: type[People], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text attribute's list reads every line: for an indexed (large) file the page gives the export command."""
+    import json
+
+    from gtcore.viewer import index
+
+    monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)
+    path = tmp_path / "text.manifest"
+    meta = {"class-name": "spam", "type": "groundtruth/text-classification", "human-annotated": "yes"}
+    path.write_text("".join(json.dumps({"source": f"text {i}", "t": 0, "t-metadata": meta}) + "\n" for i in range(5)))
+    index.build(page_ctx, str(path))
+    p = people(page_ctx)
+    at = _open_path(_page(p.token(p.auditor())), path)
+    _no_exception(at)
+    assert f"gtcore export --format jsonl --label-attribute t {path}" in _texts(at)
