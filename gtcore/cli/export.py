@@ -106,9 +106,10 @@ def _export(args: argparse.Namespace) -> int:
     kinds = {a.name: a.type for a in survey[0]}
     wanted = kinds.get(args.label_attribute) if args.label_attribute else None
     only_masks = not args.label_attribute and augmented.OBJECT_DETECTION not in kinds.values()
+    dest = args.dest.rstrip("/") if args.dest.startswith("s3://") else str(Path(args.dest).expanduser().resolve())
+    sink = export_stream.StorageSink(_storage(), dest) if dest.startswith("s3://") else export_stream.FolderSink(dest)
     if wanted == augmented.SEMANTIC_SEGMENTATION or (only_masks and augmented.SEMANTIC_SEGMENTATION in kinds.values()):
-        data, where = _read(args.manifest)
-        return _export_masks(args, augmented.parse_augmented(data, where=where))
+        return _export_masks(args, blocks, where, survey, sink, dest)
     if args.format == "png":
         raise GTError("png exports the masks of a semantic-segmentation attribute; this one has boxes")
 
@@ -119,8 +120,6 @@ def _export(args: argparse.Namespace) -> int:
             print(f"label attribute: {rep.attribute} (the file's only object-detection attribute)", file=sys.stderr)
         _print_lint(rep)
 
-    dest = args.dest.rstrip("/") if args.dest.startswith("s3://") else str(Path(args.dest).expanduser().resolve())
-    sink = export_stream.StorageSink(_storage(), dest) if dest.startswith("s3://") else export_stream.FolderSink(dest)
     result = export_stream.export_stream(blocks, where, args.format, sink, attribute=args.label_attribute,
                                          on_problems=args.on_problems, on_report=report, survey=survey)  # fmt: skip
     print(result.summary().split("; ", 1)[1], file=sys.stderr)
@@ -141,22 +140,18 @@ def _print_lint(report: Any) -> None:
         print(f"linter: no issues in {report.lines} lines, {report.boxes} boxes", file=sys.stderr)
 
 
-def _export_masks(args: argparse.Namespace, manifest: Any) -> int:
-    """A semantic-segmentation attribute: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
-    from gtcore.viewer import export, export_masks
+def _export_masks(args: argparse.Namespace, blocks: Any, where: str, survey: Any, sink: Any, dest: str) -> int:
+    """A semantic-segmentation attribute, streamed: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
+    from gtcore.viewer import export, export_masks, export_stream
 
     if args.format not in export_masks.MASK_FORMATS:
         raise GTError(f"a semantic-segmentation attribute exports as coco or png, not {args.format}")
-    storage = _storage()
-    result = export_masks.export_masks(storage, manifest, args.label_attribute, args.format)
+    for problem in survey[3]:
+        print(f"warning: {problem} (line skipped)", file=sys.stderr)
+    result = export_stream.export_masks_stream(blocks, where, _storage(), args.format, sink,
+                                               attribute=args.label_attribute, survey=survey)  # fmt: skip
     for line, why in result.skipped:
         print(f"warning: line {line}: {why} (left out)", file=sys.stderr)
-    if args.dest.startswith("s3://"):
-        export.write_storage(storage, result.files, args.dest)
-        dest = args.dest.rstrip("/")
-    else:
-        dest = str(Path(args.dest).expanduser().resolve())
-        export.write_folder(result.files, dest)
     print(result.summary(), file=sys.stderr)
     print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
     return 0

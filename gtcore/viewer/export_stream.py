@@ -1,4 +1,4 @@
-"""Object-detection exports (COCO, YOLO, Pascal VOC) of a manifest of any size, in bounded memory (issue 28).
+"""Box exports (COCO, YOLO, Pascal VOC) and mask exports of a manifest of any size, in bounded memory (issue 28).
 
 The file is read three times as a stream, ``CHUNK_LINES`` lines at a time, never whole:
 
@@ -10,6 +10,7 @@ The file is read three times as a stream, ``CHUNK_LINES`` lines at a time, never
    annotations through a temporary file appended after them; YOLO and VOC files are written per part.
 
 The output is the same as :func:`gtcore.viewer.export.export_files` gives for the whole file (tested).
+:func:`export_masks_stream` does the same for a semantic-segmentation attribute (``export_masks``' files).
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ def export_stream(
     out = StreamExport(fmt, report, problems=problems)
     namer = export.PathNamer(common)
     used: set[int] = set(names)
-    writer = _CocoWriter(dest, where, attr.name) if fmt == "coco" else None
+    info = {"description": f"{where} attribute {attr.name}, exported by gtcore".strip(), "version": "1.0",
+            "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
+    writer = CocoWriter(dest, info) if fmt == "coco" else None
     try:
         for part, issues in zip(parts(blocks, where, attrs), per_part, strict=True):
             rep = LintReport(attr.name, where, issues, 0, 0)
@@ -172,13 +175,14 @@ def export_stream(
             used.update(b.class_id for i in res.images for b in i.boxes)
             paths = [namer(i.source_ref) for i in res.images]
             if writer is not None:
-                writer.add(res.images, paths)
+                _add_boxes(writer, res.images, paths)
             else:
                 files = _yolo(res, paths) if fmt == "yolo" else _voc(res, paths)
                 dest.write(files)
                 out.files += len(files)
         if writer is not None:
-            writer.finish(used, names)
+            writer.finish([{"id": c + 1, "name": names.get(c, f"class_{c}"), "supercategory": "", "gt_class_id": c}
+                           for c in sorted(used)])  # fmt: skip
             out.files = 1
         elif fmt == "yolo":
             top = max(used) if used else -1
@@ -201,41 +205,32 @@ def _voc(res: export_lint.Resolution, paths: list[str]) -> dict[str, bytes]:
     return export.to_voc(res, paths)
 
 
-class _CocoWriter:
-    """``annotations.json`` written as it goes: the images in place, the annotations through a temporary file."""
+class CocoWriter:
+    """``annotations.json`` written as it goes: the images in place, the annotations through a temporary file
+    appended after them, then the categories; byte for byte what ``json.dumps`` of the whole document gives."""
 
-    def __init__(self, dest: Any, where: str, attribute: str) -> None:
-        self.dest, self.where, self.attribute = dest, where, attribute
+    def __init__(self, dest: Any, info: dict[str, Any]) -> None:
+        self.dest = dest
         self.main = tempfile.NamedTemporaryFile("wb", delete=False, suffix=".coco.json")  # noqa: SIM115
         self.anns = tempfile.NamedTemporaryFile("w+b", suffix=".anns.json")  # noqa: SIM115
         self.n_images = self.n_anns = 0
-        info = {
-            "description": f"{where} attribute {attribute}, exported by gtcore".strip(),
-            "version": "1.0",
-            "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
         self.main.write(b'{"info":' + _dumps(info) + b',"licenses":[],"images":[')
 
-    def add(self, images: list[export_lint.CleanImage], paths: list[str]) -> None:
-        for img, path in zip(images, paths, strict=True):
-            self.n_images += 1
-            doc = {"id": self.n_images, "file_name": path, "width": round(img.width), "height": round(img.height),
-                   "coco_url": img.source_ref, "gt_line": img.line}  # fmt: skip
-            self.main.write((b"," if self.n_images > 1 else b"") + _dumps(doc))
-            for b in img.boxes:
-                self.n_anns += 1
-                ann = export.coco_annotation(self.n_anns, self.n_images, b)
-                self.anns.write((b"," if self.n_anns > 1 else b"") + _dumps(ann))
+    def add_image(self, doc: dict[str, Any]) -> None:
+        self.n_images += 1
+        self.main.write((b"," if self.n_images > 1 else b"") + _dumps(doc))
 
-    def finish(self, used: set[int], names: dict[int, str]) -> None:
+    def add_annotation(self, doc: dict[str, Any]) -> None:
+        self.n_anns += 1
+        self.anns.write((b"," if self.n_anns > 1 else b"") + _dumps(doc))
+
+    def finish(self, categories: list[dict[str, Any]]) -> None:
         self.main.write(b'],"annotations":[')
         self.anns.flush()
         self.anns.seek(0)
         while block := self.anns.read(1 << 20):
             self.main.write(block)
-        cats = [{"id": c + 1, "name": names.get(c, f"class_{c}"), "supercategory": "", "gt_class_id": c}
-                for c in sorted(used)]  # fmt: skip
-        self.main.write(b'],"categories":' + _dumps(cats) + b"}")
+        self.main.write(b'],"categories":' + _dumps(categories) + b"}")
         self.main.close()
         self.dest.write_file(export.COCO_FILE, Path(self.main.name))
 
@@ -243,6 +238,53 @@ class _CocoWriter:
         self.anns.close()
         self.main.close()
         Path(self.main.name).unlink(missing_ok=True)
+
+
+def _add_boxes(writer: CocoWriter, images: list[export_lint.CleanImage], paths: list[str]) -> None:
+    for img, path in zip(images, paths, strict=True):
+        writer.add_image({"id": writer.n_images + 1, "file_name": path, "width": round(img.width),
+                          "height": round(img.height), "coco_url": img.source_ref, "gt_line": img.line})  # fmt: skip
+        for b in img.boxes:
+            writer.add_annotation(export.coco_annotation(writer.n_anns + 1, writer.n_images, b))
+
+
+def export_masks_stream(blocks: Blocks, where: str, storage: Any, fmt: str, dest: Any, *,
+                        attribute: str | None = None, survey: Any = None) -> Any:  # fmt: skip
+    """A semantic-segmentation attribute's masks (``export_masks``' files) from a file read as a stream: one pass
+    for the folders the images share, one to write (PNG files part by part; COCO through :class:`CocoWriter`)."""
+    from gtcore.viewer import export_masks as xm
+
+    attrs, _maps, records, problems = survey or survey_file(blocks, where)
+    if not records:
+        raise ManifestError(problems[:1000] or [Problem("the manifest is empty", where)],
+                            summary=f"{where}: nothing to show")  # fmt: skip
+    attr = xm.segmentation_attribute(AugmentedManifest(uri=where, records=[], lines=[], attributes=attrs), attribute)
+    common: list[str] | None = None
+    for part in parts(blocks, where, attrs):
+        refs = [aug.source_of(r) for r in part.manifest.records if aug.mask_of(r, attr) is not None]
+        common = export.common_dirs(refs, common) if refs else common
+    run = xm.MaskRun(storage, attr, fmt, export.PathNamer(common or []))
+    writer = CocoWriter(dest, xm.coco_info(where, attr.name)) if fmt == "coco" else None
+    try:
+        for part in parts(blocks, where, attrs):
+            files: dict[str, bytes] = {}
+            for line_no, rec in zip(part.manifest.lines, part.manifest.records, strict=True):
+                found, image, anns = run.line(line_no, rec)
+                files.update(found)
+                if writer is not None and image is not None:
+                    writer.add_image(image)
+                    for ann in anns:
+                        writer.add_annotation(ann)
+            if files:
+                dest.write(files)
+        if writer is not None:
+            writer.finish(run.categories())
+        else:
+            dest.write({xm.CLASSES_FILE: run.classes_file()})
+    finally:
+        if writer is not None:
+            writer.close()
+    return run.out
 
 
 def _dumps(value: Any) -> bytes:
