@@ -186,8 +186,8 @@ def open_for_view(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) ->
     storage = ctx.storage
     norm = storage.normalize(uri.strip())
     key = ("index", norm)
-    if is_s3(norm) and not refresh:
-        recent = _CACHE.recent(key, S3_RECHECK_SECONDS)
+    if is_s3(norm) and not refresh:  # an index or a small parsed file checked (HEAD) less than 30 s ago
+        recent = _CACHE.recent(key, S3_RECHECK_SECONDS) or _CACHE.recent(("uri", norm), S3_RECHECK_SECONDS)
         if recent is not None:
             return recent
     version = storage.version(norm)
