@@ -9,7 +9,7 @@ Run: ``python bench/bench_viewer.py [--lines 100000] [--images 480] [--size 1280
 2. A grid page of 24 tiles from local images (decode at tile size, draw boxes, encode), each run on
    images not decoded before (cold tile cache), and once more warm. Target: < 1.5 s.
 3. The same with the index (large manifests, issue 28): the background build of the index (the
-   ``viewer.index`` work item's code), then, in a fresh process, the first page with statistics from the
+   background thread's code, ``index.build``), then, in a fresh process, the first page with statistics from the
    index; each in its own process so its peak RSS is its own. ``--skip-whole`` leaves out 1-2 and the
    whole-file operations (at 1,000,000 lines the whole-file path needs several GB). Last, the streamed
    lint + COCO export (``gtcore export``'s code) in its own process.

@@ -12,13 +12,11 @@ import pandas as pd
 import pytest
 
 from gtcore.context import Context
-from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.manifests import augmented as aug
 from gtcore.viewer import index, tiles
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
-from gtcore.work import runner
 from tests.fixtures.core import make_settings
 
 CLASSES = ("car", "person", "dog")
@@ -54,6 +52,8 @@ def _write(path: Path, n: int, bad: dict[int, str] | None = None) -> str:
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index, "CHUNK_LINES", 7)  # many chunks: class names and offsets must join up
     monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)  # every file goes through the index
+    monkeypatch.setattr(index.BUILDS, "hold", True)  # builds wait for run_held: the states in between are seen
+    monkeypatch.setattr(index.BUILDS, "held", [])
     audit.clear_cache()
 
 
@@ -118,10 +118,8 @@ def test_worker_builds_the_index_and_a_changed_file_is_indexed_again(
     assert first.preview is not None and len(first.preview.records) == 30  # the first lines, read directly
     assert not (index.paths(ctx.settings, uri)[0]).exists()  # nothing built in the request
     assert audit.open_for_view(ctx, actor, uri).state == "queued"  # type: ignore[union-attr]  # asked once
-    with ctx.db.read() as conn:
-        kinds = [r.kind for r in conn.execute(dbm.work_items.select()).all()]
-    assert kinds.count(index.WORK_KIND) == 1
-    assert runner.run_until_idle(ctx, kinds=[index.WORK_KIND]) == 1
+    assert index.BUILDS.held == [uri]  # asked for once, built outside the request
+    assert index.BUILDS.run_held(ctx) == 1
     m = audit.open_for_view(ctx, actor, uri)
     assert isinstance(m, aug.AugmentedManifest) and len(m.records) == 30
     assert audit.open_for_view(ctx, actor, uri) is m  # cached while the file is the same
@@ -131,9 +129,27 @@ def test_worker_builds_the_index_and_a_changed_file_is_indexed_again(
     os.utime(uri, ns=(os.stat(uri).st_atime_ns, os.stat(uri).st_mtime_ns + 10**9))
     again = audit.open_for_view(ctx, actor, uri)
     assert isinstance(again, audit.Indexing)
-    runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+    index.BUILDS.run_held(ctx)
     m2 = audit.open_for_view(ctx, actor, uri)
     assert isinstance(m2, aug.AugmentedManifest) and len(m2.records) == 31
+
+
+def test_the_index_is_built_by_a_background_thread_of_the_process_that_reads_it(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shared disk between the app and the workers is needed: the asking process builds it, not in the request
+    (the request returns while the build runs) and once (asking again while it runs starts no second build)."""
+    monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)
+    audit.clear_cache()
+    uri = _write(tmp_path / "out.manifest", 3000)
+    actor = Actor.system_actor()
+    first = audit.open_for_view(ctx, actor, uri)
+    assert isinstance(first, audit.Indexing)
+    audit.open_for_view(ctx, actor, uri)  # a rerun of the page while it builds
+    assert [t.name for t in __import__("threading").enumerate()].count("gt-viewer-index") <= 1
+    assert index.BUILDS.wait(uri, timeout=300)
+    m = audit.open_for_view(ctx, actor, uri)
+    assert isinstance(m, aug.AugmentedManifest) and len(m.records) == 3000
 
 
 def test_a_failed_build_says_why(ctx: Context, tmp_path: Path, small_chunks: None) -> None:
@@ -141,7 +157,7 @@ def test_a_failed_build_says_why(ctx: Context, tmp_path: Path, small_chunks: Non
     uri.write_text("not json\n" * 5)
     actor = Actor.system_actor()
     assert isinstance(audit.open_for_view(ctx, actor, str(uri)), audit.Indexing)
-    runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+    index.BUILDS.run_held(ctx)
     state = audit.open_for_view(ctx, actor, str(uri))
     assert isinstance(state, audit.Indexing) and state.state == "failed"
     assert "line 1" in state.error and "not valid JSON" in state.error
@@ -158,7 +174,7 @@ def test_s3_manifest_is_indexed_and_read_by_ranged_gets(  # type: ignore[no-unty
     try:
         actor, uri = Actor.system_actor(), f"s3://{s3_bucket}/{key}"
         assert isinstance(audit.open_for_view(ctx, actor, uri), audit.Indexing)
-        runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+        index.BUILDS.run_held(ctx)
         m = audit.open_for_view(ctx, actor, uri)
         assert isinstance(m, aug.AugmentedManifest) and audit.is_indexed(m)
         whole = aug.parse_augmented(Path(local).read_bytes(), where=uri)
@@ -171,7 +187,7 @@ def test_s3_manifest_is_indexed_and_read_by_ranged_gets(  # type: ignore[no-unty
 
         s3.put_object(Bucket=s3_bucket, Key=key, Body=Path(local).read_bytes() + b'{"source-ref": "s3://b/x"}\n')
         assert isinstance(audit.open_for_view(ctx, actor, uri, refresh=True), audit.Indexing)  # new ETag
-        runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+        index.BUILDS.run_held(ctx)
         m2 = audit.open_for_view(ctx, actor, uri, refresh=True)
         assert isinstance(m2, aug.AugmentedManifest) and len(m2.records) == 41
         assert m2.records[40] == {"source-ref": "s3://b/x"}
@@ -196,6 +212,6 @@ def test_a_damaged_index_is_built_again(ctx: Context, tmp_path: Path, small_chun
     assert index.load(ctx, uri, ctx.storage.version(uri)) is None and not folder.exists()
     actor = Actor.system_actor()
     assert isinstance(audit.open_for_view(ctx, actor, uri), audit.Indexing)
-    runner.run_until_idle(ctx, kinds=[index.WORK_KIND])
+    index.BUILDS.run_held(ctx)
     m = audit.open_for_view(ctx, actor, uri)
     assert isinstance(m, aug.AugmentedManifest) and len(m.records) == 20

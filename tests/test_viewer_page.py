@@ -201,24 +201,25 @@ def test_upload_and_labels_per_worker(page_ctx: Context, people: type[People], d
 def test_large_manifest_waits_for_its_index_then_shows_everything(
     page_ctx: Context, people: type[People], demo_job: DemoJob, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 28: a large file (here: any file, the threshold lowered) is indexed by a background worker, never in
+    """Issue 28: a large file (here: any file, the threshold lowered) is indexed in the background, never in
     the request; meanwhile the page says so and shows the first lines; then filters, compare and statistics."""
     from gtcore.viewer import index
-    from gtcore.work import runner
 
     monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)
+    monkeypatch.setattr(index.BUILDS, "hold", True)  # the build waits for run_held: the page before it is seen
+    monkeypatch.setattr(index.BUILDS, "held", [])
     p = people(page_ctx)
     at = _open_path(_page(p.token(p.auditor())), demo_job.manifest)
     _no_exception(at)
     texts = _texts(at)
-    assert "waiting for a background worker to index it" in texts, texts
+    assert "about to be indexed in the background" in texts, texts
     assert "Read directly from the start of the file" in texts
     assert len(_open_buttons(at)) == 8  # the first lines' tiles, each can be opened
     assert not index.paths(page_ctx.settings, str(demo_job.manifest))[0].exists()
-    assert runner.run_until_idle(page_ctx, kinds=[index.WORK_KIND]) == 1
+    assert index.BUILDS.run_held(page_ctx) == 1
     at.run()
     _no_exception(at)
-    assert "waiting for a background worker" not in _texts(at)
+    assert "indexed in the background" not in _texts(at)
     at.selectbox(key="viewer_compare").select_index(1).run()
     at.radio(key="viewer_f_adj").set_value("adjusted").run()
     assert "3 of 8 lines match" in _texts(at)  # the same answer as the whole-file path

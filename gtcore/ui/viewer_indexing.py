@@ -20,10 +20,7 @@ def _state_text(pending: audit.Indexing) -> str:
     mb = pending.size / 1e6
     if pending.state == "building":
         return f"Indexing this {mb:,.0f} MB manifest in the background: {pending.percent} % done."
-    return (
-        f"This {mb:,.0f} MB manifest is waiting for a background worker to index it (once; later openings take "
-        "a second). A `gtcore worker` process or the app's embedded worker does it."
-    )
+    return f"This {mb:,.0f} MB manifest is about to be indexed in the background (once; later openings take a second)."
 
 
 @st.fragment(run_every=CHECK_SECONDS)

@@ -1,6 +1,6 @@
 """The viewer's index of a large manifest: built once in the background, then opened in a second.
 
-``build(ctx, uri)`` (the ``viewer.index`` work item, run by ``gtcore worker`` or the app's embedded worker) reads
+``build(ctx, uri)`` (run in a background thread of the process that asked, :class:`Builds`) reads
 the file twice in chunks of ``CHUNK_LINES`` lines (S3: one streamed download to a temporary file first) and
 writes, under ``<GT_HOME>/viewer-index/<sha256 of the URI>/``:
 
@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from array import array
 from collections.abc import Iterator
@@ -34,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gtcore.core import work
 from gtcore.core.errors import ManifestError, Problem
 from gtcore.core.gcpause import gc_paused
 from gtcore.manifests import augmented as aug
@@ -47,7 +47,6 @@ from gtcore.viewer.text_table import is_text_attribute
 
 log = logging.getLogger(__name__)
 FORMAT = 2
-WORK_KIND = "viewer.index"
 INDEX_FROM_BYTES = 32 << 20  # smaller files are parsed whole by the page (well under a second)
 CHUNK_LINES = 20_000
 MAX_PROBLEMS = 1000  # problems listed one by one; the rest are counted
@@ -253,13 +252,72 @@ def load_meta(ctx: Any, uri: str, version: tuple[int, str]) -> dict[str, Any] | 
     return dict(meta)
 
 
+class Builds:
+    """This process's index builds: a background thread per manifest being indexed, never the Streamlit request.
+
+    The index lives on this process's disk (``GT_HOME``), so the process that reads it builds it: app replicas
+    and ``gtcore worker`` processes need not share a disk (the deployment kit's pods do not). ``hold`` (tests)
+    keeps the builds asked for until ``run_held``, so a test can see the page before and after."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self.hold = False
+        self.held: list[str] = []
+
+    def start(self, ctx: Any, uri: str) -> None:
+        with self._lock:
+            running = self._threads.get(uri)
+            if running is not None and running.is_alive():
+                return
+            if self.hold:
+                if uri not in self.held:
+                    self.held.append(uri)
+                return
+            thread = threading.Thread(target=build_quietly, args=(ctx, uri), name="gt-viewer-index", daemon=True)
+            self._threads[uri] = thread
+            thread.start()
+
+    def run_held(self, ctx: Any) -> int:
+        """Build (here, now) every index asked for while ``hold`` was set; how many."""
+        with self._lock:
+            held, self.held = self.held, []
+        for uri in held:
+            build_quietly(ctx, uri)
+        return len(held)
+
+    def wait(self, uri: str, timeout: float) -> bool:
+        """Wait for the background build of ``uri`` (if any) to end; False when it is still running."""
+        with self._lock:
+            thread = self._threads.get(uri)
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+
+BUILDS = Builds()
+
+
+def build_quietly(ctx: Any, uri: str) -> None:
+    """Build the index of ``uri`` unless this version is indexed already; a failure is left in the status file
+    (the page shows it), not raised."""
+    try:
+        if load_meta(ctx, uri, ctx.storage.version(uri)) is not None:
+            return
+        build(ctx, uri)
+    except ManifestError:  # not a single readable line: the page shows why (the status file)
+        log.info("viewer index of %s: nothing to index", uri)
+    except Exception:
+        log.exception("viewer index of %s failed", uri)
+
+
 def request(ctx: Any, uri: str, version: tuple[int, str]) -> None:
-    """Ask the background workers for an index of this version of ``uri`` (unless one is being built)."""
+    """Have this process index this version of ``uri`` in the background (unless a build is under way)."""
     if building(ctx.settings, uri, version):
         return
     _write_status(ctx.settings, uri, state="queued", version=version, done=0, total=version[0])
-    with ctx.db.write() as conn:
-        work.enqueue(conn, WORK_KIND, key=_key(uri), payload={"uri": uri})
+    BUILDS.start(ctx, uri)
 
 
 def load(ctx: Any, uri: str, version: tuple[int, str]) -> AugmentedManifest | None:

@@ -5,7 +5,8 @@ through ``Storage.normalize`` (local roots and the bucket allow-list), so the vi
 to read arbitrary files such as ``/etc/passwd``.
 
 A file of ``index.INDEX_FROM_BYTES`` or more is opened by the viewer page from its index
-(:mod:`gtcore.viewer.index`, built by a background worker): compact tables, lines read by offset.
+(:mod:`gtcore.viewer.index`, built by a background thread of the process that reads it): compact tables,
+lines read by offset.
 
 Parsed manifests and indexes are cached per process (a small LRU keyed by the normalized URI and the file's
 size / modification time, or an upload's SHA-256), so paging, filtering and re-runs of the page
@@ -181,7 +182,7 @@ def _preview(storage: Any, uri: str) -> AugmentedManifest | None:
 
 def open_for_view(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) -> AugmentedManifest | Indexing:
     """Like :func:`open_manifest`, for the viewer page: a file of ``INDEX_FROM_BYTES`` or more is opened from its
-    index (built by a background worker, asked for here); while there is none, an :class:`Indexing`."""
+    index (built in a background thread of this process, asked for here); while there is none, an :class:`Indexing`."""
     require_reader(actor, action="open manifests")
     storage = ctx.storage
     norm = storage.normalize(uri.strip())
