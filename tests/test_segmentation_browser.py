@@ -1,8 +1,8 @@
 """Semantic segmentation and label verification in Debian chromium: the real app.py under ``streamlit run``.
 
 The image is 1152x864, shown at Fit (the canvas's size sets the scale): a brush stroke, a polygon fill (after
-switching the label with key 2) and an eraser stroke are painted on the display canvas, and the output PNG (original size) must
-have the right class in the right original pixels.
+switching the label with key 2) and an eraser stroke are painted on the display canvas, and the output PNG
+(original size) must have the right class in the right original pixels.
 """
 
 from __future__ import annotations
