@@ -185,3 +185,57 @@ def test_strokes_at_fit_2x_and_4x_land_in_the_original_pixels_and_make_one_mask(
     assert mask[round(dy), round(dx)] == 0  # undone
     assert int(np.count_nonzero(mask)) == n_e  # what the screen said is what was stored
     page.context.close()
+
+
+def test_verification_view_zooms_with_the_boxes_in_place(
+    label_world: LabelWorld, streamlit_app: Any, browser: Any
+) -> None:
+    from gtcore.core.colors import class_color
+    from gtcore.jobs import api as jobs
+    from gtcore.queue import api as queue
+    from tests.browser import color_distance, pixel, screenshot
+    from tests.fixtures.core import run_work
+
+    world = label_world
+    boxer = world.worker("boxer@example.test")
+    world.worker("checker@example.test")
+    img = world.image("plant", BIG, fmt="JPEG")
+    src = world.box_job("plant", [img], labels=["valve", "pump"])
+    task = queue.claim_next(world.ctx, boxer, src.job_id)
+    assert task is not None
+    box = {"height": 300, "label": "valve", "left": 3000, "top": 2000, "width": 400}
+    ans = {"boundingBox": {"boundingBoxes": [box], "inputImageProperties": {"height": BIG[1], "width": BIG[0]}}}
+    queue.submit(world.ctx, boxer, task.assignment_id, ans)
+    run_work(world.ctx)
+    verdicts = world.jobs.write_labels("verdicts", ["Correct", "Incorrect"])
+    jobs.chain_labeling_job(
+        world.ctx, world.admin, "plant", "plant-checked", task_type="VerificationBoundingBox",
+        overrides={"LabelCategoryConfigS3Uri": str(verdicts), "HumanTaskConfig": {"TaskTitle": "Check the plant"}},
+    )  # fmt: skip
+    url = streamlit_app(APP, world.env)
+    page = new_page(browser, width=1280, height=1200)
+    sign_in(page, url, "checker@example.test", PASSWORD)
+    start_job(page, "Check the plant")
+    page.get_by_text("Labels to verify (plant): 1 box(es): valve").wait_for(timeout=30_000)
+    fit = wait_view(page, "Fit")
+    for level in ("1.5x", "2x", "3x", "4x"):
+        page.keyboard.press("z")
+        fit = wait_view(page, level, moved_from=fit)
+    _, x0, x1, y0, y1 = fit
+    shown = page.locator('[data-testid="stImage"] img').last
+    wait_until(lambda: shown.evaluate("i => i.complete && i.naturalWidth > 0") or None, what="the 4x view")
+    bb = shown.bounding_box()
+    natural = shown.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert abs(natural[0] / (x1 - x0) - natural[1] / (y1 - y0)) < 0.01, natural
+    scale = bb["width"] / (x1 - x0)
+    assert 0.3 < scale, scale  # 4x of a 7168-px image's Fit: about half a screen pixel per original pixel
+    shot = screenshot(page)
+    colour = class_color(0)
+    mid_y = (box["top"] + box["height"] / 2 - y0) * scale + bb["y"]
+    left_x = (box["left"] - x0) * scale + bb["x"]
+    right_x = (box["left"] + box["width"] - x0) * scale + bb["x"]
+    for x in (left_x + 1, right_x - 2):  # the box's outline where the view puts it
+        assert color_distance(pixel(shot, (x, mid_y)), colour) < 60, (x, pixel(shot, (x, mid_y)))
+    inside = pixel(shot, ((left_x + right_x) / 2, mid_y))
+    assert color_distance(inside, (205, 205, 205)) < 30, inside  # the image, not the outline
+    page.context.close()
