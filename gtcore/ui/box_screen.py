@@ -56,7 +56,7 @@ def boxes_ui(
 
     labels = list(task.labels)
     current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
-    shown = zoomed_view(ctx, actor, task, state, key_prefix, preview)
+    shown = zoomed_view(ctx, actor, task, state, key_prefix, preview, drag_guard=True)
     if shown.error is not None:
         return on_failure(state, shown.error, preview)
     ckey = canvas_key(key_prefix, task)

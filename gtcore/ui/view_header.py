@@ -7,7 +7,8 @@
     shown.vimg.jpeg, shown.view       # the view's JPEG and geometry (``gtcore.images.views.View``)
 
 The zoom bar (``gtcore.ui.zoom``: buttons and keys, the level, the overview) comes first; with ``probe`` the room
-probe is drawn right after it, so it stands right above what the caller draws next (the canvas).
+probe is drawn right after it, so it stands right above what the caller draws next (the canvas); ``drag_guard``
+(box canvases) lets a drag past the canvas's edge end the box at the edge (``gtcore.ui.drag_guard``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def zoomed_view(
     preview: bool,
     *,
     probe: bool = True,
+    drag_guard: bool = False,
 ) -> Shown:
     """The view the worker asked for, with the zoom bar (and the room probe) drawn; see the module doc."""
     from gtcore.ui.canvas import background_url, in_browser
@@ -75,7 +77,7 @@ def zoomed_view(
     zoom.zoom_bar(key_prefix, spec, vimg, overview_url)
     known = zoom.room_known(key_prefix)
     if probe:
-        zoom.room_probe(key_prefix)  # right above the canvas
+        zoom.room_probe(key_prefix, drag_guard=drag_guard)  # right above the canvas
     waiting = not known and in_browser()
     if not waiting:
         state["spec"] = spec  # the next tasks' prefetch follows it
