@@ -196,13 +196,21 @@ def _masks(page: Any, job: Any, n: int) -> list[float]:
         cb = canvas_box(page)
         mid = (int(cb.width // 2), int(cb.height // 2))
         wait_background(page, probe_color(i), at=mid)
+        wait_for_idle(page, settle=0.5)
+        for attempt in range(3):  # a stroke made while the canvas is being replaced (a new room) is not kept
+            cb = canvas_box(page)
+            page.mouse.move(round(cb.x + 20), round(cb.y + 20 + 10 * attempt))
+            page.mouse.down()
+            page.mouse.move(round(cb.x + 120), round(cb.y + 40 + 10 * attempt), steps=8)
+            page.mouse.up()
+            try:
+                wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0, what="the stroke")
+                break
+            except TimeoutError:
+                wait_for_idle(page, settle=0.5)
         wait_for_idle(page, settle=0.2)
-        page.mouse.move(round(cb.x + 20), round(cb.y + 20))
-        page.mouse.down()
-        page.mouse.move(round(cb.x + 120), round(cb.y + 40), steps=8)
-        page.mouse.up()
-        wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0, what="the stroke")
-        wait_for_idle(page, settle=0.2)
+        cb = canvas_box(page)
+        mid = (int(cb.width // 2), int(cb.height // 2))
         page.keyboard.press("Control+Enter")
         painted = wait_background(page, probe_color(i + 1), at=mid, timeout=90)
         out.append(painted - float(page.evaluate("() => window.__gtKeyAt")))
