@@ -56,12 +56,19 @@ const frame = () => {
     });
   }
   let host = null;
-  for (const root of roots()) { const c = root.querySelector('canvas.upper-canvas'); if (c) { host = c.getBoundingClientRect(); break; } }
+  for (const root of roots()) {
+    const c = root.querySelector('canvas.upper-canvas');
+    if (c) { host = c.getBoundingClientRect(); break; }
+  }
   window.__gtSeen = window.__gtSeen || {};
   if (host) {
     for (let x = host.left + 4; x < host.right; x += 16) for (let y = host.bottom + 1; y < host.bottom + 48; y += 6) {
       let el = document.elementFromPoint(x, y);
-      while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y); if (!inner || inner === el) break; el = inner; }
+      while (el && el.shadowRoot) {
+        const inner = el.shadowRoot.elementFromPoint(x, y);
+        if (!inner || inner === el) break;
+        el = inner;
+      }
       if (el) {
         const cls = [...el.classList].filter((c) => !c.startsWith('st-emotion') && !/^e[0-9a-z]*[0-9]$/.test(c));
         const k = el.tagName + '.' + (el.getAttribute('data-testid') || cls.join('.'));
