@@ -20,6 +20,8 @@ Printed:
 - Submit -> next image on a single-label classification job over the same images in the same run
   (``--classify-tasks``; the next image counts as shown when the page's image element holds it, loaded), and
   the box figure at Fit as a ratio to it (the box page's cost over the plainest task page);
+- Submit -> next image on a semantic-segmentation job over the same images (``--mask-tasks``; one brush stroke
+  painted, the next image painted on the mask canvas's background), and its ratio to classification;
 - the load average before and after (the machine is shared).
 """
 
@@ -137,6 +139,7 @@ def main() -> None:
     ap.add_argument("--zoom", default="2x", help="the zoom level to label at (a name on the zoom bar)")
     ap.add_argument("--dir", default="", help="work folder (default: a temporary one, removed afterwards)")
     ap.add_argument("--classify-tasks", type=int, default=6, help="classification tasks timed (0: none)")
+    ap.add_argument("--mask-tasks", type=int, default=6, help="semantic-segmentation tasks timed (0: none)")
     ap.add_argument("--headful", action="store_true")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
@@ -184,6 +187,37 @@ def _classify(page: Any, job: Any, n: int) -> list[float]:
     return out
 
 
+def _masks(page: Any, job: Any, n: int) -> list[float]:
+    """Submit -> the next image painted on a semantic-segmentation job: one brush stroke, Ctrl+Enter, the next
+    image's probe colour on the mask canvas's background."""
+    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
+    out = []
+    for i in range(n):
+        cb = canvas_box(page)
+        mid = (int(cb.width // 2), int(cb.height // 2))
+        wait_background(page, probe_color(i), at=mid)
+        wait_for_idle(page, settle=0.5)
+        for attempt in range(3):  # a stroke made while the canvas is being replaced (a new room) is not kept
+            cb = canvas_box(page)
+            page.mouse.move(round(cb.x + 20), round(cb.y + 20 + 10 * attempt))
+            page.mouse.down()
+            page.mouse.move(round(cb.x + 120), round(cb.y + 40 + 10 * attempt), steps=8)
+            page.mouse.up()
+            try:
+                wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0, what="the stroke")
+                break
+            except TimeoutError:
+                wait_for_idle(page, settle=0.5)
+        wait_for_idle(page, settle=0.2)
+        cb = canvas_box(page)
+        mid = (int(cb.width // 2), int(cb.height // 2))
+        page.keyboard.press("Control+Enter")
+        painted = wait_background(page, probe_color(i + 1), at=mid, timeout=90)
+        out.append(painted - float(page.evaluate("() => window.__gtKeyAt")))
+        wait_until(lambda i=i: task_caption(page).startswith(f"Object {i + 2} "), what="the next task")
+    return out
+
+
 def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
     n, n_fit = args.tasks, args.fit_tasks
     print(f"load average at start (1/5/15 min): {load()}; {os.cpu_count()} cores")
@@ -197,6 +231,11 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
         name="bench-classify", lines=[{"source-ref": str(p)} for p in images[: n_cls + 2]],
         task_type="ImageClassification", labels=["car", "person"],
     ) if n_cls else None  # fmt: skip
+    n_mask = args.mask_tasks
+    mask_job = world.jobs.create(
+        name="bench-masks", lines=[{"source-ref": str(p)} for p in images[: n_mask + 2]],
+        task_type="SemanticSegmentation", label_attribute="bench-masks-ref", labels=["car", "person"],
+    ) if n_mask else None  # fmt: skip
     print(
         f"{len(images)} source JPEGs of {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP), "
         f"{sum(p.stat().st_size for p in images) / len(images) / 1e6:.2f} MB each, made in "
@@ -252,6 +291,7 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
             media = sum(http.under("/media/", body_only=True).values()) - media_before
             rows.append((mode, painted - key_at, wall, parts, received, media))
         classify = _classify(page, cls_job, n_cls) if cls_job is not None else []
+        masks = _masks(page, mask_job, n_mask) if mask_job is not None else []
         page.context.close()
 
     answers = world.responses(job.name)
@@ -276,6 +316,10 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
         if fit:
             ratio = statistics.median(r[1] for r in fit) / statistics.median(classify)
             print(f"  boxes at Fit / classification: {ratio:.2f}x (target: within 1.5x)")
+    if masks:
+        print(stats("Submit -> next image, semantic segmentation at Fit (same run)", masks))
+        if classify:
+            print(f"  masks / classification: {statistics.median(masks) / statistics.median(classify):.2f}x")
     print(stats("bare baseline: a label key -> the rerun drawn (same page, same machine)", bare))
     spec = ViewSpec((int(cb.width), int(cb.height)), args.zoom)
     t = time.perf_counter()

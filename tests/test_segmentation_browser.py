@@ -1,13 +1,14 @@
 """Semantic segmentation and label verification in Debian chromium: the real app.py under ``streamlit run``.
 
-The image is 1152x864, shown at 576x432 (scale 0.5): a brush stroke, a polygon fill (after switching the label
-with key 2) and an eraser stroke are painted on the display canvas, and the output PNG (original size) must
-have the right class in the right original pixels.
+The image is 1152x864, shown at Fit (the canvas's size sets the scale): a brush stroke, a polygon fill (after
+switching the label with key 2) and an eraser stroke are painted on the display canvas, and the output PNG
+(original size) must have the right class in the right original pixels.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,6 @@ from tests.fixtures.people import PASSWORD
 pytestmark = pytest.mark.browser
 
 SIZE = (1152, 864)
-SCALE = 0.5
 
 
 def stroke(page: Any, points: list[tuple[float, float]], steps: int = 10) -> list[tuple[float, float]]:
@@ -66,13 +66,16 @@ def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
         labels=["IC", "resistor"],
     )
     url = streamlit_app(APP, world.env)
-    page = new_page(browser)
+    page = new_page(browser, width=1280, height=1200)
     sign_in(page, url, "ann@example.test", PASSWORD)
     start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
     canvas_box(page)
     wait_for_idle(page)
-    # no zoom for masks yet, and the screen says so (it offers none)
-    assert page.get_by_text("Zoom is not available for masks yet: you paint at 50% of the original").count() == 1
+    # the zoom bar is there (masks zoom as boxes do), at Fit: the canvas's size sets the scale
+    page.get_by_text(re.compile(r"^Zoom Fit .* of 1152 x 864 px")).wait_for(timeout=30_000)
+    cb = canvas_box(page)
+    scale = cb.width / SIZE[0]
+    assert abs(cb.height / SIZE[1] - scale) < 0.01 and cb.height > 320, cb
 
     # brush (label IC, 16 screen px = 32 original px): a horizontal stroke at canvas y=100 from x=50 to x=300
     (_, y_got), _ = stroke(page, [(50, 100), (300, 100)])
@@ -108,13 +111,13 @@ def test_brush_polygon_and_eraser_land_in_the_right_original_pixels(
     assert mask.shape == (SIZE[1], SIZE[0])  # original resolution, not the display's
 
     def at(cx: float, cy: float) -> int:  # the class at canvas point (cx, cy), in original pixels
-        return int(mask[round(cy / SCALE), round(cx / SCALE)])
+        return int(mask[round(cy / scale), round(cx / scale)])
 
     assert at(100, 100) == 1 and at(280, 100) == 1  # the brush
     assert at(100, 100 + 6) == 1 and at(100, 100 + 10) == 0  # 16 px wide: radius 8 screen px (16 original)
-    column = np.flatnonzero(mask[:, 200] == 1)  # original pixels across the stroke: 32 wide, centred on it
-    assert abs(len(column) - 32) <= 2 and np.all(np.diff(column) == 1), column
-    assert abs(column.mean() - y_got / SCALE) <= 1.5, (column.mean(), y_got / SCALE)
+    column = np.flatnonzero(mask[:, round(100 / scale)] == 1)  # across the stroke: 16 / scale wide, centred on it
+    assert abs(len(column) - 16 / scale) <= 2 and np.all(np.diff(column) == 1), (column, scale)
+    assert abs(column.mean() - y_got / scale) <= 1.5, (column.mean(), y_got / scale)
     assert at(200, 100) == 0 and at(195, 100) == 0  # erased (the eraser is 16 px wide too)
     assert at(400, 250) == 2 and at(352, 202) == 2 and at(448, 298) == 2  # the polygon, filled
     assert at(460, 250) == 0 and at(400, 310) == 0 and at(10, 400) == 0
@@ -209,14 +212,16 @@ def test_adjustment_opens_the_earlier_mask_and_keeps_what_is_not_repainted(
     wait_for_idle(page)
     from tests.browser import canvas_screenshot, color_distance, pixel
 
+    scale = canvas_box(page).width / SIZE[0]  # Fit
+
     def tinted() -> bool | None:  # the earlier IC region (original 100..500 x 100..400) shows green
         shot = canvas_screenshot(page)
-        return color_distance(pixel(shot, (150, 100)), (205, 205, 205)) > 40 or None
+        return color_distance(pixel(shot, (300 * scale, 200 * scale)), (205, 205, 205)) > 40 or None
 
     wait_until(tinted, what="the earlier mask blended into the canvas", timeout=30)
     page.get_by_text("Eraser", exact=True).click()
     wait_for_idle(page)
-    stroke(page, [(150, 60), (150, 230)])  # erase a vertical band at original x = 300
+    stroke(page, [(300 * scale, 120 * scale), (300 * scale, 460 * scale)])  # erase a band at original x = 300
     wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0 or None, what="caption")
     wait_for_idle(page)
     page.get_by_role("button", name="Submit").click()

@@ -175,3 +175,25 @@ def legend_image(entries: Sequence[tuple[str, RGB]], *, width: int = 260, row: i
         draw.rectangle((4, y + 3, 4 + row - 6, y + row - 3), fill=rgb, outline=(60, 60, 60))
         draw.text((row + 6, y + 3), name[:48], fill=(20, 20, 20), font=fnt)
     return out
+
+
+def legend_strip(entries: Sequence[tuple[str, RGB]], *, width: int = 640, row: int = 20) -> Image.Image:
+    """Colour swatches and class names side by side, wrapped onto more lines only when ``width`` is full."""
+    fnt = font(13)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    items = [(name[:32], rgb, row + int(probe.textlength(name[:32], font=fnt)) + 14) for name, rgb in entries]
+    lines, x = 1, 0
+    for *_, w in items:
+        if x and x + w > width:
+            lines, x = lines + 1, 0
+        x += w
+    out = Image.new("RGB", (width, lines * row + 2), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    x = y = 0
+    for name, rgb, w in items:
+        if x and x + w > width:
+            x, y = 0, y + row
+        draw.rectangle((x + 2, y + 4, x + row - 4, y + row - 2), fill=rgb, outline=(60, 60, 60))
+        draw.text((x + row + 2, y + 3), name, fill=(20, 20, 20), font=fnt)
+        x += w
+    return out.crop((0, 0, width if lines > 1 else max(1, x), out.height))

@@ -73,19 +73,31 @@ class _Box:
         self.width, self.height = float(b.get("width") or 0), float(b.get("height") or 0)
 
 
-def labeled_jpeg(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage) -> tuple[bytes, str]:
-    """The display image with the labels being verified drawn on it, and a one-line summary of them."""
+def _part(indices: np.ndarray, rect: tuple[float, float, float, float], size: tuple[int, int]) -> np.ndarray:
+    """The part ``rect`` (original pixels) of a class-index mask, resized (nearest) to ``size``."""
+    x, y, w, h = rect
+    return np.asarray(Image.fromarray(indices, "L").resize(size, Image.Resampling.NEAREST, box=(x, y, x + w, y + h)))
+
+
+def labeled_jpeg(
+    ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, rect: tuple[float, float, float, float] | None = None
+) -> tuple[bytes, str]:
+    """The display image with the labels being verified drawn on it, and a one-line summary of them.
+
+    ``rect``: the part (x, y, w, h) of the original ``img`` shows (a zoomed view), else the whole image."""
     assert img.jpeg is not None
     prev = getattr(task, "previous", None) or {}
     check_view(ctx, actor, task)
+    x0, y0 = (rect[0], rect[1]) if rect is not None else (0.0, 0.0)
     if "boundingBoxes" in prev:
         boxes = [b for b in prev.get("boundingBoxes") or [] if isinstance(b, dict)]
         names = sorted({str(b.get("label")) for b in boxes})
-        drawn = drawing.draw_boxes(
-            Image.open(io.BytesIO(img.jpeg)),
-            [_Box(b, names.index(str(b.get("label")))) for b in boxes],
-            scale=img.scale,
-        )
+        shown = []
+        for b in boxes:
+            box = _Box(b, names.index(str(b.get("label"))))
+            box.left, box.top = box.left - x0, box.top - y0
+            shown.append(box)
+        drawn = drawing.draw_boxes(Image.open(io.BytesIO(img.jpeg)), shown, scale=img.scale)
         buf = io.BytesIO()
         drawn.save(buf, format="JPEG", quality=JPEG_QUALITY)
         return buf.getvalue(), f"{len(boxes)} box(es): {', '.join(names) or 'none'}"
@@ -104,6 +116,8 @@ def labeled_jpeg(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage) 
                 colors[int(k)] = entry["hex-color"]
                 if int(k) > 0 and (indices == int(k)).any():
                     names.append(str(entry.get("class-name")))
+        if rect is not None:
+            indices = _part(indices, rect, Image.open(io.BytesIO(img.jpeg)).size)
         return with_mask(img.jpeg, indices, colors, alpha=0.5), f"mask classes present: {', '.join(names) or 'none'}"
     return img.jpeg, "this object has no earlier label to verify"
 

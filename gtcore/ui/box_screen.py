@@ -15,11 +15,10 @@ import streamlit as st
 
 from gtcore.context import Context
 from gtcore.core.access import Actor
-from gtcore.images import task_images as taskimages
-from gtcore.images import task_views
 from gtcore.ui import zoom
 from gtcore.ui.label_picker import label_picker
 from gtcore.ui.task_session import TaskLike, TaskScreenResult, canvas_key
+from gtcore.ui.view_header import zoomed_view
 
 MISSING_IMAGE = "the image is still loading"
 HISTORY = 100
@@ -53,35 +52,28 @@ def boxes_ui(
     on_failure: Callable[[dict[str, Any], str, bool], TaskScreenResult],
 ) -> TaskScreenResult:
     """The picker, the zoom bar and the canvas of a bounding-box task; ``on_failure`` shows an image error."""
-    from gtcore.ui.canvas import background_url, box_canvas, in_browser
+    from gtcore.ui.canvas import box_canvas
 
     labels = list(task.labels)
     current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
-    spec = zoom.zoom_spec(key_prefix, state["ident"])
-    vimg = task_views.task_view_image(ctx, actor, task, spec, flag=not preview)
-    if not vimg.ok or vimg.view is None or vimg.jpeg is None:
-        return on_failure(state, vimg.error or "the image cannot be shown", preview)
-    view = vimg.view
-    thumb = taskimages.display_image(ctx, vimg.uri, zoom.OVERVIEW_SIDE)
+    shown = zoomed_view(ctx, actor, task, state, key_prefix, preview, drag_guard=True)
+    if shown.error is not None:
+        return on_failure(state, shown.error, preview)
     ckey = canvas_key(key_prefix, task)
-    overview_url = background_url(thumb.jpeg, f"{ckey}::overview") if thumb.ok and thumb.jpeg else None
-    zoom.zoom_bar(key_prefix, spec, vimg, overview_url)
-    known = zoom.room_known(key_prefix)
-    zoom.room_probe(key_prefix)  # right above the canvas
     state["widget_keys"] = [f"_gt_canvas::{ckey}"]
-    if not known and in_browser():  # the session's first canvas waits for the room: one image, at its size
+    if shown.waiting:  # the session's first canvas waits for the room: one image, at its size
         return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING_IMAGE)
-    state["spec"] = spec
+    view = shown.view
     # pass back the latest boxes: that keeps the canvas, and a new view or image re-opens it with them
     boxes = box_canvas(
-        vimg.jpeg,
-        display_scale=view.size[0] / view.rect[2],
+        shown.jpeg,
+        display_scale=shown.display_scale,
         original_size=view.original,
         labels=labels,
         current_label=current,
         boxes=state["seed"],
         key=ckey,
-        view=view.rect if view.zoomed else None,
+        view=shown.rect,
     )
     history: list[list[dict]] = state.setdefault("history", [[dict(b) for b in state["seed"]]])
     if boxes is None:

@@ -1,52 +1,50 @@
-"""The semantic-segmentation canvas: brush, eraser and polygon fill over the display JPEG; the mask is built
-in original-image pixels on the server.
+"""The semantic-segmentation canvas: brush, eraser, polygon fill and auto-segment clicks over the view's JPEG;
+the mask is built in original-image pixels on the server, at any zoom.
 
-The browser only draws vectors (streamlit-drawable-canvas's ``freedraw`` and ``polygon`` modes, with its
-toolbar's undo, redo and reset). Each stroke and polygon comes back as a Fabric.js object in canvas pixels;
-``rasterize`` replays them in order onto a class-index mask of the ORIGINAL size, so the mask has the
-resolution of the image whatever the display size:
+The browser only draws vectors (streamlit-drawable-canvas's ``freedraw``, ``polygon`` and ``point`` modes, with
+its toolbar's undo, redo and reset). Each stroke and polygon comes back as a Fabric.js object in canvas pixels;
+``gtcore.ui.mask_raster.rasterize`` replays them in order onto a class-index mask of the ORIGINAL size, so the
+mask has the resolution of the image whatever the zoom.
 
-- a stroke's colour says its class (the label colours of ``gtcore.core.colors.semseg_colors``; the eraser
-  paints BACKGROUND, #ffffff); its width is scaled from canvas to original pixels; round caps and joins;
-- a polygon is filled with its class;
-- canvas -> original: ``(x - offset_x) / scale_x / sx`` with the background fit the browser reported and
-  ``sx = display_w / original_w`` (as for boxes in ``gtcore.ui.canvas``); object transforms (a moved or scaled
-  object) are applied as Fabric does (origin, scale, angle, ``pathOffset``).
+Zoom (``view=(x, y, w, h)``: the JPEG shows only that part of the original, as for boxes in ``gtcore.ui.canvas``):
+each view is a new component instance. When the view changes, the strokes of the view left are painted into the
+*committed* mask (read from the component's last report in the session, so a stroke followed at once by a zoom
+key is not lost), and the new view's background shows the committed mask blended in; strokes on the new view
+are painted over it. So strokes across views make one mask. The toolbar's undo works within a view; earlier
+views' strokes are part of the committed mask (the eraser takes them out).
 
-A ``base`` mask (the worker's draft, or the earlier mask of an adjustment task) is the starting point: it is
-blended into the background image and the strokes are painted over it.
+A ``base`` mask (the worker's draft, the earlier mask of an adjustment task, or the mask an auto-segment
+merged) is the starting point: a new ``base`` or ``reset`` starts the committed mask again from it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.images.task_overlays import with_mask
 from gtcore.ui.canvas import background_url, plan_geometry
+from gtcore.ui.canvas_geometry import CanvasGeometry
+from gtcore.ui.mask_raster import clicks, rasterize
 
 AUTO = "Auto-segment"
 TOOLS = ("Brush", "Eraser", "Polygon", AUTO)
 POINT_RADIUS = 4
 ALPHA = 0.55
 _STATE_PREFIX = "_gt_mask::"
-_RGBA = re.compile(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)")
-_CURVE_STEPS = 8
 
 
 @dataclass(frozen=True)
 class MaskResult:
     classes: np.ndarray  # H x W uint8 class indices, original size
-    objects: int  # strokes and polygons on the canvas
+    objects: int  # strokes and polygons painted on this task (earlier views' included)
     changed: bool  # the mask differs from the base it started from
     points: tuple[tuple[float, float], ...] = ()  # auto-segment clicks, original pixels, in click order
 
@@ -56,139 +54,92 @@ def rgba(hex_color: str, alpha: float = ALPHA) -> str:
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
-def _class_of(color: Any, colors: list[str]) -> int | None:
-    if not isinstance(color, str):
-        return None
-    m = _RGBA.match(color.strip())
+def _digest(arr: np.ndarray | None) -> str:
+    return "" if arr is None else hashlib.md5(arr.tobytes(), usedforsecurity=False).hexdigest()
+
+
+def _painted(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if str(o.get("type", "")).lower() != "circle"]  # clicks paint nothing
+
+
+def _reported(canvas_key: str) -> tuple[list[dict[str, Any]], dict[str, float] | None] | None:
+    """The objects and background fit the component ``canvas_key`` last reported (this session), if any."""
     try:
-        rgb = tuple(int(v) for v in m.groups()) if m else parse_hex(color)
-    except ValueError:
+        value = st.session_state[canvas_key]
+    except (KeyError, AttributeError, st.errors.StreamlitAPIException):
         return None
-    table = [parse_hex(c) for c in colors]
-    return table.index(rgb) if rgb in table else None
+    if not isinstance(value, dict):
+        return None
+    raw = (value.get("drawing") or {}).get("raw") if isinstance(value.get("drawing"), dict) else None
+    fit = value.get("backgroundFit")
+    if not isinstance(raw, dict) or not isinstance(fit, dict):
+        return None
+    objects = [o for o in raw.get("objects") or [] if isinstance(o, dict)]
+    keys = ("naturalWidth", "naturalHeight", "scaleX", "scaleY", "offsetX", "offsetY")
+    names = ("natural_width", "natural_height", "scale_x", "scale_y", "offset_x", "offset_y")
+    try:
+        return objects, {n: float(fit[k]) for n, k in zip(names, keys, strict=True)}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
-def _path_points(path: list[Any]) -> list[tuple[float, float]]:
-    pts: list[tuple[float, float]] = []
-    for cmd in path:
-        if not isinstance(cmd, list) or not cmd:
-            continue
-        op, args = str(cmd[0]).upper(), [float(v) for v in cmd[1:]]
-        if op in ("M", "L") and len(args) >= 2:
-            pts.append((args[0], args[1]))
-        elif op == "Q" and len(args) >= 4 and pts:
-            (x0, y0), (cx, cy), (x1, y1) = pts[-1], (args[0], args[1]), (args[2], args[3])
-            for k in range(1, _CURVE_STEPS + 1):
-                t = k / _CURVE_STEPS
-                u = 1 - t
-                pts.append((u * u * x0 + 2 * u * t * cx + t * t * x1, u * u * y0 + 2 * u * t * cy + t * t * y1))
-        elif op == "C" and len(args) >= 6 and pts:
-            (x0, y0) = pts[-1]
-            c1, c2, e = (args[0], args[1]), (args[2], args[3]), (args[4], args[5])
-            for k in range(1, _CURVE_STEPS + 1):
-                t = k / _CURVE_STEPS
-                u = 1 - t
-                pts.append(
-                    (
-                        u**3 * x0 + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t**3 * e[0],
-                        u**3 * y0 + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t**3 * e[1],
-                    )
-                )
-    return pts
+def _layer(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The painted objects of the canvas being left, as a layer of the committed mask (None: nothing painted)."""
+    seen = _reported(state["canvas"]) or state.get("last")
+    geom: CanvasGeometry = state["geom"]
+    if seen is None or seen[1] is None:
+        return None
+    objects, fit = _painted(seen[0]), seen[1]
+    if not objects or (fit["natural_width"], fit["natural_height"]) != geom.display:
+        return None
+    return {"canvas": state["canvas"], "geom": geom, "fit": fit, "objects": objects}
 
 
-def _to_canvas(obj: dict[str, Any], pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Object-space points -> canvas pixels, as Fabric places an object (origin, scale, angle, pathOffset)."""
-    if not pts:
-        return pts
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    w = float(obj.get("width") or (max(xs) - min(xs)))
-    h = float(obj.get("height") or (max(ys) - min(ys)))
-    po = obj.get("pathOffset")
-    if isinstance(po, dict) and "x" in po:
-        pox, poy = float(po["x"]), float(po["y"])
-    else:
-        pox, poy = min(xs) + w / 2, min(ys) + h / 2
-    sx, sy = float(obj.get("scaleX", 1) or 1), float(obj.get("scaleY", 1) or 1)
-    sw = float(obj.get("strokeWidth", 0) or 0)
-    dw, dh = ((w * sx + sw), (h * sy + sw)) if obj.get("strokeUniform") else ((w + sw) * sx, (h + sw) * sy)
-    ox = {"left": 0.0, "center": 0.5, "right": 1.0}.get(str(obj.get("originX", "left")), 0.0)
-    oy = {"top": 0.0, "center": 0.5, "bottom": 1.0}.get(str(obj.get("originY", "top")), 0.0)
-    a = math.radians(float(obj.get("angle", 0) or 0))
-    cos, sin = math.cos(a), math.sin(a)
-    ddx, ddy = (0.5 - ox) * dw, (0.5 - oy) * dh
-    cx = float(obj.get("left", 0) or 0) + cos * ddx - sin * ddy
-    cy = float(obj.get("top", 0) or 0) + sin * ddx + cos * ddy
-    out = []
-    for x, y in pts:
-        px, py = (x - pox) * sx, (y - poy) * sy
-        out.append((cx + cos * px - sin * py, cy + sin * px + cos * py))
-    return out
-
-
-def rasterize(
-    objects: list[dict[str, Any]],
-    *,
-    size: tuple[int, int],
-    fit: dict[str, float],
-    display: tuple[int, int],
-    colors: list[str],
-    base: np.ndarray | None = None,
-) -> np.ndarray:
-    """Replay canvas ``objects`` onto a class-index mask of ``size`` (original w, h); see the module doc."""
-    w, h = size
-    img = Image.fromarray(base.copy(), "L") if base is not None else Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(img)
-    kx = 1.0 / (float(fit["scale_x"]) * display[0] / w)
-    ky = 1.0 / (float(fit["scale_y"]) * display[1] / h)
-    offx, offy = float(fit["offset_x"]), float(fit["offset_y"])
-
-    def orig(p: tuple[float, float]) -> tuple[float, float]:  # canvas px -> original px (PIL pixel centres)
-        return (p[0] - offx) * kx - 0.5, (p[1] - offy) * ky - 0.5
-
-    for obj in objects:
-        kind = str(obj.get("type", "")).lower()
-        if kind == "path":
-            cls = _class_of(obj.get("stroke"), colors)
-            pts = [orig(p) for p in _to_canvas(obj, _path_points(obj.get("path") or []))]
-            if cls is None or not pts:
-                continue
-            scale = float(obj.get("scaleX", 1) or 1)
-            width = max(1.0, float(obj.get("strokeWidth", 1) or 1) * scale * kx)
-            r = width / 2
-            if len(pts) > 1:
-                draw.line(pts, fill=cls, width=max(1, round(width)), joint="curve")
-            for x, y in (pts[0], pts[-1]) if len(pts) > 1 else (pts[0],):
-                draw.ellipse((x - r + 0.5, y - r + 0.5, x + r - 0.5, y + r - 0.5), fill=cls)
-        elif kind == "polygon":
-            cls = _class_of(obj.get("fill"), colors)
-            raw = [(float(p["x"]), float(p["y"])) for p in obj.get("points") or [] if isinstance(p, dict)]
-            pts = [orig(p) for p in _to_canvas(obj, raw)]
-            if cls is not None and len(pts) >= 3:
-                draw.polygon(pts, fill=cls)
-    return np.asarray(img, dtype=np.uint8)
-
-
-def _clicks(
-    objects: list[dict[str, Any]], *, fit: dict[str, float], display: tuple[int, int], size: tuple[int, int]
-) -> tuple[tuple[float, float], ...]:
-    """The point-mode clicks (Fabric circles: ``left`` = x - radius - stroke / 2, ``top`` = y) in original pixels."""
-    w, h = size
-    kx = 1.0 / (float(fit["scale_x"]) * display[0] / w)
-    ky = 1.0 / (float(fit["scale_y"]) * display[1] / h)
-    out = []
-    for obj in objects:
-        if str(obj.get("type", "")).lower() != "circle":
-            continue
-        x = (
-            float(obj.get("left", 0) or 0)
-            + float(obj.get("radius", 0) or 0)
-            + float(obj.get("strokeWidth", 0) or 0) / 2
+def _paint(mask: np.ndarray | None, layers: list[dict[str, Any]], colors: list[str]) -> np.ndarray | None:
+    for layer in layers:
+        geom: CanvasGeometry = layer["geom"]
+        mask = rasterize(
+            layer["objects"],
+            size=geom.original,
+            fit=layer["fit"],
+            display=geom.display,
+            colors=colors,
+            base=mask,
+            rect=geom.rect,
         )
-        y = float(obj.get("top", 0) or 0)
-        ox, oy = (x - float(fit["offset_x"])) * kx, (y - float(fit["offset_y"])) * ky
-        out.append((min(max(ox, 0.0), float(w)), min(max(oy, 0.0), float(h))))
-    return tuple(out)
+    return mask
+
+
+def _commit(state: dict[str, Any], colors: list[str]) -> None:
+    """Paint the strokes of the canvas being left into the committed mask (a layer on top of the others)."""
+    layer = _layer(state)
+    if layer is not None:
+        state["layers"].append(layer)
+        state["committed"] = _paint(state["committed"], [layer], colors)
+
+
+def _late_reports(state: dict[str, Any], colors: list[str]) -> None:
+    """A canvas left for another view may report its last stroke after the view changed (a stroke and a zoom key
+    at once): take it into its layer and paint the committed mask again, layer by layer in their order."""
+    late = False
+    for layer in state["layers"]:
+        seen = _reported(layer["canvas"])
+        if seen is None or seen[1] is None:
+            continue
+        objects = _painted(seen[0])
+        if objects and objects != layer["objects"]:
+            layer["objects"], layer["fit"], late = objects, seen[1], True
+    if late:
+        state["committed"] = _paint(state["base"], state["layers"], colors)
+        state["cache"] = None
+
+
+def _background(image_jpeg: bytes, committed: np.ndarray | None, geom: CanvasGeometry, colors: list[str]) -> bytes:
+    if committed is None or not committed.any():
+        return image_jpeg
+    x, y, w, h = geom.rect
+    part = Image.fromarray(committed, "L").resize(geom.display, Image.Resampling.NEAREST, box=(x, y, x + w, y + h))
+    return with_mask(image_jpeg, np.asarray(part), colors, alpha=ALPHA)
 
 
 def mask_canvas(
@@ -203,26 +154,39 @@ def mask_canvas(
     base: np.ndarray | None,
     key: str,
     reset: int = 0,
+    view: tuple[float, float, float, float] | None = None,
 ) -> MaskResult | None:
     """Show the painting canvas; return the mask on it (original pixels), or None until the browser reported.
 
-    ``brush_px`` is the brush (and eraser) diameter in screen pixels; ``base`` the mask to start from (its
-    identity must not change between reruns of the same task, or the canvas starts again from it); a new ``reset``
-    starts the canvas again from ``base`` even when its pixels did not change (strokes and clicks cleared).
+    ``image_jpeg`` shows the whole image, or with ``view`` that part of the original (``display_scale`` is then
+    display size / view size). ``brush_px`` is the brush (and eraser) diameter in screen pixels; ``base`` the
+    mask to start from (its identity must not change between reruns of the same task, or the canvas starts again
+    from it); a new ``reset`` starts again from ``base`` even when its pixels did not change (strokes, clicks and
+    earlier views' strokes cleared).
     """
     from streamlit_drawable_canvas import st_canvas
 
-    geom = plan_geometry(image_jpeg, display_scale=display_scale, original_size=original_size)
+    geom = plan_geometry(image_jpeg, display_scale=display_scale, original_size=original_size, view=view)
     colors = semseg_colors(labels)
-    base_digest = "" if base is None else hashlib.md5(base.tobytes(), usedforsecurity=False).hexdigest()
-    digest = hashlib.md5(image_jpeg, usedforsecurity=False).hexdigest() + base_digest + repr(geom) + f"/{reset}"
+    start = f"{_digest(base)}/{original_size}/{reset}"
+    shown = hashlib.md5(image_jpeg, usedforsecurity=False).hexdigest() + repr(geom)
     state_key = _STATE_PREFIX + key
     state: dict[str, Any] | None = st.session_state.get(state_key)
-    if state is None or state["digest"] != digest:
-        background = image_jpeg if base is None else with_mask(image_jpeg, base, colors, alpha=ALPHA)
+    if state is None or state["start"] != start:
         gen = 0 if state is None else state["generation"] + 1
-        state = {"digest": digest, "generation": gen, "background": background, "cache": None}
+        committed = None if base is None else base.copy()
+        state = {"start": start, "base": base, "committed": committed, "layers": [], "generation": gen}
+        state.update(shown=None, last=None, cache=None)
         st.session_state[state_key] = state
+    elif state["shown"] != shown:  # another view (zoom, pan): keep what was painted on the one left
+        _commit(state, colors)
+        state["generation"] += 1
+    else:
+        _late_reports(state, colors)
+    if state["shown"] != shown:
+        state.update(shown=shown, geom=geom, last=None, cache=None)
+        state["background"] = _background(image_jpeg, state["committed"], geom, colors)
+        state["canvas"] = f"{key}::g{state['generation']}"
     if tool == "Eraser":
         color = rgba(colors[0], 0.7)
     else:
@@ -239,24 +203,42 @@ def mask_canvas(
         height=geom.canvas[1],
         drawing_mode="polygon" if polygon else "point" if auto else "freedraw",
         initial_drawing={"objects": []},
-        key=f"{key}::g{state['generation']}",
+        key=state["canvas"],
         background_image_fit="contain",
     )
     fit = result.background_fit
     if fit is None or (fit["natural_width"], fit["natural_height"]) != geom.display:
-        return None
+        if state["generation"] == 0 and not state["layers"]:
+            return None
+        return _result(state, [], (), base)  # a new view not reported yet: the mask so far
     everything = [o for o in (result.json_data or {}).get("objects", []) if isinstance(o, dict)]
-    objects = [o for o in everything if str(o.get("type", "")).lower() != "circle"]  # clicks paint nothing
-    points = _clicks(everything, fit=fit, display=geom.display, size=original_size)
+    state["last"] = (everything, fit)
+    objects = _painted(everything)
+    points = clicks(everything, fit=fit, display=geom.display, size=original_size, rect=geom.rect)
     fingerprint = hashlib.md5(json.dumps(objects, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
     cached = state.get("cache")
     if cached is not None and cached[0] == fingerprint:
         return MaskResult(cached[1].classes, cached[1].objects, cached[1].changed, points)
-    classes = rasterize(objects, size=original_size, fit=fit, display=geom.display, colors=colors, base=base)
-    if base is None:
-        changed = bool(objects) and bool(classes.any())
-    else:
-        changed = bool(objects) and not np.array_equal(classes, base)
-    out = MaskResult(classes, len(objects), changed, points)
+    committed = state["committed"]
+    classes = rasterize(
+        objects, size=original_size, fit=fit, display=geom.display, colors=colors, base=committed, rect=geom.rect
+    )
+    out = _result(state, objects, points, base, classes)
     state["cache"] = (fingerprint, out)
     return out
+
+
+def _result(
+    state: dict[str, Any],
+    objects: list[dict[str, Any]],
+    points: tuple[tuple[float, float], ...],
+    base: np.ndarray | None,
+    classes: np.ndarray | None = None,
+) -> MaskResult:
+    if classes is None:
+        w, h = state["geom"].original
+        classes = state["committed"] if state["committed"] is not None else np.zeros((h, w), np.uint8)
+    n = sum(len(layer["objects"]) for layer in state["layers"]) + len(objects)
+    differs = bool(classes.any()) if base is None else not np.array_equal(classes, base)
+    changed = bool(n) and differs
+    return MaskResult(classes, n, changed, points)

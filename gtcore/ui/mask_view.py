@@ -14,6 +14,9 @@ opens with the worker's draft mask, else (adjustment) the earlier job's mask.
 from __future__ import annotations
 
 import base64
+import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,14 +29,15 @@ from gtcore.core.colors import parse_hex, semseg_colors
 from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape
 from gtcore.images import autosegment
-from gtcore.images.drawing import legend_image
-from gtcore.images.task_images import DisplayImage
+from gtcore.images.drawing import legend_strip
 from gtcore.images.task_overlays import previous_classes
 from gtcore.output.mask_png import decode_color_png, encode_palette_png, png_from_base64
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import label_picker
 from gtcore.ui.mask_canvas import AUTO, TOOLS, MaskResult, mask_canvas
 from gtcore.ui.task_session import TaskLike, TaskScreenResult, canvas_key
+from gtcore.ui.view_header import zoomed_view
+from gtcore.ui.zoom import zoom_text
 
 MISSING = "the image is still loading"
 BRUSH_DEFAULT = 16
@@ -52,7 +56,13 @@ def mask_answer(classes: np.ndarray, labels: list[str], *, modified: bool | None
     return {tasktypes.SEMANTIC_SEGMENTATION.answer_element: body}
 
 
-def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: dict[str, Any]) -> Any:
+@functools.lru_cache(maxsize=16)
+def _empty_answer(size: tuple[int, int], labels: tuple[str, ...], modified: bool | None) -> dict[str, Any]:
+    """The answer of an empty mask (encoding a full-size PNG of zeros costs 30-70 ms of every new task's run)."""
+    return mask_answer(np.zeros((size[1], size[0]), np.uint8), list(labels), modified=modified)
+
+
+def _base(ctx: Context, actor: Actor, task: TaskLike, original_size: tuple[int, int], state: dict[str, Any]) -> Any:
     """The mask the task opens with (kept in the screen state: its identity must not change)."""
     if "mask_base" in state:
         return state["mask_base"], state["mask_base_modified"]
@@ -62,7 +72,7 @@ def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: 
     if isinstance(body, dict):
         try:
             data = png_from_base64((body.get("labeledImage") or {}).get("pngImageData"))
-            base = decode_color_png(data, semseg_colors(labels), img.original_size)
+            base = decode_color_png(data, semseg_colors(labels), original_size)
             modified = body.get("initialValueModified") is True
         except GTError:
             base = None  # an unusable draft: start again from the earlier mask or a blank one
@@ -71,7 +81,7 @@ def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: 
             base = previous_classes(ctx, actor, task, labels)
         except GTError as exc:
             st.warning(md_escape(f"The earlier mask cannot be shown: {exc}"), icon=":material/broken_image:")
-        if base is not None and base.shape != (img.original_size[1], img.original_size[0]):
+        if base is not None and base.shape != (original_size[1], original_size[0]):
             st.warning("The earlier mask has another size than the image; starting from an empty mask.")
             base = None
     state["mask_base"], state["mask_base_modified"] = base, modified
@@ -79,33 +89,52 @@ def _base(ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: 
 
 
 def segmentation_ui(
-    ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str
+    ctx: Context,
+    actor: Actor,
+    task: TaskLike,
+    state: dict[str, Any],
+    key_prefix: str,
+    preview: bool,
+    *,
+    on_failure: Callable[[dict[str, Any], str, bool], TaskScreenResult],
 ) -> TaskScreenResult:
     labels = list(task.labels)
     adjustment = tasktypes.get(task.task_type).is_adjustment
     current = label_picker(labels, key=f"{key_prefix}::picker", per_row=min(5, len(labels)))
     colors = semseg_colors(labels)
     legend = [(name, parse_hex(colors[i + 1])) for i, name in enumerate(labels)] + [("eraser", (255, 255, 255))]
-    st.image(legend_image(legend, width=220, row=18), caption="Paint colours")
-    tool_col, size_col = st.columns([3, 2])
-    with tool_col:
+    # one row of tools and one of paint colours: every pixel of height above the canvas is the canvas's at Fit
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+    with row:
         tool_key = f"{key_prefix}::tool::{task.assignment_id}::{task.object_idx}"  # each task starts with the brush
-        tool = st.segmented_control("Tool", TOOLS, default="Brush", key=tool_key) or "Brush"
-    with size_col:
-        brush = st.slider("Brush size (screen pixels)", 2, 80, BRUSH_DEFAULT, key=f"{key_prefix}::brush")
-    if img.scale and img.scale < 1:
-        st.caption(
-            f"Zoom is not available for masks yet: you paint at {img.scale:.0%} of the original "
-            f"({img.original_size[0]:,} x {img.original_size[1]:,} px), and the mask is stored at its full resolution."
+        tool = st.segmented_control(
+            "Tool", TOOLS, default="Brush", key=tool_key, label_visibility="collapsed", width="content"
         )
+        tool = tool or "Brush"
+        brush = st.slider(
+            "Brush size (screen pixels)",
+            2,
+            80,
+            BRUSH_DEFAULT,
+            format="Brush %d px",
+            key=f"{key_prefix}::brush",
+            label_visibility="collapsed",
+            width="stretch",
+        )
+    st.image(legend_strip(legend), caption=None, width="content")
+    shown = zoomed_view(ctx, actor, task, state, key_prefix, preview)
+    if shown.error is not None:
+        return on_failure(state, shown.error, preview)
     ckey = canvas_key(key_prefix, task)
     state["widget_keys"] = [f"_gt_mask::{ckey}"]
-    base, base_modified = _base(ctx, actor, task, img, state)
-    assert img.jpeg is not None
+    if shown.waiting:  # the session's first canvas waits for the room: one image, at its size
+        return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING)
+    view = shown.view
+    base, base_modified = _base(ctx, actor, task, view.original, state)
     result = mask_canvas(
-        img.jpeg,
-        display_scale=img.scale,
-        original_size=img.original_size,
+        shown.jpeg,
+        display_scale=shown.display_scale,
+        original_size=view.original,
         labels=labels,
         current_label=current,
         tool=tool,
@@ -113,8 +142,10 @@ def segmentation_ui(
         base=base,
         key=ckey,
         reset=state.get("mask_resets", 0),
+        view=shown.rect,
     )
     if result is None:
+        st.caption(zoom_text(view))
         return TaskScreenResult(answer=None, draft=state["saved"], missing=MISSING)
     if tool == AUTO:
         _auto_segment_ui(ctx, actor, task, state, result, labels, current)
@@ -122,18 +153,23 @@ def segmentation_ui(
     cached = state.get("mask_answer")
     if cached is not None and cached[0] is result.classes and cached[1] == modified:
         answer = cached[2]
+    elif result.objects == 0 and base is None:  # a new task, nothing painted: the same empty mask for every task
+        answer = copy.deepcopy(_empty_answer(view.original, tuple(labels), modified))
+        state["mask_answer"] = (result.classes, modified, answer)
     else:  # PNG-encode once per mask, not on every rerun
         answer = mask_answer(result.classes, labels, modified=modified)
         state["mask_answer"] = (result.classes, modified, answer)
     if result.objects == 0 and base is None:
+        st.caption(zoom_text(view))
         return TaskScreenResult(answer=answer, draft=state["saved"])  # nothing painted yet: no draft write
-    orig = 1.0 / img.scale if img.scale else 1.0
     painted = int(np.count_nonzero(result.classes))
     st.caption(
         f"{painted:,} of {result.classes.size:,} pixels of this image labelled. Keys 1-9 and 0 "
-        f"switch the label; a {brush} px brush covers about {brush * orig:.0f} px of the original image. The "
-        "toolbar above the image has undo, redo and reset. A polygon is filled when you click its first point."
+        f"switch the label; a {brush} px brush covers about {brush / view.scale:.0f} px of the original image. The "
+        "toolbar above the image has undo, redo and reset (for the strokes on this view: what was painted on an "
+        "earlier view stays, the eraser takes it out). A polygon is filled when you click its first point."
     )
+    st.caption(zoom_text(view))
     return TaskScreenResult(answer=answer, draft=answer)
 
 

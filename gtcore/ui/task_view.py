@@ -169,10 +169,10 @@ def _blank(draft: dict) -> bool:
 
 def _kind(task: TaskLike) -> str:
     tt = tasktypes.get(task.task_type)
-    return "mask" if tt.paints_mask else "verify" if tt.verifies else ""
+    return "boxes" if tt.draws_boxes else "mask" if tt.paints_mask else "verify" if tt.verifies else ""
 
 
-_TYPE_SCREENS = {"mask": segmentation_ui, "verify": verification_ui}
+_ZOOMED_SCREENS = {"boxes": boxes_ui, "mask": segmentation_ui, "verify": verification_ui}
 
 
 @st.fragment
@@ -182,14 +182,12 @@ def _task_fragment(
     state = screen_state(key_prefix, task)
     if tasktypes.get(task.task_type).text:  # text classification (gtcore.ui.text_task)
         result = text_screen(ctx, actor, task, state, key_prefix, preview)
-    elif tasktypes.get(task.task_type).draws_boxes:
-        result = boxes_ui(ctx, actor, task, state, key_prefix, preview, on_failure=_image_failed)
+    elif (hook := _ZOOMED_SCREENS.get(_kind(task))) is not None:  # boxes, masks, verification
+        result = hook(ctx, actor, task, state, key_prefix, preview, on_failure=_image_failed)
     else:
         img = taskimages.task_image(ctx, actor, task, max_side=max_side, flag=not preview)
         if not img.ok or img.jpeg is None:
             result = _image_failed(state, img.error or "the image cannot be shown", preview)
-        elif (hook := _TYPE_SCREENS.get(_kind(task))) is not None:  # semantic segmentation, verification
-            result = hook(ctx, actor, task, img, state, key_prefix)
         else:
             result = _choice_ui(task, img, state, key_prefix)
     if not preview and result.missing != _MISSING_IMAGE and not result.image_error:

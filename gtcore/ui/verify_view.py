@@ -11,6 +11,7 @@ comments and the summary of the earlier labels are shown as text (Markdown escap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -23,6 +24,8 @@ from gtcore.images.task_overlays import labeled_jpeg
 from gtcore.queue.answer_checks import MAX_COMMENT
 from gtcore.ui.label_picker import md_escape
 from gtcore.ui.task_session import TaskLike, TaskScreenResult, choice_key
+from gtcore.ui.view_header import zoomed_view
+from gtcore.ui.zoom import zoom_text
 
 
 def comment_key(key_prefix: str, task: TaskLike) -> str:
@@ -30,19 +33,33 @@ def comment_key(key_prefix: str, task: TaskLike) -> str:
 
 
 def verification_ui(
-    ctx: Context, actor: Actor, task: TaskLike, img: DisplayImage, state: dict[str, Any], key_prefix: str
+    ctx: Context,
+    actor: Actor,
+    task: TaskLike,
+    state: dict[str, Any],
+    key_prefix: str,
+    preview: bool,
+    *,
+    on_failure: Callable[[dict[str, Any], str, bool], TaskScreenResult],
 ) -> TaskScreenResult:
     tt = tasktypes.get(task.task_type)
     labels = list(task.labels)
-    shown = state.get("verify_jpeg")
-    if shown is None:
-        shown = labeled_jpeg(ctx, actor, task, img)
-        state["verify_jpeg"] = shown
-    jpeg, summary = shown
     prev = task.previous or {}
-    # the caption first: the image's fullscreen button (top right, on hover) stays clear of the action buttons
-    st.caption(f"Labels to verify ({md_escape(str(prev.get('attribute') or 'earlier job'))}): {md_escape(summary)}")
+    caption = st.empty()  # the caption first: the image's fullscreen button (top right, on hover) stays clear
+    view = zoomed_view(ctx, actor, task, state, key_prefix, preview)  # of the action buttons
+    if view.error is not None:
+        return on_failure(state, view.error, preview)
+    drawn = state.get("verify_jpeg")
+    if drawn is None or drawn[0] != view.view:  # the earlier labels drawn on this view, once per view
+        img = DisplayImage(view.vimg.uri, view.jpeg, view.view.scale, view.view.original)
+        drawn = (view.view, *labeled_jpeg(ctx, actor, task, img, view.rect))
+        state["verify_jpeg"] = drawn
+    _, jpeg, summary = drawn
+    caption.caption(
+        f"Labels to verify ({md_escape(str(prev.get('attribute') or 'earlier job'))}): {md_escape(summary)}"
+    )
     st.image(jpeg, width="content")
+    st.caption(zoom_text(view.view))
     key, ckey = choice_key(key_prefix, task), comment_key(key_prefix, task)
     state["widget_keys"] = [key, ckey]
     body = (task.draft or {}).get(tt.answer_element) or {}

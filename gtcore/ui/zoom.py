@@ -26,6 +26,7 @@ import streamlit as st
 from gtcore.images import views
 from gtcore.images.task_views import ViewImage
 from gtcore.images.views import FIT, NATIVE, ViewSpec
+from gtcore.ui.drag_guard import GUARD_JS
 
 DEFAULT_ROOM = (720, 900, 580)  # (column width, window height, canvas top on the page) until the browser told
 _CANVAS_MARGIN_PX = 4  # keep the canvas clear of a horizontal scrollbar
@@ -42,6 +43,7 @@ const GAP = 16;
 export default function (component) {
   const { parentElement, setStateValue, data } = component;
   parentElement.style.height = data.band + "px";
+  gtDragGuard(data.guard);
   let st = mounted.get(parentElement);
   if (!st) {
     st = { known: null, last: null, timer: null };
@@ -114,7 +116,7 @@ def _squeeze(code: str) -> str:
     return "\n".join(line.strip() for line in code.strip().splitlines())
 
 
-_probe = st.components.v2.component("gtcore.room_probe", js=_squeeze(_PROBE_JS), isolate_styles=False)
+_probe = st.components.v2.component("gtcore.room_probe", js=_squeeze(GUARD_JS + _PROBE_JS), isolate_styles=False)
 _overview = st.components.v2.component(
     "gtcore.zoom_overview", html=_OVERVIEW_HTML, css=_squeeze(_OVERVIEW_CSS), js=_squeeze(_OVERVIEW_JS)
 )
@@ -139,12 +141,13 @@ def room_known(key_prefix: str) -> bool:
     return st.session_state.get(f"{key_prefix}::room") is not None
 
 
-def room_probe(key_prefix: str) -> None:
+def room_probe(key_prefix: str, *, drag_guard: bool = False) -> None:
     """Draw the probe right above the canvas: an empty band that keeps the canvas's floating toolbar (undo, redo,
-    edit, delete) off the zoom bar; what it reports sizes the canvas (a change reruns the fragment)."""
+    edit, delete) off the zoom bar; what it reports sizes the canvas (a change reruns the fragment). With
+    ``drag_guard`` (box canvases) a drag past the canvas's edge goes on, clamped (``gtcore.ui.drag_guard``)."""
     key = f"{key_prefix}::room"
     known = st.session_state.get(key)
-    data = {"known": known, "band": TOOLBAR_BAND_PX}
+    data = {"known": known, "band": TOOLBAR_BAND_PX, "guard": drag_guard}
     result = _probe(key=f"{key}_probe", data=data, default={"room": None}, on_room_change=lambda: None)
     reported = result.get("room")
     if isinstance(reported, dict) and reported.get("w") and reported.get("h"):
