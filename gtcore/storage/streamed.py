@@ -50,6 +50,11 @@ class StreamedWrite:
 class LocalWrite(StreamedWrite):
     def __init__(self, local: Any, path: str) -> None:
         self.path = path
+        self.made: list[str] = []  # folders made for the temp file, deepest first: removed again if unpublished
+        folder = os.path.dirname(path)
+        while folder and not os.path.isdir(folder) and folder != os.path.dirname(folder):
+            self.made.append(folder)
+            folder = os.path.dirname(folder)
         with local_errors(path):
             self.tmp, fd = local._temp(path)
             self.f: IO[bytes] = os.fdopen(fd, "wb", buffering=_BUFFER)
@@ -97,6 +102,12 @@ class LocalWrite(StreamedWrite):
             self.f.close()
         with suppress(OSError):
             os.unlink(self.tmp)
+        if not self.stored:
+            for folder in self.made:
+                try:
+                    os.rmdir(folder)  # only when empty: nothing else was written there meanwhile
+                except OSError:
+                    break
 
 
 class S3Write(StreamedWrite):
