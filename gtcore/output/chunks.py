@@ -89,9 +89,11 @@ class Chunk:
     answers: dict[int, list[tuple[str, str]]]  # idx -> [(public worker id, answer_json)], submission order
 
 
-def iter_chunks(ctx: Context, job_id: int, *, fresh: bool = False, size: int = CHUNK_OBJECTS) -> Iterator[Chunk]:
+def iter_chunks(ctx: Context, job_id: int, *, fresh: bool = False, size: int | None = None) -> Iterator[Chunk]:
     """Every object of the job in chunks of ``size``, with the answers of every object ("answered") or, with
-    ``fresh``, only of the completed objects not consolidated yet (the intermediate manifest's batch)."""
+    ``fresh``, only of the completed objects not consolidated yet (the intermediate manifest's batch).
+    ``size`` defaults to ``CHUNK_OBJECTS`` (read at each call)."""
+    size = size or CHUNK_OBJECTS
     o, a, u = dbm.objects, dbm.assignments, dbm.users
     cols = [o.c.idx, o.c.line_json, o.c.status, o.c.consolidated_json]
     after = -1
