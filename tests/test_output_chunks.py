@@ -162,3 +162,13 @@ def test_streamed_write_s3(s3_server: Any, s3_bucket: str, tmp_path: Path) -> No
         assert head["ContentType"].startswith("application/json")
     finally:
         ctx.db.dispose()
+
+
+def test_intermediate_round_copy_is_the_same_manifest(ctx: Context, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(chunks, "CHUNK_OBJECTS", 5)
+    workers = [make_user(ctx.db, f"w{k}@example.test") for k in range(3)]
+    job = _make_job(ctx, tmp_path, "ImageClassification", "rounds", workers, "Completed")
+    uri = output.write_intermediate(ctx, job, iteration=2)
+    assert uri is not None
+    copy = Path(uri.replace("/intermediate/1/", "/intermediate/2/"))
+    assert copy.read_bytes() == Path(uri).read_bytes() and len(copy.read_text().splitlines()) == 23
