@@ -243,6 +243,8 @@ def write_intermediate(ctx: Context, job_id: int, iteration: int | None = None) 
     ``intermediate_due`` for how often to call it.
     """
     job = chunks.job_row(ctx, job_id)
+    if not _still_open(ctx, job_id):  # finishing or final: the finish writes it (no pass over the job for nothing)
+        return None
     uri = intermediate_manifest_uri(job)
     targets = [(uri, False, True)]
     if iteration is not None and iteration > 1:
