@@ -8,6 +8,11 @@ Run: ``python bench/bench_viewer.py [--lines 100000] [--images 480] [--size 1280
    the 24 tiles of page 1 from local JPEGs. Every cache is cleared before each run. Target: < 3 s.
 2. A grid page of 24 tiles from local images (decode at tile size, draw boxes, encode), each run on
    images not decoded before (cold tile cache), and once more warm. Target: < 1.5 s.
+3. The same with the index (large manifests, issue 28): the background build of the index (the
+   ``viewer.index`` work item's code), then, in a fresh process, the first page with statistics from the
+   index; each in its own process so its peak RSS is its own. ``--skip-whole`` leaves out 1-2 and the
+   whole-file operations (at 1,000,000 lines the whole-file path needs several GB). Last, the streamed
+   lint + COCO export (``gtcore export``'s code) in its own process.
 Also printed: a filter change and statistics over the 100,000 lines, the linter and a COCO export.
 Each figure is given as wall time and as CPU time of this process (the machine is shared by several
 engineers: under load, wall time grows while CPU time stays near what an idle machine shows).
@@ -22,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,7 +44,7 @@ from gtcore.context import Context  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.manifests import augmented
-from gtcore.viewer import export, tiles
+from gtcore.viewer import export, index, tiles
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer  # noqa: E402
@@ -117,6 +124,76 @@ def fmt(runs: list[tuple[float, float]]) -> str:
     return f"{wall:7.3f} s wall (cpu {cpu:6.3f} s)   runs: {each}"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS: Linux's VmHWM (ru_maxrss survives exec, so a child started by a big parent would
+    report the parent's peak); elsewhere ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for row in fh:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def child(step: str, root: Path, uri: str) -> None:
+    """One step of section 3 in this (fresh) process; prints its figures as one JSON line."""
+    index.INDEX_FROM_BYTES = 0  # the smoke run's small file goes through the index too
+    settings = Settings.from_env({"GT_HOME": str(root / "home"), "GT_LOCAL_ROOTS": str(root)}, cwd=root)
+    ctx = Context.from_settings(settings)
+    actor = Actor.system_actor()
+    out: dict[str, float] = {}
+    if step == "export":
+        from gtcore.viewer import export_stream
+
+        sink = export_stream.FolderSink(root / "export-coco")
+        blocks = lambda: ctx.storage.chunks(uri)  # noqa: E731
+        w, c, res = measure(lambda: export_stream.export_stream(blocks, uri, "coco", sink, on_problems="fix"))
+        out["streamed lint + COCO export"] = w
+        out["annotations.json MB"] = (root / "export-coco" / "annotations.json").stat().st_size / 1e6
+    elif step == "build":
+        w, c, _ = measure(lambda: audit._preview(ctx.storage, uri))
+        out["first lines while indexing"] = w
+        w, c, _ = measure(lambda: index.build(ctx, uri))
+        out["index build (background)"] = w
+    else:
+        w0, c0, m = measure(lambda: audit.open_for_view(ctx, actor, uri))
+        assert not isinstance(m, audit.Indexing), "no index"
+        w1, c1, v = measure(lambda: viewer.attribute_view(m, "detect"))  # type: ignore[arg-type]
+        w2, c2, pos = measure(lambda: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[arg-type]
+        w3, c3, _ = measure(lambda: viewer.statistics(v))  # type: ignore[arg-type]
+        page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
+        w4, c4, _ = measure(lambda: tiles.render_page(ctx, actor, v, page))  # type: ignore[arg-type]
+        f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
+        w5, _, hits = measure(lambda: viewer.apply_filters(v, f))  # type: ignore[arg-type]
+        w6, _, _ = measure(lambda: viewer.statistics(v, hits))  # type: ignore[arg-type]
+        out = {"open the index": w0, "filter": w2, "statistics": w3, "24 tiles": w4,
+               "first page + statistics": w0 + w1 + w2 + w3 + w4,
+               "first page + statistics (CPU of this process)": c0 + c1 + c2 + c3 + c4,
+               "filter change (4 conditions)": w5,
+               "statistics of the filtered set": w6, "cache weight MB": m.cache["bytes"] / 1e6}  # fmt: skip
+    out["peak RSS MB"] = peak_rss_mb()
+    ctx.db.dispose()
+    print(json.dumps(out))
+
+
+def indexed(root: Path, uri: str, repeat: int) -> None:
+    runs: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for step in ("build", "open", "export"):
+            cmd = [sys.executable, __file__, "--child", step, "--dir", str(root), "--uri", uri]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if res.returncode:
+                raise SystemExit(f"{step} failed:\n{res.stderr[-3000:]}")
+            for k, val in json.loads(res.stdout.strip().splitlines()[-1]).items():
+                runs.setdefault(f"{step}: {k}", []).append(val)
+    print(f"\n3. indexed (load average {os.getloadavg()[0]:.1f}; each step in a fresh process; median of {repeat}):")
+    for name, vals in runs.items():
+        unit = "" if "MB" in name else " s"
+        print(f"   {name:<44} {statistics.median(vals):9.3f}{unit}   runs: {', '.join(f'{x:.2f}' for x in vals)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=100_000)
@@ -125,7 +202,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default="/tmp/gt-bench-viewer")
     ap.add_argument("--stdlib-json", action="store_true", help="parse with the json module even if orjson is there")
+    ap.add_argument("--skip-whole", action="store_true", help="only the indexed path (3): for 1,000,000 lines")
+    ap.add_argument("--child", choices=("build", "open", "export"), help=argparse.SUPPRESS)
+    ap.add_argument("--uri", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.child, Path(args.dir), args.uri)
+        return
     if args.stdlib_json:
         augmented._FAST_LOADS = None
     parser = "json (standard library)" if augmented._FAST_LOADS is None else "orjson (optional accelerator)"
@@ -144,6 +227,9 @@ def main() -> None:
     ctx = Context.from_settings(settings)
     actor = Actor.system_actor()
     uri = str(manifest)
+    if args.skip_whole:
+        indexed(root, uri, args.repeat)
+        return
 
     steps: dict[str, list[tuple[float, float]]] = {}
     for _ in range(args.repeat):
@@ -180,7 +266,7 @@ def main() -> None:
     kib = statistics.mean(len(t.jpeg) for t in sample) / 1024  # type: ignore[attr-defined]
     print(f"   tile JPEG: mean {kib:.1f} KiB; all 24 shown: {all(t.ok for t in sample)}")  # type: ignore[attr-defined]
 
-    print("\n3. other operations over the same manifest:")
+    print("\n2b. other operations over the same manifest (whole file parsed):")
     f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
     w, c, hits = measure(lambda: viewer.apply_filters(v, f))
     print(f"   filter change (4 conditions)   {fmt([(w, c)])}  ({len(hits)} lines match)")  # type: ignore[arg-type]
@@ -191,7 +277,9 @@ def main() -> None:
     w, c, result = measure(lambda: export.export_files(m, "detect", "coco", "fix"))
     size_mb = len(result.files["annotations.json"]) / 1e6  # type: ignore[union-attr]
     print(f"   lint + COCO export             {fmt([(w, c)])}  ({size_mb:.1f} MB annotations.json)")
+    print(f"   peak RSS of this process so far: {peak_rss_mb():,.0f} MB")
     ctx.db.dispose()
+    indexed(root, uri, args.repeat)
 
 
 if __name__ == "__main__":

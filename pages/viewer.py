@@ -17,6 +17,8 @@ from gtcore.ui.auth import require_actor
 from gtcore.ui.errors import show_error
 from gtcore.ui.resources import get_context
 from gtcore.ui.text_viewer import text_viewer_ui
+from gtcore.ui.viewer_indexing import indexing_ui
+from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
 from gtcore.viewer.text_table import is_text_attribute
 
@@ -27,6 +29,9 @@ st.title("Manifest viewer")
 manifest = w.source_ui(ctx, actor)
 if manifest is None:
     st.info("Open a manifest to start: a job's output, a path or S3 URI, or a file from your computer.")
+    st.stop()
+if isinstance(manifest, audit.Indexing):  # a large file: its index is being built in the background
+    indexing_ui(ctx, actor, manifest)
     st.stop()
 
 w.problems_ui(manifest)

@@ -114,6 +114,14 @@ def test_list_filters_paginator_stop_and_cli(world: ApiWorld) -> None:
         for_team = sm.list_labeling_jobs_for_workteam(WorkteamArn="team-a", MaxResults=5)
         assert len(for_team["LabelingJobSummaryList"]) == 5 and for_team["NextToken"]
         item = for_team["LabelingJobSummaryList"][0]
+        # the ARN a script kept from AWS (its own account and region) names the same team, as in CreateLabelingJob
+        aws_arn = "arn:aws:sagemaker:us-west-2:111122223333:workteam/private-crowd/team-a"
+        assert (
+            sm.list_labeling_jobs_for_workteam(WorkteamArn=aws_arn, MaxResults=5)["LabelingJobSummaryList"]
+            == (for_team["LabelingJobSummaryList"])
+        )
+        with pytest.raises(sm.exceptions.ClientError, match="public-crowd"):
+            sm.list_labeling_jobs_for_workteam(WorkteamArn=aws_arn.replace("private-crowd", "public-crowd"))
         assert item["WorkRequesterAccountId"] == "000000000000" and item["LabelCounters"]["Total"] == 1
 
         # the AWS CLI, unchanged but for --endpoint-url

@@ -71,6 +71,12 @@ def test_viewer_and_export_round_trip(job_factory: JobFactory, tmp_path: Path, m
     monkeypatch.setenv("GT_LOCAL_ROOTS", str(tmp_path))
     assert main(["export", "--format", "png", str(out), str(dest)]) == 0
     assert (dest / "masks" / "img_0001.png").read_bytes() == Path(manifest.records[1]["pcb-ref"]).read_bytes()
+    assert {str(p.relative_to(dest)): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == png.files
+    assert main(["export", "--format", "coco", str(out), str(tmp_path / "coco")]) == 0  # streamed: the same file
+    streamed = json.loads((tmp_path / "coco" / "annotations.json").read_bytes())
+    for d in (streamed, doc):
+        d["info"].pop("date_created")
+    assert streamed == doc
 
 
 def test_real_ground_truth_mask_exports(realdata: Path, tmp_path: Path, job_factory: JobFactory) -> None:

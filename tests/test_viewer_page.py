@@ -196,3 +196,56 @@ def test_upload_and_labels_per_worker(page_ctx: Context, people: type[People], d
     _no_exception(at)
     table = _frames(at, "worker_id", "answers", "labels")[0]
     assert table["answers"].tolist() == [8, 8] and table["labels"].tolist() == [11, 11]
+
+
+def test_large_manifest_waits_for_its_index_then_shows_everything(
+    page_ctx: Context, people: type[People], demo_job: DemoJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: a large file (here: any file, the threshold lowered) is indexed by a background worker, never in
+    the request; meanwhile the page says so and shows the first lines; then filters, compare and statistics."""
+    from gtcore.viewer import index
+    from gtcore.work import runner
+
+    monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)
+    p = people(page_ctx)
+    at = _open_path(_page(p.token(p.auditor())), demo_job.manifest)
+    _no_exception(at)
+    texts = _texts(at)
+    assert "waiting for a background worker to index it" in texts, texts
+    assert "Read directly from the start of the file" in texts
+    assert len(_open_buttons(at)) == 8  # the first lines' tiles, each can be opened
+    assert not index.paths(page_ctx.settings, str(demo_job.manifest))[0].exists()
+    assert runner.run_until_idle(page_ctx, kinds=[index.WORK_KIND]) == 1
+    at.run()
+    _no_exception(at)
+    assert "waiting for a background worker" not in _texts(at)
+    at.selectbox(key="viewer_compare").select_index(1).run()
+    at.radio(key="viewer_f_adj").set_value("adjusted").run()
+    assert "3 of 8 lines match" in _texts(at)  # the same answer as the whole-file path
+    at.radio(key="viewer_f_adj").set_value("all").run()
+    at.button(key="viewer_open_0").click().run()
+    _no_exception(at)
+    a, b = _frames(at, "class_name", "left", "confidence")[:2]
+    assert (b["left"] - a["left"]).tolist() == [10.0, 10.0]
+    assert len([t.value for t in at.text if t.value.startswith("private.local.")]) == 2  # worker answers
+    assert "gtcore export --format coco --label-attribute boxes" in _texts(at)  # exports: the streaming CLI
+    assert not at.get("download_button")
+
+
+def test_large_text_manifest_points_to_the_command_line(
+    page_ctx: Context, people: type[People], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text attribute's list reads every line: for an indexed (large) file the page gives the export command."""
+    import json
+
+    from gtcore.viewer import index
+
+    monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)
+    path = tmp_path / "text.manifest"
+    meta = {"class-name": "spam", "type": "groundtruth/text-classification", "human-annotated": "yes"}
+    path.write_text("".join(json.dumps({"source": f"text {i}", "t": 0, "t-metadata": meta}) + "\n" for i in range(5)))
+    index.build(page_ctx, str(path))
+    p = people(page_ctx)
+    at = _open_path(_page(p.token(p.auditor())), path)
+    _no_exception(at)
+    assert f"gtcore export --format jsonl --label-attribute t {path}" in _texts(at)

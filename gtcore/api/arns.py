@@ -4,7 +4,8 @@
     arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<team name>
     arn:aws:sagemaker:<region>:<account>:workforce/default
 
-A workteam may also be given by its bare name wherever the API takes a ``WorkteamArn``.
+A workteam may also be given by its bare name wherever the API takes a ``WorkteamArn``; a workteam ARN's
+region and account are not checked there (the team's name identifies it, as for CreateLabelingJob).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import re
 
 from gtcore.api.errors import ApiError, validation
 from gtcore.core.settings import Settings
+from gtcore.jobs.spec_human import team_from_workteam
 
 WORKFORCE = "default"
 _ARN = re.compile(r"arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]*):(?P<account>[0-9]{12}):(?P<rest>.+)")
-_TEAM_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
 
 def _prefix(settings: Settings) -> str:
@@ -52,13 +53,11 @@ def parse(settings: Settings, arn: str, field: str) -> tuple[str, str]:
     )
 
 
-def team_name(settings: Settings, value: str, field: str = "WorkteamArn") -> str:
-    """The team a WorkteamArn names: a full ARN of this server, or the bare team name."""
-    if value.startswith("arn:"):
-        kind, name = parse(settings, value, field)
-        if kind != "workteam":
-            raise validation(f"{field}: {value!r} is not a workteam ARN (...:workteam/private-crowd/<team>)")
-        return name
-    if not _TEAM_NAME.fullmatch(value):
-        raise validation(f"{field}: {value!r} is neither a workteam ARN nor a team name")
-    return value
+def team_name(value: str, field: str = "WorkteamArn") -> str:
+    """The team a WorkteamArn names: a private-crowd workteam ARN or the bare team name, by the same rule as
+    CreateLabelingJob's ``HumanTaskConfig.WorkteamArn`` (``jobs.spec_human.team_from_workteam``): the team's name
+    is what identifies it, so a script keeping its AWS account and region in the ARN finds the team of that name."""
+    name, problem = team_from_workteam(value)
+    if name is None:
+        raise validation(f"{field}: {problem}")
+    return name

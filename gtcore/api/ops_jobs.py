@@ -93,7 +93,7 @@ def list_labeling_jobs(call: Call) -> dict[str, Any]:
 @operation("ListLabelingJobsForWorkteam", readers=True)
 def list_labeling_jobs_for_workteam(call: Call) -> dict[str, Any]:
     p = call.params
-    team = workteams.describe_team(call.ctx, call.actor, arns.team_name(call.ctx.settings, p["WorkteamArn"]))
+    team = workteams.describe_team(call.ctx, call.actor, arns.team_name(p["WorkteamArn"]))
     return listing.list_labeling_jobs_for_workteam(
         call.ctx,
         call.actor,

@@ -69,26 +69,65 @@ def _read(uri: str) -> tuple[bytes, str]:
         raise GTError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
 
 
+def _blocks(uri: str) -> Any:
+    """A fresh stream of the manifest's bytes (local path or s3:// URI), once per pass of a streamed export."""
+    if uri.startswith("s3://"):
+        storage = _storage()
+        return lambda: storage.chunks(uri)
+    path = Path(uri.removeprefix("file://")).expanduser().resolve()
+
+    def read() -> Any:
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{path} does not exist", str(path)) from None
+        except OSError as exc:
+            raise GTError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
+        with fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    return read
+
+
+def _where(uri: str) -> str:
+    return uri if uri.startswith("s3://") else str(Path(uri.removeprefix("file://")).expanduser().resolve())
+
+
 def _export(args: argparse.Namespace) -> int:
     from gtcore.manifests import augmented
-    from gtcore.viewer import export
-    from gtcore.viewer import export_lint as lint
+    from gtcore.viewer import export, export_stream
 
-    data, where = _read(args.manifest)
-    manifest = augmented.parse_augmented(data, where=where)
-    for problem in manifest.problems:
-        print(f"warning: {problem} (line skipped)", file=sys.stderr)
-    kinds = {a.name: a.type for a in manifest.attributes}
-    wanted = kinds.get(args.label_attribute) if args.label_attribute else None
     if args.format in ("conll", "spacy", "jsonl", "csv"):
-        return _export_text(args, manifest)
+        data, where = _read(args.manifest)
+        return _export_text(args, augmented.parse_augmented(data, where=where))
+    blocks, where = _blocks(args.manifest), _where(args.manifest)
+    survey = export_stream.survey_file(blocks, where)  # the first pass over the file: its attributes
+    kinds = {a.name: a.type for a in survey[0]}
+    wanted = kinds.get(args.label_attribute) if args.label_attribute else None
     only_masks = not args.label_attribute and augmented.OBJECT_DETECTION not in kinds.values()
+    dest = args.dest.rstrip("/") if args.dest.startswith("s3://") else str(Path(args.dest).expanduser().resolve())
+    sink = export_stream.StorageSink(_storage(), dest) if dest.startswith("s3://") else export_stream.FolderSink(dest)
     if wanted == augmented.SEMANTIC_SEGMENTATION or (only_masks and augmented.SEMANTIC_SEGMENTATION in kinds.values()):
-        return _export_masks(args, manifest)
-    attr = export.object_detection_attribute(manifest, args.label_attribute)
-    if not args.label_attribute:
-        print(f"label attribute: {attr.name} (the file's only object-detection attribute)", file=sys.stderr)
-    report = lint.lint(manifest, attr)
+        return _export_masks(args, blocks, where, survey, sink, dest)
+    if args.format == "png":
+        raise GTError("png exports the masks of a semantic-segmentation attribute; this one has boxes")
+
+    def report(rep: Any) -> None:
+        for problem in survey[3]:
+            print(f"warning: {problem} (line skipped)", file=sys.stderr)
+        if not args.label_attribute:
+            print(f"label attribute: {rep.attribute} (the file's only object-detection attribute)", file=sys.stderr)
+        _print_lint(rep)
+
+    result = export_stream.export_stream(blocks, where, args.format, sink, attribute=args.label_attribute,
+                                         on_problems=args.on_problems, on_report=report, survey=survey)  # fmt: skip
+    print(result.summary().split("; ", 1)[1], file=sys.stderr)
+    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    return 0
+
+
+def _print_lint(report: Any) -> None:
     counts = Counter(report.counts())
     if report.issues:
         shown = ", ".join(f"{n} {code}" for code, n in counts.items())
@@ -99,29 +138,20 @@ def _export(args: argparse.Namespace) -> int:
             print(f"  ... and {len(report.issues) - MAX_ISSUES_SHOWN} more", file=sys.stderr)
     else:
         print(f"linter: no issues in {report.lines} lines, {report.boxes} boxes", file=sys.stderr)
-    result = export.export_files(manifest, attr, args.format, args.on_problems)
-    dest = _write(result.files, args.dest)
-    print(result.resolution.summary(), file=sys.stderr)
-    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
-    return 0
 
 
-def _export_masks(args: argparse.Namespace, manifest: Any) -> int:
-    """A semantic-segmentation attribute: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
-    from gtcore.viewer import export, export_masks
+def _export_masks(args: argparse.Namespace, blocks: Any, where: str, survey: Any, sink: Any, dest: str) -> int:
+    """A semantic-segmentation attribute, streamed: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
+    from gtcore.viewer import export, export_masks, export_stream
 
     if args.format not in export_masks.MASK_FORMATS:
         raise GTError(f"a semantic-segmentation attribute exports as coco or png, not {args.format}")
-    storage = _storage()
-    result = export_masks.export_masks(storage, manifest, args.label_attribute, args.format)
+    for problem in survey[3]:
+        print(f"warning: {problem} (line skipped)", file=sys.stderr)
+    result = export_stream.export_masks_stream(blocks, where, _storage(), args.format, sink,
+                                               attribute=args.label_attribute, survey=survey)  # fmt: skip
     for line, why in result.skipped:
         print(f"warning: line {line}: {why} (left out)", file=sys.stderr)
-    if args.dest.startswith("s3://"):
-        export.write_storage(storage, result.files, args.dest)
-        dest = args.dest.rstrip("/")
-    else:
-        dest = str(Path(args.dest).expanduser().resolve())
-        export.write_folder(result.files, dest)
     print(result.summary(), file=sys.stderr)
     print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
     return 0

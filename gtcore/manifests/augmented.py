@@ -151,10 +151,17 @@ def _kind_from_shape(name: str, value: Any, meta: dict) -> str:
     return UNKNOWN
 
 
+AttributeTally = dict[str, dict[tuple[str, str, str, bool], int]]  # name -> (type, kind, job, adjusted) -> lines
+
+
 def find_attributes(records: Iterable[dict]) -> list[LabelAttribute]:
     """Every label attribute in ``records``, in order of first appearance, with its kind and line count."""
+    return attributes_from_tally(tally_attributes(records, {}))
+
+
+def tally_attributes(records: Iterable[dict], tally: AttributeTally) -> AttributeTally:
+    """Add ``records`` to ``tally`` (a file read in chunks: one tally, then :func:`attributes_from_tally`)."""
     by_keys: dict[tuple[str, ...], list[str]] = {}  # lines share a handful of key layouts
-    tally: dict[str, dict[tuple[str, str, str, bool], int]] = {}  # name -> (type, kind, job, adjusted) -> lines
     suffix = len(META_SUFFIX)
     for rec in records:
         layout = tuple(rec)
@@ -172,6 +179,10 @@ def find_attributes(records: Iterable[dict]) -> list[LabelAttribute]:
             key = (raw_type, kind, job if type(job) is str else "", "adjustment-status" in meta)
             counts = tally.setdefault(name, {})
             counts[key] = counts.get(key, 0) + 1
+    return tally
+
+
+def attributes_from_tally(tally: AttributeTally) -> list[LabelAttribute]:
     out = []
     for name, counts in tally.items():
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,13 +181,18 @@ def metadata_of(record: dict, attr: AttrRef) -> dict[str, Any]:
     return {k: meta[k] for k in _META_KEYS if k in meta}
 
 
-def class_names(records: Sequence[dict], attr: AttrRef) -> dict[int, str]:
+def class_names(records: Iterable[dict], attr: AttrRef) -> dict[int, str]:
     """Class id -> name over all lines (each line's class map lists only its own classes); the most
     frequent name wins when lines disagree."""
+    return names_from_maps(tally_class_maps(records, attr, {}))
+
+
+def tally_class_maps(records: Iterable[dict], attr: AttrRef, maps: dict[Any, int]) -> dict[Any, int]:
+    """Add ``records``' class maps to ``maps`` (``{((class_id, name), ...): lines}``, for :func:`names_from_maps`),
+    so a file read in chunks gets the same names as :func:`class_names` over all of it."""
     name = _name(attr)
     key = name + META_SUFFIX
-    maps: dict[Any, int] = {}  # identical class maps repeat on most lines: tally them first
-    for rec in records:
+    for rec in records:  # identical class maps repeat on most lines: tally them first
         meta = rec.get(key)
         if type(meta) is not dict:
             continue
@@ -206,7 +211,7 @@ def class_names(records: Sequence[dict], attr: AttrRef) -> dict[int, str]:
             maps[items] = maps.get(items, 0) + 1
         except TypeError:  # an unhashable value (a list as class name ...): not a usable name
             continue
-    return names_from_maps(maps)
+    return maps
 
 
 def names_from_maps(maps: dict[Any, int]) -> dict[int, str]:

@@ -122,6 +122,23 @@ class LocalStore:
                 raise
             _fsync_dir(os.path.dirname(path))
 
+    def copy_in(self, path: str, source: str) -> None:
+        """Copy the local file ``source`` to ``path`` in blocks (temp file + rename: all or nothing)."""
+        with local_errors(path):
+            tmp, fd = self._temp(path)
+            try:
+                with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+                    while block := src.read(1 << 20):
+                        out.write(block)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            _fsync_dir(os.path.dirname(path))
+
     def write_if_absent(self, path: str, data: bytes) -> bool:
         """Write the complete file under a temp name, then hard-link it into place (fails if present)."""
         with local_errors(path):
@@ -161,6 +178,18 @@ class LocalStore:
         if not os.path.isfile(path):
             raise StorageError(f"{path} is a folder, not a file", path)
         return st.st_size
+
+    def version(self, path: str) -> tuple[int, str]:
+        with local_errors(path):
+            st = os.stat(path)
+        if not os.path.isfile(path):
+            raise StorageError(f"{path} is a folder, not a file", path)
+        return st.st_size, f"{st.st_mtime_ns}:{st.st_ino}"
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        with local_errors(path), open(path, "rb") as f:
+            f.seek(start)
+            return f.read(length)
 
     def list(self, path: str, suffixes: tuple[str, ...] | None, folder_only: bool) -> Iterator[str]:
         """Files under ``path`` (a folder) or whose path starts with ``path``, sorted like S3 keys."""

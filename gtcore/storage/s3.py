@@ -183,6 +183,12 @@ class S3Store:
         with s3_errors(uri):
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=ctype)
 
+    def upload_file(self, uri: str, path: str) -> None:
+        bucket, key = _object(uri)
+        ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        with s3_errors(uri):
+            self.client.upload_file(path, bucket, key, ExtraArgs={"ContentType": ctype})
+
     def write_if_absent(self, uri: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
 
@@ -218,6 +224,18 @@ class S3Store:
         if head is None:
             raise ObjectNotFound(f"{uri} does not exist", uri)
         return int(head["ContentLength"])
+
+    def version(self, uri: str) -> tuple[int, str]:
+        head = self._head(uri)
+        if head is None:
+            raise ObjectNotFound(f"{uri} does not exist", uri)
+        return int(head["ContentLength"]), str(head.get("ETag", "")).strip('"')
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        bucket, key = _object(uri)
+        with s3_errors(uri):
+            resp = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+            return bytes(resp["Body"].read())
 
     def list(self, uri: str, suffixes: tuple[str, ...] | None, page_size: int) -> Iterator[str]:
         """Keys under the prefix in S3's order, one ListObjectsV2 page in memory at a time.

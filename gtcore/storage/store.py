@@ -95,6 +95,11 @@ class Storage:
             return bounded_lines(self._s3.open_chunks(norm), max_line_bytes)
         return bounded_lines(self._local.open_chunks(norm), max_line_bytes)
 
+    def chunks(self, uri: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream the object's bytes in chunks of ``size`` (bounded memory); opened before this returns."""
+        norm = self.normalize(uri)
+        return self._s3.open_chunks(norm, size) if is_s3(norm) else self._local.open_chunks(norm, size)
+
     def iter_lines(self, uri: str) -> Iterator[str]:
         """Stream UTF-8 lines without their ``\\n`` / ``\\r\\n``; the object is opened before this returns."""
         norm = self.normalize(uri)
@@ -130,6 +135,19 @@ class Storage:
         norm = self.normalize(uri)
         return self._s3.size(norm) if is_s3(norm) else self._local.size(norm)
 
+    def version(self, uri: str) -> tuple[int, str]:
+        """``(size, version tag)`` of an object: its ETag on S3, its modification time (ns) locally; a file
+        rewritten in place gets a new tag (caches of derived data compare it). ObjectNotFound when absent."""
+        norm = self.normalize(uri)
+        return self._s3.version(norm) if is_s3(norm) else self._local.version(norm)
+
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        """``length`` bytes from byte ``start`` (fewer at the end of the object); S3: one ranged GET."""
+        norm = self.normalize(uri)
+        if length <= 0:
+            return b""
+        return self._s3.read_range(norm, start, length) if is_s3(norm) else self._local.read_range(norm, start, length)
+
     def list(
         self, prefix_uri: str, *, suffixes: tuple[str, ...] | None = None, page_size: int | None = None
     ) -> Iterator[str]:
@@ -162,6 +180,14 @@ class Storage:
             self._s3.write_bytes(norm, bytes(data), content_type)
         else:
             self._local.write_bytes(norm, bytes(data))
+
+    def write_file(self, uri: str, path: str | os.PathLike[str]) -> None:
+        """Copy the local file ``path`` to ``uri`` as a stream (S3: multipart upload; local: temp + rename)."""
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            self._s3.upload_file(norm, os.fspath(path))
+        else:
+            self._local.copy_in(norm, os.fspath(path))
 
     def write_text(self, uri: str, text: str) -> None:
         ctype = mimetypes.guess_type(uri)[0] or "text/plain"

@@ -21,6 +21,7 @@ from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.ui.errors import show_error
 from gtcore.viewer import export_text
+from gtcore.viewer import opener as audit
 from gtcore.viewer import text_table as tt
 
 PER_PAGE = 20
@@ -110,6 +111,14 @@ def _export_ui(manifest: AugmentedManifest, attr: LabelAttribute) -> None:
 
 def text_viewer_ui(ctx: Any, actor: Actor, manifest: AugmentedManifest, attr: LabelAttribute) -> None:
     """The viewer's body for a text attribute (the page has opened the manifest and picked ``attr``)."""
+    if audit.is_indexed(manifest):  # its list would be read line by line in this request: not for a large file
+        fmt = "conll" if attr.type == aug.NAMED_ENTITY else "jsonl"
+        st.info(
+            f"This manifest has {len(manifest.records):,} lines: the page lists text attributes of files under "
+            f"{audit.index.INDEX_FROM_BYTES >> 20} MB only. Export this one with the command line:"
+        )
+        st.code(f"gtcore export --format {fmt} --label-attribute {attr.name} {manifest.uri} DEST", language="bash")
+        return
     rows = _rows(manifest, attr)
     order = tt.label_names(rows)
     c0, c1, c2 = st.columns([2, 1, 2])

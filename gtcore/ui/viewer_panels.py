@@ -16,6 +16,7 @@ from gtcore.ui.errors import show_error
 from gtcore.ui.viewer_widgets import md_escape
 from gtcore.viewer import export, export_masks, provenance
 from gtcore.viewer import export_lint as lint
+from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
 
 _FIX_LABELS = {"fix": "Fix by clipping", "drop": "Drop what has issues", "abort": "Abort if anything is wrong"}
@@ -89,6 +90,15 @@ def masks_export_ui(ctx: Any, view: viewer.AttributeView) -> None:
 def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
     """Lint, choose what to do with the issues, build a zip of COCO / YOLO / Pascal VOC files (masks: COCO RLE
     or PNG)."""
+    if audit.is_indexed(view.manifest):  # a large file: exports stream from the command line, not in the page
+        fmt = "png" if view.kind == aug.SEMANTIC_SEGMENTATION else "coco"
+        name = f" --label-attribute {view.attr.name}" if view.attr else ""
+        st.info(
+            f"This manifest has {len(view.manifest.records):,} lines: the page does not build its exports (they "
+            "would hold the page for minutes). Export it with the command line, which reads the file as a stream:"
+        )
+        st.code(f"gtcore export --format {fmt}{name} {view.manifest.uri} DEST", language="bash")
+        return
     if view.attr is not None and view.kind == aug.SEMANTIC_SEGMENTATION and ctx is not None:
         masks_export_ui(ctx, view)
         return

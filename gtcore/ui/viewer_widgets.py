@@ -39,19 +39,20 @@ def reset_view() -> None:
     st.session_state[PAGE] = 1
 
 
-def _open(ctx: Any, actor: Actor, source: dict, refresh: bool) -> AugmentedManifest | None:
+def _open(ctx: Any, actor: Actor, source: dict, refresh: bool) -> AugmentedManifest | audit.Indexing | None:
     if source["kind"] == "job":
-        return audit.open_job_output(ctx, actor, int(source["id"]), refresh=refresh)
+        return audit.open_job_output_for_view(ctx, actor, int(source["id"]), refresh=refresh)
     if source["kind"] == "uri":
-        return audit.open_manifest(ctx, actor, source["uri"], refresh=refresh)
+        return audit.open_for_view(ctx, actor, source["uri"], refresh=refresh)
     upload = st.session_state.get("viewer_upload")
     if upload is None:
         return None
     return audit.open_upload(actor, upload.name, upload.getvalue())
 
 
-def source_ui(ctx: Any, actor: Actor) -> AugmentedManifest | None:
-    """Pick a job output, a path / S3 URI or an upload; return the opened manifest (or None)."""
+def source_ui(ctx: Any, actor: Actor) -> AugmentedManifest | audit.Indexing | None:
+    """Pick a job output, a path / S3 URI or an upload; return the opened manifest (or None), or, for a large
+    file whose index is being built in the background, what the build says (``Indexing``)."""
     with st.expander("Open a manifest", expanded=SOURCE not in st.session_state):
         kind = st.segmented_control(
             "Source", ["Job output", "Path or S3 URI", "Upload"], default="Job output", key="viewer_kind"
@@ -90,7 +91,8 @@ def source_ui(ctx: Any, actor: Actor) -> AugmentedManifest | None:
 def problems_ui(manifest: AugmentedManifest) -> None:
     st.caption(md_escape(f"{manifest.uri}: {len(manifest.records)} lines"))
     if manifest.problems:
-        st.warning(f"{len(manifest.problems)} line(s) could not be read and are not shown.", icon=":material/warning:")
+        bad = len(manifest.problems) + audit.problems_beyond(manifest)
+        st.warning(f"{bad} line(s) could not be read and are not shown.", icon=":material/warning:")
         with st.expander("Lines that could not be read"):
             st.code("\n".join(str(p) for p in manifest.problems[:500]), language=None)
 

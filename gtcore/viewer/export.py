@@ -89,28 +89,61 @@ def _ref_path(ref: str) -> str:
     return ref.lstrip("/")
 
 
-def image_paths(refs: list[str]) -> list[str]:
-    """Safe relative paths for source-refs: the part below the folder they all share, unique even without
+def common_dirs(refs: list[str], common: list[str] | None = None) -> list[str]:
+    """The folders every one of ``refs`` is in (and in ``common``, when a file is read part by part)."""
+    for r in refs:
+        d = ([p for p in _ref_path(r).split("/") if p] or ["image"])[:-1]
+        if common is None:
+            common = d
+        else:
+            n = 0
+            while n < min(len(d), len(common)) and d[n] == common[n]:
+                n += 1
+            common = common[:n]
+    return common or []
+
+
+class PathNamer:
+    """Safe relative paths for source-refs below the folders they all share (``common``), unique even without
     the extension (YOLO and VOC files are named after the image without it); repeats get ``__2``, ``__3``."""
-    parts = [[p for p in _ref_path(r).split("/") if p] or ["image"] for r in refs]
-    common = 0
-    if parts:
-        dirs = [p[:-1] for p in parts]
-        shortest = min(len(d) for d in dirs)
-        while common < shortest and all(d[common] == dirs[0][common] for d in dirs):
-            common += 1
-    out, used = [], set()
-    for p in parts:
-        clean = [_UNSAFE.sub("_", c) for c in p[common:] if c not in (".", "..")] or ["image"]
+
+    def __init__(self, common: list[str]) -> None:
+        self.common = len(common)
+        self.used: set[str] = set()
+
+    def __call__(self, ref: str) -> str:
+        p = [c for c in _ref_path(ref).split("/") if c] or ["image"]
+        clean = [_UNSAFE.sub("_", c) for c in p[self.common :] if c not in (".", "..")] or ["image"]
         path = "/".join(c.strip() or "_" for c in clean)
         stem, ext = posixpath.splitext(path)
         n, candidate = 1, stem
-        while candidate.lower() in used:  # unique without the extension: a.jpg and a.png share labels/a.txt
+        while candidate.lower() in self.used:  # unique without the extension: a.jpg and a.png share labels/a.txt
             n += 1
             candidate = f"{stem}__{n}"
-        used.add(candidate.lower())
-        out.append(candidate + ext)
-    return out
+        self.used.add(candidate.lower())
+        return candidate + ext
+
+
+def image_paths(refs: list[str]) -> list[str]:
+    """:class:`PathNamer` over ``refs`` (all of them known)."""
+    namer = PathNamer(common_dirs(refs))
+    return [namer(r) for r in refs]
+
+
+def coco_annotation(ann_id: int, image_id: int, b: Any) -> dict[str, Any]:
+    """One COCO annotation of box ``b`` (a ``CleanBox``): category id = Ground Truth class id + 1."""
+    ann: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": b.class_id + 1,
+        "bbox": [b.left, b.top, b.width, b.height],
+        "area": b.width * b.height,
+        "iscrowd": 0,
+        "segmentation": [],
+    }
+    if b.confidence is not None:
+        ann["confidence"] = b.confidence
+    return ann
 
 
 def to_coco(res: Resolution, *, source: str = "") -> bytes:
@@ -121,18 +154,7 @@ def to_coco(res: Resolution, *, source: str = "") -> bytes:
         images.append({"id": n, "file_name": path, "width": round(img.width), "height": round(img.height),
                        "coco_url": img.source_ref, "gt_line": img.line})  # fmt: skip
         for b in img.boxes:
-            ann: dict[str, Any] = {
-                "id": len(anns) + 1,
-                "image_id": n,
-                "category_id": b.class_id + 1,
-                "bbox": [b.left, b.top, b.width, b.height],
-                "area": b.width * b.height,
-                "iscrowd": 0,
-                "segmentation": [],
-            }
-            if b.confidence is not None:
-                ann["confidence"] = b.confidence
-            anns.append(ann)
+            anns.append(coco_annotation(len(anns) + 1, n, b))
     used = sorted({b.class_id for i in res.images for b in i.boxes} | set(res.class_names))
     cats = [{"id": c + 1, "name": res.class_names.get(c, f"class_{c}"), "supercategory": "", "gt_class_id": c}
             for c in used]  # fmt: skip
@@ -156,9 +178,11 @@ def _yolo_classes(res: Resolution) -> list[str]:
     return [res.class_names.get(c, f"class_{c}").replace("\n", " ") for c in range(top + 1)]
 
 
-def to_yolo(res: Resolution) -> dict[str, bytes]:
+def to_yolo(res: Resolution, paths: list[str] | None = None) -> dict[str, bytes]:
+    """``classes.txt`` and one label file an image (``paths``: the images' export paths, else named here)."""
     files = {"classes.txt": "".join(n + "\n" for n in _yolo_classes(res)).encode("utf-8")}
-    for img, path in zip(res.images, image_paths([i.source_ref for i in res.images]), strict=True):
+    paths = image_paths([i.source_ref for i in res.images]) if paths is None else paths
+    for img, path in zip(res.images, paths, strict=True):
         rows = []
         for b in img.boxes:
             cx, cy = (b.left + b.width / 2) / img.width, (b.top + b.height / 2) / img.height
@@ -203,8 +227,8 @@ def _voc_xml(img: CleanImage, path: str, attribute: str) -> bytes:
     return text.encode("utf-8")
 
 
-def to_voc(res: Resolution) -> dict[str, bytes]:
-    paths = image_paths([i.source_ref for i in res.images])
+def to_voc(res: Resolution, paths: list[str] | None = None) -> dict[str, bytes]:
+    paths = image_paths([i.source_ref for i in res.images]) if paths is None else paths
     return {
         "Annotations/" + posixpath.splitext(p)[0] + ".xml": _voc_xml(img, p, res.attribute)
         for img, p in zip(res.images, paths, strict=True)

@@ -122,18 +122,20 @@ def _require_boxes(attr: LabelAttribute) -> None:
         raise GTError(f"{attr.name} is a {attr.type} attribute; export and lint need object-detection boxes")
 
 
-def lint(manifest: AugmentedManifest, attribute: str | LabelAttribute) -> LintReport:
-    """Every issue of ``attribute`` (an object-detection attribute) in ``manifest``."""
+def lint(
+    manifest: AugmentedManifest, attribute: str | LabelAttribute, seen: dict[str, int] | None = None
+) -> LintReport:
+    """Every issue of ``attribute`` (an object-detection attribute) in ``manifest``. ``seen``: source-refs of
+    earlier parts of the same file (its line) when a file is linted part by part; filled in."""
     attr = manifest.attribute(attribute) if isinstance(attribute, str) else attribute
     _require_boxes(attr)
     with gc_paused():
-        return _lint(manifest, attr)
+        return _lint(manifest, attr, {} if seen is None else seen)
 
 
-def _lint(manifest: AugmentedManifest, attr: LabelAttribute) -> LintReport:
+def _lint(manifest: AugmentedManifest, attr: LabelAttribute, seen: dict[str, int]) -> LintReport:
     name = attr.name
     issues: list[LintIssue] = []
-    seen: dict[str, int] = {}
     lines = boxes = 0
     for pos, rec in enumerate(manifest.records):
         if name not in rec:
@@ -276,8 +278,9 @@ def _fixable(issue: LintIssue) -> bool:
 
 
 def resolve(manifest: AugmentedManifest, attribute: str | LabelAttribute, mode: str,
-            report: LintReport | None = None) -> Resolution:  # fmt: skip
-    """Lint (unless ``report`` is given) and apply ``mode`` (fix | drop | abort): the boxes to export."""
+            report: LintReport | None = None, names: dict[int, str] | None = None) -> Resolution:  # fmt: skip
+    """Lint (unless ``report`` is given) and apply ``mode`` (fix | drop | abort): the boxes to export. ``names``:
+    class names of the whole file when ``manifest`` is one part of it (else read from its lines)."""
     if mode not in MODES:
         raise GTError(f"unknown problem handling {mode!r}: choose one of {', '.join(MODES)}")
     attr = manifest.attribute(attribute) if isinstance(attribute, str) else attribute
@@ -288,7 +291,7 @@ def resolve(manifest: AugmentedManifest, attribute: str | LabelAttribute, mode: 
             "nothing was exported (choose fix or drop, or correct the manifest)"
         )
         raise ValidationError(report.problems(), summary=msg)
-    names = aug.class_names(manifest.records, attr)
+    names = aug.class_names(manifest.records, attr) if names is None else names
     line_bad = {i.pos for i in report.issues if i.box is None}
     box_issues: dict[tuple[int, int], list[LintIssue]] = {}
     for i in report.issues:

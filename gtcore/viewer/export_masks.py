@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ from gtcore.core.errors import GTError
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.output.mask_png import decode_index_png
-from gtcore.viewer.export import COCO_FILE, image_paths
+from gtcore.viewer.export import COCO_FILE, PathNamer, common_dirs
 
 MASK_FORMATS = ("coco", "png")
 MAX_MASK_BYTES = 64 * 1024 * 1024
@@ -67,58 +68,85 @@ def _rle(binary: np.ndarray) -> tuple[dict[str, Any], int, list[float]]:
     return {"size": [int(v) for v in rle["size"]], "counts": counts.decode("ascii")}, area, bbox
 
 
-def export_masks(storage: Any, manifest: AugmentedManifest, attribute: str | None, fmt: str) -> MaskExport:
-    if fmt not in MASK_FORMATS:
-        raise GTError(f"masks export as {' or '.join(MASK_FORMATS)}, not {fmt!r}")
-    attr = segmentation_attribute(manifest, attribute)
-    lines = [(i, rec) for i, rec in enumerate(manifest.records) if aug.mask_of(rec, attr) is not None]
-    paths = image_paths([aug.source_of(rec) for _, rec in lines])
-    out = MaskExport(fmt, {})
-    classes: dict[int, dict[str, str]] = {}
-    images: list[dict[str, Any]] = []
-    anns: list[dict[str, Any]] = []
-    for (i, rec), path in zip(lines, paths, strict=True):
-        seg = aug.mask_of(rec, attr)
-        assert seg is not None
-        line_no = manifest.lines[i]
+class MaskRun:
+    """One mask export, fed line by line (the whole file, or a streamed file part by part): each line gives its
+    files (PNG) or its COCO image and annotations; ``classes`` gathers the class names and colours."""
+
+    def __init__(self, storage: Any, attr: LabelAttribute, fmt: str, namer: Callable[[str], str]) -> None:
+        if fmt not in MASK_FORMATS:
+            raise GTError(f"masks export as {' or '.join(MASK_FORMATS)}, not {fmt!r}")
+        self.storage, self.attr, self.fmt, self.namer = storage, attr, fmt, namer
+        self.out = MaskExport(fmt, {})
+        self.classes: dict[int, dict[str, str]] = {}
+
+    def line(self, line_no: int, rec: dict) -> tuple[dict[str, bytes], dict[str, Any] | None, list[dict[str, Any]]]:
+        """(files, COCO image, COCO annotations) of one line with a mask (nothing when its mask cannot be read)."""
+        seg = aug.mask_of(rec, self.attr)
+        if seg is None:
+            return {}, None, []
+        path = self.namer(aug.source_of(rec))
         try:
-            data = storage.read_bytes(seg.uri, max_bytes=MAX_MASK_BYTES)
+            data = self.storage.read_bytes(seg.uri, max_bytes=MAX_MASK_BYTES)
             indices, palette = decode_index_png(data, field=seg.uri)
         except GTError as exc:
-            out.skipped.append((line_no, str(exc)))
-            continue
+            self.out.skipped.append((line_no, str(exc)))
+            return {}, None, []
         for cid, (name, hexc, _conf) in seg.classes.items():
-            classes.setdefault(cid, {"class-name": name, "hex-color": hexc or palette[cid % 256]})
-        out.images += 1
-        if fmt == "png":
-            out.files["masks/" + posixpath.splitext(path)[0] + ".png"] = data
-            continue
+            self.classes.setdefault(cid, {"class-name": name, "hex-color": hexc or palette[cid % 256]})
+        self.out.images += 1
+        if self.fmt == "png":
+            return {"masks/" + posixpath.splitext(path)[0] + ".png": data}, None, []
         h, w = indices.shape
-        image_id = len(images) + 1
-        images.append({"id": image_id, "file_name": path, "width": w, "height": h, "coco_url": aug.source_of(rec),
-                       "mask_url": seg.uri})  # fmt: skip
+        image_id = self.out.images
+        image = {"id": image_id, "file_name": path, "width": w, "height": h, "coco_url": aug.source_of(rec),
+                 "mask_url": seg.uri}  # fmt: skip
+        anns = []
         for cid in (int(c) for c in np.unique(indices) if c != 0):
             rle, area, bbox = _rle(indices == cid)
-            classes.setdefault(cid, {"class-name": f"class_{cid}", "hex-color": palette[cid]})
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": cid, "segmentation": rle,
+            self.classes.setdefault(cid, {"class-name": f"class_{cid}", "hex-color": palette[cid]})
+            self.out.annotations += 1
+            anns.append({"id": self.out.annotations, "image_id": image_id, "category_id": cid, "segmentation": rle,
                          "area": area, "bbox": bbox, "iscrowd": 0})  # fmt: skip
-    out.annotations = len(anns)
+        return {}, image, anns
+
+    def classes_file(self) -> bytes:
+        doc: Any = {str(c): v for c, v in sorted(self.classes.items())}
+        return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+
+    def categories(self) -> list[dict[str, Any]]:
+        return [{"id": c, "name": v["class-name"], "supercategory": "", "gt_class_id": c, "hex_color": v["hex-color"]}
+                for c, v in sorted(self.classes.items()) if c != 0]  # fmt: skip
+
+
+def coco_info(where: str, attribute: str) -> dict[str, str]:
+    return {
+        "description": f"{where} attribute {attribute}, exported by gtcore".strip(),
+        "version": "1.0",
+        "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def export_masks(storage: Any, manifest: AugmentedManifest, attribute: str | None, fmt: str) -> MaskExport:
+    """The whole export in memory (the page's zip; ``gtcore.viewer.export_stream`` streams large files)."""
+    attr = segmentation_attribute(manifest, attribute)
+    lines = [(manifest.lines[i], rec) for i, rec in enumerate(manifest.records) if aug.mask_of(rec, attr) is not None]
+    run = MaskRun(storage, attr, fmt, PathNamer(common_dirs([aug.source_of(rec) for _, rec in lines])))
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    for line_no, rec in lines:
+        files, image, found = run.line(line_no, rec)
+        run.out.files.update(files)
+        images.extend([image] if image else [])
+        anns.extend(found)
     if fmt == "png":
-        doc: Any = {str(c): v for c, v in sorted(classes.items())}
-        out.files[CLASSES_FILE] = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
-        return out
-    cats = [{"id": c, "name": v["class-name"], "supercategory": "", "gt_class_id": c, "hex_color": v["hex-color"]}
-            for c, v in sorted(classes.items()) if c != 0]  # fmt: skip
+        run.out.files[CLASSES_FILE] = run.classes_file()
+        return run.out
     doc = {
-        "info": {
-            "description": f"{manifest.uri} attribute {attr.name}, exported by gtcore".strip(),
-            "version": "1.0",
-            "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
+        "info": coco_info(manifest.uri, attr.name),
         "licenses": [],
         "images": images,
         "annotations": anns,
-        "categories": cats,
+        "categories": run.categories(),
     }
-    out.files[COCO_FILE] = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return out
+    run.out.files[COCO_FILE] = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return run.out

@@ -4,7 +4,10 @@ Every function takes the acting user and requires the reader role (admin or audi
 through ``Storage.normalize`` (local roots and the bucket allow-list), so the viewer cannot be used
 to read arbitrary files such as ``/etc/passwd``.
 
-Parsed manifests are cached per process (a small LRU keyed by the normalized URI and the file's
+A file of ``index.INDEX_FROM_BYTES`` or more is opened by the viewer page from its index
+(:mod:`gtcore.viewer.index`, built by a background worker): compact tables, lines read by offset.
+
+Parsed manifests and indexes are cached per process (a small LRU keyed by the normalized URI and the file's
 size / modification time, or an upload's SHA-256), so paging, filtering and re-runs of the page
 never parse a file twice. The role check runs before every cache lookup.
 """
@@ -20,19 +23,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_reader
-from gtcore.core.errors import NotFound, ObjectNotFound
+from gtcore.core.errors import ManifestError, NotFound, ObjectNotFound
 from gtcore.manifests.augmented import AugmentedManifest, parse_augmented, read_augmented
 from gtcore.storage.uris import is_s3
+from gtcore.viewer import index
+from gtcore.viewer.lines import LineRecords
 
 FINAL_MANIFEST = "manifests/output/output.manifest"
 INTERMEDIATE_MANIFEST = "manifests/intermediate/1/output.manifest"
 CACHE_BYTES = 1 << 30  # parsed manifests kept per process, in estimated bytes (not a count of manifests)
 PARSED_PER_FILE_BYTE = 8  # estimate: a manifest parsed into Python objects takes about this many times its file
 S3_RECHECK_SECONDS = 30.0  # S3 objects are re-checked (HEAD) at most this often
+PREVIEW_BYTES = 256 << 10  # while a large file is being indexed, the page shows the lines in its first bytes
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,9 @@ class _Lru:
             self._items.move_to_end(key)
             return hit[1]
 
-    def put(self, key: Any, stamp: Any, value: AugmentedManifest, file_bytes: int = 0) -> None:
-        weight = max(1, int(file_bytes)) * PARSED_PER_FILE_BYTE
+    def put(self, key: Any, stamp: Any, value: AugmentedManifest, file_bytes: int = 0, weight: int = 0) -> None:
+        """Keep ``value``, weighing ``weight`` bytes (measured) or ``PARSED_PER_FILE_BYTE`` x ``file_bytes``."""
+        weight = weight or max(1, int(file_bytes)) * PARSED_PER_FILE_BYTE
         with self._lock:
             self._items.pop(key, None)
             self._weights.pop(key, None)
@@ -146,6 +154,68 @@ def open_manifest(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) ->
     return _cached(("uri", norm), stamp, lambda: read_augmented(storage, norm), size)
 
 
+@dataclass(frozen=True)
+class Indexing:
+    """A large manifest whose index is not ready: what the background build says, and its first lines."""
+
+    uri: str
+    size: int
+    state: str  # queued | building | failed
+    done: int  # bytes read so far (two passes: about half the file's bytes a pass)
+    error: str
+    preview: AugmentedManifest | None  # the first lines, read directly from the file's start
+
+    @property
+    def percent(self) -> int:
+        return min(99, int(100 * self.done / self.size)) if self.size else 0
+
+
+def _preview(storage: Any, uri: str) -> AugmentedManifest | None:
+    head = storage.read_range(uri, 0, PREVIEW_BYTES)
+    head = head[: head.rfind(b"\n") + 1]
+    try:
+        return parse_augmented(head, where=uri) if head else None
+    except ManifestError:
+        return None
+
+
+def open_for_view(ctx: Any, actor: Actor, uri: str, *, refresh: bool = False) -> AugmentedManifest | Indexing:
+    """Like :func:`open_manifest`, for the viewer page: a file of ``INDEX_FROM_BYTES`` or more is opened from its
+    index (built by a background worker, asked for here); while there is none, an :class:`Indexing`."""
+    require_reader(actor, action="open manifests")
+    storage = ctx.storage
+    norm = storage.normalize(uri.strip())
+    key = ("index", norm)
+    if is_s3(norm) and not refresh:  # an index or a small parsed file checked (HEAD) less than 30 s ago
+        recent = _CACHE.recent(key, S3_RECHECK_SECONDS) or _CACHE.recent(("uri", norm), S3_RECHECK_SECONDS)
+        if recent is not None:
+            return recent
+    version = storage.version(norm)
+    if version[0] < index.INDEX_FROM_BYTES:
+        return open_manifest(ctx, actor, norm, refresh=refresh)
+    hit = _CACHE.get(key, version)
+    if hit is not None:
+        return hit
+    manifest = index.load(ctx, norm, version)
+    if manifest is not None:
+        _CACHE.put(key, version, manifest, weight=int(manifest.cache["bytes"]))
+        return manifest
+    st = index.status(ctx.settings, norm)
+    if st.get("state") == "failed" and tuple(st.get("version") or ()) == tuple(version) and not refresh:
+        return Indexing(norm, version[0], "failed", 0, str(st.get("error", "")), _preview(storage, norm))
+    index.request(ctx, norm, version)
+    st = index.status(ctx.settings, norm)
+    state = str(st.get("state", "queued"))
+    return Indexing(norm, version[0], state, int(st.get("done", 0)), "", _preview(storage, norm))
+
+
+def open_job_output_for_view(
+    ctx: Any, actor: Actor, job_id: int, *, refresh: bool = False
+) -> AugmentedManifest | Indexing:
+    """:func:`open_for_view` of a job's output manifest (final, else intermediate)."""
+    return open_for_view(ctx, actor, job_output_uri(ctx, actor, job_id), refresh=refresh)
+
+
 def open_upload(actor: Actor, name: str, data: bytes) -> AugmentedManifest:
     """Parse an uploaded manifest (kept in the cache by its SHA-256) for ``actor`` (admin or auditor)."""
     require_reader(actor, action="open manifests")
@@ -203,6 +273,17 @@ def failed_positions(ctx: Any, actor: Actor, job_id: int, manifest: AugmentedMan
     with ctx.db.read() as conn:
         total = conn.execute(select(j.total_objects).where(j.id == job_id)).scalar()
         failed = set(conn.execute(select(o.idx).where(o.job_id == job_id, o.status == "failed")).scalars())
-    if not failed or total != len(manifest.records) + len(manifest.problems):
+    if not failed or total != len(manifest.records) + len(manifest.problems) + problems_beyond(manifest):
         return frozenset()
-    return frozenset(pos for pos, line in enumerate(manifest.lines) if line - 1 in failed)
+    lines = np.asarray(manifest.lines, dtype=np.int64)
+    return frozenset(np.flatnonzero(np.isin(lines - 1, np.fromiter(failed, np.int64, len(failed)))).tolist())
+
+
+def is_indexed(manifest: AugmentedManifest) -> bool:
+    """Whether ``manifest`` was opened from its index (a large file: lines are read from storage on demand)."""
+    return isinstance(manifest.records, LineRecords)
+
+
+def problems_beyond(manifest: AugmentedManifest) -> int:
+    """Unreadable lines beyond those listed in ``manifest.problems`` (an index lists the first ones only)."""
+    return int(manifest.cache.get("more_problems", 0))

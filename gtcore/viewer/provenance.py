@@ -32,6 +32,7 @@ from gtcore.core.access import Actor, require_reader
 from gtcore.core.errors import GTError, StorageError
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, Box, LabelAttribute
+from gtcore.viewer.table import class_names_of
 
 _MANIFEST = re.compile(r"^(?P<job>.+)/manifests/(?:output|intermediate/[^/]+)/output\.manifest$")
 INDEX_TTL = 60.0
@@ -153,7 +154,7 @@ def answers_for(ctx: Any, actor: Actor, manifest: AugmentedManifest, attr: Label
     """Every worker's answer for line ``pos`` (empty when no worker-response files exist)."""
     index = response_index(ctx, actor, manifest.uri)
     idx = manifest.lines[pos] - 1
-    names = aug.class_names(manifest.records, attr) if attr else {}
+    names = class_names_of(manifest, attr) if attr else {}
     answers: list[WorkerAnswer] = []
     for uri in sorted(index.files.get(idx, [])):
         answers.extend(_read_answers(ctx.storage, uri, idx, names))

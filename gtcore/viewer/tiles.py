@@ -243,6 +243,9 @@ def render_page(ctx: Any, actor: Actor, view: AttributeView, positions: Sequence
                 side: int = TILE_SIDE) -> list[Tile]:  # fmt: skip
     """Tiles for ``positions`` in order, images fetched and decoded in parallel."""
     require_reader(actor, action="view labeled images")
+    prefetch = getattr(view.manifest.records, "prefetch", None)
+    if prefetch is not None:  # an indexed manifest: read the page's lines in one go (S3: one ranged GET)
+        prefetch(positions)
     if len(positions) <= 1:
         return [render(ctx, actor, view, p, side=side) for p in positions]
     with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
