@@ -7,7 +7,8 @@ For each task type, the rows are inserted directly (jobs, objects, users, 'submi
 timed), then ``gtcore.jobs.finishing.finish_job(ctx, job, "Completed")`` is timed: bulk reads, consolidation
 (box matching per object, or Dawid-Skene EM over the whole job), storing ``consolidated_json`` for every
 object, the consolidation request/response files, the intermediate and the final manifest on the local
-backend. Target: < 30 s on this 2-core machine. ``--breakdown`` re-runs the phases one by one.
+backend, all in chunks of ``gtcore.output.chunks.CHUNK_OBJECTS`` objects. Target: < 30 s on this 2-core
+machine. ``--breakdown`` re-runs the phases one by one (summed over the chunks).
 
 Images: source-refs are local paths that do not exist, so the header probe for ``depth`` fails fast
 and the default depth is used (with real local images each probe reads a few KiB).
@@ -16,10 +17,10 @@ and the default depth is used (with real local images each probe reads a few KiB
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import time
@@ -146,22 +147,46 @@ def setup(ctx: Context, root: Path, task: str, n_objects: int, n_workers: int, s
 
 
 def breakdown(ctx: Context, job: int) -> None:
-    """The phases of ``output.write_final`` one by one (garbage collector paused, as there)."""
-    gc.disable()
+    """The phases of ``output.write_final`` one by one, summed over its chunks (files not written)."""
+    from gtcore.manifests import fastjson
+    from gtcore.output import chunks
+    from gtcore.output.image_sizes import image_info_reader
+    from gtcore.output.manifest_lines import chunk_lines
+    from gtcore.output.records import build_records, start_fit
+
+    row = chunks.job_row(ctx, job)
+    spec = chunks.record_spec(row)
+    known, info = chunks.known_strings(spec), image_info_reader(ctx.storage)
+    t = dict.fromkeys(("read", "fit", "consolidate", "store", "lines"), 0.0)
+    size = 0
+    fit = start_fit(spec)
+    if fit is not None:
+        t0 = time.perf_counter()
+        for ch in chunks.iter_chunks(ctx, job):
+            fit.add(chunks.answered(ch))
+        fit.run()
+        t["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    data = output._load(ctx, job)
-    t1 = time.perf_counter()
-    res = output._consolidate(ctx, data)
-    t2 = time.perf_counter()
-    output._store(ctx, job, res, only_open_job=False)
-    t3 = time.perf_counter()
-    text = output._manifest(data, res, labelled_only=False)
-    t4 = time.perf_counter()
-    gc.enable()
-    print(
-        f"    breakdown: load {t1 - t0:.2f} s, consolidate {t2 - t1:.2f} s, store {t3 - t2:.2f} s, "
-        f"manifest text {t4 - t3:.2f} s ({len(text) / 1e6:.1f} MB)"
-    )
+    for ch in chunks.iter_chunks(ctx, job):
+        items = chunks.answered(ch)
+        t1 = time.perf_counter()
+        records = build_records(spec, items, image_info=info, fit=fit)
+        enc = dict(zip(records, fastjson.dumps_many(list(records.values()), known_strings=known), strict=True))
+        t2 = time.perf_counter()
+        output._store(ctx, job, enc, only_open_job=False)
+        t3 = time.perf_counter()
+        size += len(chunk_lines(ch.rows, enc, spec.label_attribute, labelled_only=False, use_stored=False))
+        t4 = time.perf_counter()
+        t["read"] += t1 - t0
+        t["consolidate"] += t2 - t1
+        t["store"] += t3 - t2
+        t["lines"] += t4 - t3
+        t0 = time.perf_counter()
+    print("    breakdown: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()) + f" ({size / 1e6:.1f} MB of lines)")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main() -> int:
@@ -193,7 +218,8 @@ def main() -> int:
             size = os.path.getsize(output.output_manifest_uri(row))
             print(
                 f"  finish_job: {secs:.2f} s wall, {cpu:.2f} s CPU -> {row.status}; "
-                f"output.manifest {size / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}"
+                f"output.manifest {size / 1e6:.1f} MB; peak RSS so far {_peak_mb():.0f} MB; "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
             if args.breakdown:
                 breakdown(ctx, job)

@@ -59,6 +59,7 @@ __all__ = [
     "consolidate_multilabel",
     "dawid_skene",
     "encode",
+    "fit_encoded",
     "fit_single_label",
     "iou",
     "majority",
@@ -171,6 +172,39 @@ def fit_single_label(items: Sequence[ItemVotes], k: int, *, gold: Mapping[int, i
 
 def _fit_single_label(items: Sequence[ItemVotes], k: int, gold: Mapping[int, int] | None) -> SingleLabelFit:
     enc = encode(items, k)
+    arr = fit_encoded(enc, k, gold=gold)
+    columns = zip(arr.label.tolist(), arr.top.tolist(), arr.fitted.tolist(), arr.rows(), strict=True)
+    results = [
+        ClassResult(lab, _cap(p), tuple(row or ())) if fitted else ClassResult(lab, SINGLE_WORKER_CONFIDENCE, ())
+        for lab, p, fitted, row in columns
+    ]
+    return SingleLabelFit(results, arr.model, enc.workers)
+
+
+@dataclass
+class ArrayFit:
+    """``fit_encoded``'s result, one entry per item: class, its posterior (fitted items), whether fitted."""
+
+    label: np.ndarray
+    top: np.ndarray
+    fitted: np.ndarray
+    model: em.Fit | None
+    positions: np.ndarray  # item index of each row of model.posterior
+
+    def rows(self) -> list[list[float] | None]:
+        out: list[list[float] | None] = [None] * len(self.label)
+        if self.model is not None:
+            for i, row in zip(self.positions.tolist(), self.model.posterior.tolist(), strict=True):
+                out[i] = row
+        return out
+
+    def confidence(self, i: int) -> Number:
+        """Item ``i``'s confidence as in the module docstring (0 for an item with one answer)."""
+        return _cap(float(self.top[i])) if self.fitted[i] else SINGLE_WORKER_CONFIDENCE
+
+
+def fit_encoded(enc: Encoded, k: int, *, gold: Mapping[int, int] | None = None) -> ArrayFit:
+    """The EM of ``fit_single_label`` over already encoded answers (``enc.item`` ascending), as arrays."""
     gold = dict(gold or {})
     for i, c in gold.items():
         if not 0 <= i < enc.n_items or type(c) is not int or not 0 <= c < k:
@@ -179,13 +213,14 @@ def _fit_single_label(items: Sequence[ItemVotes], k: int, gold: Mapping[int, int
     fitted = n_ans >= 2
     if gold:
         fitted[list(gold)] = True
-    results: list[ClassResult | None] = [None] * enc.n_items
-    for i in np.flatnonzero(~fitted).tolist():
-        results[i] = ClassResult(int(items[i][0][1]), SINGLE_WORKER_CONFIDENCE, ())
+    first = np.zeros(enc.n_items, dtype=np.int64)
+    first[1:] = np.cumsum(n_ans)[:-1]
+    labels = enc.label[first].astype(np.int64) if enc.n_items else np.zeros(0, dtype=np.int64)
+    top = np.zeros(enc.n_items)
     model = None
-    if fitted.any():
+    fit_items = np.flatnonzero(fitted)
+    if len(fit_items):
         pos = np.full(enc.n_items, -1, dtype=np.int64)
-        fit_items = np.flatnonzero(fitted)
         pos[fit_items] = np.arange(len(fit_items))
         keep = fitted[enc.item]
         model = em.fit(
@@ -199,11 +234,10 @@ def _fit_single_label(items: Sequence[ItemVotes], k: int, gold: Mapping[int, int
         )
         post = model.posterior
         best = post.max(axis=1, keepdims=True)
-        labels = (post >= best - _TIE).argmax(axis=1)
-        tops = post[np.arange(len(fit_items)), labels].tolist()
-        for i, lab, p, row in zip(fit_items.tolist(), labels.tolist(), tops, post.tolist(), strict=True):
-            results[i] = ClassResult(lab, _cap(p), tuple(row))
-    return SingleLabelFit([r for r in results if r is not None], model, enc.workers)
+        lab = (post >= best - _TIE).argmax(axis=1)
+        labels[fit_items] = lab
+        top[fit_items] = post[np.arange(len(fit_items)), lab]
+    return ArrayFit(labels, top, fitted, model, fit_items)
 
 
 def dawid_skene(items: Sequence[ItemVotes], k: int, *, gold: Mapping[int, int] | None = None) -> list[ClassResult]:

@@ -39,25 +39,32 @@ def multilabel_em(items: Sequence[ItemChoices], k: int) -> list[MultiResult]:
             it_l.append(fit_pos[i])
             wk_l.append(index.setdefault(w, len(index)))
             chosen.append(set(choice))
-    yes = np.zeros((k, len(fit_pos)))
-    if fit_pos:
-        item = np.array(it_l, dtype=np.int64)
-        worker = np.array(wk_l, dtype=np.int64)
-        said = np.zeros((len(chosen), k), dtype=np.int64)
-        for j, ch in enumerate(chosen):
-            for c in ch:
-                said[j, c] = 1
-        for c in range(k):
-            model = em.fit(item, worker, said[:, c], len(fit_pos), len(index), 2)
-            yes[c] = model.posterior[:, 1]
+    said = np.zeros((len(chosen), k), dtype=np.uint8)
+    for j, ch in enumerate(chosen):
+        for c in ch:
+            said[j, c] = 1
+    yes = yes_posterior(np.array(it_l, dtype=np.int64), np.array(wk_l, dtype=np.int64), said, len(fit_pos), len(index))
     out: list[MultiResult] = []
     for i, answers in enumerate(items):
         pos = fit_pos.get(i)
-        if pos is None:
-            out.append(consolidate_multilabel([list(ch) for _w, ch in answers]))
-            continue
-        p = yes[:, pos]
-        present = [c for c in range(k) if p[c] > 0.5]
-        present.sort(key=lambda c: (-p[c], c))
-        out.append(MultiResult(present, {c: min(round(float(p[c]), 2), CONFIDENCE_CAP) for c in present}))
+        out.append(consolidate_multilabel([list(ch) for _w, ch in answers]) if pos is None else result_of(yes[:, pos]))
     return out
+
+
+def yes_posterior(item: np.ndarray, worker: np.ndarray, said: np.ndarray, n_items: int, n_workers: int) -> np.ndarray:
+    """(k, n_items) posterior of "yes" per label; ``said`` is (answers, k) 0/1 (answers of items with 2+ answers)."""
+    k = said.shape[1]
+    yes = np.zeros((k, n_items))
+    if n_items:
+        for c in range(k):
+            model = em.fit(item, worker, said[:, c].astype(np.int64), n_items, n_workers, 2)
+            yes[c] = model.posterior[:, 1]
+    return yes
+
+
+def result_of(p: np.ndarray) -> MultiResult:
+    """One fitted item's result from its (k,) posterior of "yes" per label."""
+    k = len(p)
+    present = [c for c in range(k) if p[c] > 0.5]
+    present.sort(key=lambda c: (-p[c], c))
+    return MultiResult(present, {c: min(round(float(p[c]), 2), CONFIDENCE_CAP) for c in present})

@@ -18,17 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gtcore.consolidation import classification as cons
+from gtcore.output.records_classes import SingleFit
 
 
-def verification_records(b: Any, items: Sequence[Any]) -> dict[int, dict[str, Any]]:
-    """``b`` is the record builder of ``gtcore.output.records`` (spec, job, clock, ``_choice``)."""
-    votes: list[list[tuple[str, int]]] = []
-    kept: list[tuple[Any, list[str]]] = []
+def verification_records(b: Any, fit: SingleFit, items: Sequence[Any]) -> dict[int, dict[str, Any]]:
+    """``b`` is the record builder (``gtcore.output.records_base.Builder``); ``fit`` the whole job's EM, fed
+    with ``records_classes.add_single(..., gold=False)``."""
+    out: dict[int, dict[str, Any]] = {}
     element = b.spec.task_type.answer_element
-    for it in items:
-        v = [(a.worker_id, c) for a in it.answers if (c := b._choice(it, a)) is not None]
-        if not v:
+    for it, pos in zip(items, fit.positions([it.idx for it in items]), strict=True):
+        if pos is None:
             continue
         comments = []
         for a in it.answers:
@@ -36,14 +35,10 @@ def verification_records(b: Any, items: Sequence[Any]) -> dict[int, dict[str, An
             text = body.get("workerComment") if isinstance(body, Mapping) else None
             if isinstance(text, str) and text.strip():
                 comments.append(text)
-        votes.append(v)
-        kept.append((it, comments))
-    results = cons.dawid_skene(votes, max(1, len(b.spec.labels)))
-    out: dict[int, dict[str, Any]] = {}
-    for (it, comments), r in zip(kept, results, strict=True):
+        label, confidence = fit.get(pos)
         meta: dict[str, Any] = {
-            "class-name": b.spec.labels[r.label],
-            "confidence": r.confidence,
+            "class-name": b.spec.labels[label],
+            "confidence": confidence,
             "type": b.spec.task_type.output_type,
             "job-name": b.job,
             "human-annotated": "yes",
@@ -51,5 +46,5 @@ def verification_records(b: Any, items: Sequence[Any]) -> dict[int, dict[str, An
         }
         if comments:
             meta["worker-feedback"] = [{"comment": c} for c in comments]
-        out[it.idx] = {b.attr: str(r.label), b.meta: meta}
+        out[it.idx] = {b.attr: str(label), b.meta: meta}
     return out

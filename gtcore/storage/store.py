@@ -16,6 +16,7 @@ import builtins
 import mimetypes
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gtcore.core.errors import StorageError
@@ -23,6 +24,7 @@ from gtcore.core.settings import Settings
 from gtcore.storage import uris
 from gtcore.storage.local import TEMP_PREFIX, LocalStore
 from gtcore.storage.s3 import S3Store
+from gtcore.storage.streamed import LocalWrite, S3Write, StreamedWrite
 from gtcore.storage.uris import is_s3, split_s3
 
 __all__ = ["BackendStatus", "LocalStore", "Storage", "is_s3", "split_s3", "TEMP_PREFIX"]
@@ -190,6 +192,30 @@ class Storage:
     def write_text(self, uri: str, text: str) -> None:
         ctype = mimetypes.guess_type(uri)[0] or "text/plain"
         self.write_bytes(uri, text.encode("utf-8"), content_type=f"{ctype}; charset=utf-8")
+
+    def start_write(self, uri: str, content_type: str | None = None) -> StreamedWrite:
+        """A streamed write (``gtcore.storage.streamed``) aimed at ``uri``'s folder; publish it with
+        ``publish_write`` (there or under another name in the same folder), ``discard()`` it in every case."""
+        norm = self.normalize(uri)
+        if is_s3(norm):
+            return S3Write(self._s3, content_type or mimetypes.guess_type(norm)[0] or "application/octet-stream")
+        return LocalWrite(self._local, norm)
+
+    def publish_write(self, w: StreamedWrite, uri: str, *, if_absent: bool = False) -> bool:
+        return w.publish(self.normalize(uri), if_absent)
+
+    @contextmanager
+    def open_write(
+        self, uri: str, *, if_absent: bool = False, content_type: str | None = None
+    ) -> Iterator[StreamedWrite]:
+        """Write one object in pieces: published whole when the block ends without an error, nothing written
+        otherwise; ``if_absent``: only if nothing is there (the writer's ``stored`` says which)."""
+        w = self.start_write(uri, content_type)
+        try:
+            yield w
+            self.publish_write(w, uri, if_absent=if_absent)
+        finally:
+            w.discard()
 
     def write_if_absent(self, uri: str, data: bytes) -> bool:
         """Create the object only if nothing is there yet; ``False`` (and nothing written) if it exists."""
