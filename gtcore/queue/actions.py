@@ -6,7 +6,7 @@ longer his to work on (TaskError), and changes state only through an UPDATE guar
 ('leased','stopped') AND lease_expires_at >= now AND job InProgress``. So a submit after expiry, a second
 submit, or a submit racing a release is refused with the reason, and never overwrites anything.
 
-A submit of a task this process handed out (``gtcore.queue.facts`` knows its job and object) checks the team,
+A submit of a task this process handed out (``ctx.memory`` knows its job and object) checks the team,
 the job's lifetime and the answer before its transaction, which then starts with the guarded UPDATE
 (``FAST_SUBMIT``: the owner, the user row's is_active and the remembered job and object are in its WHERE too);
 only when it changes nothing are the row loaded and the checks run, in their usual order, to say why.
@@ -249,13 +249,13 @@ def _complete_adjustment(conn: Connection, row: Any, answer: dict) -> dict:
 
 def _fast_answer(ctx: Context, actor: Actor, aid: int, answer: dict, now: float) -> dict[str, Any] | None:
     """The fast submit's parameters (the checked answer, the job and object it is for), when the assignment and
-    its job are known to this process (``gtcore.queue.facts``), the actor passes the team check, the job's
-    lifetime has not ended and the answer is valid; None otherwise (the full submit then checks and says why, in
-    its order)."""
+    its job are known to this process (``ctx.memory``, ``gtcore.queue.facts``), the actor passes the team check,
+    the job's lifetime has not ended and the answer is valid; None otherwise (the full submit then checks and says
+    why, in its order)."""
     if actor.system or actor.user_id is None:
         return None
-    known = cache.assignment(ctx.db.url, aid)
-    job = cache.job(ctx.db.url, known[0]) if known is not None else None
+    known = ctx.memory.assignment(aid)
+    job = ctx.memory.job_facts(known[0]) if known is not None else None
     if known is None or job is None or job.task_type == "AdjustmentBoundingBox":
         return None
     if not cache.in_team(actor, job.team_id) or now > job.created_at + job.availability_lifetime:
@@ -285,7 +285,7 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
         with ctx.db.write() as conn:
             if fast is not None and FAST_SUBMIT.first(conn, fast) is not None:
                 done = leases.bump(conn, fast["fjob"], fast["fidx"], t, answers=1)
-                return done, leases.settled(conn, fast["fjob"], t) if done else False
+                return done, leases.settled(conn, ctx.memory, fast["fjob"], t) if done else False
             row = _checked(conn, actor, assignment_id, t, "submit")
             clean = answers_mod.validate_answer(row.task_type, json.loads(row.labels_json), answer)
             if spans_of is not None:
@@ -298,11 +298,11 @@ def submit(ctx: Context, actor: Actor, assignment_id: int, answer: dict, *, now:
             if got is None:
                 raise _lost(conn, assignment_id, t, "submit")
             done = leases.bump(conn, row.job_id, row.object_idx, t, answers=1)
-            finished = leases.settled(conn, row.job_id, t) if done else False
+            finished = leases.settled(conn, ctx.memory, row.job_id, t) if done else False
             return done, finished
 
     object_done, job_done = leases.retrying(tx)
-    cache.forget_assignment(ctx.db.url, assignment_id)
+    ctx.memory.forget_assignment(assignment_id)
     return SubmitResult(response_uri=None, object_done=object_done, job_done=job_done)
 
 
@@ -317,9 +317,10 @@ def _give_back(ctx: Context, actor: Actor, aid: int, now: float | None, action: 
             if conn.execute(stmt, {"aid": aid, "owner": row.worker_id, "now": t, **extra}).rowcount != 1:
                 raise _lost(conn, aid, t, action)
             if leases.bump(conn, row.job_id, row.object_idx, t, taken=-1, declines=declines):
-                leases.settled(conn, row.job_id, t)
+                leases.settled(conn, ctx.memory, row.job_id, t)
 
     leases.retrying(tx)
+    ctx.memory.forget_assignment(aid)
 
 
 def decline(ctx: Context, actor: Actor, assignment_id: int, reason: str = "", *, now: float | None = None) -> None:

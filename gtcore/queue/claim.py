@@ -328,7 +328,6 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     """
     t = dbm.now() if now is None else now
     pg = ctx.db.is_postgres
-    url = ctx.db.url
 
     def tx() -> tuple[Task | None, Any]:
         with ctx.db.write() as conn:
@@ -337,21 +336,20 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
             if pg and actor.user_id is not None:  # one claim at a time per worker (two tabs): lock, then look
                 locked = P_LOCK_USER.first(conn, params)
                 active = locked[0] if locked is not None else None
-            fast = _fast_claim(conn, actor, cache.job(url, job_id), active, t, pg)
+            fast = _fast_claim(conn, actor, ctx.memory.job_facts(job_id), active, t, pg)
             if fast is not None:
                 return fast, None
             found = conn.execute(SEL_JOB_OWN, params).first()
             job = _check_job(actor, found, job_id, active if pg else (found.active if found is not None else None))
             worker = int(actor.user_id)  # type: ignore[arg-type]  # _check_job refused None
-            if job.status != "InProgress":
+            facts = cache.remember_job(ctx.memory, job)  # None (and the job forgotten): not InProgress
+            if facts is None:
                 return None, job
-            facts = cache.remember_job(url, job)
-            assert facts is not None  # InProgress
             if lifetime_over(job, t):  # TaskAvailabilityLifetimeInSeconds ended: its open objects fail
-                expire_job_lifetime(conn, job_id, t)
+                expire_job_lifetime(conn, ctx.memory, job_id, t)
                 return None, None
             if job.stale:
-                expire_job_leases(conn, job_id, t)
+                expire_job_leases(conn, ctx.memory, job_id, t)
             if job.own is not None:  # live (not run out): the expiry above left it alone
                 conn.execute(RESUME, {"aid": job.own, "now": t})
                 return _task(conn, facts, job.own), None
@@ -361,7 +359,7 @@ def claim_next(ctx: Context, actor: Actor, job_id: int, *, now: float | None = N
     if closed is not None:
         raise JobClosed(f"job {closed.name} is {closed.status}: it hands out no more tasks", closed.name, closed.status)
     if task is not None:
-        cache.remember_assignment(url, task.assignment_id, task.job_id, task.object_idx)
+        ctx.memory.remember_assignment(task.assignment_id, task.job_id, task.object_idx)
     return task
 
 
@@ -371,9 +369,9 @@ def current_task(ctx: Context, actor: Actor, job_id: int, *, now: float | None =
     with ctx.db.read() as conn:
         found = conn.execute(SEL_JOB_OWN, {"b_job": job_id, "worker": actor.user_id, "now": t}).first()
         job = _check_job(actor, found, job_id, found.active if found is not None else None)
-        facts = cache.remember_job(ctx.db.url, job)
+        facts = cache.remember_job(ctx.memory, job)
         if facts is None or job.own is None:  # not InProgress, or no live task
             return None
         task = _task(conn, facts, job.own)
-    cache.remember_assignment(ctx.db.url, task.assignment_id, task.job_id, task.object_idx)
+    ctx.memory.remember_assignment(task.assignment_id, task.job_id, task.object_idx)
     return task
