@@ -93,7 +93,7 @@ def test_finishing_a_job_drops_what_the_finishing_process_remembered(world: Queu
     assert w.ctx.memory.job_flags(job) is not None
     lifecycle.finish_job(w.ctx, job, "Completed")
     assert w.job_row(job).status == "Completed"
-    assert w.ctx.memory.sizes() == {"job_facts": 0, "assignments": 0, "job_flags": 0, "first_objects": 0}
+    assert set(w.ctx.memory.sizes().values()) == {0}
 
 
 def test_two_contexts_on_two_databases_do_not_see_each_others_facts(tmp_path: Path) -> None:
@@ -160,3 +160,18 @@ def test_the_shared_context_is_one_per_environment(tmp_path: Path, monkeypatch: 
     assert Context.shared() is first
     for c in (first, second):
         c.db.dispose()
+
+
+def test_forget_job_drops_only_that_jobs_entries() -> None:
+    memory = ProcessMemory()
+    for job in (1, 2):
+        memory.remember_job_flags(job, JobFlags(5, False, False))
+        memory.remember_first_objects(job, frozenset(range(10)))
+        memory.remember_flagged(job, 3)
+        memory.remember_assignment(100 + job, job, 3)
+    memory.forget_job(1)
+    assert (memory.job_flags(1), memory.first_objects(1), memory.flagged(1, 3), memory.assignment(101)) == (
+        None, None, False, None
+    )  # fmt: skip
+    assert memory.job_flags(2) is not None and memory.flagged(2, 3) and memory.assignment(102) == (2, 3)
+    assert memory.first_objects(2) == frozenset(range(10))

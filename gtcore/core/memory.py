@@ -16,6 +16,13 @@ what cannot change while it is kept. The rules, one per cache:
 - ``first_objects`` (``gtcore.output.worker_responses``): a job's first ten objects handed out (its
   ``iteration-1`` worker-response folder), kept only once all ten are known (then fixed). Dropped by
   ``forget_job``.
+- ``flagged_objects`` (``gtcore.images.task_images``): objects whose image could not be shown and that this
+  process flagged for the team lead already (so a page re-run does not flag them again). Dropped by
+  ``forget_job``.
+
+Not here, because they are not about a database's jobs: the decoded-image caches of ``gtcore.images`` (keyed by
+store and URI, bounded by bytes), the viewer's caches of output files (keyed by URI and modification), and the
+session-cookie codes of ``gtcore.ui.session_cookie`` (one process's web route, whatever its Context).
 
 ``forget_job`` drops everything about one job (called when a job changes status in this process); ``clear``
 drops everything (a process that re-creates its database). Two Contexts never share a memory, so two databases
@@ -71,6 +78,7 @@ class ProcessMemory:
         self._job_flags: dict[int, JobFlags] = {}
         self._first_objects: dict[int, frozenset[int]] = {}
         self._assignments: dict[int, tuple[int, int]] = {}  # assignment -> (job, object idx)
+        self._flagged: set[tuple[int, int]] = set()  # (job, object idx)
 
     # ---------------------------------------------------------------- the queue's job facts
     def job_facts(self, job_id: int) -> JobFacts | None:
@@ -107,6 +115,13 @@ class ProcessMemory:
     def remember_first_objects(self, job_id: int, objects: frozenset[int]) -> None:
         self._first_objects[job_id] = objects
 
+    # ---------------------------------------------------------------- objects flagged for the team lead
+    def flagged(self, job_id: int, object_idx: int) -> bool:
+        return (job_id, object_idx) in self._flagged
+
+    def remember_flagged(self, job_id: int, object_idx: int) -> None:
+        self._flagged.add((job_id, object_idx))
+
     # ---------------------------------------------------------------- invalidation
     def forget_job(self, job_id: int) -> None:
         """Drop everything about one job (its status changed, or it is gone)."""
@@ -114,6 +129,7 @@ class ProcessMemory:
             self._job_facts.pop(job_id, None)
             self._job_flags.pop(job_id, None)
             self._first_objects.pop(job_id, None)
+            self._flagged = {f for f in self._flagged if f[0] != job_id}
             for aid in [a for a, (j, _idx) in self._assignments.items() if j == job_id]:
                 del self._assignments[aid]
 
@@ -124,6 +140,7 @@ class ProcessMemory:
             self._job_flags.clear()
             self._first_objects.clear()
             self._assignments.clear()
+            self._flagged.clear()
 
     def sizes(self) -> dict[str, int]:
         """How many entries each cache holds (for tests and diagnostics)."""
@@ -132,4 +149,5 @@ class ProcessMemory:
             "assignments": len(self._assignments),
             "job_flags": len(self._job_flags),
             "first_objects": len(self._first_objects),
+            "flagged_objects": len(self._flagged),
         }

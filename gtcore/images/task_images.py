@@ -142,7 +142,6 @@ CACHE = ImageCache()
 EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gt-image-prefetch")
 _inflight: dict[Hashable, Future[DisplayImage]] = {}
 _inflight_lock = threading.Lock()
-_flagged: set[tuple[str, int, int]] = set()  # (database url, job id, object idx) flagged by this process
 
 
 def _key(ctx: Context, uri: str, max_side: int) -> tuple[str, str, int]:
@@ -241,15 +240,14 @@ def check_view(ctx: Context, actor: Actor, task: TaskLike) -> None:
 
 def flag_once(ctx: Context, actor: Actor, task: TaskLike, reason: str) -> None:
     """Flag the task's object for the team lead with ``reason``, once per process (never raises)."""
-    mark = (ctx.db.url, task.job_id, task.object_idx)
-    if mark in _flagged:
+    if ctx.memory.flagged(task.job_id, task.object_idx):
         return
     try:
         queue.flag_object(ctx, actor, task.assignment_id, reason)
     except GTError as exc:  # showing the message matters more than recording it
         log.warning("could not flag object %s of job %s: %s", task.object_idx, task.job_id, exc)
         return
-    _flagged.add(mark)
+    ctx.memory.remember_flagged(task.job_id, task.object_idx)
 
 
 def task_image(
