@@ -15,6 +15,7 @@ from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape
 from gtcore.jobform.create import create_from_form
 from gtcore.ui import autolabel_widgets as aw
+from gtcore.ui import jobform_actions as fa
 from gtcore.ui import jobform_content as wc
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import jobform_widgets as w
@@ -26,7 +27,7 @@ from gtcore.workforce import teams
 actor = require_actor(ADMIN)
 ctx = get_context()
 st.title("Create labeling job")
-fs.apply_prefill(actor)
+fa.apply_prefill(actor)
 fs.init_defaults(str(ctx.settings.home))
 w.flash()
 origin = w.origin_ui()

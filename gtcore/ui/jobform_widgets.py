@@ -1,5 +1,5 @@
-"""The Create job page's sections, one ``*_ui`` function each (state and callbacks: ``gtcore.ui.jobform_state``;
-the labels and instructions sections: ``gtcore.ui.jobform_content``).
+"""The Create job page's sections, one ``*_ui`` function each (state: ``gtcore.ui.jobform_state``, callbacks
+that act: ``gtcore.ui.jobform_actions``; the labels and instructions sections: ``gtcore.ui.jobform_content``).
 
 Every field has help text and a default a new user can keep; user text (labels, captions, file names,
 manifest lines) is shown with ``st.text`` / ``st.code`` / ``st.caption`` of escaped text, and the team
@@ -19,6 +19,7 @@ from gtcore.core.errors import GTError
 from gtcore.jobform import model as jobform
 from gtcore.jobform.create import chain_task_types
 from gtcore.jobs import api as jobs
+from gtcore.ui import jobform_actions as fa
 from gtcore.ui import jobform_state as fs
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
@@ -66,12 +67,12 @@ def sample_ui() -> None:
             "Creates 12 synthetic 240x240 faces (eyes, mouth, ears) in the data home, fills in the input "
             "folder, runs the data setup and adds the labels eye, mouth and ear, so you can try the whole flow."
         )
-        st.button("Load sample data", key="cj_sample", on_click=fs.do_sample, icon=":material/face:")
+        st.button("Load sample data", key="cj_sample", on_click=fa.do_sample, icon=":material/face:")
         st.write(
             "Or, to try automated data labeling: scikit-learn's 1,797 handwritten digits (64x64, labels 0-9, "
             "their true labels in truth.json beside them) as a single-label image classification job."
         )
-        st.button("Load digits for automated labeling", key="cj_sample_digits", on_click=fs.do_sample_digits,
+        st.button("Load digits for automated labeling", key="cj_sample_digits", on_click=fa.do_sample_digits,
                   icon=":material/pin:")  # fmt: skip
 
 
@@ -211,7 +212,7 @@ def input_ui(o: dict[str, Any]) -> None:
                 if text
                 else "Every .jpg, .jpeg and .png under it is listed, like the console's data setup.",
             )
-            st.button("Complete data setup", key="cj_setup", on_click=fs.do_setup, icon=":material/dataset:")
+            st.button("Complete data setup", key="cj_setup", on_click=fa.do_setup, icon=":material/dataset:")
         elif kind == "uri":
             st.text_input(
                 "Input manifest",
@@ -219,7 +220,7 @@ def input_ui(o: dict[str, Any]) -> None:
                 placeholder="s3://bucket/data/dataset.manifest",
                 help="A path or S3 URI of a JSON Lines manifest.",
             )
-            st.button("Check manifest", key="cj_check", on_click=fs.check_manifest, icon=":material/fact_check:")
+            st.button("Check manifest", key="cj_check", on_click=fa.check_manifest, icon=":material/fact_check:")
         else:
             st.file_uploader(
                 "Manifest file",
@@ -227,7 +228,7 @@ def input_ui(o: dict[str, Any]) -> None:
                 type=["manifest", "jsonl", "json", "txt"],
                 help="Stored in the data home under uploads/<job name>/, then checked.",
             )
-            st.button("Use this file", key="cj_use_upload", on_click=fs.do_upload_manifest, icon=":material/upload:")
+            st.button("Use this file", key="cj_use_upload", on_click=fa.do_upload_manifest, icon=":material/upload:")
     failed = fs.ss().pop(fs.DATA_ERROR, None)
     if failed is not None:  # next to the button that caused it, in full
         show_error(failed)
@@ -235,7 +236,7 @@ def input_ui(o: dict[str, Any]) -> None:
     if not found:
         st.caption("No input data chosen yet.")
         return
-    problem = fs.data_problems()
+    problem = fa.data_problems()
     if problem is not None:
         show_error(problem)
     else:
@@ -270,7 +271,7 @@ def task_type_ui(o: dict[str, Any]) -> None:
         options,
         format_func=TYPE_TITLES.get,
         key="cj_task_type",
-        on_change=fs.on_type_change,
+        on_change=fa.on_type_change,
         help="Bounding box: workers draw labeled boxes. Classification (image or text): workers pick one label "
         "(single) or every label that applies (multi-label). Semantic segmentation: workers paint each pixel's "
         "label (the label attribute ends in -ref). Label verification: workers judge the boxes or mask an input "
