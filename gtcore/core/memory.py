@@ -4,7 +4,7 @@
 A cache never decides anything: a miss only means the slower path that reads the rows, and each entry holds only
 what cannot change while it is kept. The rules, one per cache:
 
-- ``job_facts`` (``JobFacts``, the queue's hot claim and submit paths, ``gtcore.queue.facts``): the job's columns
+- ``job_facts`` (``FixedJobFacts``, the queue's hot claim and submit paths, ``gtcore.queue.facts``): the job's columns
   fixed at creation, remembered from a full claim or submit that read the row while the job was ``InProgress``.
   Never its status, users or leases (every call reads or guards those in SQL). Dropped when this process sees the
   job in any other status (a full read of its row, or a status change made here: ``forget_job``).
@@ -39,7 +39,7 @@ MAX_ASSIGNMENTS = 100_000  # assignments remembered per process before that map 
 
 
 @dataclass(frozen=True)
-class JobFacts:
+class FixedJobFacts:
     """A job's columns fixed at creation, for the queue's hot paths (built by ``gtcore.queue.facts``)."""
 
     id: int
@@ -74,17 +74,17 @@ class ProcessMemory:
     def __init__(self, max_assignments: int = MAX_ASSIGNMENTS) -> None:
         self.max_assignments = max_assignments
         self._lock = threading.Lock()
-        self._job_facts: dict[int, JobFacts] = {}
+        self._job_facts: dict[int, FixedJobFacts] = {}
         self._job_flags: dict[int, JobFlags] = {}
         self._first_objects: dict[int, frozenset[int]] = {}
         self._assignments: dict[int, tuple[int, int]] = {}  # assignment -> (job, object idx)
         self._flagged: set[tuple[int, int]] = set()  # (job, object idx)
 
     # ---------------------------------------------------------------- the queue's job facts
-    def job_facts(self, job_id: int) -> JobFacts | None:
+    def job_facts(self, job_id: int) -> FixedJobFacts | None:
         return self._job_facts.get(job_id)
 
-    def remember_job_facts(self, facts: JobFacts) -> None:
+    def remember_job_facts(self, facts: FixedJobFacts) -> None:
         self._job_facts[facts.id] = facts
 
     # ---------------------------------------------------------------- assignments handed out here

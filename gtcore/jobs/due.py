@@ -1,5 +1,5 @@
 """What becomes due when the queue or a job action changes state: recorded in the same transaction with
-``gtcore.core.work.enqueue`` and done by the background workers (``gtcore.work.handlers``).
+``gtcore.core.workqueue.enqueue`` and done by the background workers (``gtcore.work.handlers``).
 
 - an object left ``open`` (its answers are complete, or it failed): its worker-response file
   (``responses.write``, one item per job: the handler writes every due file), the job's StoppingConditions
@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.core.memory import JobFlags, ProcessMemory
 from gtcore.jobs.describe import spec_of
 
@@ -31,14 +31,14 @@ INTERMEDIATE_MIN_SECONDS = 5.0
 def object_settled(
     conn: Connection, memory: ProcessMemory, job_id: int, *, then: str | None = None, then_params: dict | None = None
 ) -> list:
-    """Every settled object: one statement, and no lock on the job's pending items (``work.enqueue_due``).
+    """Every settled object: one statement, and no lock on the job's pending items (``workqueue.enqueue_due``).
     A job with automated data labeling also gets its loop's ``autolabel.step`` (it looks whether a batch ran dry).
-    ``then``: a query sent in the same statement on PostgreSQL (``work.enqueue_due``); its rows are returned."""
+    ``then``: a query sent in the same statement on PostgreSQL (``workqueue.enqueue_due``); its rows are returned."""
     items = [(RESPONSES, job_id, 0.0), (STOPPING, job_id, 0.0), (INTERMEDIATE, job_id, INTERMEDIATE_MIN_SECONDS)]
     flags = job_flags(conn, memory, job_id)
     if flags is not None and flags.autolabel:
         items.append((AUTOLABEL_STEP, job_id, 0.0))
-    return work.enqueue_due(conn, items, then=then, then_params=then_params)
+    return workqueue.enqueue_due(conn, items, then=then, then_params=then_params)
 
 
 def job_flags(conn: Connection, memory: ProcessMemory, job_id: int) -> JobFlags | None:
@@ -59,4 +59,4 @@ def job_flags(conn: Connection, memory: ProcessMemory, job_id: int) -> JobFlags 
 
 
 def job_ended(conn: Connection, job_id: int, final_status: str = "Completed") -> None:
-    work.enqueue(conn, FINISH, job_id=job_id, key=final_status)
+    workqueue.enqueue(conn, FINISH, job_id=job_id, key=final_status)

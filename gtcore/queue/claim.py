@@ -43,7 +43,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_team_member
 from gtcore.core.errors import JobClosed, NotFound, PermissionDenied
 from gtcore.queue import facts as cache
-from gtcore.queue.facts import JobFacts
+from gtcore.queue.facts import FixedJobFacts
 from gtcore.queue.leases import LIVE, expire_job_leases, one_of, retrying
 from gtcore.queue.lifetime import expire_job_lifetime, lifetime_over
 from gtcore.queue.take import take
@@ -95,7 +95,9 @@ def _check_job(actor: Actor, job: Any, job_id: int, active: Any) -> Any:
     return job
 
 
-def _fast_claim(conn: Connection, actor: Actor, job: JobFacts | None, active: Any, t: float, pg: bool) -> Task | None:
+def _fast_claim(
+    conn: Connection, actor: Actor, job: FixedJobFacts | None, active: Any, t: float, pg: bool
+) -> Task | None:
     """The claim in one guarded take (``gtcore.queue.take``) when the job's facts are known and the actor passes the
     checks of ``_check_job``; None when it took nothing (the full claim then runs, in the same transaction, and
     decides)."""

@@ -1,7 +1,7 @@
 """The queue's per-process facts (kept in ``Context.memory``, ``gtcore.core.memory``: the rules of what is kept
 and when it is dropped live there), for the hot claim and submit paths:
 
-- ``JobFacts``: the job's columns fixed at creation (name, team, task type, labels, instructions, time limits,
+- ``FixedJobFacts``: the job's columns fixed at creation (name, team, task type, labels, instructions, time limits,
   MaxConcurrentTaskCount, object count), remembered from the first claim or submit that read the whole row
   while the job was ``InProgress`` (``total_objects`` is set before a job starts); a read that finds the job in
   another status drops them. Never its status, and nothing about users or leases: those are read, or guarded in
@@ -19,13 +19,13 @@ import json
 from typing import Any
 
 from gtcore.core.access import WORKER, Actor
-from gtcore.core.memory import JobFacts, ProcessMemory
+from gtcore.core.memory import FixedJobFacts, ProcessMemory
 from gtcore.output.writer import gold_attribute
 
-__all__ = ["JobFacts", "remember_job", "in_team"]
+__all__ = ["FixedJobFacts", "remember_job", "in_team"]
 
 
-def remember_job(memory: ProcessMemory, row: Any) -> JobFacts | None:
+def remember_job(memory: ProcessMemory, row: Any) -> FixedJobFacts | None:
     """Keep the fixed facts of a jobs row read while it is InProgress and return them; for a row in any other
     status, drop what the memory had about the job and return None."""
     if row is None:
@@ -33,7 +33,7 @@ def remember_job(memory: ProcessMemory, row: Any) -> JobFacts | None:
     if row.status != "InProgress":
         memory.forget_job(int(row.id))
         return None
-    facts = JobFacts(
+    facts = FixedJobFacts(
         id=int(row.id),
         name=row.name,
         team_id=row.team_id,

@@ -167,7 +167,7 @@ LOCK_JOB = (
     update(J).where(J.c.id == bindparam("b_job"), J.c.status == const("InProgress")).values(updated_at=bindparam("now"))
 )
 P_PROBE = dbm.Prepared(PROBE)
-PROBE_SQL = (  # PROBE as text, for the statement of work.enqueue_due on PostgreSQL
+PROBE_SQL = (  # PROBE as text, for the statement of workqueue.enqueue_due on PostgreSQL
     "SELECT idx FROM objects WHERE job_id = :b_job AND status = 'open' ORDER BY idx DESC LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Float, Integer, bindparam, case, literal, sel
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtcore.core import db as dbm
-from gtcore.queue.facts import JobFacts
+from gtcore.queue.facts import FixedJobFacts
 from gtcore.queue.leases import LIVE, candidates, const, one_of
 from gtcore.queue.task import Task, make_task
 
@@ -122,7 +122,7 @@ CLAIMABLE = dbm.Prepared(  # any object claimable by the worker now, locks ignor
 P_INSERT_SQLITE = dbm.Prepared(INSERT_SQLITE)
 
 
-def take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, guarded: bool = False) -> Task | None:
+def take(conn: Connection, job: FixedJobFacts, worker: int, now: float, pg: bool, guarded: bool = False) -> Task | None:
     """Take the next candidate object and lease it to the worker (step 3-4 of the module docstring)."""
     if job.max_concurrent < 1:  # an empty window
         return None
@@ -166,7 +166,7 @@ def take(conn: Connection, job: JobFacts, worker: int, now: float, pg: bool, gua
     return None
 
 
-def claimable(conn: Connection, job: JobFacts, worker: int, excluded: list[int]) -> bool:
+def claimable(conn: Connection, job: FixedJobFacts, worker: int, excluded: list[int]) -> bool:
     params = {"b_job": job.id, "worker": worker, "window": job.max_concurrent}
     if not excluded:
         return bool(CLAIMABLE.first(conn, params)[0])  # type: ignore[index]

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 
 from gtcore.core import db as dbm
 from gtcore.core.errors import NotFound
-from gtcore.queue.facts import JobFacts
+from gtcore.queue.facts import FixedJobFacts
 from gtcore.queue.previous import previous_of
 
 A = dbm.assignments
@@ -43,7 +43,7 @@ TASK = (
 )
 
 
-def make_task(conn: Connection, job: JobFacts, aid: int, idx: int, line_json: str, source_ref: str | None,
+def make_task(conn: Connection, job: FixedJobFacts, aid: int, idx: int, line_json: str, source_ref: str | None,
                accepted_at: float, expires: float, status: str, draft_json: str | None) -> Task:  # fmt: skip
     line = json.loads(line_json)
     if job.gold:  # a gold object is served like any other: its known answer never reaches the worker's task
@@ -67,7 +67,7 @@ def make_task(conn: Connection, job: JobFacts, aid: int, idx: int, line_json: st
     )
 
 
-def load_task(conn: Connection, job: JobFacts, assignment_id: int) -> Task:
+def load_task(conn: Connection, job: FixedJobFacts, assignment_id: int) -> Task:
     r = conn.execute(TASK, {"aid": assignment_id}).first()
     if r is None:
         raise NotFound(f"task {assignment_id} does not exist")
