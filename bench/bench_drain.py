@@ -76,7 +76,7 @@ def _setup(ctx: Context, root: Path, n: int, answers: int) -> int:
 
 def _make_due(ctx: Context, job: int) -> None:
     with ctx.db.write() as c:
-        due.object_settled(c, job)
+        due.object_settled(c, ctx.memory, job)
         due.job_ended(c, job, "Completed")
 
 

@@ -15,7 +15,9 @@ from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape
 from gtcore.jobform.create import create_from_form
 from gtcore.ui import autolabel_widgets as aw
+from gtcore.ui import jobform_actions as fa
 from gtcore.ui import jobform_content as wc
+from gtcore.ui import jobform_data_widgets as dw
 from gtcore.ui import jobform_state as fs
 from gtcore.ui import jobform_widgets as w
 from gtcore.ui.auth import require_actor
@@ -26,19 +28,19 @@ from gtcore.workforce import teams
 actor = require_actor(ADMIN)
 ctx = get_context()
 st.title("Create labeling job")
-fs.apply_prefill(actor)
+fa.apply_prefill(actor)
 fs.init_defaults(str(ctx.settings.home))
 w.flash()
 origin = w.origin_ui()
 if origin["origin"] == "new":
-    w.sample_ui()
+    dw.sample_ui()
 
 st.subheader("1. Job name")
 w.name_ui(ctx, actor, origin)
 st.subheader("2. Input data")
-w.input_ui(origin)
+dw.input_ui(origin)
 st.subheader("3. Output location")
-w.output_ui()
+dw.output_ui()
 st.subheader("4. Task type")
 w.task_type_ui(origin)
 st.subheader("5. Labels")

@@ -240,3 +240,13 @@ def test_the_form_the_checks_and_the_loop_read_one_source_of_numbers() -> None:
     assert "a validation set of 600 (10 %)" in auto_labeling_plan(6000, 100)
     for task in autolabeling.ALGORITHM_FAMILY:
         assert autolabeling.task_type_of_algorithm(algorithm_arn(task)) == task
+
+
+def test_a_bound_exactly_at_the_target_sets_the_threshold() -> None:
+    """The threshold rule's boundary: the lower bound must reach the target (``>=``), so a bound equal to it
+    passes; a hair above it does not."""
+    confs, right = [0.9] * 40, [1.0] * 40
+    at = rules.accuracy_lower_bound(40, 40)  # the bound the 40 right answers give
+    th = rules.choose_threshold(confs, right, at)
+    assert th.value == 0.9 and th.bound == at and th.covered == 40
+    assert rules.choose_threshold(confs, right, at + 1e-9).value is None

@@ -103,6 +103,31 @@ def test_what_people_may_claim_when(auto_world: AutoWorld) -> None:
     assert 0 < sum(_roles(w, job, 4).values()) <= 30 and _counts(w, job).claimable <= 30
 
 
+def test_the_model_labels_only_once_its_rounds_batch_is_settled(auto_world: AutoWorld) -> None:
+    """Round 3's training runs while one object of its batch is claimed and not answered: the inference (machine
+    labels, the next round) waits for that answer, and runs once it comes."""
+    w = auto_world
+    job = w.create("classification", 120, max_concurrent=30)
+    _, truth = w.dataset("classification", 120)
+    holder = w.workers[0]
+    _steps(w)
+    _answer(w, job, truth)  # the probe
+    _steps(w)
+    _answer(w, job, truth)  # the validation set and the training batch
+    _steps(w)
+    assert _roles(w, job, 3) == {"batch": 24, "check": 6} and _pending(w, "autolabel.train") == 1
+    held = queue.claim_next(w.ctx, holder, job)  # one object of round 3's batch: claimed, not answered
+    assert held is not None and _answer(w, job, truth) == 29
+    runner.run_until_idle(w.ctx, max_seconds=300)  # the training runs; the inference must wait
+    its = loop_status(w.ctx, SYSTEM, job).iterations
+    assert len(its) == 3 and its[2].finished_at is None and _counts(w, job).machine == 0, its
+    assert _pending(w, "autolabel.train") == 0  # not waiting for the training: for the held object
+    assert simulate.annotate(w.ctx, [holder], job, truth, DIGIT_LABELS) == 1
+    runner.run_until_idle(w.ctx, max_seconds=300)
+    its = loop_status(w.ctx, SYSTEM, job).iterations
+    assert its[2].finished_at is not None and len(its) == 4, its
+
+
 def test_a_training_runs_on_the_labels_before_its_round_however_fast_people_are(tmp_path: Path) -> None:
     """Round N's model never sees round N's batch, even when people answered it before the training started."""
     w = make_auto_world(tmp_path)

@@ -196,3 +196,39 @@ def test_leave_one_out_step_makes_the_confidence_honest(monkeypatch: pytest.Monk
         assert abs((a.posterior.argmax(1) == truth).mean() - (b.posterior.argmax(1) == truth).mean()) < 0.01
         assert a.posterior.max(axis=1).mean() < b.posterior.max(axis=1).mean()  # less sure of itself
     assert np.mean(with_loo) < 0.8 * np.mean(without), (with_loo, without)
+
+
+def test_the_leave_one_out_posterior_takes_each_answers_own_soft_count_out_of_its_row() -> None:
+    """The last E-step, worked by hand after one EM epoch (its counts come from the majority-vote start): each
+    answer is judged by its worker's row with that answer's own soft count removed from the numerator AND from
+    the row's total. A plug-in E-step, or one that removes the count from one side only, gives other numbers."""
+    rng = np.random.default_rng(7)
+    n, nw, k = 60, 6, 3
+    items = np.repeat(np.arange(n), 3)
+    workers = np.concatenate([rng.choice(nw, 3, replace=False) for _ in range(n)])
+    truth = rng.integers(0, k, n)
+    labels = np.where(rng.random(len(items)) < 0.75, truth[items], rng.integers(0, k, len(items)))
+    got = em.fit(items, workers, labels, n, nw, k, max_epochs=1)
+    start = np.zeros((n, k))
+    np.add.at(start, (items, labels), 1.0)
+    start /= start.sum(axis=1, keepdims=True)  # majority vote: the posterior the first M-step counts with
+    counts = np.zeros((nw, k, k))
+    for i, w, g in zip(items, workers, labels, strict=True):
+        counts[w, :, g] += start[i]
+    assert np.allclose(counts, got.counts)
+    centre, _ = em._centre(counts, k)
+    num = counts + em.ROW_STRENGTH * centre
+    den = num.sum(axis=2)
+
+    def e_step(own_in_num: bool, own_in_den: bool) -> np.ndarray:
+        logp = np.tile(np.log(got.prior), (n, 1))
+        for i, w, g in zip(items, workers, labels, strict=True):
+            own = start[i]
+            ratio = (num[w, :, g] - own * own_in_num) / (den[w] - own * own_in_den)
+            logp[i] += np.log(np.maximum(ratio, 1e-6))
+        e = np.exp(logp - logp.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    assert np.allclose(got.posterior, e_step(True, True), atol=1e-9)
+    for other in (e_step(False, False), e_step(True, False), e_step(False, True)):
+        assert not np.allclose(other, got.posterior, atol=1e-4)  # the test tells the variants apart

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.core.settings import Settings
 from tests.browser import StreamlitServer, new_page, wait_for_idle
 from tests.fixtures.jobs import JobFactory
@@ -46,7 +46,7 @@ def test_embedded_worker_starts_and_stops_with_streamlit_run(tmp_path: Path, bro
     made = JobFactory(ctx, tmp_path).create(name="finish-me", n_images=2)
     with ctx.db.write() as c:  # e.g. a stop recorded while no worker ran
         c.execute(dbm.jobs.update().where(dbm.jobs.c.id == made.job_id).values(status="Stopping"))
-        work.enqueue(c, "jobs.finish", job_id=made.job_id, key="Stopped")
+        workqueue.enqueue(c, "jobs.finish", job_id=made.job_id, key="Stopped")
     server = StreamlitServer(REPO / "app.py", env, log_path=tmp_path / "streamlit.log")
     server.start()  # returns once the server answers its health check
     try:

@@ -34,18 +34,15 @@ from gtcore.jobform.data import (
     save_manifest_upload,
     write_label_config,
 )
+from gtcore.jobform.labels import add_label, label_problems, move_label, remove_label
 from gtcore.jobform.model import (
     ExampleImage,
     JobForm,
-    add_label,
     attribute_problems,
     build_request,
     default_output,
-    label_problems,
-    move_label,
     name_problems,
     overrides_for,
-    remove_label,
 )
 from gtcore.jobform.problems import friendly
 from gtcore.jobs import api as jobs

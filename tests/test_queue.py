@@ -768,3 +768,20 @@ def test_a_claim_expires_run_out_leases_before_taking_more_objects(any_world: Qu
         queue.submit(w.ctx, a, first.assignment_id, box_answer(), now=late)
     again = queue.claim_next(w.ctx, a, job, now=late + 1)  # his own expired row is re-used for object 1
     assert again is not None and again.object_idx == 1
+
+
+@pytest.mark.parametrize("window", [1000, 3])
+def test_the_fast_claim_sees_a_lease_run_out_the_moment_after_it_ends(any_world: QueueWorld, window: int) -> None:
+    """The fast claim's guard on run-out leases at its boundary: a lease ending at T is live at T (the next claim
+    opens a new object) and run out just after (the next claim expires it and hands its object out again)."""
+    w = any_world
+    job = w.new_job(n_objects=6, task_time_limit=30, max_concurrent=window)
+    a, b, c = w.workers[0], w.workers[1], w.workers[2]
+    first = queue.claim_next(w.ctx, a, job, now=T0)  # a full claim: the process now knows the job's facts
+    assert first is not None and first.object_idx == 0 and w.ctx.memory.job_facts(job) is not None
+    at_end = queue.claim_next(w.ctx, b, job, now=T0 + 30)  # a's lease ends now: still his
+    assert at_end is not None and at_end.object_idx == 1, at_end
+    just_after = queue.claim_next(w.ctx, c, job, now=T0 + 30.5)
+    assert just_after is not None and just_after.object_idx == 0, just_after  # a's object, not object 2
+    statuses = {r.id: r.status for r in w.assignments(job)}
+    assert statuses[first.assignment_id] == "expired" and statuses[at_end.assignment_id] == "leased"

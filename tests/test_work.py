@@ -18,7 +18,7 @@ from sqlalchemy import select
 from gtcore.cli.command import main as cli
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.work import registry, runner
 from tests import work_handlers as wh
 
@@ -33,7 +33,7 @@ def items(ctx: Context) -> list:
 
 def enqueue(ctx: Context, kind: str, **kw) -> None:
     with ctx.db.write() as c:
-        work.enqueue(c, kind, **kw)
+        workqueue.enqueue(c, kind, **kw)
 
 
 def test_enqueue_is_idempotent_while_pending(any_ctx: Context) -> None:
@@ -56,7 +56,7 @@ def test_enqueue_is_idempotent_while_pending(any_ctx: Context) -> None:
 
 def test_enqueue_rolls_back_with_its_transaction(ctx: Context) -> None:
     with pytest.raises(RuntimeError), ctx.db.write() as c:
-        work.enqueue(c, "test.record", key="x")
+        workqueue.enqueue(c, "test.record", key="x")
         raise RuntimeError("the submit failed")
     assert items(ctx) == []
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.work import registry, runner
 from tests import work_handlers as wh
 
@@ -25,7 +25,7 @@ def items(ctx: Context, kind: str) -> list:
 
 def enqueue(ctx: Context, kind: str, **kw) -> None:
     with ctx.db.write() as c:
-        work.enqueue(c, kind, **kw)
+        workqueue.enqueue(c, kind, **kw)
 
 
 def test_retry_backoff_doubles_from_2_seconds_and_is_capped_at_300(any_ctx: Context) -> None:

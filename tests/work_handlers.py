@@ -76,12 +76,12 @@ def slow(ctx: Context, item: WorkItem) -> None:
 @handler("test.chain", max_attempts=2, lease_seconds=30.0)
 def chain(ctx: Context, item: WorkItem) -> None:
     """Re-enqueues itself: the next link due at once until ``last``, or itself again after ``delay`` seconds."""
-    from gtcore.core import work
+    from gtcore.core import workqueue
 
     _log(ctx, ev="start", id=item.id, key=item.key)
     n, last, delay = int(item.key), int(item.payload.get("last", 0)), float(item.payload.get("delay", 0.0))
     with ctx.db.write() as conn:
         if delay:
-            work.enqueue(conn, "test.chain", key=item.key, payload=item.payload, delay_seconds=delay)
+            workqueue.enqueue(conn, "test.chain", key=item.key, payload=item.payload, delay_seconds=delay)
         elif n < last:
-            work.enqueue(conn, "test.chain", key=str(n + 1), payload=item.payload)
+            workqueue.enqueue(conn, "test.chain", key=str(n + 1), payload=item.payload)

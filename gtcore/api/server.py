@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import time
 import uuid
 from typing import Any
@@ -30,18 +28,10 @@ MAX_BODY = 4 * 1024 * 1024
 CONTENT_TYPE = "application/x-amz-json-1.1"
 log = logging.getLogger("gtcore.api")
 
-_lock = threading.Lock()
-_contexts: dict[tuple[Any, ...], Context] = {}
-
 
 def context() -> Context:
-    """This process's Context for the current GT_* environment (built once)."""
-    key = (os.getcwd(), tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GT_"))))
-    with _lock:
-        ctx = _contexts.get(key)
-        if ctx is None:
-            ctx = _contexts[key] = Context.from_env()
-        return ctx
+    """This process's Context for the current GT_* environment (``Context.shared``: built once)."""
+    return Context.shared()
 
 
 def _operation_name(req: auth.Received) -> str:

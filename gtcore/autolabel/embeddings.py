@@ -214,9 +214,9 @@ def start(conn: Any, job_id: int, key: str | None = None) -> None:
     current backbone. Cheap: one indexed lookup; the handler re-enqueues itself until all are done."""
     key = key or bbm.key()
     if conn.execute(select(E.c.idx).where(E.c.job_id == job_id, E.c.backbone == key).limit(1)).first() is None:
-        from gtcore.core import work
+        from gtcore.core import workqueue
 
-        work.enqueue(conn, KIND, job_id=job_id)
+        workqueue.enqueue(conn, KIND, job_id=job_id)
 
 
 def run_for(ctx: Context, job_id: int, load: Loader, seconds: float) -> bool:

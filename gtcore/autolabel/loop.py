@@ -188,7 +188,7 @@ def held_objects(conn: Connection, job_id: int) -> list[tuple[int, float | None]
     return [(int(i), c) for i, c in conn.execute(q.order_by(O.c.idx))]
 
 
-def release(conn: Connection, job_id: int, idxs: list[int], role: str, iteration: int) -> int:
+def hand_to_people(conn: Connection, job_id: int, idxs: list[int], role: str, iteration: int) -> int:
     """Hand held objects to people (they become claimable); returns how many moved."""
     moved = 0
     for k in range(0, len(idxs), CHUNK):
@@ -254,7 +254,7 @@ def step(ctx: Context, job_id: int) -> list[Action]:
         if st.phase == "new":
             probe = _random_held(conn, job_id, rules.PROBE_SIZE, seed)
             if _advance(conn, job_id, 0, phase="probe", iteration=1):
-                _new_iteration(conn, job_id, 1, release(conn, job_id, probe, "probe", 1))
+                _new_iteration(conn, job_id, 1, hand_to_people(conn, job_id, probe, "probe", 1))
             return []
         if st.phase == "probe":
             if c.probe_open:
@@ -267,10 +267,10 @@ def step(ctx: Context, job_id: int) -> list[Action]:
                 _advance(conn, job_id, int(st.iteration), phase="done")
             else:
                 val = _random_held(conn, job_id, rules.validation_size(f.total), seed)
-                n = release(conn, job_id, val, "validation", 2)
+                n = hand_to_people(conn, job_id, val, "validation", 2)
                 if not st.initial_model_uri:
                     batch = _random_held(conn, job_id, rules.training_batch_size(f.max_concurrent), seed + 1)
-                    n += release(conn, job_id, batch, "train", 2)
+                    n += hand_to_people(conn, job_id, batch, "train", 2)
                 if _advance(conn, job_id, 1, phase="labeling", iteration=2):
                     _new_iteration(conn, job_id, 2, n)
                 return []
@@ -302,7 +302,7 @@ def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> 
     if not _advance(conn, f.id, n, phase="loop", iteration=n + 1):
         return []
     uncertain, check = next_batch(conn, f.id, k, seed) if k else ([], [])
-    moved = release(conn, f.id, uncertain, "batch", n + 1) + release(conn, f.id, check, "check", n + 1)
+    moved = hand_to_people(conn, f.id, uncertain, "batch", n + 1) + hand_to_people(conn, f.id, check, "check", n + 1)
     _new_iteration(conn, f.id, n + 1, moved)
     return [("train", n + 1)]
 
@@ -331,4 +331,4 @@ def go_human_only(ctx: Context, job_id: int, reason: str, iteration: int | None 
                 .values(error=reason[:2000], finished_at=dbm.now())
             )
         idxs = [i for i, _ in held_objects(conn, job_id)]
-        release(conn, job_id, idxs, "batch", iteration or 0)
+        hand_to_people(conn, job_id, idxs, "batch", iteration or 0)

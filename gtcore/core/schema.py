@@ -298,7 +298,7 @@ autolabel_embeddings = Table(
     Column("created_at", Float, nullable=False),
 )
 
-# The background-work queue (gtcore.core.work enqueues, gtcore.work.runner claims and runs).
+# The background-work queue (gtcore.core.workqueue enqueues, gtcore.work.runner claims and runs).
 # status: pending | running | done | failed. At most one *pending* item per (kind, job_id, key).
 work_items = Table(
     "work_items",

@@ -33,8 +33,8 @@ from gtcore.manifests.label_config import dumps_label_config, parse_label_config
 from gtcore.manifests.label_config_ner import dumps_ner_label_config
 from gtcore.manifests.text_sources import text_source_problems
 from gtcore.queue import answer_checks as answers
-from gtcore.queue.claim import Task
 from gtcore.queue.previous import previous_mask
+from gtcore.queue.task import Task
 
 PREVIEW_LINES = 5
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -1,4 +1,5 @@
-"""The Create job form, without Streamlit: its fields, live checks, label list edits and the request it builds.
+"""The Create job form, without Streamlit: its fields, live checks and the request it builds (the label list's
+edits and checks: ``gtcore.jobform.labels``).
 
 The page (``pages/create_job.py``) keeps a :class:`JobForm` filled from its widgets; this module turns
 it into the CreateLabelingJob-shaped request that ``gtcore.jobs.api`` validates and creates (one call), and
@@ -25,12 +26,12 @@ from gtcore.core import tasktypes
 from gtcore.core.autolabeling import ALGORITHM_FAMILY
 from gtcore.core.errors import Problem
 from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS, algorithm_arn, auto_labeling
-from gtcore.jobform.problems import HUMAN, LABELS_FORM_FIELD, TASK_TYPE_FIELD
+from gtcore.jobform.labels import label_problems
+from gtcore.jobform.problems import HUMAN, TASK_TYPE_FIELD
 from gtcore.jobs.preflight import workteam_arn
 from gtcore.jobs.spec import MANIFEST_FIELD, label_attribute_problems
 from gtcore.jobs.spec_checks import NAME_PATTERN, Checker
 from gtcore.jobs.spec_human import DEFAULT_AVAILABILITY, DEFAULT_MAX_CONCURRENT
-from gtcore.manifests.label_config import MAX_LABEL_CHARS, validate_labels
 from gtcore.storage.uris import is_s3, split_s3
 
 ORIGINS = ("new", "clone", "chain")
@@ -122,50 +123,6 @@ def attribute_problems(
     if adjustment and source_attribute and value == source_attribute:
         found.append(f"an adjustment job needs a label attribute different from {source_attribute!r}")
     return found
-
-
-# --------------------------------------------------------------------------- labels
-
-
-def label_limits_text(task_type: str) -> str:
-    tt = tasktypes.get(task_type)
-    return f"{tt.title}: {tt.min_labels} to {tt.max_labels} labels, each at most {MAX_LABEL_CHARS} characters."
-
-
-def add_label(labels: list[str], text: str, task_type: str) -> tuple[list[str], str | None]:
-    """``labels`` with ``text`` appended, or the unchanged list and why it was refused."""
-    value = (text or "").strip()
-    tt = tasktypes.get(task_type)
-    if not value:
-        return list(labels), "type a label first"
-    if len(value) > MAX_LABEL_CHARS:
-        return list(labels), f"a label is at most {MAX_LABEL_CHARS} characters; this one has {len(value)}"
-    if value in labels:
-        return list(labels), f"{value!r} is already in the list (labels must be unique)"
-    if len(labels) >= tt.max_labels:
-        return list(labels), f"{tt.title} allows at most {tt.max_labels} labels"
-    return [*labels, value], None
-
-
-def remove_label(labels: list[str], index: int) -> list[str]:
-    return [x for i, x in enumerate(labels) if i != index]
-
-
-def move_label(labels: list[str], index: int, delta: int) -> list[str]:
-    """``labels`` with the one at ``index`` moved by ``delta`` places (clamped to the ends)."""
-    out = list(labels)
-    if not 0 <= index < len(out):
-        return out
-    target = max(0, min(len(out) - 1, index + delta))
-    out.insert(target, out.pop(index))
-    return out
-
-
-def label_problems(labels: list[str], task_type: str) -> list[Problem]:
-    return [
-        Problem(p.message, field=p.field)
-        for p in validate_labels(labels, tasktypes.get(task_type), where=LABELS_FORM_FIELD)
-    ]
 
 
 # --------------------------------------------------------------------------- defaults and eligibility

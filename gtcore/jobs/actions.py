@@ -63,6 +63,7 @@ def stop_labeling_job(ctx: Context, actor: Actor, name: str) -> JobSummary:
         ).rowcount
         if moved == 1:
             due.job_ended(conn, row.id, "Stopped")
+    ctx.memory.forget_job(row.id)  # its status changed (or is not what this process may have thought)
     if moved != 1:
         raise Conflict(
             f"labeling job {row.name} is {row.status}: a finished job cannot be stopped or restarted "
@@ -138,6 +139,8 @@ def check_stopping_conditions(ctx: Context, actor: Actor, job_id: int) -> bool:
         ).rowcount
         if moved == 1:
             due.job_ended(conn, row.id, "Stopped")
+    if moved == 1:
+        ctx.memory.forget_job(row.id)
     return moved == 1
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import tags, work
+from gtcore.core import tags, workqueue
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict
 from gtcore.jobs import due
@@ -55,7 +55,7 @@ def insert_job(ctx: Context, actor: Actor, plan: Plan, *, origin: str = "new", p
                 .values(status="InProgress", total_objects=len(plan.records), updated_at=dbm.now())
             )
             if auto and skipped < len(plan.records):
-                work.enqueue(conn, "autolabel.step", job_id=job_id)
+                workqueue.enqueue(conn, "autolabel.step", job_id=job_id)
             if skipped == len(plan.records):  # nothing to label: finishing is due (background work)
                 due.job_ended(conn, job_id, "Completed")
     except IntegrityError as exc:

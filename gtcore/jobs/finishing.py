@@ -69,6 +69,7 @@ def finish_job(ctx: Context, job_id: int, final_status: str) -> None:
             .where(and_(jobs.c.id == job_id, jobs.c.ended_at == token))
             .values(status=final_status, updated_at=t, ended_at=t)
         )
+    ctx.memory.forget_job(job_id)
     worker_responses.flush_worker_responses(ctx, job_id=job_id)  # a Failed job's answered open objects too
 
 

@@ -23,11 +23,12 @@ NOT_OPEN = select(func.count()).where(O.c.job_id == bindparam("b_job"), O.c.stat
 
 
 def _facts(ctx: Context, job_id: int) -> tuple[int, bool] | None:
-    """A job's object count and whether it has StoppingConditions (``due.job_flags``: fixed at creation, cached)."""
-    flags = due.known_flags(ctx.db.engine, job_id)
+    """A job's object count and whether it has StoppingConditions (``due.job_flags``: fixed at creation, kept in
+    ``ctx.memory``)."""
+    flags = ctx.memory.job_flags(job_id)
     if flags is None:
         with ctx.db.read() as conn:
-            flags = due.job_flags(conn, job_id)
+            flags = due.job_flags(conn, ctx.memory, job_id)
     return None if flags is None else (flags.total_objects, flags.stopping)
 
 

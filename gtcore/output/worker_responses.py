@@ -44,8 +44,6 @@ ITERATION_ONE_OBJECTS = 10
 FLUSH_BATCH = 2000  # answers read per round
 PART_OBJECTS = 100  # objects per work item (``due_parts``)
 
-_first_objects: dict[tuple[str, int], frozenset[int]] = {}  # (db url, job) -> its first 10 objects, once known
-
 
 def gt_time(ts: float) -> str:
     """Epoch seconds -> ``2026-11-25T10:00:00.123Z`` (worker-response submissionTime / acceptanceTime)."""
@@ -86,16 +84,17 @@ def identity_data(ctx: Context, row: Any) -> dict:
 
 
 def first_objects(ctx: Context, job_id: int) -> frozenset[int]:
-    """The first ``ITERATION_ONE_OBJECTS`` objects handed out in the job (fixed once that many were)."""
-    key = (ctx.db.url, job_id)
-    if key in _first_objects:
-        return _first_objects[key]
+    """The first ``ITERATION_ONE_OBJECTS`` objects handed out in the job (fixed once that many were: then kept in
+    ``ctx.memory``)."""
+    known = ctx.memory.first_objects(job_id)
+    if known is not None:
+        return known
     first = func.min(A.c.id)
     q = select(A.c.object_idx).where(A.c.job_id == job_id).group_by(A.c.object_idx).order_by(first)
     with ctx.db.read() as conn:
         found = frozenset(conn.execute(q.limit(ITERATION_ONE_OBJECTS)).scalars())
     if len(found) == ITERATION_ONE_OBJECTS:
-        _first_objects[key] = found
+        ctx.memory.remember_first_objects(job_id, found)
     return found
 
 

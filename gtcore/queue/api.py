@@ -3,20 +3,20 @@ actions, lease expiry, the worker's job list, worker-response flushing."""
 
 from gtcore.output.worker_responses import flush_worker_responses
 from gtcore.queue.actions import (
-    SubmitResult,
     decline,
     flag_object,
     heartbeat,
     release,
     save_draft,
     stop_and_resume_later,
-    submit,
 )
-from gtcore.queue.claim import Task, claim_next, current_task
+from gtcore.queue.claim import claim_next, current_task
 from gtcore.queue.leases import (
     expire_leases,
 )
 from gtcore.queue.portal import WorkerJobSummary, worker_jobs
+from gtcore.queue.submit import SubmitResult, submit
+from gtcore.queue.task import Task
 
 __all__ = [
     "Task",

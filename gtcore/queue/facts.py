@@ -1,61 +1,39 @@
-"""Per-process caches of what never changes once a job runs, for the hot claim and submit paths.
+"""The queue's per-process facts (kept in ``Context.memory``, ``gtcore.core.memory``: the rules of what is kept
+and when it is dropped live there), for the hot claim and submit paths:
 
-- ``JobFacts``: the job's columns fixed at creation (name, team, task type, labels, instructions, time limits,
+- ``FixedJobFacts``: the job's columns fixed at creation (name, team, task type, labels, instructions, time limits,
   MaxConcurrentTaskCount, object count), remembered from the first claim or submit that read the whole row
-  while the job was ``InProgress`` (``total_objects`` is set before a job starts). Never its status, and
-  nothing about users or leases: those are read, or guarded in SQL, by every call.
+  while the job was ``InProgress`` (``total_objects`` is set before a job starts); a read that finds the job in
+  another status drops them. Never its status, and nothing about users or leases: those are read, or guarded in
+  SQL, by every call.
 - the job and object of an assignment (never change), remembered when it is claimed, so a submit can check the
   answer before it touches the database.
 
-Keys carry the database URL (like ``gtcore.jobs.settling``). A miss only means the slower path that reads the
-rows; a cache never decides a refusal, it only lets a call try the guarded statement first.
+A miss only means the slower path that reads the rows; a cache never decides a refusal, it only lets a call try
+the guarded statement first.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from gtcore.core.access import WORKER, Actor
+from gtcore.core.memory import FixedJobFacts, ProcessMemory
 from gtcore.output.writer import gold_attribute
 
-MAX_ENTRIES = 100_000  # assignments remembered per process before the map starts over
+__all__ = ["FixedJobFacts", "remember_job", "in_team"]
 
 
-@dataclass(frozen=True)
-class JobFacts:
-    id: int
-    name: str
-    team_id: int | None
-    task_type: str
-    labels_json: str
-    labels: tuple[str, ...]
-    instructions_json: str | None
-    spec_json: str
-    parent_job_id: int | None
-    label_attribute: str
-    max_concurrent: int
-    task_time_limit: int
-    total_objects: int
-    created_at: float
-    availability_lifetime: int
-    gold: str | None  # GoldStandard.LabelAttributeName (gtcore.output.writer.gold_attribute)
-
-
-_jobs: dict[tuple[str, int], JobFacts] = {}
-_assignments: dict[tuple[str, int], tuple[int, int]] = {}  # (db, assignment) -> (job, object idx)
-
-
-def job(url: str, job_id: int) -> JobFacts | None:
-    return _jobs.get((url, job_id))
-
-
-def remember_job(url: str, row: Any) -> JobFacts | None:
-    """Keep the fixed facts of a jobs row read while it is InProgress; return them (None otherwise)."""
-    if row is None or row.status != "InProgress":
+def remember_job(memory: ProcessMemory, row: Any) -> FixedJobFacts | None:
+    """Keep the fixed facts of a jobs row read while it is InProgress and return them; for a row in any other
+    status, drop what the memory had about the job and return None."""
+    if row is None:
         return None
-    facts = JobFacts(
+    if row.status != "InProgress":
+        memory.forget_job(int(row.id))
+        return None
+    facts = FixedJobFacts(
         id=int(row.id),
         name=row.name,
         team_id=row.team_id,
@@ -73,22 +51,8 @@ def remember_job(url: str, row: Any) -> JobFacts | None:
         availability_lifetime=int(row.availability_lifetime),
         gold=gold_attribute(row),
     )
-    _jobs[(url, facts.id)] = facts
+    memory.remember_job_facts(facts)
     return facts
-
-
-def assignment(url: str, assignment_id: int) -> tuple[int, int] | None:
-    return _assignments.get((url, assignment_id))
-
-
-def remember_assignment(url: str, assignment_id: int, job_id: int, object_idx: int) -> None:
-    if len(_assignments) >= MAX_ENTRIES:
-        _assignments.clear()
-    _assignments[(url, assignment_id)] = (job_id, object_idx)
-
-
-def forget_assignment(url: str, assignment_id: int) -> None:
-    _assignments.pop((url, assignment_id), None)
 
 
 def in_team(actor: Actor, team_id: int | None) -> bool:

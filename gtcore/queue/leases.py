@@ -41,6 +41,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.db import DatabaseUnavailable
 from gtcore.core.errors import TaskError
+from gtcore.core.memory import ProcessMemory
 from gtcore.jobs import due, finishing
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ LOCK_JOB = (
     update(J).where(J.c.id == bindparam("b_job"), J.c.status == const("InProgress")).values(updated_at=bindparam("now"))
 )
 P_PROBE = dbm.Prepared(PROBE)
-PROBE_SQL = (  # PROBE as text, for the statement of work.enqueue_due on PostgreSQL
+PROBE_SQL = (  # PROBE as text, for the statement of workqueue.enqueue_due on PostgreSQL
     "SELECT idx FROM objects WHERE job_id = :b_job AND status = 'open' ORDER BY idx DESC LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 ANY_OPEN = select(O.c.idx).where(O.c.job_id == bindparam("b_job"), O.c.status == const("open")).limit(1)
@@ -206,13 +207,13 @@ def close_job_if_done(conn: Connection, job_id: int, now: float, *, probed: bool
     return P_ANY_OPEN.first(conn, {"b_job": job_id}) is None
 
 
-def settled(conn: Connection, job_id: int, now: float) -> bool:
+def settled(conn: Connection, memory: ProcessMemory, job_id: int, now: float) -> bool:
     """After ``bump`` moved an object out of ``open``: record the work due (``gtcore.jobs.due``) in this
     transaction; True when it was the job's last open object (finishing it became due)."""
     if conn.dialect.name == "postgresql":  # the probe rides in the due-work insert's statement: one round trip
-        probed = bool(due.object_settled(conn, job_id, then=PROBE_SQL, then_params={"b_job": job_id}))
+        probed = bool(due.object_settled(conn, memory, job_id, then=PROBE_SQL, then_params={"b_job": job_id}))
     else:
-        due.object_settled(conn, job_id)
+        due.object_settled(conn, memory, job_id)
         probed = None
     if close_job_if_done(conn, job_id, now, probed=probed):
         due.job_ended(conn, job_id, "Completed")
@@ -220,7 +221,7 @@ def settled(conn: Connection, job_id: int, now: float) -> bool:
     return False
 
 
-def expire_job_leases(conn: Connection, job_id: int, now: float) -> tuple[int, bool]:
+def expire_job_leases(conn: Connection, memory: ProcessMemory, job_id: int, now: float) -> tuple[int, bool]:
     """Expire the job's leases that ended before ``now``; return (count, job_finished_by_this_tx)."""
     rows = conn.execute(EXPIRE, {"b_job": job_id, "now": now}).all()
     if not rows:
@@ -229,7 +230,7 @@ def expire_job_leases(conn: Connection, job_id: int, now: float) -> tuple[int, b
     any_settled = False
     for idx in sorted(per_object):
         any_settled = bump(conn, job_id, idx, now, taken=-per_object[idx]) or any_settled
-    finished = settled(conn, job_id, now) if any_settled else False
+    finished = settled(conn, memory, job_id, now) if any_settled else False
     return len(rows), finished
 
 
@@ -250,7 +251,7 @@ def expire_leases(ctx: Context, job_id: int | None = None, *, now: float | None 
 
         def tx(jid: int = jid) -> tuple[int, bool]:
             with ctx.db.write() as conn:
-                return expire_job_leases(conn, jid, t)
+                return expire_job_leases(conn, ctx.memory, jid, t)
 
         count, _ = retrying(tx)
         total += count

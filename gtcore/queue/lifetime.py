@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
+from gtcore.core.memory import ProcessMemory
 from gtcore.queue.leases import LIVE, one_of, retrying, settled
 
 A = dbm.assignments
@@ -38,12 +39,12 @@ def lifetime_over(job: Any, now: float) -> bool:
     return bool(now > float(job.created_at) + float(job.availability_lifetime))
 
 
-def expire_job_lifetime(conn: Connection, job_id: int, now: float) -> int:
+def expire_job_lifetime(conn: Connection, memory: ProcessMemory, job_id: int, now: float) -> int:
     """Fail the job's open objects and end its leases; return how many objects failed (0: nothing changed)."""
     conn.execute(END_LEASES, {"b_job": job_id, "now": now})
     failed = int(conn.execute(FAIL_OPEN, {"b_job": job_id, "now": now}).rowcount or 0)
     if failed:
-        settled(conn, job_id, now)  # responses of answered objects, and the job's finish, become due
+        settled(conn, memory, job_id, now)  # responses of answered objects, and the job's finish, become due
     return failed
 
 
@@ -58,7 +59,7 @@ def expire_lifetimes(ctx: Context, *, now: float | None = None) -> int:
 
         def tx(jid: int = jid) -> int:
             with ctx.db.write() as conn:
-                return expire_job_lifetime(conn, jid, t)
+                return expire_job_lifetime(conn, ctx.memory, jid, t)
 
         total += retrying(tx)
     return total

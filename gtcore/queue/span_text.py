@@ -15,7 +15,6 @@ from gtcore.core import db as dbm
 from gtcore.core import tasktypes
 from gtcore.core.errors import GTError, Problem, ValidationError
 from gtcore.manifests.text_sources import line_text, read_text_source
-from gtcore.queue import facts as cache
 
 
 def spans_text(ctx: Context, assignment_id: int) -> str | None:
@@ -24,8 +23,8 @@ def spans_text(ctx: Context, assignment_id: int) -> str | None:
     Raises:
         ValidationError: the text cannot be read any more (its file changed or went away), naming it.
     """
-    known = cache.assignment(ctx.db.url, assignment_id)
-    job = cache.job(ctx.db.url, known[0]) if known is not None else None
+    known = ctx.memory.assignment(assignment_id)
+    job = ctx.memory.job_facts(known[0]) if known is not None else None
     if job is not None and not tasktypes.get(job.task_type).marks_spans:
         return None
     a, o, j = dbm.assignments, dbm.objects, dbm.jobs

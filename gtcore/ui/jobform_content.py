@@ -17,7 +17,7 @@ from gtcore.core.textsafe import has_markup
 from gtcore.jobform import data
 from gtcore.jobform import model as jobform
 from gtcore.jobform.data import example_preview
-from gtcore.jobform.model import add_label, move_label, remove_label
+from gtcore.jobform.labels import add_label, label_limits_text, move_label, remove_label
 from gtcore.ui import jobform_state as fs
 from gtcore.ui.instructions_md import show_instructions
 from gtcore.ui.label_picker import md_escape
@@ -89,7 +89,7 @@ def do_remove_example(index: int) -> None:
 def labels_ui() -> None:
     task_type = fs.current_task_type()
     labels: list[str] = fs.ss().get(fs.LABELS, [])
-    st.caption(jobform.label_limits_text(task_type) + " The order sets the class ids in the output.")
+    st.caption(label_limits_text(task_type) + " The order sets the class ids in the output.")
     for i, label in enumerate(labels):
         c0, c1, c2, c3 = st.columns([8, 1, 1, 1], vertical_alignment="center")
         c0.text(f"{i}: {label}")

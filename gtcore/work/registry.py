@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gtcore.context import Context
-from gtcore.core.work import WorkItem
+from gtcore.core.workqueue import WorkItem
 
 __all__ = ["Handler", "HandlerSpec", "WorkItem", "handler", "get", "load_handlers", "kinds"]
 

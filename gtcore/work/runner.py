@@ -34,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
-from gtcore.core.work import WorkItem
+from gtcore.core import workqueue
+from gtcore.core.workqueue import WorkItem
 from gtcore.work import registry
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,14 @@ def worker_name() -> str:
 def _due(now: float, kinds: Iterable[str] | None, shifted_before: float | None = None) -> Any:
     """Due at ``now``; with ``shifted_before`` (a test's clock moved ahead) only items created before that real
     time are due by ``now``, later ones (a sweep that re-enqueued itself) by the real clock."""
-    pending = and_(W.c.status == work.PENDING, W.c.run_after <= now)
+    pending = and_(W.c.status == workqueue.PENDING, W.c.run_after <= now)
     if shifted_before is not None:
         real = dbm.now()
         pending = and_(pending, or_(W.c.created_at < shifted_before, W.c.run_after <= real))
-    cond = or_(pending, and_(W.c.status == work.RUNNING, W.c.lease_until < now))
+    cond = or_(pending, and_(W.c.status == workqueue.RUNNING, W.c.lease_until < now))
     twin = W.alias("twin")  # one item of an identity runs at a time: a pending twin waits for the running one
     running_twin = select(twin.c.id).where(
-        twin.c.status == work.RUNNING, twin.c.kind == W.c.kind, twin.c.job_id.is_not_distinct_from(W.c.job_id),
+        twin.c.status == workqueue.RUNNING, twin.c.kind == W.c.kind, twin.c.job_id.is_not_distinct_from(W.c.job_id),
         twin.c.key == W.c.key, twin.c.id != W.c.id,
     )  # fmt: skip
     cond = and_(cond, ~running_twin.exists())
@@ -87,7 +87,7 @@ def claim(
     """Take the oldest due item for ``worker``; return its row (status running, attempts counted) or None."""
     t = dbm.now() if now is None else now
     pick = select(W.c.id).where(_due(t, kinds, shifted_before)).order_by(W.c.run_after, W.c.id).limit(1)
-    values = {"status": work.RUNNING, "worker": worker, "lease_until": t + CLAIM_LEASE_SECONDS,
+    values = {"status": workqueue.RUNNING, "worker": worker, "lease_until": t + CLAIM_LEASE_SECONDS,
               "attempts": W.c.attempts + 1, "updated_at": t}  # fmt: skip
     with ctx.db.write() as conn:
         if ctx.db.is_postgres:
@@ -100,7 +100,7 @@ def claim(
 
 
 def _mine(row: Any, worker: str) -> Any:
-    return and_(W.c.id == row.id, W.c.worker == worker, W.c.status == work.RUNNING)
+    return and_(W.c.id == row.id, W.c.worker == worker, W.c.status == workqueue.RUNNING)
 
 
 def _renew(ctx: Context, row: Any, worker: str, lease: float) -> None:
@@ -111,13 +111,13 @@ def _renew(ctx: Context, row: Any, worker: str, lease: float) -> None:
 def _finish_ok(ctx: Context, row: Any, worker: str) -> None:
     t = dbm.now()
     with ctx.db.write() as conn:
-        conn.execute(update(W).where(_mine(row, worker)).values(status=work.DONE, lease_until=None, updated_at=t))
+        conn.execute(update(W).where(_mine(row, worker)).values(status=workqueue.DONE, lease_until=None, updated_at=t))
 
 
 def _merge_into_pending(conn: Connection, row: Any, worker: str, values: dict) -> bool:
     """A newer pending item of the same identity exists: it carries the retry; drop this attempt's row."""
     same = conn.execute(
-        select(W.c.id).where(W.c.kind == row.kind, W.c.key == row.key, W.c.status == work.PENDING,
+        select(W.c.id).where(W.c.kind == row.kind, W.c.key == row.key, W.c.status == workqueue.PENDING,
                              (W.c.job_id == row.job_id) if row.job_id is not None else W.c.job_id.is_(None))
     ).first()  # fmt: skip
     if same is None:
@@ -136,22 +136,28 @@ def _finish_error(ctx: Context, row: Any, worker: str, spec: registry.HandlerSpe
     max_attempts = spec.max_attempts if spec else 8
     err = err[-MAX_ERROR_CHARS:]
     if attempts >= max_attempts:
-        values = {"status": work.FAILED, "lease_until": None, "last_error": err, "updated_at": t, "attempts": attempts}
+        values = {
+            "status": workqueue.FAILED,
+            "lease_until": None,
+            "last_error": err,
+            "updated_at": t,
+            "attempts": attempts,
+        }
         with ctx.db.write() as conn:
             conn.execute(update(W).where(_mine(row, worker)).values(**values))
-        return work.FAILED
+        return workqueue.FAILED
     backoff = min(MAX_BACKOFF_SECONDS, 2.0**attempts)
-    values = {"status": work.PENDING, "run_after": t + backoff, "lease_until": None, "worker": None,
+    values = {"status": workqueue.PENDING, "run_after": t + backoff, "lease_until": None, "worker": None,
               "last_error": err, "updated_at": t, "attempts": attempts}  # fmt: skip
     for _ in range(3):
         try:
             with ctx.db.write() as conn:
                 if not _merge_into_pending(conn, row, worker, values):
                     conn.execute(update(W).where(_mine(row, worker)).values(**values))
-            return work.PENDING
+            return workqueue.PENDING
         except IntegrityError:  # a pending twin was enqueued between our check and update (PostgreSQL)
             continue
-    return work.PENDING
+    return workqueue.PENDING
 
 
 def execute(ctx: Context, row: Any, worker: str) -> str:
@@ -193,7 +199,7 @@ def execute(ctx: Context, row: Any, worker: str) -> str:
     stop.set()
     renewer.join()
     _finish_ok(ctx, row, worker)
-    return work.DONE
+    return workqueue.DONE
 
 
 def run_once(
@@ -280,4 +286,4 @@ def _start_sweeps(ctx: Context) -> None:
     if registry.get("maintenance.sweep") is None:
         return
     with ctx.db.write() as conn:
-        work.enqueue(conn, "maintenance.sweep")
+        workqueue.enqueue(conn, "maintenance.sweep")

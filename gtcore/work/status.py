@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, func, select, update
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.core.access import Actor, require_admin, require_reader
 from gtcore.core.errors import Conflict, NotFound
 
@@ -55,12 +55,14 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
             for k, v in conn.execute(select(W.c.status, func.count()).where(*scope).group_by(W.c.status)).all()
         }
         due, first_due = conn.execute(
-            select(func.count(), func.min(W.c.run_after)).where(W.c.status == work.PENDING, W.c.run_after <= t, *scope)
+            select(func.count(), func.min(W.c.run_after)).where(
+                W.c.status == workqueue.PENDING, W.c.run_after <= t, *scope
+            )
         ).one()
         failed_rows = conn.execute(
             select(W, J.c.name.label("job_name"))
             .select_from(W.outerjoin(J, J.c.id == W.c.job_id))
-            .where(W.c.status == work.FAILED, *scope)
+            .where(W.c.status == workqueue.FAILED, *scope)
             .order_by(W.c.updated_at.desc())
             .limit(FAILED_SHOWN)
         ).all()
@@ -73,7 +75,9 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
             unwritten = unwritten.where(A.c.job_id == job_id)
         n_unwritten, oldest = conn.execute(unwritten).one()
         finishing = conn.execute(
-            select(func.count()).where(W.c.kind == "jobs.finish", W.c.status.in_((work.PENDING, work.RUNNING)), *scope)
+            select(func.count()).where(
+                W.c.kind == "jobs.finish", W.c.status.in_((workqueue.PENDING, workqueue.RUNNING)), *scope
+            )
         ).scalar_one()
     items = [
         FailedItem(
@@ -88,10 +92,10 @@ def queue_status(ctx: Context, actor: Actor, job_id: int | None = None, *, now: 
         for r in failed_rows
     ]
     return QueueStatus(
-        pending=int(counts.get(work.PENDING, 0)),
+        pending=int(counts.get(workqueue.PENDING, 0)),
         due=int(due),
-        running=int(counts.get(work.RUNNING, 0)),
-        failed=int(counts.get(work.FAILED, 0)),
+        running=int(counts.get(workqueue.RUNNING, 0)),
+        failed=int(counts.get(workqueue.FAILED, 0)),
         failed_items=items,
         answers_without_file=int(n_unwritten or 0),
         oldest_unwritten_seconds=None if oldest is None else max(0.0, t - float(oldest)),
@@ -109,15 +113,15 @@ def retry(ctx: Context, actor: Actor, item_id: int) -> None:
         row = conn.execute(select(W).where(W.c.id == item_id)).first()
         if row is None:
             raise NotFound(f"work item {item_id} does not exist")
-        if row.status != work.FAILED:
+        if row.status != workqueue.FAILED:
             raise Conflict(f"work item {item_id} is {row.status}, not failed: nothing to retry")
-        same = and_(W.c.kind == row.kind, W.c.key == row.key, W.c.status == work.PENDING,
+        same = and_(W.c.kind == row.kind, W.c.key == row.key, W.c.status == workqueue.PENDING,
                     (W.c.job_id == row.job_id) if row.job_id is not None else W.c.job_id.is_(None))  # fmt: skip
         if conn.execute(select(W.c.id).where(same)).first() is not None:
             conn.execute(delete(W).where(W.c.id == item_id))
             return
         conn.execute(
             update(W)
-            .where(W.c.id == item_id, W.c.status == work.FAILED)
-            .values(status=work.PENDING, attempts=0, run_after=t, worker=None, lease_until=None, updated_at=t)
+            .where(W.c.id == item_id, W.c.status == workqueue.FAILED)
+            .values(status=workqueue.PENDING, attempts=0, run_after=t, worker=None, lease_until=None, updated_at=t)
         )

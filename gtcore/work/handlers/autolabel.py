@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gtcore.autolabel import embeddings, loop, training
 from gtcore.context import Context
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.work.registry import WorkItem, handler
 
 POLL_SECONDS = 60.0
@@ -17,12 +17,12 @@ POLL_SECONDS = 60.0
 def _enqueue(ctx: Context, job_id: int, actions: list[loop.Action], *, poll: bool) -> None:
     with ctx.db.write() as conn:
         for kind, n in actions:
-            work.enqueue(conn, f"autolabel.{kind}", job_id=job_id, key="" if kind == "step" else str(n))
+            workqueue.enqueue(conn, f"autolabel.{kind}", job_id=job_id, key="" if kind == "step" else str(n))
         if poll and loop.still_running(conn, job_id):
             embeddings.start(conn, job_id)  # the backbone's embeddings, computed once in the background
             # its own key: a settled object's immediate step (``gtcore.jobs.due``, added with DO NOTHING) must not
             # find this later poll pending in its place and wait behind it
-            work.enqueue(conn, "autolabel.step", job_id=job_id, key="poll", delay_seconds=POLL_SECONDS)
+            workqueue.enqueue(conn, "autolabel.step", job_id=job_id, key="poll", delay_seconds=POLL_SECONDS)
 
 
 @handler("autolabel.step", max_attempts=8, lease_seconds=120.0)

@@ -4,7 +4,7 @@ manifests. Kinds and when they become due: ``gtcore.jobs.due``."""
 from __future__ import annotations
 
 from gtcore.context import Context
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.jobs import due, finishing, settling
 from gtcore.output import worker_responses
 from gtcore.work.handlers import responses
@@ -32,7 +32,7 @@ def finish(ctx: Context, item: WorkItem) -> None:
         responses.make_parts_due(ctx, item.job_id, item.run_after or None)
         with ctx.db.write() as conn:
             delay = WAIT_SECONDS if waiting else 0.0
-            work.enqueue(conn, due.FINISH, job_id=item.job_id, key=item.key, delay_seconds=delay)
+            workqueue.enqueue(conn, due.FINISH, job_id=item.job_id, key=item.key, delay_seconds=delay)
         return
     finishing.finish_job(ctx, item.job_id, status)
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.core.access import Actor
 from gtcore.jobs import api as jobs
 from gtcore.jobs import due, finishing
@@ -30,7 +30,7 @@ def purge_done(ctx: Context, now: float | None = None) -> int:
     t = dbm.now() if now is None else now
     W = dbm.work_items
     with ctx.db.write() as conn:
-        stmt = delete(W).where(W.c.status == work.DONE, W.c.updated_at < t - runner.DONE_KEEP_SECONDS)
+        stmt = delete(W).where(W.c.status == workqueue.DONE, W.c.updated_at < t - runner.DONE_KEEP_SECONDS)
         return int(conn.execute(stmt).rowcount or 0)
 
 
@@ -41,7 +41,7 @@ def _responses_due(ctx: Context) -> int:
     if jobs_due:
         with ctx.db.write() as conn:
             for job_id in jobs_due:
-                work.enqueue_keys(conn, due.RESPONSES, job_id, [""])
+                workqueue.enqueue_keys(conn, due.RESPONSES, job_id, [""])
     return len(jobs_due)
 
 
@@ -60,7 +60,7 @@ def sweep(ctx: Context, now: float | None = None) -> dict[str, Any]:
 @handler("maintenance.sweep", max_attempts=3, lease_seconds=120.0)
 def _sweep(ctx: Context, item: WorkItem) -> None:
     with ctx.db.write() as conn:
-        work.enqueue(conn, "maintenance.sweep", delay_seconds=SWEEP_SECONDS)
+        workqueue.enqueue(conn, "maintenance.sweep", delay_seconds=SWEEP_SECONDS)
     done = sweep(ctx)
     if any(done.values()):
         log.info("maintenance sweep: %s", done)

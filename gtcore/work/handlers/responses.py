@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from gtcore.context import Context
 from gtcore.core import db as dbm
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.jobs import due
 from gtcore.output import worker_responses
 from gtcore.work.registry import WorkItem, handler
@@ -28,7 +28,7 @@ def make_parts_due(ctx: Context, job_id: int, due_at: float | None = None) -> in
     parts = worker_responses.due_parts(ctx, job_id)
     if parts:
         with ctx.db.write() as conn:
-            work.enqueue_keys(conn, due.RESPONSES, job_id, [f"{PART}{p}" for p in parts], due_at=due_at)
+            workqueue.enqueue_keys(conn, due.RESPONSES, job_id, [f"{PART}{p}" for p in parts], due_at=due_at)
     return len(parts)
 
 
@@ -36,7 +36,7 @@ def parts_running(ctx: Context, job_id: int) -> int:
     """How many object ranges of the job are being written now."""
     W = dbm.work_items
     q = select(func.count()).where(
-        W.c.kind == due.RESPONSES, W.c.job_id == job_id, W.c.status == work.RUNNING, W.c.key.startswith(PART),
+        W.c.kind == due.RESPONSES, W.c.job_id == job_id, W.c.status == workqueue.RUNNING, W.c.key.startswith(PART),
     )  # fmt: skip
     with ctx.db.read() as conn:
         return int(conn.execute(q).scalar_one())
@@ -46,7 +46,7 @@ def failing_part(ctx: Context, job_id: int) -> str | None:
     """The last error of a range of the job whose files failed and waits for its retry (None when none did)."""
     W = dbm.work_items
     q = select(W.c.last_error).where(
-        W.c.kind == due.RESPONSES, W.c.job_id == job_id, W.c.status == work.PENDING,
+        W.c.kind == due.RESPONSES, W.c.job_id == job_id, W.c.status == workqueue.PENDING,
         W.c.last_error.is_not(None), W.c.key.startswith(PART),
     )  # fmt: skip
     with ctx.db.read() as conn:

@@ -1,4 +1,4 @@
-"""The background-work queue: ``work_items`` (gtcore.core.work enqueues, gtcore.work.runner claims).
+"""The background-work queue: ``work_items`` (gtcore.core.workqueue enqueues, gtcore.work.runner claims).
 
 Revision ID: 0002_work_items
 Revises: 0001_baseline
