@@ -574,5 +574,11 @@ def test_intermediate_step_mark_is_shared_by_every_worker(
         assert settling.write_intermediate_if_due(other, made.job_id) is not None
         assert settling.write_intermediate_if_due(any_ctx, made.job_id) is None
         assert job_row(any_ctx, made.job_id).intermediate_step == 50
+        for k in range(2):  # the last two objects: every object settled, the finish writes the manifest instead
+            task = queue.claim_next(any_ctx, w, made.job_id)
+            assert task is not None
+            queue.submit(any_ctx, w, task.assignment_id, boxes(("dog", 1, 1, 5 + k, 5)))
+        assert settling.write_intermediate_if_due(other, made.job_id) is None
+        assert job_row(any_ctx, made.job_id).intermediate_step == 50
     finally:
         other.db.dispose()

@@ -4,8 +4,10 @@
 - ``check_stopping`` stops the job when a StoppingConditions limit is reached (``actions.check_stopping_conditions``);
 - ``write_intermediate_if_due`` rewrites the intermediate manifest (consolidating the newly completed objects):
   on small jobs every time it runs, on large ones when the labeled count reached a new 1 % step since the last
-  write by any worker (``jobs.intermediate_step``). It runs at most every ``due.INTERMEDIATE_MIN_SECONDS`` per
-  job (the work item's delay), so the manifest lags the answers by about that plus the write itself.
+  write by any worker (``jobs.intermediate_step``), and not once every object has settled (the finish writes it
+  then, moments later: at 1M objects that last rewrite took 10 minutes before the finish). It runs at most every
+  ``due.INTERMEDIATE_MIN_SECONDS`` per job (the work item's delay), so the manifest lags the answers by about that
+  plus the write itself.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def write_intermediate_if_due(ctx: Context, job_id: int) -> str | None:
         with ctx.db.read() as conn:
             settled = int(conn.execute(NOT_OPEN, {"b_job": job_id}).scalar_one())
             written = conn.execute(select(J.c.intermediate_step).where(J.c.id == job_id)).scalar()
+        if settled >= total:  # every object settled: the job's finish writes this manifest moments later
+            return None
         step = settled * 100 // total
         if written is not None and written >= step:
             return None  # this step is written already (by any worker: the mark is in the job row)
