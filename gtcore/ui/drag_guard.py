@@ -17,7 +17,10 @@ is added to the page) listens on the window in the capture phase. A left-button 
 canvas makes the canvas's toolbars transparent to the pointer until the button is released (every canvas:
 boxes and masks). With the guard on (box canvases) it also keeps the canvas's ``mouseout`` from Fabric while
 the button is down and replaces each move outside the canvas by the same move clamped to the canvas's edge,
-so the box follows the pointer to the border and ends at the release. Nothing else is touched.
+so the box follows the pointer to the border and ends at the release. A key pressed within 350 ms of the end
+of a stroke or a drag (zoom, pan, Ctrl+Enter) is held back until then: the canvas reports its drawing 200 ms
+after the last change (a debounce), and a view change or a submit before that report lost the stroke (a mask
+stroke followed at once by an arrow key, tests/test_mask_zoom_browser.py). Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ function gtDragGuard(on) {
     g.bars = Array.from(c.getRootNode().querySelectorAll(".dc-toolbar"));
     g.bars.forEach((b) => { b.style.pointerEvents = "none"; });  // the hidden toolbar must not take the drag
     g.canvas = g.on ? c : null;
+    g.drawing = true;
   }, true);
   window.addEventListener("mouseup", () => {
+    if (g.drawing) g.lastUp = performance.now();
+    g.drawing = false;
     g.canvas = null;
     (g.bars || []).forEach((b) => { b.style.pointerEvents = ""; });
     g.bars = [];
@@ -62,5 +68,37 @@ function gtDragGuard(on) {
     m.__gtClamped = true;
     (e.target || document).dispatchEvent(m);
   }, true);
+  // A key right after a stroke (zoom, pan, submit) waits until the canvas has reported the stroke: the canvas
+  // sends its drawing 200 ms after the last change, and a view change or a submit before that lost the stroke.
+  window.addEventListener("keydown", (e) => {
+    if (e.__gtDeferred || g.lastUp === undefined) return;
+    const wait = g.lastUp + DEFER_MS - performance.now();
+    const t = e.target;
+    if (wait <= 0 || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName || "")))) return;
+    e.stopImmediatePropagation();
+    e.preventDefault();
+    const k = new KeyboardEvent("keydown", {
+      key: e.key, code: e.code, location: e.location, repeat: e.repeat, bubbles: true, composed: true,
+      cancelable: true, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, altKey: e.altKey, metaKey: e.metaKey,
+    });
+    k.__gtDeferred = true;
+    g.held = g.held || {};
+    g.held[e.code] = performance.now() + wait;  // its keyup follows it (key handlers track the keys held down)
+    setTimeout(() => (t && t.isConnected ? t : document.body).dispatchEvent(k), wait);
+  }, true);
+  window.addEventListener("keyup", (e) => {
+    const at = e.__gtDeferred || !g.held ? undefined : g.held[e.code];
+    if (at === undefined) return;
+    delete g.held[e.code];
+    e.stopImmediatePropagation();
+    const u = new KeyboardEvent("keyup", {
+      key: e.key, code: e.code, location: e.location, bubbles: true, composed: true, cancelable: true,
+      ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, altKey: e.altKey, metaKey: e.metaKey,
+    });
+    u.__gtDeferred = true;
+    const t = e.target;
+    const after = Math.max(0, at - performance.now()) + 5;
+    setTimeout(() => (t && t.isConnected ? t : document.body).dispatchEvent(u), after);
+  }, true);
 }
-"""
+""".replace("DEFER_MS", "350")
