@@ -140,7 +140,7 @@ class Learner:
             sx = m.scale * m.net_size[0] / m.image_size[0]  # the label's (original) pixels -> the network's
             sy = m.scale * m.net_size[1] / m.image_size[1]
             scaled = [det.Labeled(t.label, (t.box[0] * sx, t.box[1] * sy, t.box[2] * sx, t.box[3] * sy)) for t in truth]
-            parts.append(boxnet.samples(boxnet.grid(m), scaled, self.n_labels, rng))
+            parts.append(boxnet.samples(m, scaled, self.n_labels, rng))
         self.model = boxnet.fit(parts, self.n_labels, {"features": store.bb.key, "maps": boxmaps.key(store.bb.key)})
         self.source = "built-in"
         return len(parts)
