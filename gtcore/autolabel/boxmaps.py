@@ -64,12 +64,10 @@ class Maps:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(
-            buf,
-            **{f"s{s}": self.maps[s].astype(np.float16) for s in STRIDES},
-            size=np.array([*self.net_size, *self.image_size], dtype=np.int64),
-            scale=np.array([self.scale], dtype=np.float64),
-        )
+        arrays: dict[str, Any] = {f"s{s}": self.maps[s].astype(np.float16) for s in STRIDES}
+        arrays["size"] = np.array([*self.net_size, *self.image_size], dtype=np.int64)
+        arrays["scale"] = np.array([self.scale], dtype=np.float64)
+        np.savez(buf, **arrays)
         return buf.getvalue()
 
     @classmethod

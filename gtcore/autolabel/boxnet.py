@@ -190,9 +190,10 @@ class BoxNet:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
+        arrays: dict[str, Any] = {f"w{k}": v for k, v in enumerate(self.weights)}
         np.savez(
             buf,
-            **{f"w{k}": v for k, v in enumerate(self.weights)},
+            **arrays,
             mean=self.mean,
             scale=self.scale,
             n_labels=np.array([self.n_labels]),
