@@ -106,3 +106,10 @@ def test_maps_are_computed_once_stored_in_the_job_and_reused(auto_world: AutoWor
     assert boxmaps.run_for(w.ctx, job, load, seconds=600)  # the background walk: every image
     assert all(store.has(u) for u in uris)
     assert boxmaps.run_for(w.ctx, job, load, seconds=600)  # nothing left: no image computed again
+
+
+def test_an_image_is_sure_only_when_every_box_is_sure_and_no_doubtful_peak_remains() -> None:
+    assert boxnet.confidence([0.95, 0.9]) == pytest.approx(0.9)
+    assert boxnet.confidence([0.95, 0.9, 0.4]) == pytest.approx(0.9 * 0.6)  # a doubtful object lowers it
+    assert boxnet.confidence([0.95, 0.55]) < boxnet.confidence([0.95, 0.9])
+    assert boxnet.confidence([0.3, 0.1]) == 0.0 and boxnet.confidence([]) == 0.0  # nothing found: people
