@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gtcore.autolabel import backbone as bbm
-from gtcore.autolabel import boxnet, embeddings, features, models, onnx_models
+from gtcore.autolabel import boxmaps, boxnet, embeddings, features, models, onnx_models
 from gtcore.autolabel import classifier as clf
 from gtcore.autolabel import detector as det
 from gtcore.autolabel import segmenter as seg
@@ -45,6 +45,7 @@ class Learner:
     ctx: Context | None = None  # with job_id: embeddings are read from / written to the job's store
     job_id: int | None = None
     cache: embeddings.Cache | None = None  # the backbone's vectors of the job's images (created on first use)
+    maps: boxmaps.Store | None = None  # boxes: the job's stored feature maps (created on first use)
     proposals: bool = False  # boxes: the region-proposal detector on hand-made features (``detector``), no backbone
 
     @property
@@ -86,6 +87,12 @@ class Learner:
             self.cache = embeddings.Cache(self.ctx, self.job_id, bbm.load())
         return self.cache
 
+    def box_maps(self) -> boxmaps.Store:
+        """The backbone's stored feature maps of this job's images (``boxmaps``), for the box detector."""
+        if self.maps is None:
+            self.maps = boxmaps.Store(self.ctx, self.job_id, bbm.load())
+        return self.maps
+
     def _vectors(self, uris: Sequence[str], load: Loader) -> np.ndarray:
         if self.on_backbone:
             cache = self.embedder()
@@ -125,27 +132,18 @@ class Learner:
             raise models.ModelError(f"{self.extractor.uri}: a feature extractor cannot be used for bounding boxes")
         if self.proposals:
             return self._train_proposals(samples, load)
-        bb = self.embedder().bb
+        store = self.box_maps()
         rng = np.random.default_rng(0)
-        xs: list[Any] = []
-        ys: list[int] = []
-        px: list[Any] = []
-        pt: list[list[float]] = []
-        used = 0
+        parts = []
         for uri, truth in samples:
-            image, scale = load(uri)
-            maps, (tw, th) = bb.maps(image, boxnet.SIDE)
-            sx, sy = tw / image.width * scale, th / image.height * scale  # the label's pixels -> the network's
+            m = store.get(uri, load)
+            sx = m.scale * m.net_size[0] / m.image_size[0]  # the label's (original) pixels -> the network's
+            sy = m.scale * m.net_size[1] / m.image_size[1]
             scaled = [det.Labeled(t.label, (t.box[0] * sx, t.box[1] * sy, t.box[2] * sx, t.box[3] * sy)) for t in truth]
-            a, b, c, d = boxnet.samples(boxnet.cell_grids(maps), scaled, self.n_labels, rng)
-            xs += a
-            ys += b
-            px += c
-            pt += d
-            used += 1
-        self.model = boxnet.fit(xs, ys, px, pt, self.n_labels, {"features": bb.key})
+            parts.append(boxnet.samples(m, scaled, self.n_labels, rng))
+        self.model = boxnet.fit(parts, self.n_labels, {"features": store.bb.key, "maps": boxmaps.key(store.bb.key)})
         self.source = "built-in"
-        return used
+        return len(parts)
 
     def _train_proposals(self, samples: Iterable[tuple[str, Any]], load: Loader) -> int:
         """The region-proposal detector (``detector``): objects that stand out from their background, found on
@@ -178,6 +176,9 @@ class Learner:
             p = self.model.scores(self._vectors([uri], load))[0]
             label = int(np.argmax(p))
             return label, float(p[label])
+        if isinstance(self.model, boxnet.BoxNet):  # boxes in the original's pixels, from the stored maps
+            dets, conf = self.model.detect_maps(self.box_maps().get(uri, load))
+            return [(d.label, d.box, d.score) for d in dets], conf
         image, scale = load(uri)
         if self.masks:
             bb = self.embedder().bb if self.model.deep else None
@@ -188,9 +189,6 @@ class Learner:
             return label, float(p[label])
         if isinstance(self.model, onnx_models.OnnxModel):
             found, conf = self.model.detect(image, self.n_labels, what=uri)
-        elif isinstance(self.model, boxnet.BoxNet):
-            dets, conf = self.model.detect(image, self.embedder().bb)
-            found = [(d.label, d.box, d.score) for d in dets]
         else:  # the region-proposal detector (a rival, or a model saved by an earlier version)
             dets, conf = self.model.detect(image)
             found = [(d.label, d.box, d.score) for d in dets]
@@ -228,7 +226,15 @@ def open_learner(
         if saved.task_type != task_type:
             raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
         lr.model = models.load(ctx, saved)
-        meta = lr.model.scorer.meta if lr.boxes else lr.model.linear.meta if lr.masks else lr.model.meta
+        meta = (
+            lr.model.meta
+            if isinstance(lr.model, boxnet.BoxNet)
+            else lr.model.scorer.meta
+            if lr.boxes
+            else lr.model.linear.meta
+            if lr.masks
+            else lr.model.meta
+        )
         if meta.get("features") not in _usable_features(lr):
             raise models.ModelError(
                 f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
@@ -279,7 +285,9 @@ def builtin_rival(lr: Learner) -> Learner | None:
     if lr.fixed:
         return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache)
     if lr.boxes and lr.extractor is None:
-        return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache, proposals=True)
+        return Learner(
+            lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache, maps=lr.maps, proposals=True
+        )
     return None
 
 

@@ -6,7 +6,7 @@ expired instead of a submit) cannot stall the job.
 
 from __future__ import annotations
 
-from gtcore.autolabel import embeddings, loop, training
+from gtcore.autolabel import boxmaps, embeddings, loop, training
 from gtcore.context import Context
 from gtcore.core import workqueue
 from gtcore.work.registry import WorkItem, handler
@@ -20,6 +20,7 @@ def _enqueue(ctx: Context, job_id: int, actions: list[loop.Action], *, poll: boo
             workqueue.enqueue(conn, f"autolabel.{kind}", job_id=job_id, key="" if kind == "step" else str(n))
         if poll and loop.still_running(conn, job_id):
             embeddings.start(conn, job_id)  # the backbone's embeddings, computed once in the background
+            boxmaps.start(conn, job_id)  # a box job's feature maps (``boxmaps.wanted`` skips other jobs)
             # its own key: a settled object's immediate step (``gtcore.jobs.due``, added with DO NOTHING) must not
             # find this later poll pending in its place and wait behind it
             workqueue.enqueue(conn, "autolabel.step", job_id=job_id, key="poll", delay_seconds=POLL_SECONDS)
