@@ -181,6 +181,6 @@ def wanted(ctx: Context, job_id: int) -> bool:
 def start(conn: Any, job_id: int) -> None:
     """Enqueue the job's map computation (the hook the loop's poll calls); a pending item is left as it is, and a
     run over a job whose maps are all there costs one existence check per image."""
-    from gtcore.core import work
+    from gtcore.core import workqueue
 
-    work.enqueue(conn, KIND, job_id=job_id)
+    workqueue.enqueue(conn, KIND, job_id=job_id)

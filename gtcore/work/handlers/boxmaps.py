@@ -12,7 +12,7 @@ from gtcore.autolabel import boxmaps
 from gtcore.autolabel.features import load_image
 from gtcore.autolabel.models import ModelError
 from gtcore.context import Context
-from gtcore.core import work
+from gtcore.core import workqueue
 from gtcore.work.registry import WorkItem, handler
 
 log = logging.getLogger(__name__)
@@ -30,4 +30,4 @@ def compute_maps(ctx: Context, item: WorkItem) -> None:
         return
     if not done:
         with ctx.db.write() as conn:
-            work.enqueue(conn, boxmaps.KIND, job_id=item.job_id, key="more")
+            workqueue.enqueue(conn, boxmaps.KIND, job_id=item.job_id, key="more")
