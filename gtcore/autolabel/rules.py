@@ -228,9 +228,9 @@ def check_round(
     The threshold the round uses is the lowest ``t >= threshold`` at which (a) the validation and fresh objects
     at or above ``t`` together reach the target with the one-sided lower bound, and (b) the fresh objects at or
     above ``t`` are not significantly below the target (their one-sided upper bound reaches it). None when no such
-    ``t`` exists: the round machine-labels nothing."""
-    if threshold.value is None:
-        return Check(None, 0, None, False)
+    ``t`` exists: the round machine-labels nothing. When the validation set alone gave no threshold (in later
+    rounds few validation objects are still like the pool), the lowest ``t`` passing both on validation + fresh
+    objects together is searched the same way."""
     t0 = threshold.value
     f_conf, f_score = [float(c) for c in fresh[0]], [float(s) for s in fresh[1]]
     v_q = [float(q) for q in val[2]] if len(val) > 2 else [1.0] * len(val[0])
@@ -242,15 +242,23 @@ def check_round(
     def upper(xs: list[float]) -> float:
         return accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else mean_upper_bound(xs)
 
-    first = fresh_at(t0)
-    measured = sum(first) / len(first) if first else None
-    failed = bool(first) and upper(first) < target
     confs = [float(c) for c in val[0]] + f_conf
     scores = [float(s) for s in val[1]] + f_score
     qs = v_q + f_q
-    if not (first and upper(first) < target) and _bound_at(confs, scores, qs, t0, metric) >= target:
-        return Check(t0, len(first), measured, failed)  # the fresh labels agree: the threshold stands
-    floor: float | None = min((c for c in confs if c > t0), default=None)
+    first: list[float] = []
+    measured: float | None = None
+    failed = False
+    floor: float | None
+    if t0 is not None:
+        first = fresh_at(t0)
+        measured = sum(first) / len(first) if first else None
+        failed = bool(first) and upper(first) < target
+        if not failed and _bound_at(confs, scores, qs, t0, metric) >= target:
+            return Check(t0, len(first), measured, failed)  # the fresh labels agree: the threshold stands
+        floor = min((c for c in confs if c > t0), default=None)
+    else:  # the remaining validation set alone cannot prove it (later rounds: few objects are left like the
+        # pool); with the round's fresh labels added, it may
+        floor = min(confs, default=None)
     while floor is not None:
         joint = choose_threshold(
             confs, scores, target, metric=metric, min_count=min_count, floor=floor,
@@ -260,6 +268,8 @@ def check_round(
             break
         xs = fresh_at(joint.value)
         if not xs or upper(xs) >= target:
+            if t0 is None:  # what the check measured is at the threshold it found
+                return Check(joint.value, len(xs), sum(xs) / len(xs) if xs else None, False)
             return Check(joint.value, len(first), measured, failed)
         floor = min((c for c in confs if c > joint.value), default=None)
     return Check(None, len(first), measured, failed)
