@@ -3,9 +3,18 @@ right (the consolidation's posterior) enters ``rules.noisy_lower_bound``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from sqlalchemy import select
 
 from gtcore.autolabel import pool, posterior, rules
+from gtcore.core import db as dbm
+from gtcore.core.access import Actor
+from gtcore.jobs import api as jobs
+from gtcore.manifests.sample_digits import DIGIT_LABELS
+from tests.fixtures.autolabel import AutoWorld
+from tests.fixtures.core import make_user
 
 
 def test_noisy_bound_is_clopper_pearson_on_sure_labels_and_corrects_for_doubtful_ones() -> None:
@@ -68,3 +77,28 @@ def test_label_right_reads_the_posterior_and_old_rows_count_as_sure() -> None:
     assert posterior.label_right([7, 8, 9], post) == [0.9, 0.5, 1.0]
     rows = pool.triples("[[1,0.9,1.0],[2,0.8,0.0,0.75]]")
     assert pool.remaining(rows, {9}) == ([0.9, 0.8], [1.0, 0.0], [1.0, 0.75])
+
+
+def test_job_posteriors_from_three_noisy_annotators(auto_world: AutoWorld) -> None:
+    """A job's stored answers (3 people an object, 20 % of answers wrong) give each object with 2+ answers a
+    posterior; wrong consolidated labels are on average less sure than right ones."""
+    w = auto_world
+    with w.ctx.db.read() as c:
+        team = int(c.execute(select(dbm.teams.c.id).where(dbm.teams.c.name == w.team)).scalar_one())
+    w.workers.append(make_user(w.ctx.db, "w9@example.com", team_ids=(team,)))
+    req = w.request("classification", 400, max_concurrent=50)
+    req["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] = 3
+    job = jobs.create_labeling_job(w.ctx, Actor.system_actor(), req).job_id
+    w.run(job, "classification", 400, error_rate=0.2, rounds=3, every=None)
+    _, truth = w.dataset("classification", 400)
+    with w.ctx.db.read() as c:
+        refs = dict(
+            c.execute(select(dbm.objects.c.idx, dbm.objects.c.source_ref).where(dbm.objects.c.job_id == job)).all()
+        )
+    post = posterior.job_posteriors(w.ctx, job, DIGIT_LABELS, "ImageClassification")
+    assert len(post) >= 100
+    right = [float(p.max()) for i, p in post.items() if DIGIT_LABELS[int(p.argmax())] == truth[Path(refs[i]).name]]
+    wrong = [float(p.max()) for i, p in post.items() if DIGIT_LABELS[int(p.argmax())] != truth[Path(refs[i]).name]]
+    assert right and min(right) > 0.3 and sum(right) / len(right) > 0.9
+    assert not wrong or sum(wrong) / len(wrong) < sum(right) / len(right)
+    assert posterior.job_posteriors(w.ctx, job, DIGIT_LABELS, "BoundingBox") == {}
