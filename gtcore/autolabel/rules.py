@@ -8,7 +8,9 @@ the validation objects at or above ``t`` must reach the target with a one-sided 
 (``accuracy_lower_bound``: Clopper-Pearson, for 1/0 correctness; ``mean_lower_bound``: a Poisson bootstrap of the
 mean, for IoU), over at least ``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
 (``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling), so choosing the
-lowest one that passes does not turn the 5 % risk of each test into a much larger one.
+lowest one that passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
+``noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
+the accuracy against the truth.
 """
 
 from __future__ import annotations

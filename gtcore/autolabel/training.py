@@ -3,7 +3,8 @@
 ``train``: consolidate the human answers settled so far (``gtcore.output.writer.write_intermediate``, which also
 writes round N's intermediate manifest), train on the human labels of earlier rounds except the validation set's
 (never on round N's batch: people are labeling it now, and it is the round's fresh check), predict the validation
-set, choose the threshold on the one-sided lower bound (``rules.choose_threshold``), save the model
+set, choose the threshold on the one-sided lower bound (``rules.choose_threshold``; for classification against
+the truth, with each human label's probability of being right from the consolidation, ``posterior``), save the model
 (``models.save``: atomic file + SHA-256) and write ``training/<N>/`` and ``activelearning/<N>/validation/``.
 A job that starts from a model (``InitialActiveLearningModelArn``) keeps it when it covers more of the validation
 set at the target than the freshly trained one.
