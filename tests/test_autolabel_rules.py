@@ -166,6 +166,7 @@ def test_the_rounds_check_keeps_raises_or_stops_the_threshold() -> None:
     assert none.value is None
     joint = rules.check_round(none, few, ([0.96] * 40 + [0.4] * 40, [1.0] * 40 + [0.0] * 40), 0.95)
     assert (joint.threshold, joint.checked, joint.metric) == (0.95, 40, 1.0)
+    assert joint.bound is not None and joint.bound >= 0.95 and joint.estimate == 1.0
     assert rules.check_round(none, few, ([0.96] * 40, [1.0, 0.0] * 20), 0.95).threshold is None
     assert rules.check_round(none, few, ([0.2] * 40, [0.0] * 40), 0.95).threshold is None
 

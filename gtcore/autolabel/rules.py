@@ -212,6 +212,8 @@ class Check:
     checked: int  # fresh human-labeled objects at or above the validation threshold
     metric: float | None  # the model's metric on them (None: none was at or above it)
     failed: bool  # the check objects were significantly below the target at the validation threshold
+    bound: float | None = None  # found on validation + fresh labels (no validation threshold): the joint bound
+    estimate: float | None = None  # ... and the joint point estimate, at the threshold used
 
 
 def check_round(
@@ -270,8 +272,8 @@ def check_round(
             break
         xs = fresh_at(joint.value)
         if not xs or upper(xs) >= target:
-            if t0 is None:  # what the check measured is at the threshold it found
-                return Check(joint.value, len(xs), sum(xs) / len(xs) if xs else None, False)
+            if t0 is None:  # what the check measured is at the threshold it found, and the bound it rests on
+                return Check(joint.value, len(xs), sum(xs) / len(xs) if xs else None, False, joint.bound, joint.metric)
             return Check(joint.value, len(first), measured, failed)
         floor = min((c for c in confs if c > joint.value), default=None)
     return Check(None, len(first), measured, failed)

@@ -241,6 +241,8 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         "check_count": check.checked,
         "check_metric": check.metric,
         "check_failed": check.failed,
+        # a threshold found on validation + fresh labels: the status shows the bound and estimate it rests on
+        **({"bound": check.bound, "metric": check.estimate} if check.bound is not None else {}),
     }
     machine = _store_predictions(ctx, f, n, labeled, scored, it.model_id, finish)
     if machine is None:
