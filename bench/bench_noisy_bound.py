@@ -65,8 +65,9 @@ def main() -> None:
         plain.append(rules.choose_threshold(conf, agree, 0.95).covered / n)
         if th.value is not None:
             true_acc.append(float(right[conf >= th.value].mean()))
-    print(f"{args.draws} draws of {n} validation objects, {k} classes, model accuracy {args.a / (args.a + 1):.3f}, "
-          f"{args.workers} people at error {args.error}: consolidated labels wrong {np.mean(wrong_labels):.1%}")  # fmt: skip
+    acc, wrong = args.a / (args.a + 1), float(np.mean(wrong_labels))
+    print(f"{args.draws} draws of {n} validation objects, {k} classes, model accuracy {acc:.3f}, "
+          f"{args.workers} people at error {args.error}: consolidated labels wrong {wrong:.1%}")  # fmt: skip
     print(f"covered with the labels' posteriors: {np.mean(noisy):.1%} (labels taken as sure: {np.mean(plain):.1%})")
     if true_acc:
         print(f"true accuracy at or above the threshold: mean {np.mean(true_acc):.4f}, lowest {min(true_acc):.4f}")
