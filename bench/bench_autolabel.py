@@ -4,6 +4,7 @@
                                     --task-type ImageClassification|BoundingBox|SemanticSegmentation
                                     [--worker-error 0.05] [--workers 3] [--answer-seconds 2]
                                     [--annotators 3] [--batch 100] [--background 2]
+                                    [--embeddings-cache FILE.npz]
 
 Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
 upscaled; FILE = DIR/truth.json), or for semantic segmentation ``python bench/make_shapes.py DIR`` (synthetic
@@ -26,6 +27,11 @@ scenes to four sizes in one set. The script:
    machine-labeled, and the REALIZED accuracy / mean IoU of that round's machine labels against FILE; how long
    annotators found nothing to claim while the job ran ("waited"), the background workers' peak RSS (VmHWM), and
    the load average (the machine is shared).
+
+``--embeddings-cache FILE.npz`` (classification): the backbone's vectors of the set's images (by file name, for
+the current backbone key) are stored into the new job before the workers start and the job's vectors are saved
+back at the end, so runs of one set at several error rates pay the embedding once (``bench_embeddings.py``
+measures its time); the loop's wall time then excludes embedding, and the script says so.
 """
 
 from __future__ import annotations
@@ -150,6 +156,45 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
     return sum(waited) / max(1, len(people))
 
 
+def _cache_in(ctx: Context, job_id: int, cache: Path) -> int:
+    """Store the cached vectors of the job's images (by file name) as the job's embeddings; how many."""
+    from gtcore.autolabel import backbone as bbm
+    from gtcore.autolabel import embeddings as emb
+
+    if not cache.exists():
+        return 0
+    with np.load(cache, allow_pickle=False) as z:
+        if str(z["key"]) != bbm.key():
+            return 0
+        vecs = dict(zip((str(n) for n in z["names"]), z["vectors"], strict=True))
+    with ctx.db.read() as conn:
+        refs = conn.execute(
+            dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
+            .where(dbm.objects.c.job_id == job_id)
+        ).all()  # fmt: skip
+    rows = [(int(i), vecs[Path(str(r)).name], None) for i, r in refs if Path(str(r)).name in vecs]
+    emb._store(ctx, job_id, bbm.key(), rows)
+    return len(rows)
+
+
+def _cache_out(ctx: Context, job_id: int, cache: Path) -> None:
+    from gtcore.autolabel import backbone as bbm
+    from gtcore.autolabel import embeddings as emb
+
+    got = emb.stored(ctx, job_id, bbm.key())
+    with ctx.db.read() as conn:
+        refs = dict(
+            conn.execute(
+                dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
+                .where(dbm.objects.c.job_id == job_id)
+            ).all()
+        )  # fmt: skip
+    names = [Path(str(refs[i])).name for i in sorted(got)]
+    if names:
+        np.savez(cache, key=np.asarray(bbm.key()), names=np.asarray(names),
+                 vectors=np.stack([got[i] for i in sorted(got)]).astype(np.float16))  # fmt: skip
+
+
 def _peak_rss_mb(pid: int) -> float | None:
     """A live process's peak resident set size (VmHWM, Linux), in MB."""
     try:
@@ -234,6 +279,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="annotators per object (NumberOfHumanWorkersPerDataObject)")
     ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
     ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
+    ap.add_argument("--embeddings-cache", type=Path, help="classification: reuse / keep the set's backbone vectors")
     args = ap.parse_args()
     truth = json.loads(args.truth.read_text())
     images = sorted(p for p in args.images.resolve().iterdir() if p.name in truth)
@@ -262,6 +308,9 @@ def main() -> None:
     t0 = time.perf_counter()
     req = _request("bench-autolabel", manifest, labels_file, home / "output", args.task_type, args.workers, args.batch)
     job_id = jobs.create_labeling_job(ctx, SYSTEM, req).job_id
+    if args.embeddings_cache:
+        print(f"embeddings from {args.embeddings_cache}: {_cache_in(ctx, job_id, args.embeddings_cache)} "
+              "(the wall time excludes embedding those)")  # fmt: skip
     code = "import sys; from gtcore.cli.command import main; sys.exit(main(['worker', '--poll-seconds', '0.2']))"
     procs = [
         subprocess.Popen(
@@ -302,6 +351,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
     wall = time.perf_counter() - t0
+    if args.embeddings_cache:
+        _cache_out(ctx, job_id, args.embeddings_cache)
     d = jobs.describe_labeling_job(ctx, SYSTEM, "bench-autolabel")
     c = d["LabelCounters"]
     lines = [json.loads(x) for x in ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]

@@ -159,7 +159,16 @@ def test_the_rounds_check_keeps_raises_or_stops_the_threshold() -> None:
     # wrong everywhere: machine labeling stops for the round
     bad = rules.check_round(th, val, ([0.99] * 20 + [0.9] * 20, [0.0] * 40), 0.95)
     assert bad.failed and bad.threshold is None
-    assert rules.check_round(rules.Threshold(None, None, None, 0, 10), val, hard, 0.95).threshold is None
+    # later rounds: few validation objects are still like the pool, too few to prove the target alone; the
+    # round's fresh labels added to them can (and must agree), else nothing is machine-labeled
+    few = ([0.95] * 40 + [0.3] * 20, [1.0] * 40 + [0.0] * 20)
+    none = rules.choose_threshold(*few, 0.95)
+    assert none.value is None
+    joint = rules.check_round(none, few, ([0.96] * 40 + [0.4] * 40, [1.0] * 40 + [0.0] * 40), 0.95)
+    assert (joint.threshold, joint.checked, joint.metric) == (0.95, 40, 1.0)
+    assert joint.bound is not None and joint.bound >= 0.95 and joint.estimate == 1.0
+    assert rules.check_round(none, few, ([0.96] * 40, [1.0, 0.0] * 20), 0.95).threshold is None
+    assert rules.check_round(none, few, ([0.2] * 40, [0.0] * 40), 0.95).threshold is None
 
 
 def test_most_uncertain_first_unscored_first() -> None:

@@ -210,10 +210,16 @@ def wanted(ctx: Context, job_id: int) -> bool:
 
 
 def start(conn: Any, job_id: int, key: str | None = None) -> None:
-    """Enqueue the job's embedding once (the hook the loop's step calls): when no vector is stored yet for the
-    current backbone. Cheap: one indexed lookup; the handler re-enqueues itself until all are done."""
+    """Enqueue the job's embedding (the hook the loop's step calls) while some object has no row for the current
+    backbone (a pending item is not enqueued twice); the handler re-enqueues itself until all are done."""
     key = key or bbm.key()
-    if conn.execute(select(E.c.idx).where(E.c.job_id == job_id, E.c.backbone == key).limit(1)).first() is None:
+    q = (
+        select(O.c.idx)
+        .select_from(O.outerjoin(E, and_(E.c.job_id == O.c.job_id, E.c.idx == O.c.idx, E.c.backbone == key)))
+        .where(O.c.job_id == job_id, O.c.source_ref.is_not(None), E.c.idx.is_(None))
+        .limit(1)
+    )
+    if conn.execute(q).first() is not None:
         from gtcore.core import workqueue
 
         workqueue.enqueue(conn, KIND, job_id=job_id)

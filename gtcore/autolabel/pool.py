@@ -19,7 +19,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 
 IT = dbm.autolabel_iterations
-Triple = tuple[int, float, float]  # (object idx, confidence, score)
+Triple = tuple[int, float, float, float]  # (object idx, confidence, score, P(the human label is right))
 
 
 def gone_before(ctx: Context, job_id: int, n: int) -> set[int]:
@@ -32,22 +32,30 @@ def gone_before(ctx: Context, job_id: int, n: int) -> set[int]:
         ).all()
     gone: set[int] = set()
     for threshold, enc in rows:
-        for idx, conf, _ in triples(enc):
+        for idx, conf, _, _ in triples(enc):
             if rules.machine_labels(conf, threshold):
                 gone.add(idx)
     return gone
 
 
 def triples(enc: str | None) -> list[Triple]:
-    return [(int(t[0]), float(t[1]), float(t[2])) for t in json.loads(enc or "[]") if len(t) == 3]
+    """Stored rows ``[idx, confidence, score(, label_right)]`` (rows of earlier versions: labels taken as sure)."""
+    rows = json.loads(enc or "[]")
+    return [(int(t[0]), float(t[1]), float(t[2]), float(t[3]) if len(t) > 3 else 1.0) for t in rows if len(t) in (3, 4)]
 
 
-def encode(idxs: Sequence[int], confs: Sequence[float], scores: Sequence[float]) -> str:
-    rows = [[int(i), round(float(c), 6), round(float(s), 6)] for i, c, s in zip(idxs, confs, scores, strict=True)]
+def encode(
+    idxs: Sequence[int], confs: Sequence[float], scores: Sequence[float], label_right: Sequence[float] | None = None
+) -> str:
+    qs = label_right if label_right is not None else [1.0] * len(idxs)
+    rows = [
+        [int(i), round(float(c), 6), round(float(s), 6), round(float(q), 6)]
+        for i, c, s, q in zip(idxs, confs, scores, qs, strict=True)
+    ]
     return json.dumps(rows, separators=(",", ":"))
 
 
-def remaining(rows: Sequence[Triple], gone: set[int]) -> tuple[list[float], list[float]]:
-    """(confidences, scores) of the validation objects still like the pool."""
-    kept = [(c, s) for i, c, s in rows if i not in gone]
-    return [c for c, _ in kept], [s for _, s in kept]
+def remaining(rows: Sequence[Triple], gone: set[int]) -> tuple[list[float], list[float], list[float]]:
+    """(confidences, scores, label_right) of the validation objects still like the pool."""
+    kept = [(c, s, q) for i, c, s, q in rows if i not in gone]
+    return [c for c, _, _ in kept], [s for _, s, _ in kept], [q for _, _, q in kept]

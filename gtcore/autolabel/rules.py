@@ -8,7 +8,9 @@ the validation objects at or above ``t`` must reach the target with a one-sided 
 (``accuracy_lower_bound``: Clopper-Pearson, for 1/0 correctness; ``mean_lower_bound``: a Poisson bootstrap of the
 mean, for IoU), over at least ``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
 (``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling), so choosing the
-lowest one that passes does not turn the 5 % risk of each test into a much larger one.
+lowest one that passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
+``noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
+the accuracy against the truth.
 """
 
 from __future__ import annotations
@@ -65,6 +67,27 @@ def accuracy_lower_bound(right: float, n: int, confidence: float = CONFIDENCE) -
     if n <= 0 or k <= 0:
         return 0.0
     return float(beta.ppf(1.0 - confidence, k, n - k + 1))
+
+
+def noisy_lower_bound(agree: float, n: int, label_right: Sequence[float], confidence: float = CONFIDENCE) -> float:
+    """One-sided lower bound of the machine labels' accuracy against the TRUTH from their agreement (``agree`` of
+    ``n``) with human labels each right only with probability ``label_right`` (the consolidation's posterior,
+    ``posterior``). With labels all sure it is plain Clopper-Pearson.
+
+    Otherwise, given the labels' probabilities ``q_i``: the model's errors on objects it never saw are independent
+    of the annotators', so object i agrees with probability ``acc*q_i + (1-acc)*r_i``, where ``r_i <= 1-q_i`` is
+    the chance that a wrong label equals the model's wrong class. The agreements are independent Bernoulli draws,
+    so Clopper-Pearson bounds their mean ``A`` (Hoeffding: a sum of unequal Bernoullis is no more spread than the
+    binomial of the same mean), and ``A <= (1-q) + acc*(2q-1)`` with ``q`` the mean of the ``q_i`` gives
+    ``acc >= (A - (1-q)) / (2q - 1)`` (for q > 1/2). The one assumption beyond the Clopper-Pearson one is that the
+    posteriors are not over-modest; Dawid-Skene's tend to be over-confident, which only makes the bound lower."""
+    if n <= 0:
+        return 0.0
+    a = accuracy_lower_bound(agree, n, confidence)
+    q = sum(min(1.0, max(0.0, float(x))) for x in label_right) / max(1, len(label_right))
+    if q >= 1.0 or q <= 0.5:
+        return a
+    return min(1.0, max(a, (a - (1.0 - q)) / (2.0 * q - 1.0)))
 
 
 def accuracy_upper_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
@@ -136,10 +159,12 @@ def choose_threshold(
     metric: str = "accuracy",
     min_count: int = MIN_CONFIDENT_VALIDATION,
     floor: float | None = None,
+    label_right: Sequence[float] | None = None,
 ) -> Threshold:
     """The lowest tested confidence ``t`` (>= ``floor``) such that the objects with confidence ``>= t`` reach
     ``target`` with the one-sided lower bound (Clopper-Pearson for ``accuracy``, bootstrap for ``mean-iou``) over
-    at least ``min_count`` objects. Ties: objects of the same confidence are in or out together.
+    at least ``min_count`` objects. Ties: objects of the same confidence are in or out together. ``label_right``:
+    each human label's probability of being right (accuracy only; ``noisy_lower_bound``), default all sure.
 
     When none passes, ``metric`` and ``bound`` describe the most confident ``min_count`` objects (or all of them),
     so the status page can say how far from the target the model is."""
@@ -148,6 +173,7 @@ def choose_threshold(
     order = sorted(range(len(confidences)), key=lambda i: -float(confidences[i]))
     conf = [float(confidences[i]) for i in order]
     sc = [float(scores[i]) for i in order]
+    qs = [float(label_right[i]) for i in order] if label_right is not None else None
     n = len(conf)
     if n == 0:
         return Threshold(None, None, None, 0, 0)
@@ -156,6 +182,8 @@ def choose_threshold(
 
     def at(size: int) -> tuple[float, float]:  # (estimate, bound) of the ``size`` most confident
         mean = float(cum[size - 1] / size)
+        if boot is None and qs is not None:
+            return mean, noisy_lower_bound(float(cum[size - 1]), size, qs[:size])
         if boot is None:
             return mean, accuracy_lower_bound(float(cum[size - 1]), size)
         return mean, float(np.quantile(boot[:, size - 1], 1.0 - CONFIDENCE))
@@ -184,28 +212,33 @@ class Check:
     checked: int  # fresh human-labeled objects at or above the validation threshold
     metric: float | None  # the model's metric on them (None: none was at or above it)
     failed: bool  # the check objects were significantly below the target at the validation threshold
+    bound: float | None = None  # found on validation + fresh labels (no validation threshold): the joint bound
+    estimate: float | None = None  # ... and the joint point estimate, at the threshold used
 
 
 def check_round(
     threshold: Threshold,
-    val: tuple[Sequence[float], Sequence[float]],
-    fresh: tuple[Sequence[float], Sequence[float]],
+    val: tuple[Sequence[float], ...],
+    fresh: tuple[Sequence[float], ...],
     target: float,
     *,
     metric: str = "accuracy",
     min_count: int = MIN_CONFIDENT_VALIDATION,
 ) -> Check:
-    """Check a threshold chosen on the validation set against the round's fresh human labels (objects the model
+    """Check a threshold chosen on the validation set (``val``/``fresh``: confidences, scores and optionally each
+    human label's probability of being right) against the round's fresh human labels (objects the model
     never saw, drawn from the pool that remains: harder than the validation set once easy objects are gone).
 
     The threshold the round uses is the lowest ``t >= threshold`` at which (a) the validation and fresh objects
     at or above ``t`` together reach the target with the one-sided lower bound, and (b) the fresh objects at or
     above ``t`` are not significantly below the target (their one-sided upper bound reaches it). None when no such
-    ``t`` exists: the round machine-labels nothing."""
-    if threshold.value is None:
-        return Check(None, 0, None, False)
+    ``t`` exists: the round machine-labels nothing. When the validation set alone gave no threshold (in later
+    rounds few validation objects are still like the pool), the lowest ``t`` passing both on validation + fresh
+    objects together is searched the same way."""
     t0 = threshold.value
     f_conf, f_score = [float(c) for c in fresh[0]], [float(s) for s in fresh[1]]
+    v_q = [float(q) for q in val[2]] if len(val) > 2 else [1.0] * len(val[0])
+    f_q = [float(q) for q in fresh[2]] if len(fresh) > 2 else [1.0] * len(f_conf)
 
     def fresh_at(t: float) -> list[float]:
         return [s for c, s in zip(f_conf, f_score, strict=True) if machine_labels(c, t)]
@@ -213,29 +246,44 @@ def check_round(
     def upper(xs: list[float]) -> float:
         return accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else mean_upper_bound(xs)
 
-    first = fresh_at(t0)
-    measured = sum(first) / len(first) if first else None
-    failed = bool(first) and upper(first) < target
     confs = [float(c) for c in val[0]] + f_conf
     scores = [float(s) for s in val[1]] + f_score
-    if not (first and upper(first) < target) and _bound_at(confs, scores, t0, metric) >= target:
-        return Check(t0, len(first), measured, failed)  # the fresh labels agree: the threshold stands
-    floor: float | None = min((c for c in confs if c > t0), default=None)
+    qs = v_q + f_q
+    first: list[float] = []
+    measured: float | None = None
+    failed = False
+    floor: float | None
+    if t0 is not None:
+        first = fresh_at(t0)
+        measured = sum(first) / len(first) if first else None
+        failed = bool(first) and upper(first) < target
+        if not failed and _bound_at(confs, scores, qs, t0, metric) >= target:
+            return Check(t0, len(first), measured, failed)  # the fresh labels agree: the threshold stands
+        floor = min((c for c in confs if c > t0), default=None)
+    else:  # the remaining validation set alone cannot prove it (later rounds: few objects are left like the
+        # pool); with the round's fresh labels added, it may
+        floor = min(confs, default=None)
     while floor is not None:
-        joint = choose_threshold(confs, scores, target, metric=metric, min_count=min_count, floor=floor)
+        joint = choose_threshold(
+            confs, scores, target, metric=metric, min_count=min_count, floor=floor,
+            label_right=qs if metric == "accuracy" else None,
+        )  # fmt: skip
         if joint.value is None:  # a higher floor only removes candidates: none can pass
             break
         xs = fresh_at(joint.value)
         if not xs or upper(xs) >= target:
+            if t0 is None:  # what the check measured is at the threshold it found, and the bound it rests on
+                return Check(joint.value, len(xs), sum(xs) / len(xs) if xs else None, False, joint.bound, joint.metric)
             return Check(joint.value, len(first), measured, failed)
         floor = min((c for c in confs if c > joint.value), default=None)
     return Check(None, len(first), measured, failed)
 
 
-def _bound_at(confs: Sequence[float], scores: Sequence[float], t: float, metric: str) -> float:
-    xs = [s for c, s in zip(confs, scores, strict=True) if machine_labels(c, t)]
+def _bound_at(confs: Sequence[float], scores: Sequence[float], qs: Sequence[float], t: float, metric: str) -> float:
+    kept = [(s, q) for c, s, q in zip(confs, scores, qs, strict=True) if machine_labels(c, t)]
+    xs = [s for s, _ in kept]
     if metric == "accuracy":
-        return accuracy_lower_bound(sum(xs), len(xs))
+        return noisy_lower_bound(sum(xs), len(xs), [q for _, q in kept])
     return mean_lower_bound(xs)
 
 

@@ -65,6 +65,8 @@ class Iteration:
             return "the job ended before this model labeled anything"
         if self.finished_at is None or not self.trained or self.error:
             return ""
+        if self.validation_threshold is None and self.threshold is not None:
+            return "threshold found on the validation and fresh labels together"
         if self.validation_threshold is None:
             return "no machine labels: the bound stayed below the target"
         if self.threshold is None:

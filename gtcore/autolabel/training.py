@@ -3,7 +3,8 @@
 ``train``: consolidate the human answers settled so far (``gtcore.output.writer.write_intermediate``, which also
 writes round N's intermediate manifest), train on the human labels of earlier rounds except the validation set's
 (never on round N's batch: people are labeling it now, and it is the round's fresh check), predict the validation
-set, choose the threshold on the one-sided lower bound (``rules.choose_threshold``), save the model
+set, choose the threshold on the one-sided lower bound (``rules.choose_threshold``; for classification against
+the truth, with each human label's probability of being right from the consolidation, ``posterior``), save the model
 (``models.save``: atomic file + SHA-256) and write ``training/<N>/`` and ``activelearning/<N>/validation/``.
 A job that starts from a model (``InitialActiveLearningModelArn``) keeps it when it covers more of the validation
 set at the target than the freshly trained one.
@@ -34,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gtcore.autolabel import files, loop, models, outputs, pool, rules
+from gtcore.autolabel import files, loop, models, outputs, pool, posterior, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel import text as txt
 from gtcore.autolabel.classifier import TrainingError
@@ -131,11 +132,13 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             candidates.append(rival)
         trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
         gone = pool.gone_before(ctx, job_id, n)  # validation objects earlier rounds would have labeled
+        sure = _label_right(ctx, f, [v[0] for v in val_items])  # how sure each human label is
         best: tuple[Any, rules.Threshold, dict[int, Any], str] | None = None
         for cand in candidates:
             confs, scores, preds = lrn.validation_scores(cand, [(u, lab) for _, u, lab, _ in val_items], load)
-            enc = pool.encode([v[0] for v in val_items], confs, scores)
-            th = rules.choose_threshold(*pool.remaining(pool.triples(enc), gone), target, metric=metric_name)
+            enc = pool.encode([v[0] for v in val_items], confs, scores, sure)
+            v_conf, v_score, v_right = pool.remaining(pool.triples(enc), gone)
+            th = rules.choose_threshold(v_conf, v_score, target, metric=metric_name, label_right=v_right)
             if best is None or th.covered > best[1].covered:
                 best = (cand, th, preds, enc)
         assert best is not None
@@ -184,14 +187,24 @@ def _save_model(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner) -> int 
     return models.save(ctx, f.id, n, f.folder, lr.kind, f.task_type, data).id
 
 
+def _label_right(ctx: Context, f: loop.JobFacts, idxs: list[int]) -> list[float] | None:
+    """Classification: each object's probability that its consolidated label is right (``posterior``); None
+    for other task types (their labels count as sure)."""
+    if rules.target_for(f.task_type)[0] != "accuracy":
+        return None
+    post = posterior.job_posteriors(ctx, f.id, f.labels, f.task_type)
+    return posterior.label_right(idxs, post) if post else None
+
+
 def _check(ctx: Context, f: loop.JobFacts, n: int, lr: lrn.Learner, it: Any) -> rules.Check:
     """The round's check of the validation threshold on its batch's human labels (fresh to model N)."""
     metric_name, target = rules.target_for(f.task_type)
     fresh = _human_items(ctx, f, ("batch", "check"), iteration=n)
     confs, scores, _ = lrn.validation_scores(lr, [(u, lab) for _, u, lab, _ in fresh], _loader(ctx, f.task_type))
+    sure = _label_right(ctx, f, [v[0] for v in fresh]) or [1.0] * len(fresh)
     val = pool.remaining(pool.triples(it.validation_scores_json), pool.gone_before(ctx, f.id, n))
     th = rules.Threshold(it.validation_threshold, it.metric, it.bound, 0, len(val[0]))
-    return rules.check_round(th, val, (confs, scores), target, metric=metric_name)
+    return rules.check_round(th, val, (confs, scores, sure), target, metric=metric_name)
 
 
 def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
@@ -228,6 +241,8 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         "check_count": check.checked,
         "check_metric": check.metric,
         "check_failed": check.failed,
+        # a threshold found on validation + fresh labels: the status shows the bound and estimate it rests on
+        **({"bound": check.bound, "metric": check.estimate} if check.bound is not None else {}),
     }
     machine = _store_predictions(ctx, f, n, labeled, scored, it.model_id, finish)
     if machine is None:
