@@ -51,6 +51,8 @@ TINY: dict[str, list[str] | None] = {
     "make_letters.py": ["{tmp}/letters", "--count", "12"],
     "make_scenes.py": ["{tmp}/scenes", "--count", "2"],
     "make_blobs.py": ["{tmp}/blobs", "--count", "4"],
+    "bench_noisy_bound.py": ["--validation", "60", "--draws", "2"],
+    "bench_map_head.py": ["{tmp}/letters-head", "--labels", "8", "--epochs", "1", "--validation", "8"],
     "bench_crowd_parts.py": None,
     "crowd_sim.py": None,
     "queue_bare.py": None,
@@ -90,6 +92,9 @@ def test_bench_script_runs_tiny(script: str, tmp_path: Path) -> None:
         pytest.skip("no Chromium for the browser bench")
     if script == "bench_autolabel.py":
         made = _run([str(BENCH / "make_digits.py"), str(tmp_path / "digits"), "--count", "40"], tmp_path)
+        assert made.returncode == 0, made.stderr[-3000:]
+    if script == "bench_map_head.py":
+        made = _run([str(BENCH / "make_letters.py"), str(tmp_path / "letters-head"), "--count", "30"], tmp_path)
         assert made.returncode == 0, made.stderr[-3000:]
     if script == "bench_embeddings.py":
         made = _run([str(BENCH / "make_photos.py"), str(tmp_path / "photos"), "--count", "40"], tmp_path)
