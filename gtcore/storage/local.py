@@ -12,6 +12,7 @@ import builtins
 import errno
 import os
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -37,6 +38,27 @@ def local_errors(uri: str) -> Iterator[None]:
         raise ObjectNotFound(f"{uri} does not exist (a parent is a file, not a folder)", uri) from exc
     except OSError as exc:
         raise StorageError(f"{uri}: {exc.strerror or exc}", uri) from exc
+
+
+def link_into_place(tmp: str, target: str) -> bool:
+    """Put the complete file ``tmp`` at ``target`` unless something is there already (False then): a hard link, or
+    on file systems without them an exclusive create and a copy. ``tmp`` stays; the caller removes it."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as dst, builtins.open(tmp, "rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+    return True
 
 
 def _fsync_dir(path: str) -> None:
@@ -148,21 +170,8 @@ class LocalStore:
                     self._fill(fd, data)
                 finally:
                     os.close(fd)
-                try:
-                    os.link(tmp, path)
-                except FileExistsError:
+                if not link_into_place(tmp, path):
                     return False
-                except OSError as exc:  # file systems without hard links: exclusive create, then write
-                    if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                        raise
-                    try:
-                        fd2 = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                    except FileExistsError:
-                        return False
-                    try:
-                        self._fill(fd2, data)
-                    finally:
-                        os.close(fd2)
             finally:
                 with suppress(OSError):
                     os.unlink(tmp)

@@ -16,14 +16,12 @@ called again with another name after an ``if_absent`` refusal; ``discard`` at th
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import tempfile
 from contextlib import suppress
 from typing import IO, Any
 
-from gtcore.storage.local import _fsync_dir, local_errors
+from gtcore.storage.local import _fsync_dir, link_into_place, local_errors
 from gtcore.storage.s3 import _ABSENT, _object, s3_errors
 
 _BUFFER = 1 << 20
@@ -73,28 +71,10 @@ class LocalWrite(StreamedWrite):
                 self.f.close()
             if not if_absent:
                 os.replace(self.tmp, target)
-            elif not self._link(target):
+            elif not link_into_place(self.tmp, target):
                 return False
             _fsync_dir(os.path.dirname(target))
         self.stored = True
-        return True
-
-    def _link(self, target: str) -> bool:
-        try:
-            os.link(self.tmp, target)
-        except FileExistsError:
-            return False
-        except OSError as exc:  # file systems without hard links: exclusive create, then copy
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                raise
-            try:
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as dst, open(self.tmp, "rb") as src:
-                shutil.copyfileobj(src, dst, _BUFFER)
-                dst.flush()
-                os.fsync(dst.fileno())
         return True
 
     def discard(self) -> None:
