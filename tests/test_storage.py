@@ -490,3 +490,19 @@ def test_client_created_once_across_threads(s3_server, tmp_path: Path) -> None: 
     for t in threads:
         t.join()
     assert len(seen) == 6 and len(set(seen)) == 1
+
+
+def test_write_if_absent_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without hard links: an exclusive create and a copy of the finished temp file instead."""
+    import errno
+
+    def no_links(_src: str, _dst: str) -> None:
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    storage = Storage(make_settings(tmp_path))
+    target = str(tmp_path / "nolinks" / "once.json")
+    assert storage.write_if_absent(target, b"first" * 1000) is True
+    assert storage.write_if_absent(target, b"second") is False
+    assert storage.read_bytes(target) == b"first" * 1000
+    assert sorted(os.listdir(tmp_path / "nolinks")) == ["once.json"]  # no temp file left
