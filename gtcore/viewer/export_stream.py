@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +29,7 @@ from gtcore.core.errors import GTError, ManifestError, Problem, ValidationError
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps, tally_class_maps
+from gtcore.storage.local import LocalStore
 from gtcore.viewer import export, export_lint
 from gtcore.viewer.export_lint import LintIssue, LintReport
 from gtcore.viewer.index import parse_chunk
@@ -304,14 +304,7 @@ class FolderSink:
         target = (self.folder / name).resolve()
         if self.folder not in target.parents:
             raise GTError(f"refusing to write {name!r} outside {self.folder}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".gttmp.{os.getpid()}.{target.name}")
-        with open(path, "rb") as src, open(tmp, "wb") as out:
-            while block := src.read(1 << 20):
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+        LocalStore((str(self.folder),)).copy_in(str(target), str(path))  # temp file + rename, as the store writes
 
 
 class StorageSink:
