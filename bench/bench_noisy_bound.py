@@ -21,15 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gtcore.autolabel import rules  # noqa: E402
-
-
-def posterior(answers: list[int], k: int, error: float) -> np.ndarray:
-    like = np.ones(k)
-    for a in answers:
-        p = np.full(k, error / (k - 1))
-        p[a] = 1.0 - error
-        like *= p
-    return like / like.sum()
+from tests.fixtures.simulate import label_posterior  # noqa: E402
 
 
 def main() -> None:
@@ -56,7 +48,7 @@ def main() -> None:
                 int((truth[i] + rng.integers(1, k)) % k) if rng.random() < args.error else int(truth[i])
                 for _ in range(args.workers)
             ]
-            post = posterior(ans, k, args.error)
+            post = label_posterior(ans, k, args.error)
             agree.append(float(int(np.argmax(post)) == int(pred[i])))
             sure.append(float(np.max(post)))
             wrong_labels.append(int(np.argmax(post)) != int(truth[i]))

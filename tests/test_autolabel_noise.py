@@ -15,6 +15,7 @@ from gtcore.jobs import api as jobs
 from gtcore.manifests.sample_digits import DIGIT_LABELS
 from tests.fixtures.autolabel import AutoWorld
 from tests.fixtures.core import make_user
+from tests.fixtures.simulate import label_posterior
 
 
 def test_noisy_bound_is_clopper_pearson_on_sure_labels_and_corrects_for_doubtful_ones() -> None:
@@ -34,16 +35,6 @@ def _answers(rng: np.random.Generator, truth: int, k: int, error: float, workers
     ]
 
 
-def _posterior(answers: list[int], k: int, error: float) -> np.ndarray:
-    """The exact posterior over the true class under the simulation's own noise (uniform prior)."""
-    like = np.ones(k)
-    for a in answers:
-        p = np.full(k, error / (k - 1))
-        p[a] = 1.0 - error
-        like *= p
-    return like / like.sum()
-
-
 def test_with_noisy_labels_the_promise_holds_against_the_truth_and_more_is_labeled() -> None:
     """3 annotators at 15 % error, 10 classes: about 4 % of the consolidated labels are wrong. The model's
     confidence is calibrated against the TRUTH; over 200 validation draws the machine labels at the threshold
@@ -60,7 +51,7 @@ def test_with_noisy_labels_the_promise_holds_against_the_truth_and_more_is_label
         pred = np.where(rng.random(n) < conf, truth, (truth + rng.integers(1, k, n)) % k)
         agree, right = [], []
         for i in range(n):
-            post = _posterior(_answers(rng, int(truth[i]), k, error, 3), k, error)
+            post = label_posterior(_answers(rng, int(truth[i]), k, error, 3), k, error)
             agree.append(float(int(np.argmax(post)) == int(pred[i])))
             right.append(float(np.max(post)))
         th = rules.choose_threshold(conf, agree, 0.95, label_right=right)
