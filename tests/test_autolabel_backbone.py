@@ -22,6 +22,7 @@ from gtcore.autolabel.segmenter import mask_score
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from tests import onnx_makers as mk
+from tests.browser import wait_until
 from tests.fixtures.autolabel import AutoWorld
 
 E = dbm.autolabel_embeddings
@@ -230,7 +231,7 @@ def test_segmenter_on_multiscale_features_follows_the_shapes() -> None:
 
 
 _KILLED_EMBEDDER = """
-import sys, time
+import sys, threading
 from pathlib import Path
 from gtcore.autolabel import backbone, embeddings
 from gtcore.context import Context
@@ -245,7 +246,7 @@ def slow_embed(self, images):
     calls.append(1)
     if len(calls) == 2:  # the first chunk is stored; killed while embedding the second
         marker.write_text("embedding")
-        time.sleep(60)
+        threading.Event().wait(600)  # hangs here until the test kills this process
     return real(self, images)
 backbone.Backbone.embed = slow_embed
 ctx = Context.from_settings(make_settings(Path(sys.argv[1]), GT_AUTOLABEL_MIN_OBJECTS="100"))
@@ -270,10 +271,8 @@ def test_a_worker_killed_while_embedding_leaves_whole_chunks_and_the_work_is_ret
         [sys.executable, "-c", _KILLED_EMBEDDER, str(w.root), str(marker)], cwd=Path(__file__).resolve().parents[1]
     )
     try:
-        deadline = time.monotonic() + 300
-        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        assert marker.exists()
+        wait_until(lambda: marker.exists() or proc.poll() is not None, what="the embedder's second chunk", timeout=300)
+        assert marker.exists(), f"the embedder ended first (exit {proc.returncode})"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
