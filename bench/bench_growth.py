@@ -91,13 +91,14 @@ def _viewer(root: str, uri: str, out: Any) -> None:
     from gtcore.core.access import Actor
     from gtcore.viewer import opener
     from gtcore.viewer import table as viewer
+    from gtcore.viewer.statistics import statistics
 
     ctx = _ctx(Path(root))
     t0 = time.perf_counter()
     m = opener.open_manifest(ctx, Actor.system_actor(), uri)
     v = viewer.attribute_view(m, "boxes")
     pos = viewer.apply_filters(v, viewer.Filters())
-    viewer.statistics(v)
+    statistics(v)
     viewer.page_of(pos, 1)
     out.put({"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()})
 

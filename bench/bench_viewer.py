@@ -47,6 +47,7 @@ from gtcore.manifests import augmented
 from gtcore.viewer import export, index, tiles
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
+from gtcore.viewer import statistics as viewer_stats  # noqa: E402
 from gtcore.viewer import table as viewer  # noqa: E402
 
 CLASSES = ("car", "person", "bicycle", "dog", "traffic light")
@@ -162,12 +163,12 @@ def child(step: str, root: Path, uri: str) -> None:
         assert not isinstance(m, audit.Indexing), "no index"
         w1, c1, v = measure(lambda: viewer.attribute_view(m, "detect"))  # type: ignore[arg-type]
         w2, c2, pos = measure(lambda: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[arg-type]
-        w3, c3, _ = measure(lambda: viewer.statistics(v))  # type: ignore[arg-type]
+        w3, c3, _ = measure(lambda: viewer_stats.statistics(v))  # type: ignore[arg-type]
         page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
         w4, c4, _ = measure(lambda: tiles.render_page(ctx, actor, v, page))  # type: ignore[arg-type]
         f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
         w5, _, hits = measure(lambda: viewer.apply_filters(v, f))  # type: ignore[arg-type]
-        w6, _, _ = measure(lambda: viewer.statistics(v, hits))  # type: ignore[arg-type]
+        w6, _, _ = measure(lambda: viewer_stats.statistics(v, hits))  # type: ignore[arg-type]
         out = {"open the index": w0, "filter": w2, "statistics": w3, "24 tiles": w4,
                "first page + statistics": w0 + w1 + w2 + w3 + w4,
                "first page + statistics (CPU of this process)": c0 + c1 + c2 + c3 + c4,
@@ -238,7 +239,7 @@ def main() -> None:
         w0, c0, m = measure(lambda: audit.open_manifest(ctx, actor, uri))
         w1, c1, v = measure(lambda m=m: viewer.attribute_view(m, "detect"))  # type: ignore[misc]
         w2, c2, pos = measure(lambda v=v: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[misc]
-        w3, c3, _ = measure(lambda v=v: viewer.statistics(v))  # type: ignore[misc]
+        w3, c3, _ = measure(lambda v=v: viewer_stats.statistics(v))  # type: ignore[misc]
         page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
         w4, c4, _ = measure(lambda v=v, page=page: tiles.render_page(ctx, actor, v, page))  # type: ignore[misc]
         named = zip(("read+parse+attributes", "columnar view", "filter", "statistics", "24 tiles"),
@@ -270,7 +271,7 @@ def main() -> None:
     f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
     w, c, hits = measure(lambda: viewer.apply_filters(v, f))
     print(f"   filter change (4 conditions)   {fmt([(w, c)])}  ({len(hits)} lines match)")  # type: ignore[arg-type]
-    w, c, _ = measure(lambda: viewer.statistics(v, hits))  # type: ignore[arg-type]
+    w, c, _ = measure(lambda: viewer_stats.statistics(v, hits))  # type: ignore[arg-type]
     print(f"   statistics of the filtered set {fmt([(w, c)])}")
     w, c, report = measure(lambda: lint.lint(m, "detect"))
     print(f"   linter                         {fmt([(w, c)])}  ({report.boxes:,} boxes, {len(report.issues)} issues)")  # type: ignore[union-attr]

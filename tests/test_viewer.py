@@ -20,6 +20,7 @@ from gtcore.manifests.augmented import parse_augmented
 from gtcore.viewer import opener as audit
 from gtcore.viewer import provenance, tiles
 from gtcore.viewer import table as viewer
+from gtcore.viewer.statistics import statistics
 from tests.fixtures.core import REALDATA, make_settings, make_user, realdata_or_skip
 from tests.fixtures.viewer import BACKGROUND, WORKERS, DemoJob, boxes_for
 
@@ -62,13 +63,13 @@ def test_filters_statistics_and_paging_on_the_demo_job(vctx: Context, demo_job: 
     assert viewer.apply_filters(v, f(text="IMG-7")).tolist() == [7]
     cats_by_humans = [i for i in range(8) if i != 5 and any(b["class_id"] == 0 for b in boxes_for(i))]
     assert viewer.apply_filters(v, f(classes=(0,), labeled_by="human", text="img-")).tolist() == cats_by_humans
-    s = viewer.statistics(v)
+    s = statistics(v)
     assert (s.images, s.labels, s.unlabeled_images, s.human, s.machine) == (8, sum(counts), 1, 7, 1)
     assert dict(zip(s.per_class["class_name"], s.per_class["labels"], strict=True)) == {"cat": 3, "dog": 5, "bird": 3}
     assert s.per_class["color"].tolist() == ["#1f77b4", "#ff7f0e", "#2ca02c"]
     assert dict(zip(s.labels_per_image["labels"], s.labels_per_image["images"], strict=True)) == {0: 1, 1: 3, 2: 4}
     assert s.box_sizes["boxes"].sum() == s.labels == s.confidence["labels"].sum()
-    sub = viewer.statistics(v, viewer.apply_filters(v, f(no_labels=True)))
+    sub = statistics(v, viewer.apply_filters(v, f(no_labels=True)))
     assert (sub.images, sub.labels) == (1, 0)
     assert viewer.page_count(50, 24) == 3 and viewer.page_of(np.arange(50), 3, 24) == [48, 49]
     assert viewer.page_of(np.arange(50), 99, 24) == [48, 49]  # clamped
@@ -81,19 +82,19 @@ def test_filters_statistics_and_paging_on_the_demo_job(vctx: Context, demo_job: 
 def test_realdata_views_are_right_for_each_kind() -> None:
     root = realdata_or_skip()
     birds = parse_augmented((root / "bbox-birds-5workers-consolidated" / "sample_output.manifest").read_bytes())
-    s = viewer.statistics(viewer.attribute_view(birds, "category"))
+    s = statistics(viewer.attribute_view(birds, "category"))
     assert (s.images, s.labels) == (100, 192)
     low = viewer.apply_filters(viewer.attribute_view(birds, "category"), viewer.Filters(confidence_below=0.5))
     assert low.tolist() == [16, 32, 45, 49, 60, 77, 96]
     coral = parse_augmented((root / "ic-coral-4class" / "output.manifest").read_bytes())
     cv = viewer.attribute_view(coral, coral.attributes[0])
-    assert viewer.statistics(cv).labels == 229 and cv.images["labels"].max() == 1
+    assert statistics(cv).labels == 229 and cv.images["labels"].max() == 1
     seg = parse_augmented((root / "semseg-pcb" / "output.manifest").read_bytes())
     sv = viewer.attribute_view(seg, seg.attributes[0])
     assert sv.legend()[1] == (1, "IC", "#2ca02c")  # the mask's own colours, not the palette
     plain = parse_augmented((root / "ic-banana-with-autogen-input" / "dataset-20200530T121341.manifest").read_bytes())
     pv = viewer.attribute_view(plain, None)
-    assert len(pv.images) == 119 and viewer.statistics(pv).labels == 0
+    assert len(pv.images) == 119 and statistics(pv).labels == 0
 
 
 def test_opening_needs_a_reader_and_stays_inside_the_roots(vctx: Context, demo_job: DemoJob) -> None:

@@ -17,6 +17,7 @@ from gtcore.manifests import augmented as aug
 from gtcore.viewer import index, tiles
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
+from gtcore.viewer.statistics import statistics
 from tests.fixtures.core import make_settings
 
 CLASSES = ("car", "person", "dog")
@@ -75,7 +76,7 @@ def _same(whole: aug.AugmentedManifest, indexed: aug.AugmentedManifest, attr: st
     for f in filters:
         pa, pb = viewer.apply_filters(a, f), viewer.apply_filters(b, f)
         assert pa.tolist() == pb.tolist(), f
-        sa, sb = viewer.statistics(a, pa), viewer.statistics(b, pb)
+        sa, sb = statistics(a, pa), statistics(b, pb)
         assert (sa.images, sa.labels, sa.human, sa.machine) == (sb.images, sb.labels, sb.human, sb.machine)
         pd.testing.assert_frame_equal(sa.per_class, sb.per_class, check_dtype=False)
         pd.testing.assert_frame_equal(sa.confidence, sb.confidence)

@@ -18,6 +18,7 @@ from gtcore.viewer import export, export_masks, provenance
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
+from gtcore.viewer.statistics import statistics
 
 _FIX_LABELS = {"fix": "Fix by clipping", "drop": "Drop what has issues", "abort": "Abort if anything is wrong"}
 
@@ -31,7 +32,7 @@ def _bars(df: pd.DataFrame, x: str, y: str, title: str, *, color: str | None = N
 
 def stats_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, positions: np.ndarray, filtered: bool) -> None:
     """Counts and charts over the filtered lines (never decodes an image)."""
-    s = viewer.statistics(view, positions if filtered else None)
+    s = statistics(view, positions if filtered else None)
     st.caption("Over the lines that match the filters." if filtered else "Over the whole file.")
     m = st.columns(5)
     m[0].metric("Images", s.images)
