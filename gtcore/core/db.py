@@ -1,5 +1,5 @@
 """SQLAlchemy 2 engine and transactions: SQLite file (WAL) by default, PostgreSQL by URL. The tables are in
-``gtcore.core.schema`` and re-exported here (``dbm.jobs``, ``dbm.metadata``).
+``gtcore.core.schema`` (one module per domain) and re-exported here (``dbm.jobs``, ``dbm.metadata``).
 
 Concurrency notes: the queue claims with conditional UPDATEs on ``objects`` (``taken < needed``)
 and the unique key ``(job_id, object_idx, worker_id)`` on ``assignments``, so correctness does not
