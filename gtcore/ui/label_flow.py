@@ -32,9 +32,10 @@ from gtcore.ui.auth import require_actor
 from gtcore.ui.autolabel_widgets import preparing_ui
 from gtcore.ui.errors import show_error
 from gtcore.ui.label_picker import md_escape
+from gtcore.ui.lease_timer import lease_timer, time_left_text
 from gtcore.ui.resources import get_context
-from gtcore.ui.task_session import forget_screen, object_label
-from gtcore.ui.task_view import TaskScreenResult, current_answer, lease_timer, render_task_screen, time_left_text
+from gtcore.ui.task_session import TaskScreenResult, current_answer, forget_screen, object_label
+from gtcore.ui.task_view import render_task_screen
 
 JOB_KEY, TASK_KEY, PAUSED_KEY, NOTICE_KEY = "label_job_id", "label_task", "label_paused", "label_notice"
 ERROR_KEY, PENDING_KEY, DONE_KEY = "label_error", "label_submit_pending", "label_job_done"

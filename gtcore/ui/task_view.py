@@ -18,7 +18,8 @@
 - ``preview=True`` (the team lead's Preview, with a ``gtcore.queue.claim.Task``-shaped stand-in whose
   ``assignment_id`` is -1): the same screen, but no queue call is made and nothing is saved.
 
-The action buttons (Submit, Decline, Release, Stop) belong to the page, not to this screen.
+The action buttons (Submit, Decline, Release, Stop) and the lease's clock (``gtcore.ui.lease_timer``) belong to the
+Label page, not to this screen.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from gtcore.context import Context
 from gtcore.core import tasktypes
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
-from gtcore.core.textsafe import safe_markdown
 from gtcore.images import task_images as taskimages
 from gtcore.images import task_views
 from gtcore.images.task_images import DISPLAY_MAX_SIDE, DisplayImage
@@ -48,23 +48,11 @@ from gtcore.ui.task_session import (
     TaskLike,
     TaskScreenResult,
     choice_key,
-    current_answer,
     remember,
     screen_state,
 )
 from gtcore.ui.text_task import text_screen
 from gtcore.ui.verify_view import verification_ui
-
-__all__ = [
-    "TaskLike",
-    "TaskScreenResult",
-    "current_answer",
-    "lease_timer",
-    "render_task_screen",
-    "safe_markdown",
-    "time_left_text",
-]
-
 
 # --------------------------------------------------------------------------- left column
 
@@ -266,64 +254,3 @@ def render_task_screen(
     except GTError as exc:  # PermissionDenied, NotFound ...
         show_error(exc)
         return None
-
-
-# --------------------------------------------------------------------------- the lease, for the Label page
-
-
-def time_left_text(expires_at: float, now: float) -> str:
-    """``"4:05 (until 10:31:00 UTC)"``, or that the time limit has ended."""
-    from datetime import UTC, datetime
-
-    left = int(expires_at - now)
-    until = datetime.fromtimestamp(expires_at, UTC).strftime("%H:%M:%S UTC")
-    if left <= 0:
-        return f"The time limit of this task ended at {until}."
-    hours, rest = divmod(left, 3600)
-    clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-    return f"{clock} (until {until})"
-
-
-@st.fragment(run_every=10)
-def lease_timer(
-    ctx: Context, actor: Actor, task: TaskLike, *, expires_at: float | None = None, as_of: float | None = None
-) -> None:
-    """The time left until the task's real deadline (acceptance + TaskTimeLimitInSeconds: activity never moves
-    it), re-read from the database every 10 s, with a warning in the last ``WARN_SECONDS``.
-
-    ``expires_at`` (with ``as_of``, the time of the page run that knows it, e.g. from ``queue.heartbeat``)
-    spares that read on the page's own runs; the 10 s ticks rerun with the same ``as_of`` and read.
-    """
-    from gtcore.core import db as dbm
-
-    seen_key = f"_gt_lease_timer::{task.assignment_id}"
-    if expires_at is not None and as_of is not None and st.session_state.get(seen_key) != as_of:
-        st.session_state[seen_key] = as_of
-        _time_left(expires_at, dbm.now())
-        return
-    try:
-        held = queue.current_task(ctx, actor, task.job_id)
-    except GTError as exc:
-        show_error(exc)
-        return
-    if held is None or held.assignment_id != task.assignment_id:
-        st.warning(
-            "Your time limit for this task ended and it went back to the pool: it can no longer be "
-            "submitted. Your drawing stays on the screen.",
-            icon=":material/timer_off:",
-        )
-        return
-    _time_left(held.lease_expires_at, dbm.now())
-
-
-WARN_SECONDS = 60.0
-
-
-def _time_left(expires_at: float, now: float) -> None:
-    st.caption(f"Time left: {time_left_text(expires_at, now)}")
-    if 0 < expires_at - now <= WARN_SECONDS:
-        st.warning(
-            f"Less than {WARN_SECONDS:.0f} seconds left for this task: submit now. At the deadline it goes back to "
-            "the pool and cannot be submitted (working on it does not extend the time limit).",
-            icon=":material/timer:",
-        )
