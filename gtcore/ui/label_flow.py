@@ -6,7 +6,8 @@ screen is kept in ``st.session_state["label_task"]`` until the worker acts on it
 (drafts renew it too) and a lost lease is reported while the work stays on the screen (Submit is then refused
 with the reason). The buttons act in callbacks, before the page runs, so the next task opens in the same run:
 Submit (Ctrl+Enter) commits the answer before saying so and the next task follows (``queue.claim_next``, its
-image prepared ahead); Decline opens the next task; Release and Stop and resume later pause here.
+image prepared ahead); Decline opens the next task; Release and Stop and resume later pause here. The buttons'
+callbacks and the session keys are in ``gtcore.ui.label_actions``.
 
 Every widget key starts with ``label_``.
 """
@@ -25,20 +26,32 @@ from gtcore.autolabel.status import preparing_more
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import WORKER, Actor
-from gtcore.core.errors import GTError, JobClosed, TaskError
+from gtcore.core.errors import GTError, JobClosed
 from gtcore.images.task_images import DISPLAY_MAX_SIDE
 from gtcore.queue import api as queue
 from gtcore.ui.auth import require_actor
 from gtcore.ui.autolabel_widgets import preparing_ui
 from gtcore.ui.errors import show_error
+from gtcore.ui.label_actions import (
+    DONE_KEY,
+    ERROR_KEY,
+    JOB_KEY,
+    NOTICE_KEY,
+    PAUSED_KEY,
+    PENDING_KEY,
+    TASK_KEY,
+    on_decline,
+    on_release,
+    on_stop,
+    on_submit,
+    submit_shown,
+)
 from gtcore.ui.label_picker import md_escape
-from gtcore.ui.lease_timer import lease_timer, time_left_text
+from gtcore.ui.lease_timer import lease_timer
 from gtcore.ui.resources import get_context
-from gtcore.ui.task_session import TaskScreenResult, current_answer, forget_screen, object_label
+from gtcore.ui.task_session import TaskScreenResult, forget_screen, object_label
 from gtcore.ui.task_view import render_task_screen
 
-JOB_KEY, TASK_KEY, PAUSED_KEY, NOTICE_KEY = "label_job_id", "label_task", "label_paused", "label_notice"
-ERROR_KEY, PENDING_KEY, DONE_KEY = "label_error", "label_submit_pending", "label_job_done"
 PORTAL = "pages/portal.py"
 
 
@@ -149,7 +162,7 @@ def _messages_ui(notice: str | None, lost: GTError | None) -> None:
 def _pending_submit(ctx: Context, actor: Actor, task: queue.Task, result: TaskScreenResult | None) -> None:
     """A Submit pressed while the widgets were changing: the screen is drawn now, so submit what it holds."""
     if st.session_state.pop(PENDING_KEY, None) == task.assignment_id and result is not None:
-        _act("submitted", partial(_submit, ctx, actor, task, result.answer, result.missing), _submitted(task))
+        submit_shown(ctx, actor, task, result.answer, result.missing)
         st.rerun()
 
 
@@ -166,7 +179,7 @@ def _actions_ui(ctx: Context, actor: Actor, task: queue.Task, job_id: int, expir
         width="stretch",
         icon=":material/send:",
         help="Ctrl+Enter",
-        on_click=_on_submit,
+        on_click=on_submit,
         args=args,
     )
     with (
@@ -174,13 +187,13 @@ def _actions_ui(ctx: Context, actor: Actor, task: queue.Task, job_id: int, expir
         st.form(key=f"label_decline_form_{task.assignment_id}", border=False, enter_to_submit=False),
     ):  # a form: no "Press Enter to apply" over the typed reason, the reason is sent with the button
         st.text_input("Why (optional)", key=f"label_decline_reason_{task.assignment_id}", max_chars=1000)
-        st.form_submit_button("Decline this task", key="label_decline", type="primary", on_click=_on_decline, args=args)
+        st.form_submit_button("Decline this task", key="label_decline", type="primary", on_click=on_decline, args=args)
     release_col.button(
         "Release",
         key="label_release",
         icon=":material/undo:",
         width="stretch",
-        on_click=_on_release,
+        on_click=on_release,
         args=(*args, job_id),
         help="Drop this task: it goes back to the pool for others",
     )
@@ -189,7 +202,7 @@ def _actions_ui(ctx: Context, actor: Actor, task: queue.Task, job_id: int, expir
         key="label_stop",
         icon=":material/pause:",
         width="stretch",
-        on_click=_on_stop,
+        on_click=on_stop,
         args=(*args, job_id),
     )
 
@@ -243,78 +256,6 @@ def _nothing_right_now(ctx: Context, actor: Actor, job_id: int) -> None:
         st.caption(f"Checked at {time.strftime('%H:%M:%S', time.gmtime())} UTC.")
 
     recheck()
-
-
-# --- the buttons' callbacks: one queue call each; the page only says "done" once it returned ------------------
-
-
-def _act(action: str, call: Callable[[], object], notice: str = "", paused: dict | None = None) -> None:
-    try:
-        call()
-    except GTError as exc:
-        st.session_state[ERROR_KEY] = (action, exc)
-        return
-    st.session_state.pop(TASK_KEY, None)
-    if notice:
-        st.session_state[NOTICE_KEY] = notice
-    if paused:
-        st.session_state[PAUSED_KEY] = paused
-
-
-def _submitted(task: queue.Task) -> str:
-    return f"Submitted: {object_label(task)} is saved. Here is the next task."
-
-
-def _on_submit(ctx: Context, actor: Actor, task: queue.Task) -> None:
-    shown = current_answer("label", task)
-    if shown is None:  # the widgets changed since the screen was drawn: draw it, then submit (_pending_submit)
-        st.session_state[PENDING_KEY] = task.assignment_id
-        return
-    _act("submitted", partial(_submit, ctx, actor, task, shown.answer, shown.missing), _submitted(task))
-
-
-def _submit(ctx: Context, actor: Actor, task: queue.Task, answer: dict | None, missing: str | None) -> None:
-    if answer is None:
-        raise TaskError(f"nothing to submit yet: {missing or 'the task is not shown'}")
-    if queue.submit(ctx, actor, task.assignment_id, answer).job_done:  # the job may still be finishing
-        st.session_state[DONE_KEY] = task.job_id
-
-
-def _on_decline(ctx: Context, actor: Actor, task: queue.Task) -> None:
-    reason = str(st.session_state.get(f"label_decline_reason_{task.assignment_id}") or "")
-    _act(
-        "declined",
-        partial(queue.decline, ctx, actor, task.assignment_id, reason),
-        f"Declined {object_label(task)}: you will not get it again.",
-    )
-
-
-def _on_release(ctx: Context, actor: Actor, task: queue.Task, job_id: int) -> None:
-    _act(
-        "released",
-        partial(queue.release, ctx, actor, task.assignment_id),
-        paused={
-            "job": job_id,
-            "button": "Start working again",
-            "message": f"Released {object_label(task)}: it is back in the pool.",
-        },
-    )
-
-
-def _on_stop(ctx: Context, actor: Actor, task: queue.Task, job_id: int) -> None:
-    def stop() -> None:
-        queue.stop_and_resume_later(ctx, actor, task.assignment_id)
-        held = queue.current_task(ctx, actor, task.job_id)
-        left = time_left_text((held or task).lease_expires_at, dbm.now())
-        st.session_state[PAUSED_KEY] = {
-            "job": job_id,
-            "button": "Resume",
-            "message": (
-                f"Stopped: your work on {object_label(task)} is saved. Resume it while the time limit lasts: {left}."
-            ),
-        }
-
-    _act("stopped", stop)
 
 
 def _all_done(job_name: str | None) -> None:
