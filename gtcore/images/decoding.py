@@ -5,7 +5,6 @@ Public API (used by the manifest viewer and the labeling page)::
     decode(data, *, max_side=None, uri="") -> Decoded(image, orig_size)   # RGB, EXIF-oriented, maybe reduced
     probe(data, *, uri="") -> ImageInfo(width, height, depth, format)      # header only, oriented size
     display_jpeg(data, max_side, *, quality=85, uri="") -> (jpeg_bytes, scale, (orig_w, orig_h))
-    thumbnail(data, max_side, *, uri="") -> Decoded                       # alias of decode(max_side=...)
     to_jpeg(image, quality=85) -> bytes
     decode_mask(data, *, uri="") -> PIL.Image                              # a label PNG kept in its own mode
     fit_size((w, h), max_side) -> (w2, h2)
@@ -24,8 +23,8 @@ SVG/XML (never rasterised here) all raise ``ImageError`` with the reason.
 CMYK, 16-bit, float, palette and alpha images are converted to 8-bit RGB (transparency composed onto white) in
 bounded memory: a decode asked for a smaller size is first reduced by an integer factor (``Image.reduce``) in
 the stored mode, and 16-bit, 32-bit and float pixels are scaled to 8 bits in strips of rows (float32, about
-``_STRIP_BYTES`` at a time), never as full-size float64 copies. The peak is about the stored pixels plus the
-8-bit result (``bench/bench_decode.py``).
+``pixel_modes.STRIP_BYTES`` at a time), never as full-size float64 copies. The peak is about the stored pixels plus the
+8-bit result (``bench/bench_decode.py``); those conversions are in ``gtcore.images.pixel_modes``.
 ``Image.MAX_IMAGE_PIXELS`` and ``ImageFile.LOAD_TRUNCATED_IMAGES`` are never changed (process-wide).
 """
 
@@ -33,21 +32,17 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gtcore.core.errors import ImageError
 from gtcore.images.decode_limits import _TRIM_BYTES, _limits, _trim, max_decode_bytes, mode_bytes
 from gtcore.images.decode_limits import configure as configure  # re-exported: decoding.configure(...)
+from gtcore.images.pixel_modes import DEEP_GREY, reduced, to_grey8, to_rgb, uri_prefix
 from gtcore.images.views import upscale_factor
 
 MAX_PIXELS = 100_000_000
-_STRIP_BYTES = 16 << 20
-_DEEP_GREY = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S")
-# bytes per pixel as decoded by Pillow, per mode (others: 4 per band)
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}
 _TRANSPOSE = {
@@ -91,41 +86,37 @@ def fit_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
     return max(1, round(w * f)), max(1, round(h * f))
 
 
-def _where(uri: str) -> str:
-    return f"{uri}: " if uri else ""
-
-
 def _open(data: bytes, uri: str) -> tuple[Image.Image, int]:
     """Open lazily (header only), refuse what must not be decoded, return (image, EXIF orientation)."""
     if not data:
-        raise ImageError(f"{_where(uri)}empty file, not an image", uri=uri)
+        raise ImageError(f"{uri_prefix(uri)}empty file, not an image", uri=uri)
     head = data[:1024].lstrip().lower()
     if head.startswith(b"<?xml") or head.startswith(b"<svg") or b"<svg" in head:
-        raise ImageError(f"{_where(uri)}SVG/XML is not shown (only raster images: JPEG, PNG, ...)", uri=uri)
+        raise ImageError(f"{uri_prefix(uri)}SVG/XML is not shown (only raster images: JPEG, PNG, ...)", uri=uri)
     try:
         with warnings.catch_warnings():
             # our own limit below is the one that counts; Pillow's warning threshold is lower (89 MP)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{_where(uri)}refused: decompression bomb ({exc})", uri=uri) from None
+        raise ImageError(f"{uri_prefix(uri)}refused: decompression bomb ({exc})", uri=uri) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{_where(uri)}not an image (format not recognised)", uri=uri) from None
+        raise ImageError(f"{uri_prefix(uri)}not an image (format not recognised)", uri=uri) from None
     except Exception as exc:  # hostile headers can raise anything
-        raise ImageError(f"{_where(uri)}cannot read the image header: {exc}", uri=uri) from None
+        raise ImageError(f"{uri_prefix(uri)}cannot read the image header: {exc}", uri=uri) from None
     w, h = im.size
     if w <= 0 or h <= 0:
-        raise ImageError(f"{_where(uri)}image has no pixels ({w}x{h})", uri=uri)
+        raise ImageError(f"{uri_prefix(uri)}image has no pixels ({w}x{h})", uri=uri)
     if w * h > MAX_PIXELS:
         raise ImageError(
-            f"{_where(uri)}refused: {w}x{h} = {w * h / 1e6:.0f} megapixels is above the "
+            f"{uri_prefix(uri)}refused: {w}x{h} = {w * h / 1e6:.0f} megapixels is above the "
             f"{MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
             uri=uri,
         )
     need, budget = w * h * mode_bytes(im.mode), max_decode_bytes()
     if need > budget:
         raise ImageError(
-            f"{_where(uri)}refused: {w}x{h} pixels of mode {im.mode} need {need / 1e6:.0f} MB to decode, above "
+            f"{uri_prefix(uri)}refused: {w}x{h} pixels of mode {im.mode} need {need / 1e6:.0f} MB to decode, above "
             f"the {budget / 1e6:.0f} MB limit (GT_MAX_DECODE_BYTES)",
             uri=uri,
         )
@@ -147,79 +138,6 @@ def probe(data: bytes, *, uri: str = "") -> ImageInfo:
     if im.mode == "P":
         depth = 3
     return ImageInfo(width=w, height=h, depth=depth, format=im.format or "")
-
-
-def _strips(im: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
-    """(top row, float32 array) of ``im`` a strip of rows at a time (about ``_STRIP_BYTES`` each)."""
-    w, h = im.size
-    rows = max(1, _STRIP_BYTES // max(1, w * 4))
-    for y in range(0, h, rows):
-        yield y, np.array(im.crop((0, y, w, min(h, y + rows))), dtype=np.float32)  # a writable copy
-
-
-def _to_grey8(im: Image.Image) -> Image.Image:
-    """A 16-bit, 32-bit or float grey image scaled to 8 bits, a strip at a time: 16-bit by 255/65535, ``I`` by
-    its maximum when above 255, float from its finite minimum..maximum to 0..255 (NaN black)."""
-    mode = im.mode
-    lo, hi = 0.0, 255.0
-    if mode.startswith("I;16"):
-        hi = 65535.0
-    else:
-        finite_lo, finite_hi = np.inf, -np.inf
-        for _y, arr in _strips(im):
-            good = arr[np.isfinite(arr)]
-            if good.size:
-                finite_lo, finite_hi = min(finite_lo, float(good.min())), max(finite_hi, float(good.max()))
-        if mode == "F" and finite_hi > finite_lo:
-            lo, hi = finite_lo, finite_hi
-        elif mode == "F":
-            lo, hi = 0.0, np.inf  # constant or empty: black
-        elif finite_hi > 255:
-            hi = 65535.0 if finite_hi <= 65535 else finite_hi
-    out = Image.new("L", im.size)
-    factor = np.float32(255.0 / (hi - lo)) if np.isfinite(hi) and hi > lo else np.float32(0.0)
-    for y, arr in _strips(im):
-        arr -= np.float32(lo)
-        arr *= factor
-        np.nan_to_num(arr, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
-        np.clip(arr, 0, 255, out=arr)
-        out.paste(Image.fromarray(arr.astype(np.uint8), "L"), (0, y))
-    return out
-
-
-def _to_rgb(im: Image.Image, uri: str) -> Image.Image:
-    mode = im.mode
-    if mode == "RGB":
-        return im
-    if mode in ("1", "L", "CMYK", "YCbCr", "HSV"):
-        return im.convert("RGB")
-    if mode == "I" or mode.startswith("I;16") or mode == "F":
-        return _to_grey8(im).convert("RGB")
-    if mode == "P" and "transparency" not in im.info:
-        return im.convert("RGB")
-    try:
-        rgba = im if mode == "RGBA" else im.convert("RGBA")
-    except Exception as exc:
-        raise ImageError(f"{_where(uri)}colour mode {mode} cannot be shown: {exc}", uri=uri) from None
-    out = Image.new("RGB", rgba.size, (255, 255, 255))
-    out.paste(rgba, mask=rgba)  # an RGBA mask: its alpha band, without a copy of it
-    return out
-
-
-def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
-    """``im`` reduced by the largest integer factor that keeps it at least ``max_side`` (in its stored mode, so
-    the conversions after it touch fewer pixels); unchanged when no factor applies or the mode has no reduce."""
-    if not max_side:
-        return im
-    factor = max(im.size) // max_side
-    if factor < 2 or im.mode in ("P", "1") or im.mode.startswith("I;16"):  # no reduce for these modes
-        return im
-    w, h = im.size
-    rows = factor * max(1, _STRIP_BYTES // max(1, w * mode_bytes(im.mode) * factor))
-    out = Image.new(im.mode, (-(-w // factor), -(-h // factor)))
-    for y in range(0, h, rows):  # a strip at a time: RGBA's premultiplied copy stays a strip
-        out.paste(im.crop((0, y, w, min(h, y + rows))).reduce(factor), (0, y // factor))
-    return out
 
 
 def decode(data: bytes, *, max_side: int | None = None, uri: str = "", resize: bool = True) -> Decoded:
@@ -248,7 +166,7 @@ def _decode_now(data: bytes, max_side: int | None, uri: str, resize: bool) -> De
     except ImageError:
         raise
     except Exception as exc:  # truncated, corrupt, unsupported codec options ...
-        raise ImageError(f"{_where(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
+        raise ImageError(f"{uri_prefix(uri)}cannot decode the image (truncated or corrupt): {exc}", uri=uri) from None
     finally:
         if big:
             _trim()
@@ -266,20 +184,16 @@ def _pixels(
     im.load()
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
-    if im.mode in _DEEP_GREY:
-        im = _to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
-    im = _reduced(im, max_side)
-    im = _reduced(_to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
+    if im.mode in DEEP_GREY:
+        im = to_grey8(im)  # the deep original is freed here, before any full-size RGB exists
+    im = reduced(im, max_side)
+    im = reduced(to_rgb(im, uri), max_side)  # modes without reduce (P, 1): after their conversion
     if orientation in _TRANSPOSE:
         im = im.transpose(_TRANSPOSE[orientation])  # what ImageOps.exif_transpose does
     target = fit_size(orig, max_side)
     if resize and im.size != target:
         im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     return im
-
-
-def thumbnail(data: bytes, max_side: int, *, uri: str = "") -> Decoded:
-    return decode(data, max_side=max_side, uri=uri)
 
 
 def to_jpeg(image: Image.Image, quality: int = 85, *, crisp: bool = False) -> bytes:
@@ -315,7 +229,7 @@ def decode_mask(data: bytes, *, uri: str = "") -> Image.Image:
     try:
         _limits.run(im.load)
     except Exception as exc:
-        raise ImageError(f"{_where(uri)}cannot decode the mask (truncated or corrupt): {exc}", uri=uri) from None
+        raise ImageError(f"{uri_prefix(uri)}cannot decode the mask (truncated or corrupt): {exc}", uri=uri) from None
     if im.mode not in ("P", "L", "RGB", "RGBA"):
         im = im.convert("RGB")
     return im

@@ -102,7 +102,7 @@ def test_no_more_decodes_at_once_than_the_cap(monkeypatch: pytest.MonkeyPatch) -
     saved = decoding._limits.concurrency or 2
     decoding.configure(concurrency=2)
     running, peak, lock = 0, 0, threading.Lock()
-    real = decoding._to_rgb
+    real = decoding.to_rgb
 
     def counting(im: Image.Image, uri: str) -> Image.Image:
         nonlocal running, peak
@@ -114,7 +114,7 @@ def test_no_more_decodes_at_once_than_the_cap(monkeypatch: pytest.MonkeyPatch) -
             running -= 1
         return real(im, uri)
 
-    monkeypatch.setattr(decoding, "_to_rgb", counting)
+    monkeypatch.setattr(decoding, "to_rgb", counting)
     buf = io.BytesIO()
     Image.new("L", (64, 64)).save(buf, format="PNG")
     try:
@@ -134,7 +134,7 @@ def test_the_cap_holds_on_first_use_from_many_threads(monkeypatch: pytest.Monkey
     saved = (decoding._limits.max_bytes, decoding._limits.concurrency)
     monkeypatch.setattr(decoding._limits, "_pool", None)
     running, peak, lock = 0, 0, threading.Lock()
-    real = decoding._to_rgb
+    real = decoding.to_rgb
 
     def counting(im: Image.Image, uri: str) -> Image.Image:
         nonlocal running, peak
@@ -146,7 +146,7 @@ def test_the_cap_holds_on_first_use_from_many_threads(monkeypatch: pytest.Monkey
             running -= 1
         return real(im, uri)
 
-    monkeypatch.setattr(decoding, "_to_rgb", counting)
+    monkeypatch.setattr(decoding, "to_rgb", counting)
     buf = io.BytesIO()
     Image.new("L", (64, 64)).save(buf, format="PNG")
     try:
