@@ -89,7 +89,7 @@ def _create(root: str, n: int, out: Any) -> None:
 def _viewer(root: str, uri: str, out: Any) -> None:
     """Phase 6, in its own process."""
     from gtcore.core.access import Actor
-    from gtcore.viewer import opener
+    from gtcore.viewer import opener, selection
     from gtcore.viewer import table as viewer
     from gtcore.viewer.statistics import statistics
 
@@ -97,9 +97,9 @@ def _viewer(root: str, uri: str, out: Any) -> None:
     t0 = time.perf_counter()
     m = opener.open_manifest(ctx, Actor.system_actor(), uri)
     v = viewer.attribute_view(m, "boxes")
-    pos = viewer.apply_filters(v, viewer.Filters())
+    pos = selection.apply_filters(v, selection.Filters())
     statistics(v)
-    viewer.page_of(pos, 1)
+    selection.page_of(pos, 1)
     out.put({"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()})
 
 

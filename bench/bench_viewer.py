@@ -44,7 +44,7 @@ from gtcore.context import Context  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.manifests import augmented
-from gtcore.viewer import export, index, tiles
+from gtcore.viewer import export, index, selection, tiles
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
 from gtcore.viewer import statistics as viewer_stats  # noqa: E402
@@ -162,12 +162,12 @@ def child(step: str, root: Path, uri: str) -> None:
         w0, c0, m = measure(lambda: audit.open_for_view(ctx, actor, uri))
         assert not isinstance(m, audit.Indexing), "no index"
         w1, c1, v = measure(lambda: viewer.attribute_view(m, "detect"))  # type: ignore[arg-type]
-        w2, c2, pos = measure(lambda: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[arg-type]
+        w2, c2, pos = measure(lambda: selection.apply_filters(v, selection.Filters()))  # type: ignore[arg-type]
         w3, c3, _ = measure(lambda: viewer_stats.statistics(v))  # type: ignore[arg-type]
-        page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
+        page = selection.page_of(pos, 1)  # type: ignore[arg-type]
         w4, c4, _ = measure(lambda: tiles.render_page(ctx, actor, v, page))  # type: ignore[arg-type]
-        f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
-        w5, _, hits = measure(lambda: viewer.apply_filters(v, f))  # type: ignore[arg-type]
+        f = selection.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
+        w5, _, hits = measure(lambda: selection.apply_filters(v, f))  # type: ignore[arg-type]
         w6, _, _ = measure(lambda: viewer_stats.statistics(v, hits))  # type: ignore[arg-type]
         out = {"open the index": w0, "filter": w2, "statistics": w3, "24 tiles": w4,
                "first page + statistics": w0 + w1 + w2 + w3 + w4,
@@ -238,9 +238,9 @@ def main() -> None:
         tiles.clear_caches()
         w0, c0, m = measure(lambda: audit.open_manifest(ctx, actor, uri))
         w1, c1, v = measure(lambda m=m: viewer.attribute_view(m, "detect"))  # type: ignore[misc]
-        w2, c2, pos = measure(lambda v=v: viewer.apply_filters(v, viewer.Filters()))  # type: ignore[misc]
+        w2, c2, pos = measure(lambda v=v: selection.apply_filters(v, selection.Filters()))  # type: ignore[misc]
         w3, c3, _ = measure(lambda v=v: viewer_stats.statistics(v))  # type: ignore[misc]
-        page = viewer.page_of(pos, 1)  # type: ignore[arg-type]
+        page = selection.page_of(pos, 1)  # type: ignore[arg-type]
         w4, c4, _ = measure(lambda v=v, page=page: tiles.render_page(ctx, actor, v, page))  # type: ignore[misc]
         named = zip(("read+parse+attributes", "columnar view", "filter", "statistics", "24 tiles"),
                     ((w0, c0), (w1, c1), (w2, c2), (w3, c3), (w4, c4)), strict=True)  # fmt: skip
@@ -253,14 +253,14 @@ def main() -> None:
 
     m = audit.open_manifest(ctx, actor, uri)
     v = viewer.attribute_view(m, "detect")
-    pos = viewer.apply_filters(v, viewer.Filters())
+    pos = selection.apply_filters(v, selection.Filters())
     cold = []
     for k in range(args.repeat):
         tiles.clear_caches()
-        page = viewer.page_of(pos, 2 + k)  # pages not drawn before: images decoded cold
+        page = selection.page_of(pos, 2 + k)  # pages not drawn before: images decoded cold
         w, c, _ = measure(lambda page=page: tiles.render_page(ctx, actor, v, page))  # type: ignore[misc]
         cold.append((w, c))
-    w, c, sample = measure(lambda: tiles.render_page(ctx, actor, v, viewer.page_of(pos, 2 + args.repeat - 1)))
+    w, c, sample = measure(lambda: tiles.render_page(ctx, actor, v, selection.page_of(pos, 2 + args.repeat - 1)))
     print(f"\n2. a grid page of 24 tiles from local {args.size} JPEGs (target < 1.5 s):")
     print(f"   cold (decode+draw+encode) {fmt(cold)}")
     print(f"   warm (decoded tiles cached) {fmt([(w, c)])}")
@@ -268,8 +268,8 @@ def main() -> None:
     print(f"   tile JPEG: mean {kib:.1f} KiB; all 24 shown: {all(t.ok for t in sample)}")  # type: ignore[attr-defined]
 
     print("\n2b. other operations over the same manifest (whole file parsed):")
-    f = viewer.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
-    w, c, hits = measure(lambda: viewer.apply_filters(v, f))
+    f = selection.Filters(classes=(1,), confidence_below=0.5, labeled_by="human", text="line-0001")
+    w, c, hits = measure(lambda: selection.apply_filters(v, f))
     print(f"   filter change (4 conditions)   {fmt([(w, c)])}  ({len(hits)} lines match)")  # type: ignore[arg-type]
     w, c, _ = measure(lambda: viewer_stats.statistics(v, hits))  # type: ignore[arg-type]
     print(f"   statistics of the filtered set {fmt([(w, c)])}")

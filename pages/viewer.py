@@ -19,6 +19,7 @@ from gtcore.ui.resources import get_context
 from gtcore.ui.text_viewer import text_viewer_ui
 from gtcore.ui.viewer_indexing import indexing_ui
 from gtcore.viewer import opener as audit
+from gtcore.viewer import selection
 from gtcore.viewer import table as viewer
 from gtcore.viewer.text_table import is_text_attribute
 
@@ -48,7 +49,7 @@ except GTError as exc:
     st.stop()
 
 filters = w.filters_ui(view)
-positions = viewer.apply_filters(view, filters, other)
+positions = selection.apply_filters(view, filters, other)
 w.legend_ui(view)
 
 grid_tab, stats_tab, export_tab = st.tabs(["Images", "Statistics", "Export"])

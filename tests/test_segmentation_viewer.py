@@ -18,7 +18,7 @@ from pycocotools import mask as cocomask
 from gtcore.cli.command import main
 from gtcore.core.access import Actor
 from gtcore.manifests.augmented import read_augmented
-from gtcore.viewer import export_masks, tiles
+from gtcore.viewer import export_masks, selection, tiles
 from gtcore.viewer import table as viewer
 from tests.fixtures.core import make_user
 from tests.fixtures.jobs import JobFactory
@@ -121,11 +121,11 @@ def test_viewer_filters_on_verification_results(job_factory: JobFactory) -> None
     _run(f.ctx, v.job_id, [w], lambda t, _w: verdict("Incorrect" if t.object_idx == 1 else "Correct"))
     out = f.root / "output" / "checked" / "manifests" / "output" / "output.manifest"
     manifest = read_augmented(f.ctx.storage, str(out))
-    assert viewer.verification_choices(manifest) == [("checked", "Correct"), ("checked", "Incorrect")]
+    assert selection.verification_choices(manifest) == [("checked", "Correct"), ("checked", "Incorrect")]
     boxes_view = viewer.attribute_view(manifest, manifest.attribute(src.name))
-    bad = viewer.apply_filters(boxes_view, viewer.Filters(verification=("checked", "Incorrect")))
+    bad = selection.apply_filters(boxes_view, selection.Filters(verification=("checked", "Incorrect")))
     assert bad.tolist() == [1]
-    good = viewer.apply_filters(boxes_view, viewer.Filters(verification=("checked", "Correct")))
+    good = selection.apply_filters(boxes_view, selection.Filters(verification=("checked", "Correct")))
     assert good.tolist() == [0, 2]
 
 

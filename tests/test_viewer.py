@@ -18,7 +18,7 @@ from gtcore.core.colors import class_color
 from gtcore.core.errors import NotFound, ObjectNotFound, PermissionDenied, UriNotAllowed
 from gtcore.manifests.augmented import parse_augmented
 from gtcore.viewer import opener as audit
-from gtcore.viewer import provenance, tiles
+from gtcore.viewer import provenance, selection, tiles
 from gtcore.viewer import table as viewer
 from gtcore.viewer.statistics import statistics
 from tests.fixtures.core import REALDATA, make_settings, make_user, realdata_or_skip
@@ -48,31 +48,31 @@ def test_filters_statistics_and_paging_on_the_demo_job(vctx: Context, demo_job: 
     counts = [len(boxes_for(i)) for i in range(8)]
     assert v.images["labels"].tolist() == counts
     adj = viewer.attribute_view(m, "boxes-adjusted")
-    f = viewer.Filters
-    assert viewer.apply_filters(v, f()).tolist() == list(range(8))
-    assert viewer.apply_filters(v, f(no_labels=True)).tolist() == [3]
-    assert viewer.apply_filters(v, f(labeled_by="machine")).tolist() == [5]
-    assert viewer.apply_filters(v, f(labeled_by="human")).tolist() == [0, 1, 2, 3, 4, 6, 7]
-    assert viewer.apply_filters(adj, f(adjustment="adjusted")).tolist() == [0, 3, 6]
-    assert viewer.apply_filters(adj, f(adjustment="unadjusted")).tolist() == [1, 2, 4, 5, 7]
-    assert viewer.apply_filters(v, f(adjustment="adjusted"), adj).tolist() == [0, 3, 6]  # compare mode
-    assert viewer.apply_filters(v, f(adjustment="adjusted")).tolist() == []
+    f = selection.Filters
+    assert selection.apply_filters(v, f()).tolist() == list(range(8))
+    assert selection.apply_filters(v, f(no_labels=True)).tolist() == [3]
+    assert selection.apply_filters(v, f(labeled_by="machine")).tolist() == [5]
+    assert selection.apply_filters(v, f(labeled_by="human")).tolist() == [0, 1, 2, 3, 4, 6, 7]
+    assert selection.apply_filters(adj, f(adjustment="adjusted")).tolist() == [0, 3, 6]
+    assert selection.apply_filters(adj, f(adjustment="unadjusted")).tolist() == [1, 2, 4, 5, 7]
+    assert selection.apply_filters(v, f(adjustment="adjusted"), adj).tolist() == [0, 3, 6]  # compare mode
+    assert selection.apply_filters(v, f(adjustment="adjusted")).tolist() == []
     with_bird = [i for i in range(8) if any(b["class_id"] == 2 for b in boxes_for(i))]
-    assert viewer.apply_filters(v, f(classes=(2,))).tolist() == with_bird
-    assert viewer.apply_filters(v, f(confidence_below=0.45)).tolist() == [0, 1, 6, 7]
-    assert viewer.apply_filters(v, f(text="IMG-7")).tolist() == [7]
+    assert selection.apply_filters(v, f(classes=(2,))).tolist() == with_bird
+    assert selection.apply_filters(v, f(confidence_below=0.45)).tolist() == [0, 1, 6, 7]
+    assert selection.apply_filters(v, f(text="IMG-7")).tolist() == [7]
     cats_by_humans = [i for i in range(8) if i != 5 and any(b["class_id"] == 0 for b in boxes_for(i))]
-    assert viewer.apply_filters(v, f(classes=(0,), labeled_by="human", text="img-")).tolist() == cats_by_humans
+    assert selection.apply_filters(v, f(classes=(0,), labeled_by="human", text="img-")).tolist() == cats_by_humans
     s = statistics(v)
     assert (s.images, s.labels, s.unlabeled_images, s.human, s.machine) == (8, sum(counts), 1, 7, 1)
     assert dict(zip(s.per_class["class_name"], s.per_class["labels"], strict=True)) == {"cat": 3, "dog": 5, "bird": 3}
     assert s.per_class["color"].tolist() == ["#1f77b4", "#ff7f0e", "#2ca02c"]
     assert dict(zip(s.labels_per_image["labels"], s.labels_per_image["images"], strict=True)) == {0: 1, 1: 3, 2: 4}
     assert s.box_sizes["boxes"].sum() == s.labels == s.confidence["labels"].sum()
-    sub = statistics(v, viewer.apply_filters(v, f(no_labels=True)))
+    sub = statistics(v, selection.apply_filters(v, f(no_labels=True)))
     assert (sub.images, sub.labels) == (1, 0)
-    assert viewer.page_count(50, 24) == 3 and viewer.page_of(np.arange(50), 3, 24) == [48, 49]
-    assert viewer.page_of(np.arange(50), 99, 24) == [48, 49]  # clamped
+    assert selection.page_count(50, 24) == 3 and selection.page_of(np.arange(50), 3, 24) == [48, 49]
+    assert selection.page_of(np.arange(50), 99, 24) == [48, 49]  # clamped
     assert viewer.annotations_table(v, 0)[["left", "width"]].values.tolist() == [[30.0, 120.0], [180.0, 100.0]]
     assert viewer.detail(v, 0)["job-name"] == "labeling-job/demo-job"
     assert viewer.detail(adj, 0)["adjustment-status"] == "adjusted"
@@ -84,7 +84,7 @@ def test_realdata_views_are_right_for_each_kind() -> None:
     birds = parse_augmented((root / "bbox-birds-5workers-consolidated" / "sample_output.manifest").read_bytes())
     s = statistics(viewer.attribute_view(birds, "category"))
     assert (s.images, s.labels) == (100, 192)
-    low = viewer.apply_filters(viewer.attribute_view(birds, "category"), viewer.Filters(confidence_below=0.5))
+    low = selection.apply_filters(viewer.attribute_view(birds, "category"), selection.Filters(confidence_below=0.5))
     assert low.tolist() == [16, 32, 45, 49, 60, 77, 96]
     coral = parse_augmented((root / "ic-coral-4class" / "output.manifest").read_bytes())
     cv = viewer.attribute_view(coral, coral.attributes[0])

@@ -14,7 +14,7 @@ import pytest
 from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.manifests import augmented as aug
-from gtcore.viewer import index, tiles
+from gtcore.viewer import index, selection, tiles
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
 from gtcore.viewer.statistics import statistics
@@ -67,14 +67,14 @@ def _same(whole: aug.AugmentedManifest, indexed: aug.AugmentedManifest, attr: st
     pd.testing.assert_frame_equal(la, lb, check_dtype=False, check_categorical=False)
     assert a.class_names == b.class_names and a.legend() == b.legend()
     filters = (
-        viewer.Filters(),
-        viewer.Filters(classes=(1,), confidence_below=0.4),
-        viewer.Filters(labeled_by="human", text="IMG-0001"),
-        viewer.Filters(no_labels=True),
-        viewer.Filters(verification=("check", "bad")),
+        selection.Filters(),
+        selection.Filters(classes=(1,), confidence_below=0.4),
+        selection.Filters(labeled_by="human", text="IMG-0001"),
+        selection.Filters(no_labels=True),
+        selection.Filters(verification=("check", "bad")),
     )
     for f in filters:
-        pa, pb = viewer.apply_filters(a, f), viewer.apply_filters(b, f)
+        pa, pb = selection.apply_filters(a, f), selection.apply_filters(b, f)
         assert pa.tolist() == pb.tolist(), f
         sa, sb = statistics(a, pa), statistics(b, pb)
         assert (sa.images, sa.labels, sa.human, sa.machine) == (sb.images, sb.labels, sb.human, sb.machine)
@@ -98,7 +98,7 @@ def test_index_matches_the_whole_file_path(ctx: Context, tmp_path: Path, small_c
     assert indexed.attributes == whole.attributes
     assert list(indexed.lines) == whole.lines
     choices = [("check", "bad"), ("check", "good")]
-    assert viewer.verification_choices(indexed) == viewer.verification_choices(whole) == choices
+    assert selection.verification_choices(indexed) == selection.verification_choices(whole) == choices
     _same(whole, indexed, "box")
     _same(whole, indexed, "check")
     assert list(indexed.records) == whole.records  # streamed in blocks
@@ -182,7 +182,7 @@ def test_s3_manifest_is_indexed_and_read_by_ranged_gets(  # type: ignore[no-unty
         _same(whole, m, "box")
         assert [p.line for p in m.problems] == [21]
         v = viewer.attribute_view(m, "box")
-        page = viewer.page_of(viewer.apply_filters(v, viewer.Filters()), 1)
+        page = selection.page_of(selection.apply_filters(v, selection.Filters()), 1)
         assert len(tiles.render_page(ctx, actor, v, page)) == len(page)  # lines by ranged GET, images missing
         assert not list((index.folder(ctx.settings)).glob("*.tmp"))  # the downloaded copy is gone
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from gtcore.core.access import Actor
 from gtcore.ui import viewer_widgets as w
-from gtcore.viewer import index
+from gtcore.viewer import index, selection
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
 
@@ -57,4 +57,4 @@ def indexing_ui(ctx: Any, actor: Actor, pending: audit.Indexing) -> None:
     view = viewer.attribute_view(preview, attr)
     w.legend_ui(view)
     w.detail_ui(ctx, actor, view, None)
-    w.grid_ui(ctx, actor, view, None, viewer.apply_filters(view, viewer.Filters()))
+    w.grid_ui(ctx, actor, view, None, selection.apply_filters(view, selection.Filters()))

@@ -21,7 +21,7 @@ from gtcore.images.drawing import legend_image
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.ui.errors import show_error
 from gtcore.viewer import opener as audit
-from gtcore.viewer import provenance, tiles
+from gtcore.viewer import provenance, selection, tiles
 from gtcore.viewer import table as viewer
 
 SOURCE = "viewer_source"  # {"kind": "job"|"uri"|"upload", "id"|"uri"|"name": ...}
@@ -114,7 +114,7 @@ def attribute_ui(manifest: AugmentedManifest) -> tuple[LabelAttribute | None, La
     return attr, other
 
 
-def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
+def filters_ui(view: viewer.AttributeView) -> selection.Filters:
     """Filters in the sidebar; any change goes back to page 1."""
     sb = st.sidebar
     sb.subheader("Filters")
@@ -123,17 +123,17 @@ def filters_ui(view: viewer.AttributeView) -> viewer.Filters:
                              format_func=lambda c: f"{c}: {view.class_names.get(c, '')}")  # fmt: skip
     low = sb.checkbox("Confidence below a threshold", key="viewer_f_low", on_change=reset_view)
     threshold = sb.slider("Threshold", 0.0, 1.0, 0.5, 0.05, key="viewer_f_thr", disabled=not low, on_change=reset_view)
-    by = sb.radio("Labeled by", viewer.LABELED_BY, key="viewer_f_by", horizontal=True, on_change=reset_view)
-    adj = sb.radio("Adjustment", viewer.ADJUSTMENT, key="viewer_f_adj", horizontal=True, on_change=reset_view)
+    by = sb.radio("Labeled by", selection.LABELED_BY, key="viewer_f_by", horizontal=True, on_change=reset_view)
+    adj = sb.radio("Adjustment", selection.ADJUSTMENT, key="viewer_f_adj", horizontal=True, on_change=reset_view)
     empty = sb.checkbox("Only images with no labels", key="viewer_f_empty", on_change=reset_view)
     text = sb.text_input("source-ref contains", key="viewer_f_text", on_change=reset_view)
-    verdicts = viewer.verification_choices(view.manifest)
+    verdicts = selection.verification_choices(view.manifest)
     verdict: tuple[str, str] | None = None
     if verdicts:
         by_text = {f"{a}: {v}": (a, v) for a, v in verdicts}
         chosen = sb.selectbox("Verification result", ["all", *by_text], key="viewer_f_verdict", on_change=reset_view)
         verdict = by_text.get(str(chosen))
-    return viewer.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
+    return selection.Filters(tuple(classes), threshold if low else None, by, adj, empty, text, tuple(verdict or ()))
 
 
 def legend_ui(view: viewer.AttributeView) -> None:
@@ -185,11 +185,11 @@ def grid_ui(ctx: Any, actor: Actor, view: viewer.AttributeView, other: viewer.At
     """A page of tiles (pairs when comparing) with an Open button each."""
     top = st.columns([2, 2, 6])
     per_page = top[0].selectbox("Per page", (12, 24, 48), index=1, key="viewer_per_page", on_change=reset_view)
-    pages = viewer.page_count(len(positions), per_page)
+    pages = selection.page_count(len(positions), per_page)
     st.session_state[PAGE] = min(max(1, int(st.session_state.get(PAGE, 1))), pages)
     page = top[1].number_input(f"Page (of {pages})", 1, pages, key=PAGE)
     top[2].caption(f"{len(positions)} of {len(view.images)} lines match")
-    shown = viewer.page_of(positions, int(page), per_page)
+    shown = selection.page_of(positions, int(page), per_page)
     if not shown:
         st.info("No lines match the filters.")
         return

@@ -41,7 +41,7 @@ from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps, tally_class_maps
 from gtcore.storage.uris import is_s3
-from gtcore.viewer import columns, table
+from gtcore.viewer import columns, selection, table
 from gtcore.viewer.lines import LineRecords
 from gtcore.viewer.text_table import is_text_attribute
 
@@ -215,7 +215,9 @@ def _index(ctx: Any, uri: str, source: Path, out: Path, version: tuple[int, str]
                 for cid, (_n, hexc, _c) in mask.classes.items() if mask else []:
                     if hexc and cid not in found:
                         found[cid] = hexc
-        verdicts = {a.name: table.verdict_column(records, a.name) for a in attrs if a.type == aug.LABEL_VERIFICATION}
+        verdicts = {
+            a.name: selection.verdict_column(records, a.name) for a in attrs if a.type == aug.LABEL_VERIFICATION
+        }
         if verdicts:
             writers["verdicts"].append(pd.DataFrame(verdicts))
         pos += len(records)
