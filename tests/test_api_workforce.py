@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from gtcore.core import db as dbm
-from gtcore.workforce import oidc_config, oidc_signin, oidc_teams, workteams
+from gtcore.workforce import oidc_config, oidc_identity, oidc_signin, oidc_teams, workteams
 from tests.api_world import ApiWorld
 from tests.fixtures.oidc import CLIENT_SECRET, OidcProvider
 
@@ -159,10 +159,10 @@ def _signed_in(world: ApiWorld, subject: str, groups: tuple[str, ...]) -> int:
     """A person the provider signed in (after verification) with these groups: his user id."""
     cfg = oidc_config.load_config(world.ctx)
     assert cfg is not None
-    ident = oidc_signin.Identity(
+    ident = oidc_identity.Identity(
         cfg.issuer, subject, subject, cfg.client_id, subject, f"{subject}@example.test", groups
     )
-    return oidc_signin.open_session(world.ctx, ident, time.time()).user_id
+    return oidc_identity.open_session(world.ctx, ident, time.time()).user_id
 
 
 def _members(world: ApiWorld, team: str) -> list[str]:

@@ -20,7 +20,7 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ConfigError, InvalidCredentials, PermissionDenied, ValidationError
 from gtcore.core.settings import Settings
-from gtcore.workforce import oidc_config, oidc_signin, oidc_teams, signin
+from gtcore.workforce import oidc_config, oidc_identity, oidc_signin, oidc_teams, signin
 from gtcore.workforce import users as workforce
 from tests.fixtures.core import make_settings
 from tests.fixtures.oidc import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, OidcProvider
@@ -234,12 +234,12 @@ def test_tampered_wrong_audience_and_wrong_nonce_tokens_are_refused(oidc_provide
 
 def test_claims_mapping_rules(oidc_provider: OidcProvider) -> None:
     cfg = oidc_provider.config()
-    ident = oidc_signin.identity_from_claims(cfg, {"sub": "s1", "sagemaker:groups": ["a", "b"], "email": "bad"})
+    ident = oidc_identity.identity_from_claims(cfg, {"sub": "s1", "sagemaker:groups": ["a", "b"], "email": "bad"})
     assert ident.worker_sub == "s1" and ident.email is None and ident.groups == ("a", "b")
     with pytest.raises(InvalidCredentials, match="10 groups"):
-        oidc_signin.identity_from_claims(cfg, {"sub": "s", "sagemaker:groups": [f"g{i}" for i in range(11)]})
+        oidc_identity.identity_from_claims(cfg, {"sub": "s", "sagemaker:groups": [f"g{i}" for i in range(11)]})
     with pytest.raises(InvalidCredentials, match="another client"):
-        oidc_signin.identity_from_claims(cfg, {"sub": "s", "sagemaker:client_id": "someone-else"})
+        oidc_identity.identity_from_claims(cfg, {"sub": "s", "sagemaker:client_id": "someone-else"})
 
 
 def test_disabled_person_stays_out_and_local_worker_sign_in_switch(

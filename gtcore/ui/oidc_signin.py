@@ -17,7 +17,7 @@ from gtcore.core.errors import GTError
 from gtcore.ui.errors import show_error
 from gtcore.ui.oidc_routes import START
 from gtcore.ui.resources import get_context
-from gtcore.workforce import oidc_config, oidc_signin, oidc_teams
+from gtcore.workforce import oidc_config, oidc_identity, oidc_teams
 from gtcore.workforce.teams import Team
 
 _LOGOUT_KEY = "gt_oidc_logout_url"
@@ -73,7 +73,7 @@ def remember_logout(actor: Actor | None) -> None:
     ctx = get_context()
     try:
         cfg = oidc_config.public_config(ctx)
-        if cfg is None or not cfg.logout_endpoint or not oidc_signin.is_oidc_user(ctx, actor.user_id):
+        if cfg is None or not cfg.logout_endpoint or not oidc_identity.is_oidc_user(ctx, actor.user_id):
             return
         home = str(st.context.url or "").split("?")[0]
         st.session_state[_LOGOUT_KEY] = oidc_config.logout_url(cfg, home)
