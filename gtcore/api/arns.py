@@ -24,10 +24,6 @@ def _prefix(settings: Settings) -> str:
     return f"arn:aws:sagemaker:{settings.aws_region}:{settings.aws_account_id}"
 
 
-def workteam(settings: Settings, name: str) -> str:
-    return f"{_prefix(settings)}:workteam/private-crowd/{name}"
-
-
 def workforce(settings: Settings) -> str:
     return f"{_prefix(settings)}:workforce/{WORKFORCE}"
 

@@ -36,6 +36,7 @@ from gtcore.api.ops_workforce import CLIENT_ID, sub_domain, user_pool
 from gtcore.api.registry import Call, operation
 from gtcore.core.errors import NotFound
 from gtcore.core.settings import Settings
+from gtcore.jobs.arns import workteam_arn
 from gtcore.jobs.describe import utc
 from gtcore.jobs.tags import parse_tags
 from gtcore.workforce import oidc_teams, teams, workteams
@@ -54,7 +55,7 @@ def _workteam(settings: Settings, team: TeamDetails) -> dict[str, Any]:
     return {
         "WorkteamName": team.name,
         "MemberDefinitions": _definitions(settings, team),
-        "WorkteamArn": arns.workteam(settings, team.name),
+        "WorkteamArn": workteam_arn(team.name, settings),
         "WorkforceArn": arns.workforce(settings),
         "ProductListingIds": [],
         "Description": team.description or team.name,
@@ -155,7 +156,7 @@ def create_workteam(call: Call) -> dict[str, Any]:
         workteams.set_members_from_teams(call.ctx, call.actor, team.id, groups)
     if new_tags:
         workteams.add_team_tags(call.ctx, call.actor, team.id, new_tags)
-    return {"WorkteamArn": arns.workteam(call.ctx.settings, team.name)}
+    return {"WorkteamArn": workteam_arn(team.name, call.ctx.settings)}
 
 
 @operation("DescribeWorkteam", readers=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gtcore.core import autolabeling as al
 from gtcore.core import extras, tasktypes
-from gtcore.jobs.preflight import REGION
+from gtcore.jobs.arns import REGION
 
 AUTO_LABELING_MIN_OBJECTS = al.MIN_OBJECTS
 

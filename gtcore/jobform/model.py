@@ -28,7 +28,7 @@ from gtcore.core.errors import Problem
 from gtcore.jobform.auto_labeling import AUTO_LABELING_MIN_OBJECTS, algorithm_arn, auto_labeling
 from gtcore.jobform.labels import label_problems
 from gtcore.jobform.problems import HUMAN, TASK_TYPE_FIELD
-from gtcore.jobs.preflight import workteam_arn
+from gtcore.jobs.arns import workteam_arn
 from gtcore.jobs.spec import MANIFEST_FIELD, label_attribute_problems
 from gtcore.jobs.spec_checks import NAME_PATTERN, Checker
 from gtcore.jobs.spec_human import DEFAULT_AVAILABILITY, DEFAULT_MAX_CONCURRENT

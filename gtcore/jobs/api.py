@@ -25,14 +25,14 @@ from gtcore.jobs.actions import (
     fail_overdue_jobs,
     stop_labeling_job,
 )
+from gtcore.jobs.arns import job_arn, workteam_arn
 from gtcore.jobs.create import create_job
 from gtcore.jobs.describe import STATUSES, JobSummary, LabelCounters, describe_labeling_job, job_summary
 from gtcore.jobs.listing import list_jobs, list_labeling_jobs
-from gtcore.jobs.preflight import MAX_OBJECTS, job_arn, validate_create, workteam_arn
+from gtcore.jobs.preflight import validate_create
 from gtcore.jobs.spec import JobSpec, check_job_spec, load_request, parse_job_spec, resolve_relative_paths
 
 __all__ = [
-    "MAX_OBJECTS",
     "STATUSES",
     "JobSpec",
     "JobSummary",

@@ -27,7 +27,8 @@ from gtcore.core import tags, workqueue
 from gtcore.core.access import Actor, require_admin
 from gtcore.core.errors import Conflict
 from gtcore.jobs import due
-from gtcore.jobs.preflight import Plan, job_arn, reference_code, validate_create
+from gtcore.jobs.arns import job_arn, reference_code
+from gtcore.jobs.preflight import Plan, validate_create
 
 INSERT_CHUNK = 5_000
 VACUUM_FROM = 5_000  # objects; smaller jobs are counted fast enough without fresh statistics

@@ -9,8 +9,6 @@ together (``SpecError``; ``ManifestError`` when only the manifest is at fault).
 from __future__ import annotations
 
 import copy
-import secrets
-import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +17,6 @@ from sqlalchemy import select
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.errors import ManifestError, Problem, SpecError, StorageError, ValidationError
-from gtcore.core.settings import Settings
 from gtcore.core.tasktypes import TaskType
 from gtcore.jobs.preflight_sources import source_kind_problems, source_problems
 from gtcore.jobs.spec import LABELS_FIELD, MANIFEST_FIELD, OUTPUT_FIELD, JobSpec, check_job_spec
@@ -29,8 +26,6 @@ from gtcore.manifests.jsonl import UriChecker, parse_manifest_lines, stream_line
 from gtcore.manifests.label_config import load_label_config, validate_labels
 from gtcore.manifests.label_config_ner import instructions_text, ner_config_problems
 
-MAX_OBJECTS = 100_000  # objects per labeling job (groundtruth-reference.md section 9): Settings.max_objects' default
-
 
 def too_many(limit: int) -> str:
     """The problem of a manifest past ``Settings.max_objects`` (one wording for the form and the API)."""
@@ -38,27 +33,9 @@ def too_many(limit: int) -> str:
             "(raised with GT_MAX_OBJECTS_PER_JOB, as AWS raises it on request)")  # fmt: skip
 
 
-REGION = "local"
-ACCOUNT = "000000000000"
 TEMPLATE_FIELD = "HumanTaskConfig.UiConfig.UiTemplateS3Uri"
 EXAMPLES_FIELD = "HumanTaskConfig.Instructions.Examples"
 MODEL_FIELD = "LabelingJobAlgorithmsConfig.InitialActiveLearningModelArn"
-
-
-def job_arn(name: str, settings: Settings | None = None) -> str:
-    """Ground Truth's job ARN, in the region and account of ``settings`` (GT_AWS_REGION, GT_AWS_ACCOUNT_ID)."""
-    region, account = (settings.aws_region, settings.aws_account_id) if settings else (REGION, ACCOUNT)
-    return f"arn:aws:sagemaker:{region}:{account}:labeling-job/{name.lower()}"
-
-
-def workteam_arn(team_name: str, settings: Settings | None = None) -> str:
-    region, account = (settings.aws_region, settings.aws_account_id) if settings else (REGION, ACCOUNT)
-    return f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/{team_name}"
-
-
-def reference_code() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return ACCOUNT + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
 def _raw(obj: Any, *keys: str) -> Any:
