@@ -11,13 +11,8 @@ import pytest
 
 from gtcore.core import tasktypes
 from gtcore.core.errors import SpecError
-from gtcore.jobs.spec import (
-    check_job_spec,
-    label_attribute_problems,
-    load_request,
-    parse_job_spec,
-    resolve_relative_paths,
-)
+from gtcore.jobs.request_file import load_request, resolve_relative_paths
+from gtcore.jobs.spec import check_job_spec, label_attribute_problems, parse_job_spec
 from gtcore.jobs.spec_human import task_type_from_template, team_from_workteam
 
 DELETE = object()

@@ -30,7 +30,8 @@ from gtcore.jobs.create import create_job
 from gtcore.jobs.describe import STATUSES, JobSummary, LabelCounters, describe_labeling_job, job_summary
 from gtcore.jobs.listing import list_jobs, list_labeling_jobs
 from gtcore.jobs.preflight import validate_create
-from gtcore.jobs.spec import JobSpec, check_job_spec, load_request, parse_job_spec, resolve_relative_paths
+from gtcore.jobs.request_file import load_request, resolve_relative_paths
+from gtcore.jobs.spec import JobSpec, check_job_spec, parse_job_spec
 
 __all__ = [
     "STATUSES",
