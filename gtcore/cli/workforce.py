@@ -19,7 +19,7 @@ from gtcore.cli.common import context, operator, print_json
 from gtcore.core.errors import ValidationError
 from gtcore.workforce import invitations, roster, teams
 from gtcore.workforce import users as workforce
-from gtcore.workforce.invitations import Delivery
+from gtcore.workforce.invitation_mail import Delivery
 
 
 def register(sub: Any) -> None:

@@ -18,7 +18,7 @@ from gtcore.core.errors import GTError
 from gtcore.core.textsafe import md_escape as _md
 from gtcore.ui.errors import show_error
 from gtcore.workforce import invitations, roster, teams
-from gtcore.workforce.invitations import Delivery
+from gtcore.workforce.invitation_mail import Delivery
 from gtcore.workforce.roster import WorkerRow
 from gtcore.workforce.teams import Team
 

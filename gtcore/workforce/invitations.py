@@ -1,13 +1,8 @@
-"""Invitations, resent invitations and password resets, and their delivery.
+"""Invitations, resent invitations and password resets (their delivery: ``gtcore.workforce.invitation_mail``).
 
 Each invited address gets an account with a random temporary password that expires after
-``Settings.temp_password_days`` and an e-mail with the portal URL and the temporary password:
-
-- sent through SMTP when ``Settings.smtp`` is set (STARTTLS when configured, SSL on port 465, login
-  when a user is set; one connection per batch);
-- otherwise (or when the SMTP server refuses) written to ``Settings.outbox`` as an ``.eml`` file
-  readable by its owner only (0600), and the temporary password is returned once for the admin to
-  hand over. The database only ever holds password hashes.
+``Settings.temp_password_days`` and an e-mail with the portal URL and the temporary password (through SMTP, or
+the outbox whose temporary password is shown once to the admin). The database only ever holds password hashes.
 
 Accounts and team memberships are committed first; delivery follows, so a failed delivery never
 loses an account (the admin resends).
@@ -15,17 +10,9 @@ loses an account (the admin resends).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import secrets
-import smtplib
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from pathlib import Path
 
 from sqlalchemy import Connection, select, update
 
@@ -33,8 +20,8 @@ from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import WORKER, Actor, require_admin
 from gtcore.core.errors import Conflict, NotFound, Problem, ValidationError
-from gtcore.core.settings import Settings
 from gtcore.workforce import passwords, signin, throttle
+from gtcore.workforce.invitation_mail import Delivery, Pending, deliver
 from gtcore.workforce.teams import add_members_in, resolve_team_id
 from gtcore.workforce.users import email_problem, new_user_values, parse_roles, require_admin_db, serialize
 
@@ -42,38 +29,11 @@ MAX_PER_INVITE = 50
 _SPLIT_RE = re.compile(r"[\s,;]+")
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One invitation or reset message for one account.
-
-    ``temporary_password`` is set only when the message went to the outbox: show it to the admin once.
-    """
-
-    email: str
-    user_id: int
-    kind: str  # invitation | reset
-    delivery: str  # smtp | outbox
-    delivered_to: str  # SMTP host or outbox file path
-    temporary_password: str | None = field(default=None, repr=False)
-    error: str | None = None  # why SMTP was not used although configured
-
-
 @dataclass
 class InviteResult:
     invited: list[Delivery] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)  # already had an account: added to the team only
     problems: list[Problem] = field(default_factory=list)  # malformed addresses, listed back
-
-
-@dataclass(frozen=True)
-class _Pending:
-    email: str
-    user_id: int
-    kind: str
-    password: str
-    expires_at: float
-    team_name: str | None
-    invitation_id: int
 
 
 def parse_emails(emails: str | Sequence[str]) -> list[str]:
@@ -128,7 +88,7 @@ def invite(
     fresh = {k: passwords.generate_temporary_password() for k in wanted if k not in known}
     hashes = {k: passwords.hash_password(pw) for k, pw in fresh.items()}
     expires = t + ctx.settings.temp_password_days * 86400
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     with ctx.db.write() as conn:
         require_admin_db(conn, actor, "invite workers")
         serialize(conn, "users")
@@ -146,10 +106,10 @@ def invite(
             uid = int(conn.execute(u.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
             member_ids.append(uid)
             inv = _record(conn, uid, team_id, actor, t)
-            pending.append(_Pending(email, uid, "invitation", fresh[low], expires, team_name, inv))
+            pending.append(Pending(email, uid, "invitation", fresh[low], expires, team_name, inv))
         if team_id is not None:
             add_members_in(conn, team_id, member_ids, t)
-    result.invited = _deliver(ctx, pending, t)
+    result.invited = deliver(ctx, pending, t)
     return result
 
 
@@ -170,14 +130,15 @@ def _record(conn: Connection, user_id: int, team_id: int | None, actor: Actor, n
 
 
 def _reissue(ctx: Context, actor: Actor, user_id: int, kind: str, now: float | None) -> Delivery:
-    require_admin(actor, "reset passwords" if kind == "reset" else "resend invitations")
+    what = "reset passwords" if kind == "reset" else "resend invitations"
+    require_admin(actor, what)
     t = dbm.now() if now is None else now
     password = passwords.generate_temporary_password()
     pw_hash = passwords.hash_password(password)
     expires = t + ctx.settings.temp_password_days * 86400
     u, inv = dbm.users, dbm.invitations
     with ctx.db.write() as conn:
-        require_admin_db(conn, actor, "reset passwords" if kind == "reset" else "resend invitations")
+        require_admin_db(conn, actor, what)
         row = conn.execute(select(u).where(u.c.id == user_id)).first()
         if row is None:
             raise NotFound(f"no user with id {user_id}")
@@ -197,7 +158,7 @@ def _reissue(ctx: Context, actor: Actor, user_id: int, kind: str, now: float | N
         signin.revoke_sessions(conn, user_id)
         throttle.clear_account(conn, row.email)  # a new password: the old failures say nothing about it
         inv_id = _record(conn, user_id, last_team, actor, t)
-    return _deliver(ctx, [_Pending(row.email, user_id, kind, password, expires, team_name, inv_id)], t)[0]
+    return deliver(ctx, [Pending(row.email, user_id, kind, password, expires, team_name, inv_id)], t)[0]
 
 
 def resend_invitation(ctx: Context, actor: Actor, user_id: int, now: float | None = None) -> Delivery:
@@ -208,103 +169,3 @@ def resend_invitation(ctx: Context, actor: Actor, user_id: int, now: float | Non
 def reset_password(ctx: Context, actor: Actor, user_id: int, now: float | None = None) -> Delivery:
     """A new temporary password for a user who forgot his; his sessions end at once."""
     return _reissue(ctx, actor, user_id, "reset", now)
-
-
-# --- delivery ---------------------------------------------------------------------------------------------
-
-
-def build_message(settings: Settings, p: _Pending) -> EmailMessage:
-    """The plain-text message for one invitation or reset."""
-    msg = EmailMessage()
-    msg["From"] = settings.smtp.sender if settings.smtp else "no-reply@localhost"
-    msg["To"] = p.email
-    until = datetime.fromtimestamp(p.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if p.kind == "reset":
-        msg["Subject"] = "Your labeling portal password was reset"
-        intro = "An administrator reset your password for the labeling portal."
-    else:
-        msg["Subject"] = "You are invited to the labeling portal"
-        team = f" as a member of the work team {p.team_name}" if p.team_name else ""
-        intro = f"You have been invited to work on labeling jobs{team}."
-    body = (
-        f"{intro}\n\n"
-        f"Sign in at: {settings.portal_url}\n"
-        f"User name: {p.email}\n"
-        f"Temporary password: {p.password}\n\n"
-        f"The temporary password expires on {until}.\n"
-        "You will choose your own password at first sign-in.\n"
-    )
-    # plain 7-bit text keeps the outbox file readable as it is; anything else is quoted-printable
-    msg.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
-    return msg
-
-
-def write_outbox(settings: Settings, msg: EmailMessage, user_id: int, now: float) -> Path:
-    """Write ``msg`` atomically to the outbox as a file only its owner can read (0600)."""
-    box = settings.outbox
-    box.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}-{user_id}-{secrets.token_hex(4)}.eml"
-    final = box / name
-    tmp = box / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msg.as_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return final
-
-
-def _smtp_connect(settings: Settings) -> smtplib.SMTP:
-    cfg = settings.smtp
-    assert cfg is not None
-    if cfg.port == 465:
-        conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=20, context=ssl.create_default_context())
-    else:
-        conn = smtplib.SMTP(cfg.host, cfg.port, timeout=20)
-        if cfg.starttls:
-            conn.starttls(context=ssl.create_default_context())
-    if cfg.user:
-        conn.login(cfg.user, cfg.password)
-    return conn
-
-
-def _deliver(ctx: Context, pending: list[_Pending], now: float) -> list[Delivery]:
-    settings = ctx.settings
-    out: list[Delivery] = []
-    smtp: smtplib.SMTP | None = None
-    smtp_error: str | None = None
-    if pending and settings.smtp is not None:
-        try:
-            smtp = _smtp_connect(settings)
-        except (OSError, smtplib.SMTPException) as exc:
-            smtp_error = f"SMTP server {settings.smtp.host}:{settings.smtp.port} not usable ({exc})"
-    try:
-        for p in pending:
-            msg = build_message(settings, p)
-            error = smtp_error
-            if smtp is not None and settings.smtp is not None:
-                try:
-                    smtp.send_message(msg)
-                    out.append(Delivery(p.email, p.user_id, p.kind, "smtp", settings.smtp.host))
-                    continue
-                except (OSError, smtplib.SMTPException) as exc:
-                    error = f"SMTP server refused the message to {p.email} ({exc})"
-            path = write_outbox(settings, msg, p.user_id, now)
-            out.append(Delivery(p.email, p.user_id, p.kind, "outbox", str(path), p.password, error))
-    finally:
-        if smtp is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                smtp.quit()
-        with ctx.db.write() as conn:
-            for p, d in zip(pending, out, strict=False):
-                conn.execute(
-                    update(dbm.invitations)
-                    .where(dbm.invitations.c.id == p.invitation_id)
-                    .values(delivery=d.delivery, delivered_to=d.delivered_to)
-                )
-    return out
