@@ -10,7 +10,7 @@ import pytest
 from gtcore.context import Context
 from gtcore.core.errors import GTError, ManifestError, ValidationError
 from gtcore.manifests import augmented as aug
-from gtcore.viewer import export, export_stream
+from gtcore.viewer import chunks, export, export_stream
 from tests.fixtures.core import make_settings
 
 
@@ -28,7 +28,7 @@ def _line(i: int) -> dict:
 
 @pytest.fixture
 def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(export_stream, "CHUNK_LINES", 9)  # many parts: duplicates and names cross them
+    monkeypatch.setattr(chunks, "CHUNK_LINES", 9)  # many parts: duplicates and names cross them
     path = tmp_path / "in" / "out.manifest"
     path.parent.mkdir()
     rows = [json.dumps(_line(i)) for i in range(70)]

@@ -14,7 +14,7 @@ import pytest
 from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.manifests import augmented as aug
-from gtcore.viewer import index, selection, tiles
+from gtcore.viewer import chunks, index, selection, tiles
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
 from gtcore.viewer.statistics import statistics
@@ -51,7 +51,7 @@ def _write(path: Path, n: int, bad: dict[int, str] | None = None) -> str:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index, "CHUNK_LINES", 7)  # many chunks: class names and offsets must join up
+    monkeypatch.setattr(chunks, "CHUNK_LINES", 7)  # many chunks: class names and offsets must join up
     monkeypatch.setattr(index, "INDEX_FROM_BYTES", 0)  # every file goes through the index
     monkeypatch.setattr(index.BUILDS, "hold", True)  # builds wait for run_held: the states in between are seen
     monkeypatch.setattr(index.BUILDS, "held", [])

@@ -1,6 +1,6 @@
 """Box exports (COCO, YOLO, Pascal VOC) and mask exports of a manifest of any size, in bounded memory (issue 28).
 
-The file is read three times as a stream, ``CHUNK_LINES`` lines at a time, never whole:
+The file is read three times as a stream, in chunks of lines (:mod:`gtcore.viewer.chunks`), never whole:
 
 1. its label attributes and class names (as :func:`gtcore.manifests.augmented.find_attributes` and
    ``class_names`` over the whole file);
@@ -25,34 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gtcore.core.errors import GTError, ManifestError, Problem, ValidationError
+from gtcore.core.errors import GTError, Problem, ValidationError
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
-from gtcore.manifests.label_values import names_from_maps, tally_class_maps
+from gtcore.manifests.label_values import names_from_maps
 from gtcore.storage.local import LocalStore
 from gtcore.viewer import export, export_lint
+from gtcore.viewer.chunks import line_chunks, nothing_to_show, parse_chunk, survey_chunk
 from gtcore.viewer.export_lint import LintIssue, LintReport
-from gtcore.viewer.index import parse_chunk
 
-CHUNK_LINES = 20_000
 Blocks = Callable[[], Iterable[bytes]]  # a fresh stream of the file's bytes, once per pass
-
-
-def line_chunks(blocks: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
-    """(first line number, raw lines) of ``size`` lines each, from a stream of byte blocks."""
-    first, raw, pending = 1, [], b""
-    for block in blocks:
-        parts = (pending + block).split(b"\n")
-        pending = parts.pop()
-        for line in parts:
-            raw.append(line + b"\n")
-            if len(raw) == size:
-                yield first, raw
-                first, raw = first + size, []
-    if pending:
-        raw.append(pending)
-    if raw:
-        yield first, raw
 
 
 @dataclass
@@ -65,7 +47,7 @@ def parts(blocks: Blocks, where: str, attrs: list[LabelAttribute], problems: lis
           ) -> Iterator[Part]:  # fmt: skip
 
     pos = 0
-    for first, raw in line_chunks(blocks(), CHUNK_LINES):
+    for first, raw in line_chunks(blocks()):
         records, numbers = parse_chunk(first, raw, where, [] if problems is None else problems)
         yield Part(AugmentedManifest(uri=where, records=records, lines=numbers, attributes=attrs), pos)
         pos += len(records)
@@ -98,9 +80,7 @@ def survey_file(blocks: Blocks, where: str) -> tuple[list[LabelAttribute], dict,
     records = 0
     for part in parts(blocks, where, [], problems):
         records += len(part.manifest.records)
-        aug.tally_attributes(part.manifest.records, tally)
-        for name in tally:
-            tally_class_maps(part.manifest.records, name, maps.setdefault(name, {}))
+        survey_chunk(part.manifest.records, tally, maps)
     return aug.attributes_from_tally(tally), maps, records, problems
 
 
@@ -145,8 +125,7 @@ def export_stream(
         raise GTError(f"unknown problem handling {on_problems!r}: choose one of {', '.join(export_lint.MODES)}")
     attrs, maps, records, problems = survey or survey_file(blocks, where)
     if not records:
-        raise ManifestError(problems[:1000] or [Problem("the manifest is empty", where)],
-                            summary=f"{where}: nothing to show")  # fmt: skip
+        raise nothing_to_show(problems, where)
     stub = AugmentedManifest(uri=where, records=[], lines=[], attributes=attrs)
     attr = export.object_detection_attribute(stub, attribute)
     names = names_from_maps(maps.get(attr.name, {}))
@@ -256,8 +235,7 @@ def export_masks_stream(blocks: Blocks, where: str, storage: Any, fmt: str, dest
 
     attrs, _maps, records, problems = survey or survey_file(blocks, where)
     if not records:
-        raise ManifestError(problems[:1000] or [Problem("the manifest is empty", where)],
-                            summary=f"{where}: nothing to show")  # fmt: skip
+        raise nothing_to_show(problems, where)
     attr = xm.segmentation_attribute(AugmentedManifest(uri=where, records=[], lines=[], attributes=attrs), attribute)
     common: list[str] | None = None
     for part in parts(blocks, where, attrs):

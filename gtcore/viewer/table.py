@@ -73,7 +73,7 @@ def _numbers(col: pd.Series) -> np.ndarray:
 
 def _od_labels(P: list[int], anns: list[Any], objs: list[Any]) -> dict[str, np.ndarray]:
     """The label columns of an object-detection attribute from every annotation of every line (gathered
-    in ``_build``'s one pass), converted column by column (pandas' record reader does the per-box work)."""
+    in ``build_view``'s one pass), converted column by column (pandas' record reader does the per-box work)."""
     cols = ["class_id", "left", "top", "width", "height"]
     try:
         frame = pd.DataFrame.from_records(anns, columns=cols, nrows=len(anns))
@@ -97,7 +97,7 @@ def _od_labels(P: list[int], anns: list[Any], objs: list[Any]) -> dict[str, np.n
     }
 
 
-def _build(
+def build_view(
     manifest: AugmentedManifest, attr: LabelAttribute | None, names: dict[int, str] | None = None
 ) -> AttributeView:
     """The view of ``attr`` over ``manifest``; ``names`` (class id -> name) when known already (a file indexed in
@@ -216,7 +216,7 @@ def attribute_view(manifest: AugmentedManifest, attribute: str | LabelAttribute 
     key = ("view", attr.name if attr else None)
     if key not in manifest.cache:
         with gc_paused():
-            manifest.cache[key] = _build(manifest, attr)
+            manifest.cache[key] = build_view(manifest, attr)
     view: AttributeView = manifest.cache[key]
     return view
 
