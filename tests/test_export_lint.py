@@ -9,6 +9,7 @@ import pytest
 from gtcore.core.errors import GTError, ValidationError
 from gtcore.manifests.augmented import parse_augmented
 from gtcore.viewer import export_lint as lint
+from gtcore.viewer import export_resolution as resolution
 from tests.fixtures.core import realdata_or_skip
 
 CORPUS = Path(__file__).parent / "data" / "lint"
@@ -69,17 +70,17 @@ def test_issue_messages_name_the_field_and_the_value() -> None:
 def test_abort_raises_with_every_issue() -> None:
     manifest = _open("many_problems.manifest")
     with pytest.raises(ValidationError) as err:
-        lint.resolve(manifest, "boxes", "abort")
+        resolution.resolve(manifest, "boxes", "abort")
     assert len(err.value.problems) == 7
     assert "nothing was exported" in str(err.value)
     assert {p.line for p in err.value.problems} == {1, 2, 3, 4}
     # a clean file passes abort untouched
-    res = lint.resolve(_open("clean.manifest"), "boxes", "abort")
+    res = resolution.resolve(_open("clean.manifest"), "boxes", "abort")
     assert [len(i.boxes) for i in res.images] == [1, 0, 2]
 
 
 def test_fix_clips_boxes_and_drops_what_cannot_be_repaired() -> None:
-    res = lint.resolve(_open("many_problems.manifest"), "boxes", "fix")
+    res = resolution.resolve(_open("many_problems.manifest"), "boxes", "fix")
     kept = {i.line: i for i in res.images}
     assert sorted(kept) == [1, 3, 5]  # line 2 (no image size) and line 4 (repeated source-ref) dropped
     l1 = kept[1].boxes
@@ -96,27 +97,27 @@ def test_fix_clips_boxes_and_drops_what_cannot_be_repaired() -> None:
 
 
 def test_fix_names_a_class_from_other_lines_and_keeps_boxes_with_bad_confidence() -> None:
-    res = lint.resolve(_open("unknown_class.manifest"), "boxes", "fix")
+    res = resolution.resolve(_open("unknown_class.manifest"), "boxes", "fix")
     line1 = res.images[0].boxes
     assert [(b.class_id, b.class_name) for b in line1] == [(0, "cat"), (1, "dog")]  # "dog" from line 2
     assert [len(i.boxes) for i in res.images] == [2, 1, 0]  # class 7 is unknown everywhere: dropped
-    nan = lint.resolve(_open("not_a_number.manifest"), "boxes", "fix")
+    nan = resolution.resolve(_open("not_a_number.manifest"), "boxes", "fix")
     assert [len(i.boxes) for i in nan.images] == [0, 0, 1, 0]  # line 5 (size not a number) dropped
     assert nan.images[2].boxes[0].confidence is None
     assert nan.changes["confidences left out"] == 1
 
 
 def test_drop_removes_every_box_with_an_issue() -> None:
-    res = lint.resolve(_open("many_problems.manifest"), "boxes", "drop")
+    res = resolution.resolve(_open("many_problems.manifest"), "boxes", "drop")
     kept = {i.line: [(b.left, b.top) for b in i.boxes] for i in res.images}
     assert kept == {1: [(1.0, 1.0)], 3: [], 5: [(1.0, 1.0)]}
-    out = lint.resolve(_open("outside_image.manifest"), "boxes", "drop")
+    out = resolution.resolve(_open("outside_image.manifest"), "boxes", "drop")
     assert [len(i.boxes) for i in out.images] == [0, 1, 0]
 
 
 def test_bad_mode_and_non_box_attribute_are_refused() -> None:
     with pytest.raises(GTError, match="fix, drop, abort"):
-        lint.resolve(_open("clean.manifest"), "boxes", "repair")
+        resolution.resolve(_open("clean.manifest"), "boxes", "repair")
     banana = realdata_or_skip() / "ic-banana-with-autogen-input" / "output.manifest"
     with pytest.raises(GTError, match="image-classification"):
         lint.lint(parse_augmented(banana.read_bytes()), "banana-1")
@@ -130,4 +131,4 @@ def test_every_realdata_box_file_lints_clean_or_with_located_issues() -> None:
         assert report.lines == len(manifest.records)
         for issue in report.issues:
             assert 1 <= issue.line <= len(manifest.records) and issue.field
-        assert lint.resolve(manifest, manifest.attributes[0], "fix").images
+        assert resolution.resolve(manifest, manifest.attributes[0], "fix").images

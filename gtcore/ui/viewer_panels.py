@@ -14,7 +14,7 @@ from gtcore.core.errors import GTError
 from gtcore.manifests import augmented as aug
 from gtcore.ui.errors import show_error
 from gtcore.ui.viewer_widgets import md_escape
-from gtcore.viewer import export, export_masks, provenance
+from gtcore.viewer import export, export_masks, export_resolution, provenance
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
@@ -108,7 +108,7 @@ def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
         return
     cols = st.columns(2)
     fmt = cols[0].radio("Format", export.FORMATS, format_func=str.upper, key="viewer_x_fmt", horizontal=True)
-    mode = cols[1].radio("When the linter finds issues", lint.MODES, format_func=_FIX_LABELS.__getitem__,
+    mode = cols[1].radio("When the linter finds issues", export_resolution.MODES, format_func=_FIX_LABELS.__getitem__,
                          key="viewer_x_mode", horizontal=True)  # fmt: skip
     if not st.button("Check and build the export", key="viewer_x_build", type="primary"):
         return

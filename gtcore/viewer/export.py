@@ -44,7 +44,7 @@ from gtcore.core.gcpause import gc_paused
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.viewer import opener as audit
-from gtcore.viewer.export_lint import CleanImage, Resolution, resolve
+from gtcore.viewer.export_resolution import CleanImage, Resolution, resolve
 
 FORMATS = ("coco", "yolo", "voc")
 COCO_FILE = "annotations.json"

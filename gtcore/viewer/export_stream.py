@@ -25,14 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gtcore.core.errors import GTError, Problem, ValidationError
+from gtcore.core.errors import GTError, Problem
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps
 from gtcore.storage.local import LocalStore
-from gtcore.viewer import export, export_lint
+from gtcore.viewer import export, export_lint, export_resolution
 from gtcore.viewer.chunks import line_chunks, nothing_to_show, parse_chunk, survey_chunk
 from gtcore.viewer.export_lint import LintIssue, LintReport
+from gtcore.viewer.export_resolution import changes_summary
 
 Blocks = Callable[[], Iterable[bytes]]  # a fresh stream of the file's bytes, once per pass
 
@@ -64,12 +65,8 @@ class StreamExport:
     problems: list[Problem] = field(default_factory=list)  # lines that could not be read (skipped)
 
     def summary(self) -> str:
-        c = self.changes
-        return (
-            f"{self.format}: {self.files} file(s); {self.images} images, {self.boxes} boxes exported; "
-            f"{len(self.report.issues)} issue(s) found; {c['boxes clipped']} boxes clipped, {c['boxes dropped']} "
-            f"boxes dropped, {c['lines dropped']} lines dropped, {c['confidences left out']} confidences left out"
-        )
+        changes = changes_summary(self.images, self.boxes, len(self.report.issues), self.changes)
+        return f"{self.format}: {self.files} file(s); {changes}"
 
 
 def survey_file(blocks: Blocks, where: str) -> tuple[list[LabelAttribute], dict, int, list[Problem]]:
@@ -121,8 +118,7 @@ def export_stream(
     :func:`survey` said of this file already (saves its pass)."""
     if fmt not in export.FORMATS:
         raise GTError(f"unknown export format {fmt!r}: choose one of {', '.join(export.FORMATS)}")
-    if on_problems not in export_lint.MODES:
-        raise GTError(f"unknown problem handling {on_problems!r}: choose one of {', '.join(export_lint.MODES)}")
+    export_resolution.check_mode(on_problems)
     attrs, maps, records, problems = survey or survey_file(blocks, where)
     if not records:
         raise nothing_to_show(problems, where)
@@ -133,11 +129,7 @@ def export_stream(
     if on_report is not None:
         on_report(report)
     if on_problems == "abort" and report.issues:
-        msg = (
-            f"{where or 'manifest'}: {len(report.issues)} issue(s) found by the export linter; "
-            "nothing was exported (choose fix or drop, or correct the manifest)"
-        )
-        raise ValidationError(report.problems(), summary=msg)
+        raise export_resolution.refusal(report, where)
     out = StreamExport(fmt, report, problems=problems)
     namer = export.PathNamer(common)
     used: set[int] = set(names)
@@ -147,7 +139,7 @@ def export_stream(
     try:
         for part, issues in zip(parts(blocks, where, attrs), per_part, strict=True):
             rep = LintReport(attr.name, where, issues, 0, 0)
-            res = export_lint.resolve(part.manifest, attr, on_problems, rep, names)
+            res = export_resolution.resolve(part.manifest, attr, on_problems, rep, names)
             out.changes.update(res.changes)
             out.images += len(res.images)
             out.boxes += sum(len(i.boxes) for i in res.images)
@@ -174,13 +166,13 @@ def export_stream(
     return out
 
 
-def _yolo(res: export_lint.Resolution, paths: list[str]) -> dict[str, bytes]:
+def _yolo(res: export_resolution.Resolution, paths: list[str]) -> dict[str, bytes]:
     files = export.to_yolo(dataclasses.replace(res, class_names={}), paths)
     files.pop("classes.txt", None)
     return files
 
 
-def _voc(res: export_lint.Resolution, paths: list[str]) -> dict[str, bytes]:
+def _voc(res: export_resolution.Resolution, paths: list[str]) -> dict[str, bytes]:
     return export.to_voc(res, paths)
 
 
@@ -219,7 +211,7 @@ class CocoWriter:
         Path(self.main.name).unlink(missing_ok=True)
 
 
-def _add_boxes(writer: CocoWriter, images: list[export_lint.CleanImage], paths: list[str]) -> None:
+def _add_boxes(writer: CocoWriter, images: list[export_resolution.CleanImage], paths: list[str]) -> None:
     for img, path in zip(images, paths, strict=True):
         writer.add_image({"id": writer.n_images + 1, "file_name": path, "width": round(img.width),
                           "height": round(img.height), "coco_url": img.source_ref, "gt_line": img.line})  # fmt: skip
