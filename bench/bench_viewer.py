@@ -146,9 +146,9 @@ def child(step: str, root: Path, uri: str) -> None:
     actor = Actor.system_actor()
     out: dict[str, float] = {}
     if step == "export":
-        from gtcore.viewer import export_stream
+        from gtcore.viewer import export_sinks, export_stream
 
-        sink = export_stream.FolderSink(root / "export-coco")
+        sink = export_sinks.FolderSink(root / "export-coco")
         blocks = lambda: ctx.storage.chunks(uri)  # noqa: E731
         w, c, res = measure(lambda: export_stream.export_stream(blocks, uri, "coco", sink, on_problems="fix"))
         out["streamed lint + COCO export"] = w

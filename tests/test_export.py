@@ -17,7 +17,7 @@ from gtcore.context import Context
 from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, PermissionDenied, UriNotAllowed
 from gtcore.manifests.augmented import AugmentedManifest, boxes_of, image_size_of, parse_augmented, source_of
-from gtcore.viewer import export
+from gtcore.viewer import export, export_paths, export_sinks
 from tests.fixtures.core import make_settings, realdata_or_skip
 from tests.fixtures.people import People
 from tests.fixtures.viewer import DemoJob
@@ -46,7 +46,7 @@ def test_coco_export_of_every_realdata_file_loads_in_pycocotools_with_the_same_b
         manifest = _open(path)
         result = export.export_files(manifest, None, "coco")
         target = tmp_path / path.parent.name / "annotations.json"
-        export.write_folder(result.files, target.parent)
+        export_sinks.write_folder(result.files, target.parent)
         coco = COCO(str(target))
         cats = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
         got = {}
@@ -85,7 +85,7 @@ def _match_within_one_pixel(got: list[tuple], want: list[tuple]) -> bool:
 def _yolo_back(files: dict[str, bytes], manifest: AugmentedManifest) -> dict[str, list[tuple]]:
     names = files["classes.txt"].decode().splitlines()
     attr = manifest.attributes[0]
-    paths = export.image_paths([source_of(r) for r in manifest.records])
+    paths = export_paths.image_paths([source_of(r) for r in manifest.records])
     out = {}
     for rec, rel in zip(manifest.records, paths, strict=True):
         w, h, _ = image_size_of(rec, attr)  # type: ignore[misc]
@@ -129,20 +129,20 @@ def test_voc_export_parses_back_within_one_pixel() -> None:
 
 def test_image_paths_are_safe_and_unique() -> None:
     refs = ["s3://b/x/a.jpg", "s3://b/y/a.jpg", "s3://b/x/../x/c.jpg", "/data/x\\y:z.png", "s3://b/x/A.jpg"]
-    paths = export.image_paths(refs)
+    paths = export_paths.image_paths(refs)
     assert len(set(p.lower() for p in paths)) == len(paths)
     assert all(".." not in p.split("/") and not p.startswith("/") and "\\" not in p for p in paths)
-    assert export.image_paths(["s3://b/imgs/a.jpg", "s3://b/imgs/b.jpg"]) == ["a.jpg", "b.jpg"]
-    assert export.image_paths(["s3://b/imgs/a.jpg", "s3://b/imgs/a.jpg"]) == ["a.jpg", "a__2.jpg"]
+    assert export_paths.image_paths(["s3://b/imgs/a.jpg", "s3://b/imgs/b.jpg"]) == ["a.jpg", "b.jpg"]
+    assert export_paths.image_paths(["s3://b/imgs/a.jpg", "s3://b/imgs/a.jpg"]) == ["a.jpg", "a__2.jpg"]
 
 
 def test_zip_holds_the_files_and_is_reproducible(demo_job: DemoJob) -> None:
     result = export.export_files(_open(demo_job.manifest), "boxes-adjusted", "voc")
-    data = export.zip_bytes(result.files)
+    data = export_sinks.zip_bytes(result.files)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == sorted(result.files)
         assert zf.read("Annotations/img-0.xml") == result.files["Annotations/img-0.xml"]
-    assert export.zip_bytes(result.files) == data
+    assert export_sinks.zip_bytes(result.files) == data
 
 
 def test_several_box_attributes_need_a_choice(demo_job: DemoJob) -> None:
@@ -229,7 +229,7 @@ def test_export_manifest_checks_the_actor_and_writes_to_s3(
 
 
 def test_images_that_differ_only_by_extension_get_distinct_label_files() -> None:
-    paths = export.image_paths(["s3://b/i/300x0w.jpg", "s3://b/i/300x0w.png", "s3://b/i/x.jpg"])
+    paths = export_paths.image_paths(["s3://b/i/300x0w.jpg", "s3://b/i/300x0w.png", "s3://b/i/x.jpg"])
     assert paths == ["300x0w.jpg", "300x0w__2.png", "x.jpg"]
 
 

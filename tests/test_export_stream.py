@@ -10,7 +10,7 @@ import pytest
 from gtcore.context import Context
 from gtcore.core.errors import GTError, ManifestError, ValidationError
 from gtcore.manifests import augmented as aug
-from gtcore.viewer import chunks, export, export_stream
+from gtcore.viewer import chunks, export, export_coco, export_sinks, export_stream
 from tests.fixtures.core import make_settings
 
 
@@ -62,11 +62,11 @@ def test_streamed_export_equals_the_whole_file_export(manifest: Path, tmp_path: 
     whole = export.export_files(aug.parse_augmented(manifest.read_bytes(), where=where), "box", fmt, mode)
     out = tmp_path / "out"
     reports = []
-    res = export_stream.export_stream(_blocks(manifest), where, fmt, export_stream.FolderSink(out),
+    res = export_stream.export_stream(_blocks(manifest), where, fmt, export_sinks.FolderSink(out),
                                       on_problems=mode, on_report=reports.append)  # fmt: skip
     got = _files(out)
     if fmt == "coco":
-        assert _coco(got[export.COCO_FILE]) == _coco(whole.files[export.COCO_FILE])
+        assert _coco(got[export_coco.COCO_FILE]) == _coco(whole.files[export_coco.COCO_FILE])
     else:
         assert got == whole.files
     assert res.summary().split("; ", 1)[1] == whole.summary().split("; ", 1)[1]
@@ -79,7 +79,7 @@ def test_streamed_export_equals_the_whole_file_export(manifest: Path, tmp_path: 
 def test_abort_writes_nothing_and_names_the_issues(manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(ValidationError) as err:
-        export_stream.export_stream(_blocks(manifest), str(manifest), "coco", export_stream.FolderSink(out))
+        export_stream.export_stream(_blocks(manifest), str(manifest), "coco", export_sinks.FolderSink(out))
     assert "issue(s) found by the export linter" in str(err.value)
     assert any(p.line == 12 and "duplicate" not in p.message for p in err.value.problems)
     assert not out.exists()
@@ -89,11 +89,11 @@ def test_refusals(tmp_path: Path) -> None:
     empty = tmp_path / "e.manifest"
     empty.write_text("oops\n")
     with pytest.raises(ManifestError, match="nothing to show"):
-        export_stream.export_stream(_blocks(empty), str(empty), "coco", export_stream.FolderSink(tmp_path / "o"))
+        export_stream.export_stream(_blocks(empty), str(empty), "coco", export_sinks.FolderSink(tmp_path / "o"))
     cls = tmp_path / "c.manifest"
     cls.write_text(json.dumps({"source-ref": "s3://b/x", "c": 1, "c-metadata": {"class-name": "x"}}) + "\n")
     with pytest.raises(GTError, match="no object-detection attribute"):
-        export_stream.export_stream(_blocks(cls), str(cls), "coco", export_stream.FolderSink(tmp_path / "o"))
+        export_stream.export_stream(_blocks(cls), str(cls), "coco", export_sinks.FolderSink(tmp_path / "o"))
 
 
 def test_streamed_coco_to_s3(manifest: Path, tmp_path: Path, s3_server, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
@@ -102,10 +102,10 @@ def test_streamed_coco_to_s3(manifest: Path, tmp_path: Path, s3_server, s3_bucke
     ctx = Context.from_settings(make_settings(tmp_path, GT_S3_ENDPOINT_URL=s3_server.endpoint_url))
     try:
         uri = f"s3://{s3_bucket}/in/out.manifest"
-        sink = export_stream.StorageSink(ctx.storage, f"s3://{s3_bucket}/exports/")
+        sink = export_sinks.StorageSink(ctx.storage, f"s3://{s3_bucket}/exports/")
         export_stream.export_stream(lambda: ctx.storage.chunks(uri, 1000), uri, "coco", sink, on_problems="fix")
         body = s3.get_object(Bucket=s3_bucket, Key="exports/annotations.json")["Body"].read()
         whole = export.export_files(aug.parse_augmented(manifest.read_bytes(), where=uri), "box", "coco", "fix")
-        assert _coco(body) == _coco(whole.files[export.COCO_FILE])
+        assert _coco(body) == _coco(whole.files[export_coco.COCO_FILE])
     finally:
         ctx.db.dispose()

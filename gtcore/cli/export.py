@@ -96,7 +96,7 @@ def _where(uri: str) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from gtcore.manifests import augmented
-    from gtcore.viewer import export, export_stream
+    from gtcore.viewer import export_coco, export_sinks, export_stream
 
     if args.format in ("conll", "spacy", "jsonl", "csv"):
         data, where = _read(args.manifest)
@@ -107,7 +107,7 @@ def _export(args: argparse.Namespace) -> int:
     wanted = kinds.get(args.label_attribute) if args.label_attribute else None
     only_masks = not args.label_attribute and augmented.OBJECT_DETECTION not in kinds.values()
     dest = args.dest.rstrip("/") if args.dest.startswith("s3://") else str(Path(args.dest).expanduser().resolve())
-    sink = export_stream.StorageSink(_storage(), dest) if dest.startswith("s3://") else export_stream.FolderSink(dest)
+    sink = export_sinks.StorageSink(_storage(), dest) if dest.startswith("s3://") else export_sinks.FolderSink(dest)
     if wanted == augmented.SEMANTIC_SEGMENTATION or (only_masks and augmented.SEMANTIC_SEGMENTATION in kinds.values()):
         return _export_masks(args, blocks, where, survey, sink, dest)
     if args.format == "png":
@@ -123,7 +123,7 @@ def _export(args: argparse.Namespace) -> int:
     result = export_stream.export_stream(blocks, where, args.format, sink, attribute=args.label_attribute,
                                          on_problems=args.on_problems, on_report=report, survey=survey)  # fmt: skip
     print(result.summary().split("; ", 1)[1], file=sys.stderr)
-    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    print(f"{dest}/{export_coco.COCO_FILE}" if args.format == "coco" else dest)
     return 0
 
 
@@ -142,7 +142,7 @@ def _print_lint(report: Any) -> None:
 
 def _export_masks(args: argparse.Namespace, blocks: Any, where: str, survey: Any, sink: Any, dest: str) -> int:
     """A semantic-segmentation attribute, streamed: masks read through the store (GT_LOCAL_ROOTS / buckets apply)."""
-    from gtcore.viewer import export, export_masks, export_stream
+    from gtcore.viewer import export_coco, export_masks, export_stream
 
     if args.format not in export_masks.MASK_FORMATS:
         raise GTError(f"a semantic-segmentation attribute exports as coco or png, not {args.format}")
@@ -153,7 +153,7 @@ def _export_masks(args: argparse.Namespace, blocks: Any, where: str, survey: Any
     for line, why in result.skipped:
         print(f"warning: line {line}: {why} (left out)", file=sys.stderr)
     print(result.summary(), file=sys.stderr)
-    print(f"{dest}/{export.COCO_FILE}" if args.format == "coco" else dest)
+    print(f"{dest}/{export_coco.COCO_FILE}" if args.format == "coco" else dest)
     return 0
 
 
@@ -174,11 +174,11 @@ def _export_text(args: argparse.Namespace, manifest: Any) -> int:
 
 def _write(files: Any, dest: str) -> str:
     """Write the export's files to an S3 prefix or a local folder; the destination as printed."""
-    from gtcore.viewer import export  # lazily, as the commands above (the export's libraries load on use)
+    from gtcore.viewer import export_sinks  # lazily, as the commands above (the export's libraries load on use)
 
     if dest.startswith("s3://"):
-        export.write_storage(_storage(), files, dest)
+        export_sinks.write_storage(_storage(), files, dest)
         return dest.rstrip("/")
     folder = str(Path(dest).expanduser().resolve())
-    export.write_folder(files, folder)
+    export_sinks.write_folder(files, folder)
     return folder

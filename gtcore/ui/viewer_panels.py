@@ -14,7 +14,7 @@ from gtcore.core.errors import GTError
 from gtcore.manifests import augmented as aug
 from gtcore.ui.errors import show_error
 from gtcore.ui.viewer_widgets import md_escape
-from gtcore.viewer import export, export_masks, export_resolution, provenance
+from gtcore.viewer import export, export_masks, export_resolution, export_sinks, provenance
 from gtcore.viewer import export_lint as lint
 from gtcore.viewer import opener as audit
 from gtcore.viewer import table as viewer
@@ -84,7 +84,7 @@ def masks_export_ui(ctx: Any, view: viewer.AttributeView) -> None:
     for line, why in result.skipped[:20]:
         st.warning(md_escape(f"line {line}: {why}"), icon=":material/broken_image:")
     name = f"{view.attr.name}-{fmt}.zip"
-    st.download_button(md_escape(f"Download {name}"), export.zip_bytes(result.files), file_name=name,
+    st.download_button(md_escape(f"Download {name}"), export_sinks.zip_bytes(result.files), file_name=name,
                        mime="application/zip", key="viewer_xm_download", on_click="ignore", type="primary")  # fmt: skip
 
 
@@ -126,5 +126,5 @@ def export_ui(view: viewer.AttributeView, ctx: Any = None) -> None:
         return
     st.text(result.resolution.summary())
     name = f"{view.attr.name}-{fmt}.zip"
-    st.download_button(md_escape(f"Download {name}"), export.zip_bytes(result.files), file_name=name,
+    st.download_button(md_escape(f"Download {name}"), export_sinks.zip_bytes(result.files), file_name=name,
                        mime="application/zip", key="viewer_x_download", on_click="ignore", type="primary")  # fmt: skip

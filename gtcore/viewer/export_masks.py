@@ -20,7 +20,6 @@ import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,8 @@ from gtcore.core.errors import GTError
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.output.mask_png import decode_index_png
-from gtcore.viewer.export import COCO_FILE, PathNamer, common_dirs
+from gtcore.viewer.export_coco import COCO_FILE, coco_document, coco_info
+from gtcore.viewer.export_paths import PathNamer, common_dirs
 
 MASK_FORMATS = ("coco", "png")
 MAX_MASK_BYTES = 64 * 1024 * 1024
@@ -118,14 +118,6 @@ class MaskRun:
                 for c, v in sorted(self.classes.items()) if c != 0]  # fmt: skip
 
 
-def coco_info(where: str, attribute: str) -> dict[str, str]:
-    return {
-        "description": f"{where} attribute {attribute}, exported by gtcore".strip(),
-        "version": "1.0",
-        "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
 def export_masks(storage: Any, manifest: AugmentedManifest, attribute: str | None, fmt: str) -> MaskExport:
     """The whole export in memory (the page's zip; ``gtcore.viewer.export_stream`` streams large files)."""
     attr = segmentation_attribute(manifest, attribute)
@@ -141,12 +133,5 @@ def export_masks(storage: Any, manifest: AugmentedManifest, attribute: str | Non
     if fmt == "png":
         run.out.files[CLASSES_FILE] = run.classes_file()
         return run.out
-    doc = {
-        "info": coco_info(manifest.uri, attr.name),
-        "licenses": [],
-        "images": images,
-        "annotations": anns,
-        "categories": run.categories(),
-    }
-    run.out.files[COCO_FILE] = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    run.out.files[COCO_FILE] = coco_document(coco_info(manifest.uri, attr.name), images, anns, run.categories())
     return run.out

@@ -16,23 +16,20 @@ The output is the same as :func:`gtcore.viewer.export.export_files` gives for th
 from __future__ import annotations
 
 import dataclasses
-import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from gtcore.core.errors import GTError, Problem
+from gtcore.core.errors import Problem
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps
-from gtcore.storage.local import LocalStore
 from gtcore.viewer import export, export_lint, export_resolution
 from gtcore.viewer.chunks import line_chunks, nothing_to_show, parse_chunk, survey_chunk
+from gtcore.viewer.export_coco import CocoWriter, coco_categories, coco_info
 from gtcore.viewer.export_lint import LintIssue, LintReport
+from gtcore.viewer.export_paths import PathNamer, common_dirs
 from gtcore.viewer.export_resolution import changes_summary
 
 Blocks = Callable[[], Iterable[bytes]]  # a fresh stream of the file's bytes, once per pass
@@ -46,7 +43,7 @@ class Part:
 
 def parts(blocks: Blocks, where: str, attrs: list[LabelAttribute], problems: list[Problem] | None = None
           ) -> Iterator[Part]:  # fmt: skip
-
+    """The file read by ``blocks``, chunk by chunk, each chunk parsed (unreadable lines go to ``problems``)."""
     pos = 0
     for first, raw in line_chunks(blocks()):
         records, numbers = parse_chunk(first, raw, where, [] if problems is None else problems)
@@ -98,7 +95,7 @@ def lint_stream(blocks: Blocks, where: str, attr: LabelAttribute, attrs: list[La
         bad = {i.pos for i in rep.issues if i.box is None}
         refs = [aug.source_of(r) for p, r in enumerate(part.manifest.records) if attr.name in r and p not in bad]
         if refs:
-            common = export.common_dirs(refs, common)
+            common = common_dirs(refs, common)
     return LintReport(attr.name, where, issues, lines, boxes), per_part, common or []
 
 
@@ -113,11 +110,10 @@ def export_stream(
     on_report: Callable[[LintReport], None] | None = None,
     survey: tuple[list[LabelAttribute], dict, int, list[Problem]] | None = None,
 ) -> StreamExport:
-    """Export ``attribute`` of the manifest read by ``blocks`` as ``fmt`` into ``dest`` (a ``FolderSink`` or
-    ``StorageSink``); ``on_report`` sees the linter's report before anything is written; ``survey``: what
-    :func:`survey` said of this file already (saves its pass)."""
-    if fmt not in export.FORMATS:
-        raise GTError(f"unknown export format {fmt!r}: choose one of {', '.join(export.FORMATS)}")
+    """Export ``attribute`` of the manifest read by ``blocks`` as ``fmt`` into ``dest`` (a sink of
+    :mod:`gtcore.viewer.export_sinks`); ``on_report`` sees the linter's report before anything is written;
+    ``survey``: what :func:`survey_file` said of this file already (saves its pass)."""
+    export.check_format(fmt)
     export_resolution.check_mode(on_problems)
     attrs, maps, records, problems = survey or survey_file(blocks, where)
     if not records:
@@ -131,11 +127,9 @@ def export_stream(
     if on_problems == "abort" and report.issues:
         raise export_resolution.refusal(report, where)
     out = StreamExport(fmt, report, problems=problems)
-    namer = export.PathNamer(common)
+    namer = PathNamer(common)
     used: set[int] = set(names)
-    info = {"description": f"{where} attribute {attr.name}, exported by gtcore".strip(), "version": "1.0",
-            "date_created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
-    writer = CocoWriter(dest, info) if fmt == "coco" else None
+    writer = CocoWriter(dest, coco_info(where, attr.name)) if fmt == "coco" else None
     try:
         for part, issues in zip(parts(blocks, where, attrs), per_part, strict=True):
             rep = LintReport(attr.name, where, issues, 0, 0)
@@ -146,77 +140,21 @@ def export_stream(
             used.update(b.class_id for i in res.images for b in i.boxes)
             paths = [namer(i.source_ref) for i in res.images]
             if writer is not None:
-                _add_boxes(writer, res.images, paths)
+                writer.add_boxes(res.images, paths)
             else:
-                files = _yolo(res, paths) if fmt == "yolo" else _voc(res, paths)
+                files = export.yolo_labels(res, paths) if fmt == "yolo" else export.to_voc(res, paths)
                 dest.write(files)
                 out.files += len(files)
         if writer is not None:
-            writer.finish([{"id": c + 1, "name": names.get(c, f"class_{c}"), "supercategory": "", "gt_class_id": c}
-                           for c in sorted(used)])  # fmt: skip
+            writer.finish(coco_categories(used, names))
             out.files = 1
         elif fmt == "yolo":
-            top = max(used) if used else -1
-            classes = [names.get(c, f"class_{c}").replace("\n", " ") for c in range(top + 1)]
-            dest.write({"classes.txt": "".join(n + "\n" for n in classes).encode("utf-8")})
+            dest.write(export.yolo_classes(used, names))
             out.files += 1
     finally:
         if writer is not None:
             writer.close()
     return out
-
-
-def _yolo(res: export_resolution.Resolution, paths: list[str]) -> dict[str, bytes]:
-    files = export.to_yolo(dataclasses.replace(res, class_names={}), paths)
-    files.pop("classes.txt", None)
-    return files
-
-
-def _voc(res: export_resolution.Resolution, paths: list[str]) -> dict[str, bytes]:
-    return export.to_voc(res, paths)
-
-
-class CocoWriter:
-    """``annotations.json`` written as it goes: the images in place, the annotations through a temporary file
-    appended after them, then the categories; byte for byte what ``json.dumps`` of the whole document gives."""
-
-    def __init__(self, dest: Any, info: dict[str, Any]) -> None:
-        self.dest = dest
-        self.main = tempfile.NamedTemporaryFile("wb", delete=False, suffix=".coco.json")  # noqa: SIM115
-        self.anns = tempfile.NamedTemporaryFile("w+b", suffix=".anns.json")  # noqa: SIM115
-        self.n_images = self.n_anns = 0
-        self.main.write(b'{"info":' + _dumps(info) + b',"licenses":[],"images":[')
-
-    def add_image(self, doc: dict[str, Any]) -> None:
-        self.n_images += 1
-        self.main.write((b"," if self.n_images > 1 else b"") + _dumps(doc))
-
-    def add_annotation(self, doc: dict[str, Any]) -> None:
-        self.n_anns += 1
-        self.anns.write((b"," if self.n_anns > 1 else b"") + _dumps(doc))
-
-    def finish(self, categories: list[dict[str, Any]]) -> None:
-        self.main.write(b'],"annotations":[')
-        self.anns.flush()
-        self.anns.seek(0)
-        while block := self.anns.read(1 << 20):
-            self.main.write(block)
-        self.main.write(b'],"categories":' + _dumps(categories) + b"}")
-        self.main.close()
-        self.dest.write_file(export.COCO_FILE, Path(self.main.name))
-
-    def close(self) -> None:
-        self.anns.close()
-        self.main.close()
-        Path(self.main.name).unlink(missing_ok=True)
-
-
-def _add_boxes(writer: CocoWriter, images: list[export_resolution.CleanImage], paths: list[str]) -> None:
-    for img, path in zip(images, paths, strict=True):
-        writer.add_image({"id": writer.n_images + 1, "file_name": path, "width": round(img.width),
-                          "height": round(img.height), "coco_url": img.source_ref, "gt_line": img.line})  # fmt: skip
-        for b in img.boxes:
-            writer.add_annotation(export.coco_annotation(writer.n_anns + 1, writer.n_images, b))
 
 
 def export_masks_stream(blocks: Blocks, where: str, storage: Any, fmt: str, dest: Any, *,
@@ -232,9 +170,9 @@ def export_masks_stream(blocks: Blocks, where: str, storage: Any, fmt: str, dest
     common: list[str] | None = None
     for part in parts(blocks, where, attrs):
         refs = [aug.source_of(r) for r in part.manifest.records if aug.mask_of(r, attr) is not None]
-        common = export.common_dirs(refs, common) if refs else common
-    run = xm.MaskRun(storage, attr, fmt, export.PathNamer(common or []))
-    writer = CocoWriter(dest, xm.coco_info(where, attr.name)) if fmt == "coco" else None
+        common = common_dirs(refs, common) if refs else common
+    run = xm.MaskRun(storage, attr, fmt, PathNamer(common or []))
+    writer = CocoWriter(dest, coco_info(where, attr.name)) if fmt == "coco" else None
     try:
         for part in parts(blocks, where, attrs):
             files: dict[str, bytes] = {}
@@ -255,36 +193,3 @@ def export_masks_stream(blocks: Blocks, where: str, storage: Any, fmt: str, dest
         if writer is not None:
             writer.close()
     return run.out
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-class FolderSink:
-    """Files written below a local folder, each atomically (``export.write_folder``)."""
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder).resolve()
-
-    def write(self, files: dict[str, bytes]) -> None:
-        export.write_folder(files, self.folder)
-
-    def write_file(self, name: str, path: Path) -> None:
-        target = (self.folder / name).resolve()
-        if self.folder not in target.parents:
-            raise GTError(f"refusing to write {name!r} outside {self.folder}")
-        LocalStore((str(self.folder),)).copy_in(str(target), str(path))  # temp file + rename, as the store writes
-
-
-class StorageSink:
-    """Files written below a storage URI (local roots / allowed buckets apply); large files streamed up."""
-
-    def __init__(self, storage: Any, dest: str) -> None:
-        self.storage, self.dest = storage, dest
-
-    def write(self, files: dict[str, bytes]) -> None:
-        export.write_storage(self.storage, files, self.dest)
-
-    def write_file(self, name: str, path: Path) -> None:
-        self.storage.write_file(self.storage.join(self.dest, *name.split("/")), path)
