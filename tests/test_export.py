@@ -18,6 +18,7 @@ from gtcore.core.access import Actor
 from gtcore.core.errors import GTError, PermissionDenied, UriNotAllowed
 from gtcore.manifests.augmented import AugmentedManifest, boxes_of, image_size_of, parse_augmented, source_of
 from gtcore.viewer import export, export_paths, export_sinks
+from gtcore.viewer import opener as audit
 from tests.fixtures.core import make_settings, realdata_or_skip
 from tests.fixtures.people import People
 from tests.fixtures.viewer import DemoJob
@@ -199,7 +200,15 @@ def test_cli_asks_for_an_attribute_and_aborts_on_lint_issues(
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_export_manifest_checks_the_actor_and_writes_to_s3(
+def _export_to(ctx: Context, actor: Actor, uri: str, fmt: str, dest: str, attribute: str | None = None
+               ) -> export.Export:  # fmt: skip
+    """Open ``uri`` as ``actor`` (admin or auditor), export it, write the files below ``dest`` (a URI)."""
+    result = export.export_files(audit.open_manifest(ctx, actor, uri), attribute, fmt)
+    export_sinks.write_storage(ctx.storage, result.files, dest)
+    return result
+
+
+def test_exporting_checks_the_actor_and_writes_to_s3(
     tmp_path: Path,
     people: type[People],
     demo_job: DemoJob,
@@ -214,16 +223,14 @@ def test_export_manifest_checks_the_actor_and_writes_to_s3(
         auditor, worker = p.auditor(), p.worker("team-a")
         dest = f"s3://{s3_bucket}/exports/demo"
         with pytest.raises(PermissionDenied):
-            export.export_manifest(ctx, worker, str(demo_job.manifest), "coco", dest, attribute="boxes")
-        result = export.export_manifest(ctx, auditor, str(demo_job.manifest), "coco", dest, attribute="boxes")
+            _export_to(ctx, worker, str(demo_job.manifest), "coco", dest, attribute="boxes")
+        result = _export_to(ctx, auditor, str(demo_job.manifest), "coco", dest, attribute="boxes")
         body = s3_server.client().get_object(Bucket=s3_bucket, Key="exports/demo/annotations.json")["Body"].read()
         assert body == result.files["annotations.json"]
         with pytest.raises(UriNotAllowed):
-            export.export_manifest(
-                ctx, auditor, str(demo_job.manifest), "coco", "s3://other-bucket/x", attribute="boxes"
-            )
+            _export_to(ctx, auditor, str(demo_job.manifest), "coco", "s3://other-bucket/x", attribute="boxes")
         with pytest.raises(UriNotAllowed):
-            export.export_manifest(ctx, Actor.system_actor(), "/etc/passwd", "coco", dest)
+            _export_to(ctx, Actor.system_actor(), "/etc/passwd", "coco", dest)
     finally:
         ctx.db.dispose()
 

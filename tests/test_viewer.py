@@ -16,7 +16,7 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.core.colors import class_color
 from gtcore.core.errors import NotFound, ObjectNotFound, PermissionDenied, UriNotAllowed
-from gtcore.manifests.augmented import parse_augmented
+from gtcore.manifests.augmented import AugmentedManifest, parse_augmented
 from gtcore.viewer import opener as audit
 from gtcore.viewer import provenance, selection, tiles
 from gtcore.viewer import table as viewer
@@ -119,7 +119,7 @@ def test_opening_needs_a_reader_and_stays_inside_the_roots(vctx: Context, demo_j
             provenance.answers_for(vctx, actor, v.manifest, v.attr, 0)
         denied = [
             lambda a=actor: audit.job_output_uri(vctx, a, 1),
-            lambda a=actor: audit.open_job_output(vctx, a, 1),
+            lambda a=actor: audit.open_job_output_for_view(vctx, a, 1),
             lambda a=actor: tiles.render_page(vctx, a, v, [0, 1]),
             lambda a=actor: tiles.render_image(vctx, a, str(demo_job.images[0])),
             lambda a=actor: provenance.response_index(vctx, a, v.manifest.uri),
@@ -173,12 +173,13 @@ def test_job_outputs_on_both_databases(tmp_path: Path, db_url: str, demo_job: De
         listed = audit.list_job_outputs(ctx, auditor)
         assert [j.name for j in listed] == ["later-job", "demo-job"]
         assert listed[1].folder == str(demo_job.job) and "Completed" in listed[1].label
-        m = audit.open_job_output(ctx, auditor, done)
+        m = audit.open_job_output_for_view(ctx, auditor, done)
+        assert isinstance(m, AugmentedManifest)  # a small file: parsed whole, not indexed
         assert m.uri == str(demo_job.manifest) and [a.name for a in m.attributes] == ["boxes", "boxes-adjusted"]
         with pytest.raises(NotFound, match="later-job has no output manifest yet"):
-            audit.open_job_output(ctx, auditor, empty)
+            audit.open_job_output_for_view(ctx, auditor, empty)
         with pytest.raises(NotFound):
-            audit.open_job_output(ctx, auditor, 9999)
+            audit.open_job_output_for_view(ctx, auditor, 9999)
         interim = demo_job.root / "later-job" / "manifests" / "intermediate" / "1" / "output.manifest"
         interim.parent.mkdir(parents=True)
         interim.write_bytes(demo_job.manifest.read_bytes())

@@ -3,7 +3,6 @@
     export_files(manifest, attribute, fmt, on_problems) -> Export(files, resolution)
     export_sinks.zip_bytes(files) -> bytes          # the download the viewer page offers
     export_sinks.write_folder(files, dest) / export_sinks.write_storage(storage, files, dest_uri)
-    export_manifest(ctx, actor, uri, fmt, dest, ...) -> Export   # open (as a reader) + export + write
 
 Layout of the files (paths relative to the destination folder; image paths from
 :mod:`gtcore.viewer.export_paths`):
@@ -25,19 +24,15 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any
 from xml.sax.saxutils import escape
 
-from gtcore.core.access import Actor
 from gtcore.core.errors import GTError
 from gtcore.core.gcpause import gc_paused
 from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
-from gtcore.viewer import opener as audit
 from gtcore.viewer.export_coco import COCO_FILE, to_coco
 from gtcore.viewer.export_paths import image_paths
 from gtcore.viewer.export_resolution import CleanImage, Resolution, resolve
-from gtcore.viewer.export_sinks import write_storage
 
 FORMATS = ("coco", "yolo", "voc")
 
@@ -160,12 +155,3 @@ def export_files(manifest: AugmentedManifest, attribute: str | LabelAttribute | 
         else:
             files = to_voc(res)
     return Export(format=fmt, files=files, resolution=res)
-
-
-def export_manifest(ctx: Any, actor: Actor, uri: str, fmt: str, dest: str, *, attribute: str | None = None,
-                    on_problems: str = "abort") -> Export:  # fmt: skip
-    """Open ``uri`` as ``actor`` (admin or auditor), export it, write the files below ``dest`` (a URI)."""
-    manifest = audit.open_manifest(ctx, actor, uri)
-    result = export_files(manifest, attribute, fmt, on_problems)
-    write_storage(ctx.storage, result.files, dest)
-    return result

@@ -259,11 +259,6 @@ def job_output_uri(ctx: Any, actor: Actor, job_id: int) -> str:
     raise NotFound(f"job {row.name} has no output manifest yet (nothing labeled and consolidated so far)")
 
 
-def open_job_output(ctx: Any, actor: Actor, job_id: int, *, refresh: bool = False) -> AugmentedManifest:
-    """Open a job's output manifest (final, else intermediate) for ``actor`` (admin or auditor)."""
-    return open_manifest(ctx, actor, job_output_uri(ctx, actor, job_id), refresh=refresh)
-
-
 def failed_positions(ctx: Any, actor: Actor, job_id: int, manifest: AugmentedManifest) -> frozenset[int]:
     """Positions (in ``manifest.records``) of the job's failed objects: declined by enough workers, or expired
     unanswered. Ground Truth writes such a line as the input line, without the label attribute (like an object

@@ -31,7 +31,7 @@ from gtcore.images import task_images as taskimages
 from gtcore.jobs import api as jobs
 from gtcore.manifests import datasetup
 from gtcore.queue import api as queue
-from gtcore.viewer import export, tiles
+from gtcore.viewer import export, export_sinks, tiles
 from gtcore.viewer import opener as audit
 from tests.fixtures.core import make_settings, make_team, make_user
 from tests.fixtures.jobs import JobFactory, write_png
@@ -236,10 +236,10 @@ def test_job_request_uris(setup: Setup, field: str) -> None:
 
 def test_viewer_export_data_setup_and_images(setup: Setup) -> None:
     s = setup
+    files = export.export_files(audit.open_manifest(s.ctx, s.auditor, s.good_manifest), None, "coco").files
     for name, uri in s.vectors.items():  # each lambda runs at once, inside its own iteration
         refused(s, f"viewer open {name}", lambda: audit.open_manifest(s.ctx, s.auditor, uri))
-        refused(s, f"export to {name}",
-                lambda: export.export_manifest(s.ctx, s.auditor, s.good_manifest, "coco", uri))  # fmt: skip
+        refused(s, f"export to {name}", lambda: export_sinks.write_storage(s.ctx.storage, files, uri))
         refused(s, f"data setup of {name}", lambda: datasetup.generate_manifest(s.ctx.storage, uri))
         refused(s, f"data setup into {name}",
                 lambda: datasetup.generate_manifest(s.ctx.storage, str(s.root / "inside"), uri))  # fmt: skip

@@ -93,7 +93,7 @@ def test_a_worker_cannot_reach_another_teams_job(w: World) -> None:
         "prefetch": lambda: taskimages.prefetch_next(ctx, s, w.task),
         "task image": lambda: taskimages.task_image(ctx, s, w.task),
         "progress": lambda: jobstats.job_progress(ctx, s, job.job_id),
-        "output": lambda: audit_mod.open_job_output(ctx, s, job.job_id),
+        "output": lambda: audit_mod.open_job_output_for_view(ctx, s, job.job_id),
         "describe": lambda: jobs.describe_labeling_job(ctx, s, job.name),
     }, (PermissionDenied, NotFound))  # fmt: skip
     assert [j.job_id for j in portal.worker_jobs(ctx, s)] == [w.other.job_id]
