@@ -178,6 +178,10 @@ class LocalStore:
             _fsync_dir(os.path.dirname(path))
             return True
 
+    def delete(self, path: str) -> None:
+        with local_errors(path), suppress(FileNotFoundError):
+            os.unlink(path)
+
     def exists(self, path: str) -> bool:
         return os.path.isfile(path)
 

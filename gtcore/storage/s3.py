@@ -203,6 +203,11 @@ class S3Store:
                 raise
         return True
 
+    def delete(self, uri: str) -> None:
+        bucket, key = _object(uri)
+        with s3_errors(uri):
+            self.client.delete_object(Bucket=bucket, Key=key)  # absent: S3 answers 204 as well
+
     def _head(self, uri: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 

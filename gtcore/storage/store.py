@@ -222,6 +222,11 @@ class Storage:
         norm = self.normalize(uri)
         return self._s3.write_if_absent(norm, bytes(data)) if is_s3(norm) else self._local.write_if_absent(norm, data)
 
+    def delete(self, uri: str) -> None:
+        """Remove one object (a file); nothing happens when it is absent."""
+        norm = self.normalize(uri)
+        self._s3.delete(norm) if is_s3(norm) else self._local.delete(norm)
+
     # --- health ----------------------------------------------------------------------------------------
 
     def ping(self) -> builtins.list[BackendStatus]:
