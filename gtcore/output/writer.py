@@ -4,6 +4,7 @@
     annotations/consolidated-annotation/consolidation-request/iteration-1/<ts>.json   (gtcore.output.
     annotations/consolidated-annotation/consolidation-response/iteration-1/<ts>.json   consolidation_files)
     manifests/intermediate/1/output.manifest                       (every input line; labelled ones augmented)
+    manifests/intermediate/1/parts/<first idx>.manifest            (while the job runs: gtcore.output.parts)
     manifests/output/output.manifest                               (final)
 
 Lines: ``gtcore.output.manifest_lines`` (input order, the input text with the label pair appended). Objects with
@@ -23,10 +24,11 @@ whole job, so they take a first pass that collects the answers' classes as flat 
 (``gtcore.output.records.JobFit``). Malformed answers are collected over every chunk and reported together
 (ValidationError), and then nothing is published.
 
-Throttle for ``write_intermediate``: it consolidates only newly completed objects but rewrites the whole
-intermediate manifest (every line), so call it after a completed object only when
+Throttle for ``write_intermediate``: it consolidates only newly completed objects and writes each settled
+range's lines once as a part (``gtcore.output.parts``); assembling the whole intermediate manifest (every line)
+costs the file's size, so the background (``gtcore.jobs.settling``) runs it after a completed object only when
 ``intermediate_due(total, done)`` says so: always for jobs of at most ``INTERMEDIATE_SMALL_JOB`` objects,
-otherwise every 1 % of the job (and at the last object).
+otherwise every 1 % of the job, assembling the whole file only at ``parts.CHECKPOINTS``.
 
 Image depth for ``image_size``: read from the image header for local files (``gtcore.output.image_sizes``, no
 pixel decoding); 3 for S3 objects and unreadable images. Width and height come from the workers'
