@@ -30,6 +30,7 @@ from gtcore.manifests import augmented as aug
 from gtcore.manifests.augmented import AugmentedManifest, LabelAttribute
 from gtcore.manifests.label_values import names_from_maps, tally_class_maps
 from gtcore.storage.local import LocalStore
+from gtcore.storage.streamed import LocalWrite
 from gtcore.viewer import export, export_lint
 from gtcore.viewer.export_lint import LintIssue, LintReport
 from gtcore.viewer.index import parse_chunk
@@ -304,7 +305,11 @@ class FolderSink:
         target = (self.folder / name).resolve()
         if self.folder not in target.parents:
             raise GTError(f"refusing to write {name!r} outside {self.folder}")
-        LocalStore((str(self.folder),)).copy_in(str(target), str(path))  # temp file + rename, as the store writes
+        w = LocalWrite(LocalStore((str(self.folder),)), str(target), str(path))  # temp file + rename, as the store
+        try:
+            w.publish(str(target), False)
+        finally:
+            w.discard()
 
 
 class StorageSink:
