@@ -149,9 +149,10 @@ def _roundtrip(ctx: Context, base: str, read: Any) -> None:
     copied = ctx.storage.join(base, "deep", "copied.json")
     ctx.storage.write_file(copied, src)  # the same streamed write, holding the file's bytes
     assert read(copied) == src.read_bytes()
-    with pytest.raises(ValueError, match="takes no more pieces"), ctx.storage.open_write(
-        ctx.storage.join(base, "never", "x.json"), source=str(src)
-    ) as w3:
+    with (
+        pytest.raises(ValueError, match="takes no more pieces"),
+        ctx.storage.open_write(ctx.storage.join(base, "never", "x.json"), source=str(src)) as w3,
+    ):
         if uri.startswith("s3://"):
             w3.write(b"more")
         raise ValueError("a local write takes no more pieces either, here")
