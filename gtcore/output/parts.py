@@ -6,7 +6,9 @@ range's lines of the intermediate manifest can no longer change until the finish
 ``<job>/manifests/intermediate/1/parts/<first index, 10 digits>.manifest`` (streamed, published with
 ``if_absent``: a second worker, or a retry after a worker was killed, never writes it again; a kill mid-write
 leaves only the temp file of an unpublished write, and the next pass writes the part). A pass of
-``writer.write_intermediate`` reads from the database only the ranges without a part (``Assembly.chunks``).
+``writer.write_intermediate`` reads from the database only the ranges without a part (``Assembly.chunks``), and a
+parts-only pass only those whose objects have all settled (the done objects of the other ranges are consolidated
+when their range settles, or by a pass that assembles the whole file).
 
 The one ``manifests/intermediate/1/output.manifest`` the readers use (viewer, job page, chaining, the
 auto-labeling rounds) is assembled from the parts' bytes and the live lines of the ranges not settled yet, as
@@ -98,6 +100,7 @@ class Assembly:
             last = conn.execute(select(func.max(dbm.objects.c.idx)).where(dbm.objects.c.job_id == self.job_id))
             self.last_idx = last.scalar()
         self.pending: list[tuple[str, StreamedWrite]] = []
+        self._open_ranges: dict[int, bool] = {}
         self._start: int | None = None
         self._pieces: list[bytes] = []
         self._ok = True
@@ -110,8 +113,21 @@ class Assembly:
                 if self.writes:
                     yield Chunk([], {}, part=part_uri(self.job, start))
                 continue
+            if not self.writes and self._open(start):
+                continue  # parts only: a range with an open object cannot become a part yet (not read at all)
             yield from chunks.iter_chunks(self.ctx, self.job_id, fresh=True, lo=start, hi=start + self.size)
         self._flush()
+
+    def _open(self, start: int) -> bool:
+        """Whether the range has an open object (one index seek; decided once a pass: a class job's EM reads the
+        chunks twice and must see the same ranges)."""
+        if start not in self._open_ranges:
+            o = dbm.objects
+            q = select(o.c.idx).where(o.c.job_id == self.job_id, o.c.status == "open", o.c.idx >= start,
+                                      o.c.idx < start + self.size).limit(1)  # fmt: skip
+            with self.ctx.db.read() as conn:
+                self._open_ranges[start] = conn.execute(q).first() is not None
+        return self._open_ranges[start]
 
     def __call__(self, ch: Chunk, encoded: dict[int, str]) -> None:
         if ch.part is not None:
