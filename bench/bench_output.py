@@ -1,7 +1,7 @@
 """Benchmark: consolidate and write the output of a 100,000-object job with 3 answers per object (SQLite).
 
     python bench/bench_output.py [--objects 100000] [--workers 3] [--task BoundingBox ImageClassification]
-                                 [--breakdown] [--dir /tmp/gt-bench-output]
+                                 [--breakdown] [--dir /tmp/gt-bench-output] [--intermediate]
 
 For each task type, the rows are inserted directly (jobs, objects, users, 'submitted' assignments; not
 timed), then ``gtcore.jobs.finishing.finish_job(ctx, job, "Completed")`` is timed: bulk reads, consolidation
@@ -9,6 +9,13 @@ timed), then ``gtcore.jobs.finishing.finish_job(ctx, job, "Completed")`` is time
 object, the consolidation request/response files, the intermediate and the final manifest on the local
 backend, all in chunks of ``gtcore.output.chunks.CHUNK_OBJECTS`` objects. Target: < 30 s on this 2-core
 machine. ``--breakdown`` re-runs the phases one by one (summed over the chunks).
+
+``--intermediate`` (issue 28 item 2) instead runs the job's intermediate manifest as the background workers do
+while it is labeled: every object set back to open, then 1 % of the job settles at a time and
+``gtcore.jobs.settling.write_intermediate_if_due`` runs after each step; it prints the bytes written for
+intermediate manifests (every streamed write under ``manifests/intermediate/``) during the run and by the
+finish, as a multiple of the final intermediate manifest's size. The same script runs against another checkout
+(``PYTHONPATH=/path/to/main``) for a before/after.
 
 Images: source-refs are local paths that do not exist, so the header probe for ``depth`` fails fast
 and the default depth is used (with real local images each probe reads a few KiB).
@@ -185,6 +192,42 @@ def breakdown(ctx: Context, job: int) -> None:
     print("    breakdown: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()) + f" ({size / 1e6:.1f} MB of lines)")
 
 
+def intermediate_bytes(ctx: Context, job: int, n_objects: int) -> None:
+    """The job run in 1 % steps with the background's intermediate pass after each; bytes written (see above)."""
+    from gtcore.jobs import settling
+    from gtcore.storage import streamed
+
+    written = {"run": 0}
+    real = streamed.LocalWrite.write
+
+    def counting(self: streamed.LocalWrite, data: bytes) -> None:
+        if "/manifests/intermediate/" in self.path:
+            written["run"] += len(data)
+        real(self, data)
+
+    streamed.LocalWrite.write = counting  # type: ignore[method-assign]
+    o = dbm.objects
+    with ctx.db.write() as c:
+        c.execute(o.update().where(o.c.job_id == job).values(status="open", consolidated_json=None))
+    t0, passes, done = time.perf_counter(), 0, 0
+    for step in range(1, 101):
+        upto = n_objects * step // 100
+        with ctx.db.write() as c:
+            c.execute(o.update().where(o.c.job_id == job, o.c.idx >= done, o.c.idx < upto).values(status="done"))
+        done = upto
+        passes += settling.write_intermediate_if_due(ctx, job) is not None
+    run_s, run_bytes = time.perf_counter() - t0, written["run"]
+    written["run"] = 0
+    finish_job(ctx, job, "Completed")
+    streamed.LocalWrite.write = real  # type: ignore[method-assign]
+    with ctx.db.read() as c:
+        row = c.execute(dbm.jobs.select().where(dbm.jobs.c.id == job)).one()
+    size = os.path.getsize(output.intermediate_manifest_uri(row))
+    print(f"  intermediate: {passes} passes in {run_s:.1f} s wrote {run_bytes / 1e6:.1f} MB "
+          f"({run_bytes / size:.1f}x the {size / 1e6:.1f} MB manifest); the finish {written['run'] / 1e6:.1f} MB; "
+          f"peak RSS {_peak_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -196,6 +239,7 @@ def main() -> int:
     ap.add_argument("--task", nargs="+", default=["BoundingBox", "ImageClassification"])
     ap.add_argument("--breakdown", action="store_true")
     ap.add_argument("--dir", default="/tmp/gt-bench-output")
+    ap.add_argument("--intermediate", action="store_true", help="bytes written for intermediate manifests")
     args = ap.parse_args()
     root = Path(args.dir)
     shutil.rmtree(root, ignore_errors=True)
@@ -209,6 +253,9 @@ def main() -> int:
             t0 = time.perf_counter()
             job = setup(ctx, root, task, args.objects, args.workers)
             print(f"{task}: rows inserted in {time.perf_counter() - t0:.1f} s (not part of the figure)")
+            if args.intermediate:
+                intermediate_bytes(ctx, job, args.objects)
+                continue
             t0, c0 = time.perf_counter(), time.process_time()
             finish_job(ctx, job, "Completed")
             secs, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -144,6 +144,19 @@ def _roundtrip(ctx: Context, base: str, read: Any) -> None:
     finally:
         w2.discard()
     assert read(ctx.storage.join(base, "deep", "folder", "c.json")) == b"[1]"
+    src = ctx.settings.home / "source.bin"
+    src.write_bytes(bytes(range(256)) * 9000)  # 2.3 MB: more than one block
+    copied = ctx.storage.join(base, "deep", "copied.json")
+    ctx.storage.write_file(copied, src)  # the same streamed write, holding the file's bytes
+    assert read(copied) == src.read_bytes()
+    with (
+        pytest.raises(ValueError, match="takes no more pieces"),
+        ctx.storage.open_write(ctx.storage.join(base, "never", "x.json"), source=str(src)) as w3,
+    ):
+        if uri.startswith("s3://"):
+            w3.write(b"more")
+        raise ValueError("a local write takes no more pieces either, here")
+    assert not ctx.storage.exists(ctx.storage.join(base, "never", "x.json"))
 
 
 def test_streamed_write_local(ctx: Context, tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 (``gtcore.work.handlers.jobs``; the queue only records that it is due, see ``gtcore.jobs.due``):
 
 - ``check_stopping`` stops the job when a StoppingConditions limit is reached (``actions.check_stopping_conditions``);
-- ``write_intermediate_if_due`` rewrites the intermediate manifest (consolidating the newly completed objects):
-  on small jobs every time it runs, on large ones when the labeled count reached a new 1 % step since the last
-  write by any worker (``jobs.intermediate_step``), and not once every object has settled (the finish writes it
-  then, moments later: at 1M objects that last rewrite took 10 minutes before the finish). It runs at most every
+- ``write_intermediate_if_due`` writes the intermediate manifest (consolidating the newly completed objects):
+  on small jobs the whole file every time it runs; on large ones, when the labeled count reached a new 1 % step
+  since the last pass by any worker (``jobs.intermediate_step``), the parts of the newly settled ranges, and the
+  whole file (assembled from the parts) only when a checkpoint step was passed (``gtcore.output.parts``: about
+  12 assemblies a job, so the bytes written grow with the job, not with the job times the steps); nothing once
+  every object has settled (the finish writes it then, moments later). It runs at most every
   ``due.INTERMEDIATE_MIN_SECONDS`` per job (the work item's delay), so the manifest lags the answers by about that
   plus the write itself.
 """
@@ -46,6 +48,7 @@ def check_stopping(ctx: Context, job_id: int) -> bool:
 
 def write_intermediate_if_due(ctx: Context, job_id: int) -> str | None:
     """Rewrite the intermediate manifest when due (module docstring); its URI, or None when not written."""
+    from gtcore.output import parts
     from gtcore.output import writer as output
 
     facts = _facts(ctx, job_id)
@@ -53,6 +56,7 @@ def write_intermediate_if_due(ctx: Context, job_id: int) -> str | None:
         return None
     total = facts[0]
     step = None
+    written = None
     if total > output.INTERMEDIATE_SMALL_JOB:
         with ctx.db.read() as conn:
             settled = int(conn.execute(NOT_OPEN, {"b_job": job_id}).scalar_one())
@@ -62,7 +66,8 @@ def write_intermediate_if_due(ctx: Context, job_id: int) -> str | None:
         step = settled * 100 // total
         if written is not None and written >= step:
             return None  # this step is written already (by any worker: the mark is in the job row)
-    uri = output.write_intermediate(ctx, job_id)  # None: the job is finishing or final
+    whole = step is None or parts.checkpoint_due(written, step)
+    uri = output.write_intermediate(ctx, job_id, whole=whole)  # None: the job is finishing or final
     if uri is not None and step is not None:
         with ctx.db.write() as conn:  # only ever forward (one intermediate item of a job runs at a time anyway)
             conn.execute(

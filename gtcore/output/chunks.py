@@ -87,19 +87,25 @@ def job_row(ctx: Context, job_id: int) -> Any:
 class Chunk:
     rows: list[Any]  # objects rows (idx, line_json, status, consolidated_json), idx order
     answers: dict[int, list[tuple[str, str]]]  # idx -> [(public worker id, answer_json)], submission order
+    part: str | None = None  # an intermediate manifest part standing for its range (no rows: gtcore.output.parts)
 
 
-def iter_chunks(ctx: Context, job_id: int, *, fresh: bool = False, size: int | None = None) -> Iterator[Chunk]:
-    """Every object of the job in chunks of ``size``, with the answers of every object ("answered") or, with
-    ``fresh``, only of the completed objects not consolidated yet (the intermediate manifest's batch).
-    ``size`` defaults to ``CHUNK_OBJECTS`` (read at each call)."""
+def iter_chunks(
+    ctx: Context, job_id: int, *, fresh: bool = False, size: int | None = None, lo: int = 0, hi: int | None = None
+) -> Iterator[Chunk]:
+    """Every object of the job (or of indexes ``lo`` <= idx < ``hi``) in chunks of ``size``, with the answers of
+    every object ("answered") or, with ``fresh``, only of the completed objects not consolidated yet (the
+    intermediate manifest's batch). ``size`` defaults to ``CHUNK_OBJECTS`` (read at each call)."""
     size = size or CHUNK_OBJECTS
     o, a, u = dbm.objects, dbm.assignments, dbm.users
     cols = [o.c.idx, o.c.line_json, o.c.status, o.c.consolidated_json]
-    after = -1
+    after = lo - 1
     while True:
         with ctx.db.read() as conn:
-            q = select(*cols).where(o.c.job_id == job_id, o.c.idx > after).order_by(o.c.idx).limit(size)
+            q = select(*cols).where(o.c.job_id == job_id, o.c.idx > after)
+            if hi is not None:
+                q = q.where(o.c.idx < hi)
+            q = q.order_by(o.c.idx).limit(size)
             rows = list(conn.execute(q))
             if not rows:
                 return

@@ -4,6 +4,7 @@
     annotations/consolidated-annotation/consolidation-request/iteration-1/<ts>.json   (gtcore.output.
     annotations/consolidated-annotation/consolidation-response/iteration-1/<ts>.json   consolidation_files)
     manifests/intermediate/1/output.manifest                       (every input line; labelled ones augmented)
+    manifests/intermediate/1/parts/<first idx>.manifest            (while the job runs: gtcore.output.parts)
     manifests/output/output.manifest                               (final)
 
 Lines: ``gtcore.output.manifest_lines`` (input order, the input text with the label pair appended). Objects with
@@ -23,10 +24,11 @@ whole job, so they take a first pass that collects the answers' classes as flat 
 (``gtcore.output.records.JobFit``). Malformed answers are collected over every chunk and reported together
 (ValidationError), and then nothing is published.
 
-Throttle for ``write_intermediate``: it consolidates only newly completed objects but rewrites the whole
-intermediate manifest (every line), so call it after a completed object only when
+Throttle for ``write_intermediate``: it consolidates only newly completed objects and writes each settled
+range's lines once as a part (``gtcore.output.parts``); assembling the whole intermediate manifest (every line)
+costs the file's size, so the background (``gtcore.jobs.settling``) runs it after a completed object only when
 ``intermediate_due(total, done)`` says so: always for jobs of at most ``INTERMEDIATE_SMALL_JOB`` objects,
-otherwise every 1 % of the job (and at the last object).
+otherwise every 1 % of the job, assembling the whole file only at ``parts.CHECKPOINTS``.
 
 Image depth for ``image_size``: read from the image header for local files (``gtcore.output.image_sizes``, no
 pixel decoding); 3 for S3 objects and unreadable images. Width and height come from the workers'
@@ -36,7 +38,7 @@ pixel decoding); 3 for S3 objects and unreadable images. Width and height come f
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -46,7 +48,7 @@ from gtcore.core import db as dbm
 from gtcore.core.errors import Problem, ValidationError
 from gtcore.core.gcpause import gc_paused
 from gtcore.manifests import fastjson
-from gtcore.output import chunks
+from gtcore.output import chunks, parts
 from gtcore.output.chunks import field, gold_attribute, job_folder
 from gtcore.output.consolidation_files import REQUEST_DIR, RESPONSE_DIR, ConsolidationPair
 from gtcore.output.image_sizes import image_info_reader
@@ -154,24 +156,29 @@ def _store(ctx: Context, job_id: int, encoded: dict[int, str], *, only_open_job:
 _Sink = Callable[[chunks.Chunk, dict[int, str]], None]
 
 
-def _run(ctx: Context, job: Any, *, fresh: bool, sink: _Sink) -> bool:
+def _run(
+    ctx: Context, job: Any, *, fresh: bool, sink: _Sink, source: Callable[[], Iterator[chunks.Chunk]] | None = None
+) -> bool:
     """Consolidate the job chunk by chunk: store each chunk's results and its PNGs, add its pieces to the
     consolidation pair and hand the chunk and its encoded records to ``sink``; publish the pair at the end.
+    ``source`` gives the chunks (read twice for a class job's EM; default: every object of the job).
     Returns False (nothing published) when ``fresh`` (intermediate) and the job is finishing or final."""
     job_id = int(field(job, "id"))
+    if source is None:
+        source = lambda: chunks.iter_chunks(ctx, job_id, fresh=fresh)  # noqa: E731
     spec = chunks.record_spec(job)
     known = chunks.known_strings(spec)
     info = image_info_reader(ctx.storage)
     fit: JobFit | None = start_fit(spec)
     if fit is not None:  # first pass: the whole job's classes, as flat arrays
-        for ch in chunks.iter_chunks(ctx, job_id, fresh=fresh):
+        for ch in source():
             with gc_paused():
                 fit.add(chunks.answered(ch))
         fit.run()
     problems: list[Problem] = []
     pair = ConsolidationPair(ctx, job_folder(job))
     try:
-        for ch in chunks.iter_chunks(ctx, job_id, fresh=fresh):
+        for ch in source():
             with gc_paused():  # many small acyclic objects: the cyclic GC would rescan them all
                 items = chunks.answered(ch)
                 files: dict[str, bytes] = {}
@@ -230,26 +237,43 @@ def _write_manifests(ctx: Context, job: Any, targets: list[tuple[str, bool, bool
             w.discard()
 
 
-def write_intermediate(ctx: Context, job_id: int, iteration: int | None = None) -> str | None:
-    """Consolidate newly completed objects and rewrite the intermediate manifest; returns its URI.
+def write_intermediate(ctx: Context, job_id: int, iteration: int | None = None, *, whole: bool = True) -> str | None:
+    """Consolidate newly completed objects, write the parts of newly settled ranges and (``whole``) assemble
+    the intermediate manifest (``gtcore.output.parts``); returns its URI.
 
     ``iteration`` (automated data labeling's round N > 1, gtcore.autolabel): the manifest is also kept as that
     round's ``manifests/intermediate/<N>/output.manifest``, one per round, as Ground Truth's batches are.
 
     Incremental, like Ground Truth's batches: only completed objects without a stored result are
     consolidated (single-label jobs fit the EM on that batch; ``finish_job`` refits on the whole job),
-    the others keep their stored ``consolidated_json``. The consolidation request/response files cover
-    the new objects. Returns None (and writes nothing) when the job is finishing or final. See
-    ``intermediate_due`` for how often to call it.
+    the others keep their stored ``consolidated_json``; ranges with a written part are not read again. The
+    consolidation request/response files cover the new objects. Returns None (and writes nothing) when the
+    job is finishing or final. See ``intermediate_due`` for how often to call it.
     """
     job = chunks.job_row(ctx, job_id)
     if not _still_open(ctx, job_id):  # finishing or final: the finish writes it (no pass over the job for nothing)
         return None
     uri = intermediate_manifest_uri(job)
-    targets = [(uri, False, True)]
-    if iteration is not None and iteration > 1:
-        targets.append((uri.replace("/intermediate/1/", f"/intermediate/{int(iteration)}/"), False, True))
-    return uri if _write_manifests(ctx, job, targets, fresh=True) else None
+    targets = [uri] if whole else []
+    if whole and iteration is not None and iteration > 1:
+        targets.append(uri.replace("/intermediate/1/", f"/intermediate/{int(iteration)}/"))
+    writes: list[StreamedWrite] = []
+    asm: parts.Assembly | None = None
+    try:
+        for t in targets:
+            writes.append(ctx.storage.start_write(t, _TEXT))
+        asm = parts.Assembly(ctx, job, writes)
+        if not _run(ctx, job, fresh=True, sink=asm, source=asm.chunks):
+            return None
+        asm.publish()  # the parts first (once each), then the whole file that copies them
+        for t, w in zip(targets, writes, strict=True):
+            ctx.storage.publish_write(w, t)
+        return uri
+    finally:
+        for w in writes:
+            w.discard()
+        if asm is not None:
+            asm.discard()
 
 
 def write_final(ctx: Context, job_id: int, final_status: str) -> str:
@@ -261,4 +285,5 @@ def write_final(ctx: Context, job_id: int, final_status: str) -> str:
     uri = output_manifest_uri(job)
     targets = [(intermediate_manifest_uri(job), False, False), (uri, final_status != "Completed", False)]
     _write_manifests(ctx, job, targets, fresh=False)
+    parts.remove(ctx, job)  # the intermediate manifest is whole again, from the final results
     return uri

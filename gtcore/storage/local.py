@@ -144,23 +144,6 @@ class LocalStore:
                 raise
             _fsync_dir(os.path.dirname(path))
 
-    def copy_in(self, path: str, source: str) -> None:
-        """Copy the local file ``source`` to ``path`` in blocks (temp file + rename: all or nothing)."""
-        with local_errors(path):
-            tmp, fd = self._temp(path)
-            try:
-                with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
-                    while block := src.read(1 << 20):
-                        out.write(block)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            _fsync_dir(os.path.dirname(path))
-
     def write_if_absent(self, path: str, data: bytes) -> bool:
         """Write the complete file under a temp name, then hard-link it into place (fails if present)."""
         with local_errors(path):
@@ -177,6 +160,10 @@ class LocalStore:
                     os.unlink(tmp)
             _fsync_dir(os.path.dirname(path))
             return True
+
+    def delete(self, path: str) -> None:
+        with local_errors(path), suppress(FileNotFoundError):
+            os.unlink(path)
 
     def exists(self, path: str) -> bool:
         return os.path.isfile(path)

@@ -183,12 +183,6 @@ class S3Store:
         with s3_errors(uri):
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=ctype)
 
-    def upload_file(self, uri: str, path: str) -> None:
-        bucket, key = _object(uri)
-        ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        with s3_errors(uri):
-            self.client.upload_file(path, bucket, key, ExtraArgs={"ContentType": ctype})
-
     def write_if_absent(self, uri: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
 
@@ -202,6 +196,11 @@ class S3Store:
                     return False
                 raise
         return True
+
+    def delete(self, uri: str) -> None:
+        bucket, key = _object(uri)
+        with s3_errors(uri):
+            self.client.delete_object(Bucket=bucket, Key=key)  # absent: S3 answers 204 as well
 
     def _head(self, uri: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError

@@ -181,36 +181,36 @@ class Storage:
         else:
             self._local.write_bytes(norm, bytes(data))
 
-    def write_file(self, uri: str, path: str | os.PathLike[str]) -> None:
-        """Copy the local file ``path`` to ``uri`` as a stream (S3: multipart upload; local: temp + rename)."""
-        norm = self.normalize(uri)
-        if is_s3(norm):
-            self._s3.upload_file(norm, os.fspath(path))
-        else:
-            self._local.copy_in(norm, os.fspath(path))
+    def write_file(self, uri: str, path: str | os.PathLike[str], content_type: str | None = None) -> None:
+        """Copy the local file ``path`` to ``uri`` as a stream: a streamed write (``open_write``) of the file's
+        bytes (local: temp file + rename; S3: uploaded from the file itself)."""
+        with self.open_write(uri, content_type=content_type, source=os.fspath(path)):
+            pass
 
     def write_text(self, uri: str, text: str) -> None:
         ctype = mimetypes.guess_type(uri)[0] or "text/plain"
         self.write_bytes(uri, text.encode("utf-8"), content_type=f"{ctype}; charset=utf-8")
 
-    def start_write(self, uri: str, content_type: str | None = None) -> StreamedWrite:
+    def start_write(self, uri: str, content_type: str | None = None, *, source: str | None = None) -> StreamedWrite:
         """A streamed write (``gtcore.storage.streamed``) aimed at ``uri``'s folder; publish it with
-        ``publish_write`` (there or under another name in the same folder), ``discard()`` it in every case."""
+        ``publish_write`` (there or under another name in the same folder), ``discard()`` it in every case.
+        ``source``: a local file whose bytes the write holds (``write_file``)."""
         norm = self.normalize(uri)
         if is_s3(norm):
-            return S3Write(self._s3, content_type or mimetypes.guess_type(norm)[0] or "application/octet-stream")
-        return LocalWrite(self._local, norm)
+            ctype = content_type or mimetypes.guess_type(norm)[0] or "application/octet-stream"
+            return S3Write(self._s3, ctype, source)
+        return LocalWrite(self._local, norm, source)
 
     def publish_write(self, w: StreamedWrite, uri: str, *, if_absent: bool = False) -> bool:
         return w.publish(self.normalize(uri), if_absent)
 
     @contextmanager
     def open_write(
-        self, uri: str, *, if_absent: bool = False, content_type: str | None = None
+        self, uri: str, *, if_absent: bool = False, content_type: str | None = None, source: str | None = None
     ) -> Iterator[StreamedWrite]:
         """Write one object in pieces: published whole when the block ends without an error, nothing written
         otherwise; ``if_absent``: only if nothing is there (the writer's ``stored`` says which)."""
-        w = self.start_write(uri, content_type)
+        w = self.start_write(uri, content_type, source=source)
         try:
             yield w
             self.publish_write(w, uri, if_absent=if_absent)
@@ -221,6 +221,11 @@ class Storage:
         """Create the object only if nothing is there yet; ``False`` (and nothing written) if it exists."""
         norm = self.normalize(uri)
         return self._s3.write_if_absent(norm, bytes(data)) if is_s3(norm) else self._local.write_if_absent(norm, data)
+
+    def delete(self, uri: str) -> None:
+        """Remove one object (a file); nothing happens when it is absent."""
+        norm = self.normalize(uri)
+        self._s3.delete(norm) if is_s3(norm) else self._local.delete(norm)
 
     # --- health ----------------------------------------------------------------------------------------
 

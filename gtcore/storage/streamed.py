@@ -12,6 +12,8 @@ An error inside the block (or from the store) removes the temp file and writes n
 after the block, whether the object was written (False only for ``if_absent`` when something was there).
 ``Storage.start_write`` gives the writer itself, to publish under a name chosen at the end (``publish`` may be
 called again with another name after an ``if_absent`` refusal; ``discard`` at the end in every case).
+``source`` (``Storage.write_file``: a local file copied whole) starts a writer holding that file's bytes: copied
+in blocks to the local temp file, or, on S3, uploaded from the file itself (no second local copy).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class StreamedWrite:
 
 
 class LocalWrite(StreamedWrite):
-    def __init__(self, local: Any, path: str) -> None:
+    def __init__(self, local: Any, path: str, source: str | None = None) -> None:
         self.path = path
         self.made: list[str] = []  # folders made for the temp file, deepest first: removed again if unpublished
         folder = os.path.dirname(path)
@@ -56,6 +58,14 @@ class LocalWrite(StreamedWrite):
         with local_errors(path):
             self.tmp, fd = local._temp(path)
             self.f: IO[bytes] = os.fdopen(fd, "wb", buffering=_BUFFER)
+        if source is not None:
+            try:
+                with local_errors(path), open(source, "rb") as src:
+                    while block := src.read(_BUFFER):
+                        self.f.write(block)
+            except BaseException:
+                self.discard()
+                raise
 
     def write(self, data: bytes) -> None:
         with local_errors(self.path):
@@ -91,11 +101,16 @@ class LocalWrite(StreamedWrite):
 
 
 class S3Write(StreamedWrite):
-    def __init__(self, s3: Any, content_type: str) -> None:
-        self.s3, self.content_type = s3, content_type
-        self.f: IO[bytes] = tempfile.TemporaryFile(buffering=_BUFFER)  # noqa: SIM115 - closed in discard
+    def __init__(self, s3: Any, content_type: str, source: str | None = None) -> None:
+        self.s3, self.content_type, self.source = s3, content_type, source
+        if source is None:
+            self.f: IO[bytes] = tempfile.TemporaryFile(buffering=_BUFFER)  # noqa: SIM115 - closed in discard
+        else:
+            self.f = open(source, "rb", buffering=_BUFFER)  # noqa: SIM115 - closed in discard
 
     def write(self, data: bytes) -> None:
+        if self.source is not None:
+            raise ValueError(f"a write of the file {self.source} takes no more pieces")
         self.f.write(data)
 
     def publish(self, target: str, if_absent: bool) -> bool:

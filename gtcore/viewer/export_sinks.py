@@ -14,6 +14,7 @@ from typing import Any
 
 from gtcore.core.errors import GTError
 from gtcore.storage.local import LocalStore
+from gtcore.storage.streamed import LocalWrite
 
 
 def zip_bytes(files: Mapping[str, bytes]) -> bytes:
@@ -73,7 +74,11 @@ class FolderSink:
         target = (self.folder / name).resolve()
         if self.folder not in target.parents:
             raise GTError(f"refusing to write {name!r} outside {self.folder}")
-        LocalStore((str(self.folder),)).copy_in(str(target), str(path))  # temp file + rename, as the store writes
+        w = LocalWrite(LocalStore((str(self.folder),)), str(target), str(path))  # temp file + rename, as the store
+        try:
+            w.publish(str(target), False)
+        finally:
+            w.discard()
 
 
 class StorageSink:
