@@ -4,7 +4,7 @@
                                     --task-type ImageClassification|BoundingBox|SemanticSegmentation
                                     [--worker-error 0.05] [--workers 3] [--answer-seconds 2]
                                     [--annotators 3] [--batch 100] [--background 2]
-                                    [--embeddings-cache FILE.npz]
+                                    [--embeddings-cache FILE.npz] [--maps-cache FILE.npz]
 
 Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
 upscaled; FILE = DIR/truth.json), or for semantic segmentation ``python bench/make_shapes.py DIR`` (synthetic
@@ -31,7 +31,8 @@ scenes to four sizes in one set. The script:
 ``--embeddings-cache FILE.npz`` (classification): the backbone's vectors of the set's images (by file name, for
 the current backbone key) are stored into the new job before the workers start and the job's vectors are saved
 back at the end, so runs of one set at several error rates pay the embedding once (``bench_embeddings.py``
-measures its time); the loop's wall time then excludes embedding, and the script says so.
+measures its time); the loop's wall time then excludes embedding, and the script says so. ``--maps-cache
+FILE.npz`` does the same for the block-10 maps the classification map head reads (``gtcore.autolabel.clsmaps``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_caches as caches  # noqa: E402
 
 from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
 from gtcore.autolabel.segmenter import mask_score  # noqa: E402
@@ -156,45 +159,6 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
     return sum(waited) / max(1, len(people))
 
 
-def _cache_in(ctx: Context, job_id: int, cache: Path) -> int:
-    """Store the cached vectors of the job's images (by file name) as the job's embeddings; how many."""
-    from gtcore.autolabel import backbone as bbm
-    from gtcore.autolabel import embeddings as emb
-
-    if not cache.exists():
-        return 0
-    with np.load(cache, allow_pickle=False) as z:
-        if str(z["key"]) != bbm.key():
-            return 0
-        vecs = dict(zip((str(n) for n in z["names"]), z["vectors"], strict=True))
-    with ctx.db.read() as conn:
-        refs = conn.execute(
-            dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
-            .where(dbm.objects.c.job_id == job_id)
-        ).all()  # fmt: skip
-    rows = [(int(i), vecs[Path(str(r)).name], None) for i, r in refs if Path(str(r)).name in vecs]
-    emb._store(ctx, job_id, bbm.key(), rows)
-    return len(rows)
-
-
-def _cache_out(ctx: Context, job_id: int, cache: Path) -> None:
-    from gtcore.autolabel import backbone as bbm
-    from gtcore.autolabel import embeddings as emb
-
-    got = emb.stored(ctx, job_id, bbm.key())
-    with ctx.db.read() as conn:
-        refs = dict(
-            conn.execute(
-                dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
-                .where(dbm.objects.c.job_id == job_id)
-            ).all()
-        )  # fmt: skip
-    names = [Path(str(refs[i])).name for i in sorted(got)]
-    if names:
-        np.savez(cache, key=np.asarray(bbm.key()), names=np.asarray(names),
-                 vectors=np.stack([got[i] for i in sorted(got)]).astype(np.float16))  # fmt: skip
-
-
 def _peak_rss_mb(pid: int) -> float | None:
     """A live process's peak resident set size (VmHWM, Linux), in MB."""
     try:
@@ -280,6 +244,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
     ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
     ap.add_argument("--embeddings-cache", type=Path, help="classification: reuse / keep the set's backbone vectors")
+    ap.add_argument("--maps-cache", type=Path, help="classification: reuse / keep the set's block-10 maps")
     args = ap.parse_args()
     truth = json.loads(args.truth.read_text())
     images = sorted(p for p in args.images.resolve().iterdir() if p.name in truth)
@@ -309,8 +274,11 @@ def main() -> None:
     req = _request("bench-autolabel", manifest, labels_file, home / "output", args.task_type, args.workers, args.batch)
     job_id = jobs.create_labeling_job(ctx, SYSTEM, req).job_id
     if args.embeddings_cache:
-        print(f"embeddings from {args.embeddings_cache}: {_cache_in(ctx, job_id, args.embeddings_cache)} "
+        print(f"embeddings from {args.embeddings_cache}: {caches.cache_in(ctx, job_id, args.embeddings_cache)} "
               "(the wall time excludes embedding those)")  # fmt: skip
+    if args.maps_cache:
+        print(f"block-10 maps from {args.maps_cache}: {caches.maps_in(ctx, job_id, args.maps_cache)} "
+              "(the wall time excludes computing those)")  # fmt: skip
     code = "import sys; from gtcore.cli.command import main; sys.exit(main(['worker', '--poll-seconds', '0.2']))"
     procs = [
         subprocess.Popen(
@@ -352,7 +320,9 @@ def main() -> None:
                 p.kill()
     wall = time.perf_counter() - t0
     if args.embeddings_cache:
-        _cache_out(ctx, job_id, args.embeddings_cache)
+        caches.cache_out(ctx, job_id, args.embeddings_cache)
+    if args.maps_cache:
+        caches.maps_out(ctx, job_id, args.maps_cache)
     d = jobs.describe_labeling_job(ctx, SYSTEM, "bench-autolabel")
     c = d["LabelCounters"]
     lines = [json.loads(x) for x in ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]
