@@ -19,6 +19,7 @@ from gtcore.autolabel import clsmaps, maphead, models, opening
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel.features import load_image
 from gtcore.autolabel.status import loop_status
+from gtcore.context import Context
 from gtcore.core.access import Actor
 from tests.fixtures.autolabel import AutoWorld
 
@@ -71,7 +72,7 @@ def _loader(images: dict[str, Image.Image]) -> lrn.Loader:
 
 
 def test_map_head_learns_shapes_on_clutter_calibrated_and_saved_with_a_checksum(
-    shapes: dict[str, Image.Image], maps: clsmaps.Store, tmp_path: Path
+    ctx: Context, shapes: dict[str, Image.Image], maps: clsmaps.Store, tmp_path: Path
 ) -> None:
     names = list(shapes)
     train, test = names[:96], names[96:]
