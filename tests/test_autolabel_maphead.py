@@ -136,7 +136,6 @@ def test_block_maps_are_stored_once_reused_invalidated_and_recomputed_when_damag
     w = auto_world
     job = w.create("classification", 100)
     load = lambda uri: load_image(w.ctx, uri)  # noqa: E731
-    assert clsmaps.wanted(w.ctx, job)
     uris = sorted(str(p) for p in w.dataset("classification", 100)[0].glob("digit-*.png"))[:5]
     store = clsmaps.Store(w.ctx, job, bbm.load())
     first = [store.get(u, load) for u in uris]
