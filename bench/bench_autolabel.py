@@ -49,18 +49,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_caches as caches  # noqa: E402
+import bench_quality as quality  # noqa: E402
 
-from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
-from gtcore.autolabel.segmenter import mask_score  # noqa: E402
 from gtcore.autolabel.status import loop_status  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core import autolabeling  # noqa: E402
-from gtcore.core import db as dbm  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.errors import TaskError  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
@@ -170,68 +166,6 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _machine_lines_by_round(ctx: Context, job_id: int) -> dict[int, list[dict]]:
-    """Each round's machine labels as output lines (source-ref + record), from the stored labels."""
-    o = dbm.objects
-    out: dict[int, list[dict]] = {}
-    with ctx.db.read() as conn:
-        q = o.select().where(o.c.job_id == job_id, o.c.status == "machine")
-        for r in conn.execute(q):
-            out.setdefault(int(r.al_iteration), []).append(
-                {"source-ref": r.source_ref, **json.loads(r.consolidated_json)}
-            )
-    return out
-
-
-def _box_stats(pairs: list[tuple[list[Labeled], list[Labeled]]]) -> tuple[float, float, float]:
-    if not pairs:
-        return float("nan"), float("nan"), float("nan")
-    miou = sum(image_score(p, t) for p, t in pairs) / len(pairs)
-    tp = n_pred = n_true = 0
-    for pred, truth in pairs:
-        n_pred += len(pred)
-        n_true += len(truth)
-        used: set[int] = set()
-        for p in pred:
-            best = max(
-                (j for j, t in enumerate(truth) if j not in used and t.label == p.label and iou(p.box, t.box) >= 0.5),
-                key=lambda j: iou(p.box, truth[j].box),
-                default=None,
-            )
-            if best is not None:
-                used.add(best)
-                tp += 1
-    return miou, tp / n_pred if n_pred else float("nan"), tp / n_true if n_true else float("nan")
-
-
-def _quality(lines: list[dict], attr: str, truth: dict, labels: list[str], task_type: str, machine: bool) -> str:
-    chosen = [x for x in lines if attr in x and (x[f"{attr}-metadata"]["human-annotated"] == "no") == machine]
-    if task_type == SEMSEG:
-        from PIL import Image
-
-        ious = [
-            mask_score(
-                np.asarray(Image.open(x[attr])), np.asarray(Image.open(truth[Path(x["source-ref"]).name]["mask"]))
-            )
-            for x in chosen
-        ]
-        return f"mean IoU {np.mean(ious):.4f} over {len(ious)} images" if ious else "mean IoU n/a (none)"
-    if task_type == "ImageClassification":
-        right = sum(labels[int(x[attr])] == str(truth[Path(x["source-ref"]).name]) for x in chosen)
-        return f"accuracy {right / len(chosen):.4f} ({right}/{len(chosen)})" if chosen else "accuracy n/a (none)"
-    idx = {lab: i for i, lab in enumerate(labels)}
-    pairs = []
-    for x in chosen:
-        pred = [Labeled(a["class_id"], (a["left"], a["top"], a["width"], a["height"])) for a in x[attr]["annotations"]]
-        t = [
-            Labeled(idx[b["label"]], (b["left"], b["top"], b["width"], b["height"]))
-            for b in truth[Path(x["source-ref"]).name]
-        ]
-        pairs.append((pred, t))
-    miou, prec, rec = _box_stats(pairs)
-    return f"mean IoU {miou:.4f}, precision@0.5 {prec:.4f}, recall@0.5 {rec:.4f} over {len(pairs)} images"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=Path, required=True)
@@ -334,14 +268,14 @@ def main() -> None:
     print(f"human-labeled: {c['HumanLabeled']}")
     print(f"machine-labeled: {c['MachineLabeled']} ({c['MachineLabeled'] / n:.1%})")
     attr = ATTR + ("-ref" if args.task_type == SEMSEG else "")
-    print(f"machine labels vs truth: {_quality(lines, attr, truth, labels, args.task_type, True)}")
-    print(f"human labels vs truth:   {_quality(lines, attr, truth, labels, args.task_type, False)}")
+    print(f"machine labels vs truth: {quality.quality(lines, attr, truth, labels, args.task_type, True)}")
+    print(f"human labels vs truth:   {quality.quality(lines, attr, truth, labels, args.task_type, False)}")
     as_one = [x | {f"{attr}-metadata": {**x[f"{attr}-metadata"], "human-annotated": "no"}} for x in lines if attr in x]
-    whole = _quality(as_one, attr, truth, labels, args.task_type, True)
+    whole = quality.quality(as_one, attr, truth, labels, args.task_type, True)
     print(f"whole output vs truth:   {whole}")
     print(f"wall time: {wall:.1f} s; annotators found nothing to claim for {waited:.1f} s while the job ran")
     st = loop_status(ctx, SYSTEM, job_id)
-    by_round = _machine_lines_by_round(ctx, job_id)
+    by_round = quality.machine_lines_by_round(ctx, job_id)
     target = autolabeling.target_for(args.task_type)
     print(f"per round (target {target[0]} {target[1]}, on a one-sided {autolabeling.CONFIDENCE:.0%} lower bound):")
     for it in st.iterations:
@@ -349,7 +283,9 @@ def main() -> None:
             print(f"  round {it.number}: sent {it.released} to people ({it.stage})")
             continue
         realized = (
-            _quality(by_round[it.number], attr, truth, labels, args.task_type, True) if by_round.get(it.number) else "-"
+            quality.quality(by_round[it.number], attr, truth, labels, args.task_type, True)
+            if by_round.get(it.number)
+            else "-"
         )
 
         def f(x: float | None) -> str:
