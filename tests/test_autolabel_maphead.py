@@ -124,7 +124,9 @@ def test_temperature_is_fitted_on_held_out_labels() -> None:
     logits = rng.normal(0, 1, (400, 3))
     logits[np.arange(400), y] += 1.0
     assert maphead.temperature(logits * 6, y) > 3  # overconfident logits are cooled
-    assert maphead.temperature(logits / 6, y) < 0.4  # underconfident ones sharpened
+    assert 0.5 <= maphead.temperature(logits / 6, y) < 0.7  # underconfident ones sharpened, never below 0.5
+    perfect = np.eye(3)[y] * 8.0  # a held-out share all right: not sharpened to saturation
+    assert maphead.temperature(perfect, y) == pytest.approx(0.5) and maphead._softmax(perfect / 0.5).max() < 1.0
     tr, cal = maphead.split(y, 0.15, rng)
     assert not set(tr) & set(cal) and len(tr) + len(cal) == 400 and 50 <= len(cal) <= 70
     assert maphead.epochs_for(100) == maphead.MAX_EPOCHS and maphead.epochs_for(5000) == maphead.MIN_EPOCHS
