@@ -4,7 +4,7 @@
                                     --task-type ImageClassification|BoundingBox|SemanticSegmentation
                                     [--worker-error 0.05] [--workers 3] [--answer-seconds 2]
                                     [--annotators 3] [--batch 100] [--background 2]
-                                    [--embeddings-cache FILE.npz]
+                                    [--embeddings-cache FILE.npz] [--maps-cache FILE.npz]
 
 Make DIR and FILE with ``python bench/make_digits.py DIR [--boxes] [--count N]`` (scikit-learn's digits,
 upscaled; FILE = DIR/truth.json), or for semantic segmentation ``python bench/make_shapes.py DIR`` (synthetic
@@ -31,7 +31,8 @@ scenes to four sizes in one set. The script:
 ``--embeddings-cache FILE.npz`` (classification): the backbone's vectors of the set's images (by file name, for
 the current backbone key) are stored into the new job before the workers start and the job's vectors are saved
 back at the end, so runs of one set at several error rates pay the embedding once (``bench_embeddings.py``
-measures its time); the loop's wall time then excludes embedding, and the script says so.
+measures its time); the loop's wall time then excludes embedding, and the script says so. ``--maps-cache
+FILE.npz`` does the same for the block-10 maps the classification map head reads (``gtcore.autolabel.clsmaps``).
 """
 
 from __future__ import annotations
@@ -48,16 +49,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gtcore.autolabel.detector import Labeled, image_score, iou  # noqa: E402
-from gtcore.autolabel.segmenter import mask_score  # noqa: E402
+import bench_caches as caches  # noqa: E402
+import bench_quality as quality  # noqa: E402
+
 from gtcore.autolabel.status import loop_status  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core import autolabeling  # noqa: E402
-from gtcore.core import db as dbm  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
 from gtcore.core.errors import TaskError  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
@@ -156,45 +155,6 @@ def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth:
     return sum(waited) / max(1, len(people))
 
 
-def _cache_in(ctx: Context, job_id: int, cache: Path) -> int:
-    """Store the cached vectors of the job's images (by file name) as the job's embeddings; how many."""
-    from gtcore.autolabel import backbone as bbm
-    from gtcore.autolabel import embeddings as emb
-
-    if not cache.exists():
-        return 0
-    with np.load(cache, allow_pickle=False) as z:
-        if str(z["key"]) != bbm.key():
-            return 0
-        vecs = dict(zip((str(n) for n in z["names"]), z["vectors"], strict=True))
-    with ctx.db.read() as conn:
-        refs = conn.execute(
-            dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
-            .where(dbm.objects.c.job_id == job_id)
-        ).all()  # fmt: skip
-    rows = [(int(i), vecs[Path(str(r)).name], None) for i, r in refs if Path(str(r)).name in vecs]
-    emb._store(ctx, job_id, bbm.key(), rows)
-    return len(rows)
-
-
-def _cache_out(ctx: Context, job_id: int, cache: Path) -> None:
-    from gtcore.autolabel import backbone as bbm
-    from gtcore.autolabel import embeddings as emb
-
-    got = emb.stored(ctx, job_id, bbm.key())
-    with ctx.db.read() as conn:
-        refs = dict(
-            conn.execute(
-                dbm.objects.select().with_only_columns(dbm.objects.c.idx, dbm.objects.c.source_ref)
-                .where(dbm.objects.c.job_id == job_id)
-            ).all()
-        )  # fmt: skip
-    names = [Path(str(refs[i])).name for i in sorted(got)]
-    if names:
-        np.savez(cache, key=np.asarray(bbm.key()), names=np.asarray(names),
-                 vectors=np.stack([got[i] for i in sorted(got)]).astype(np.float16))  # fmt: skip
-
-
 def _peak_rss_mb(pid: int) -> float | None:
     """A live process's peak resident set size (VmHWM, Linux), in MB."""
     try:
@@ -204,68 +164,6 @@ def _peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def _machine_lines_by_round(ctx: Context, job_id: int) -> dict[int, list[dict]]:
-    """Each round's machine labels as output lines (source-ref + record), from the stored labels."""
-    o = dbm.objects
-    out: dict[int, list[dict]] = {}
-    with ctx.db.read() as conn:
-        q = o.select().where(o.c.job_id == job_id, o.c.status == "machine")
-        for r in conn.execute(q):
-            out.setdefault(int(r.al_iteration), []).append(
-                {"source-ref": r.source_ref, **json.loads(r.consolidated_json)}
-            )
-    return out
-
-
-def _box_stats(pairs: list[tuple[list[Labeled], list[Labeled]]]) -> tuple[float, float, float]:
-    if not pairs:
-        return float("nan"), float("nan"), float("nan")
-    miou = sum(image_score(p, t) for p, t in pairs) / len(pairs)
-    tp = n_pred = n_true = 0
-    for pred, truth in pairs:
-        n_pred += len(pred)
-        n_true += len(truth)
-        used: set[int] = set()
-        for p in pred:
-            best = max(
-                (j for j, t in enumerate(truth) if j not in used and t.label == p.label and iou(p.box, t.box) >= 0.5),
-                key=lambda j: iou(p.box, truth[j].box),
-                default=None,
-            )
-            if best is not None:
-                used.add(best)
-                tp += 1
-    return miou, tp / n_pred if n_pred else float("nan"), tp / n_true if n_true else float("nan")
-
-
-def _quality(lines: list[dict], attr: str, truth: dict, labels: list[str], task_type: str, machine: bool) -> str:
-    chosen = [x for x in lines if attr in x and (x[f"{attr}-metadata"]["human-annotated"] == "no") == machine]
-    if task_type == SEMSEG:
-        from PIL import Image
-
-        ious = [
-            mask_score(
-                np.asarray(Image.open(x[attr])), np.asarray(Image.open(truth[Path(x["source-ref"]).name]["mask"]))
-            )
-            for x in chosen
-        ]
-        return f"mean IoU {np.mean(ious):.4f} over {len(ious)} images" if ious else "mean IoU n/a (none)"
-    if task_type == "ImageClassification":
-        right = sum(labels[int(x[attr])] == str(truth[Path(x["source-ref"]).name]) for x in chosen)
-        return f"accuracy {right / len(chosen):.4f} ({right}/{len(chosen)})" if chosen else "accuracy n/a (none)"
-    idx = {lab: i for i, lab in enumerate(labels)}
-    pairs = []
-    for x in chosen:
-        pred = [Labeled(a["class_id"], (a["left"], a["top"], a["width"], a["height"])) for a in x[attr]["annotations"]]
-        t = [
-            Labeled(idx[b["label"]], (b["left"], b["top"], b["width"], b["height"]))
-            for b in truth[Path(x["source-ref"]).name]
-        ]
-        pairs.append((pred, t))
-    miou, prec, rec = _box_stats(pairs)
-    return f"mean IoU {miou:.4f}, precision@0.5 {prec:.4f}, recall@0.5 {rec:.4f} over {len(pairs)} images"
 
 
 def main() -> None:
@@ -280,6 +178,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="MaxConcurrentTaskCount")
     ap.add_argument("--background", type=int, default=2, help="gtcore worker processes")
     ap.add_argument("--embeddings-cache", type=Path, help="classification: reuse / keep the set's backbone vectors")
+    ap.add_argument("--maps-cache", type=Path, help="classification: reuse / keep the set's block-10 maps")
     args = ap.parse_args()
     truth = json.loads(args.truth.read_text())
     images = sorted(p for p in args.images.resolve().iterdir() if p.name in truth)
@@ -309,8 +208,11 @@ def main() -> None:
     req = _request("bench-autolabel", manifest, labels_file, home / "output", args.task_type, args.workers, args.batch)
     job_id = jobs.create_labeling_job(ctx, SYSTEM, req).job_id
     if args.embeddings_cache:
-        print(f"embeddings from {args.embeddings_cache}: {_cache_in(ctx, job_id, args.embeddings_cache)} "
+        print(f"embeddings from {args.embeddings_cache}: {caches.cache_in(ctx, job_id, args.embeddings_cache)} "
               "(the wall time excludes embedding those)")  # fmt: skip
+    if args.maps_cache:
+        print(f"block-10 maps from {args.maps_cache}: {caches.maps_in(ctx, job_id, args.maps_cache)} "
+              "(the wall time excludes computing those)")  # fmt: skip
     code = "import sys; from gtcore.cli.command import main; sys.exit(main(['worker', '--poll-seconds', '0.2']))"
     procs = [
         subprocess.Popen(
@@ -352,7 +254,9 @@ def main() -> None:
                 p.kill()
     wall = time.perf_counter() - t0
     if args.embeddings_cache:
-        _cache_out(ctx, job_id, args.embeddings_cache)
+        caches.cache_out(ctx, job_id, args.embeddings_cache)
+    if args.maps_cache:
+        caches.maps_out(ctx, job_id, args.maps_cache)
     d = jobs.describe_labeling_job(ctx, SYSTEM, "bench-autolabel")
     c = d["LabelCounters"]
     lines = [json.loads(x) for x in ctx.storage.read_text(d["LabelingJobOutput"]["OutputDatasetS3Uri"]).splitlines()]
@@ -364,14 +268,14 @@ def main() -> None:
     print(f"human-labeled: {c['HumanLabeled']}")
     print(f"machine-labeled: {c['MachineLabeled']} ({c['MachineLabeled'] / n:.1%})")
     attr = ATTR + ("-ref" if args.task_type == SEMSEG else "")
-    print(f"machine labels vs truth: {_quality(lines, attr, truth, labels, args.task_type, True)}")
-    print(f"human labels vs truth:   {_quality(lines, attr, truth, labels, args.task_type, False)}")
+    print(f"machine labels vs truth: {quality.quality(lines, attr, truth, labels, args.task_type, True)}")
+    print(f"human labels vs truth:   {quality.quality(lines, attr, truth, labels, args.task_type, False)}")
     as_one = [x | {f"{attr}-metadata": {**x[f"{attr}-metadata"], "human-annotated": "no"}} for x in lines if attr in x]
-    whole = _quality(as_one, attr, truth, labels, args.task_type, True)
+    whole = quality.quality(as_one, attr, truth, labels, args.task_type, True)
     print(f"whole output vs truth:   {whole}")
     print(f"wall time: {wall:.1f} s; annotators found nothing to claim for {waited:.1f} s while the job ran")
     st = loop_status(ctx, SYSTEM, job_id)
-    by_round = _machine_lines_by_round(ctx, job_id)
+    by_round = quality.machine_lines_by_round(ctx, job_id)
     target = autolabeling.target_for(args.task_type)
     print(f"per round (target {target[0]} {target[1]}, on a one-sided {autolabeling.CONFIDENCE:.0%} lower bound):")
     for it in st.iterations:
@@ -379,7 +283,9 @@ def main() -> None:
             print(f"  round {it.number}: sent {it.released} to people ({it.stage})")
             continue
         realized = (
-            _quality(by_round[it.number], attr, truth, labels, args.task_type, True) if by_round.get(it.number) else "-"
+            quality.quality(by_round[it.number], attr, truth, labels, args.task_type, True)
+            if by_round.get(it.number)
+            else "-"
         )
 
         def f(x: float | None) -> str:

@@ -1,5 +1,6 @@
-"""Benchmark (a measured next step, not used by the loop): a small convolutional head on the backbone's stored
-stride-16 maps (block 10: 112 x 14 x 14 of the image at 224 px) against the linear head on pooled embeddings.
+"""Benchmark (the experiment behind ``gtcore.autolabel.maphead``, which the loop now trains beside the linear head;
+this script keeps its own copy of the first measurement's settings: 30 epochs, no calibration): a small
+convolutional head on the backbone's stride-16 maps (block 10: 112 x 14 x 14 of the image at 224 px).
 
 python bench/bench_map_head.py DIR [--labels 300,800] [--epochs 30] [--validation 400] [--seed 0]
 

@@ -14,7 +14,7 @@ from sklearn.datasets import load_sample_images
 from sqlalchemy import func, select
 
 from gtcore.autolabel import backbone as bbm
-from gtcore.autolabel import embeddings
+from gtcore.autolabel import embeddings, opening
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel.detector import Labeled
 from gtcore.autolabel.features import load_image
@@ -155,7 +155,7 @@ def test_team_feature_extractor_gets_a_head_and_a_team_classifier_meets_a_builti
 ) -> None:
     path = tmp_path / "pool.onnx"
     path.write_bytes(mk.pooled_features(side=64, cell=8))
-    lr = lrn.open_learner(ctx, "ImageClassification", 2, str(path))
+    lr = opening.open_learner(ctx, "ImageClassification", 2, str(path))
     images = {f"{k}-{i}": Image.new("RGB", (64, 64), (200 * k + i, 30, 30)) for k in (0, 1) for i in range(12)}
     assert lrn.builtin_rival(lr) is None  # a feature extractor is not a rival: it gets the head
     lr.train([(u, int(u[0])) for u in images], _loader(images))
@@ -163,7 +163,7 @@ def test_team_feature_extractor_gets_a_head_and_a_team_classifier_meets_a_builti
     assert [lr.predict(u, _loader(images))[0] for u in images] == [int(u[0]) for u in images]
     clf_path = tmp_path / "rgb.onnx"
     clf_path.write_bytes(mk.mean_colour_classifier(np.eye(3)[:, :2] * 10))
-    team = lrn.open_learner(ctx, "ImageClassification", 2, str(clf_path))
+    team = opening.open_learner(ctx, "ImageClassification", 2, str(clf_path))
     rival = lrn.builtin_rival(team)
     assert team.fixed and rival is not None and not rival.fixed
     rival.train([(u, int(u[0])) for u in images], _loader(images))

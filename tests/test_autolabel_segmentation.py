@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from gtcore.autolabel import learner as lrn
-from gtcore.autolabel import models, rules
+from gtcore.autolabel import models, opening, rules
 from gtcore.autolabel import segmenter as seg
 from gtcore.context import Context
 from gtcore.core.access import Actor
@@ -133,7 +132,7 @@ def test_an_onnx_model_is_refused_for_semantic_segmentation(ctx: Context, tmp_pa
     path = tmp_path / "team.onnx"
     path.write_bytes(mk.mean_colour_classifier(np.eye(3) * 10))
     with pytest.raises(models.ModelError, match=r"LabelingJobAlgorithmsConfig\.InitialActiveLearningModelArn"):
-        lrn.open_learner(ctx, "SemanticSegmentation", 2, str(path))
+        opening.open_learner(ctx, "SemanticSegmentation", 2, str(path))
 
 
 def test_simulated_annotators_paint_the_true_mask(tmp_path: Path) -> None:
@@ -268,7 +267,7 @@ def test_segmentation_loop_end_to_end(any_auto_world: AutoWorld) -> None:
     assert token.isdigit() and json.loads(rec)[f"{attr}-metadata"]["human-annotated"] == "no"
     # the final model is saved with its checksum and can start a later semantic-segmentation job
     final = d["LabelingJobOutput"]["FinalActiveLearningModelArn"]
-    lr = lrn.open_learner(w.ctx, "SemanticSegmentation", len(LABELS), final)
+    lr = opening.open_learner(w.ctx, "SemanticSegmentation", len(LABELS), final)
     assert isinstance(lr.model, seg.SegModel) and lr.source.startswith("saved model")
     algo = {"LabelingJobAlgorithmSpecificationArn": ARN + "semantic-segmentation"}
     onnx = {**algo, "InitialActiveLearningModelArn": str(w.root / "x.onnx")}

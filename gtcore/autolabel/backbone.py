@@ -130,6 +130,25 @@ class Backbone:
             out.append(v.numpy().astype(np.float32))
         return np.concatenate(out) if out else np.zeros((0, EMBED_DIM), np.float32)
 
+    def map10(self, images: list[Image.Image]) -> np.ndarray:
+        """(N, 112, 14, 14) float16: the maps of block 10 (stride 16) of each image at 224 x 224, the input of the
+        classification map head (``maphead``); the same pass as ``embed`` up to block 10."""
+        from PIL import Image as PILImage
+
+        out = []
+        net = self.net
+        for k in range(0, len(images), BATCH):
+            arrs = [
+                np.asarray(im.convert("RGB").resize((INPUT_SIDE, INPUT_SIDE), PILImage.Resampling.BILINEAR))
+                for im in images[k : k + BATCH]
+            ]
+            with self.lock, self.torch.inference_mode():
+                x = net._swish(net._bn0(net._conv_stem(self._tensor(arrs))))
+                for block in net._blocks[:11]:
+                    x = block(x)
+            out.append(x.numpy().astype(np.float16))
+        return np.concatenate(out) if out else np.zeros((0, MAP_CHANNELS[16], 14, 14), np.float16)
+
     def maps(self, image: Image.Image, side: int) -> tuple[dict[int, np.ndarray], tuple[int, int]]:
         """({stride: (C, H/stride, W/stride) float32}, (W, H) the network saw): the image reduced to at most
         ``side`` px on the long side, its sides rounded to multiples of 32 (stretched by at most 16 px)."""

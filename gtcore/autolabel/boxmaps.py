@@ -88,22 +88,40 @@ def key(backbone_key: str | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def folder_of(ctx: Context, job_id: int) -> str | None:
+def folder_of(ctx: Context, job_id: int, name: str = "boxmaps") -> str | None:
     from gtcore.autolabel import loop
 
     with ctx.db.read() as conn:
         f = loop.job_facts(conn, job_id)
-    return None if f is None else ctx.storage.join(f.folder, "autolabel", "boxmaps")
+    return None if f is None else ctx.storage.join(f.folder, "autolabel", name)
 
 
 class Store:
-    """A job's stored maps by image URI (``ctx`` None: nothing stored, computed every time: tests and the bench)."""
+    """A job's stored maps by image URI (``ctx`` None: nothing stored, computed every time: tests and the bench).
+
+    The one place stored backbone maps are written and read: a subclass (``clsmaps.Store``: the classification
+    map head's block-10 maps) names its own ``FOLDER``, ``digest`` and codec, and shares the whole-file writes,
+    the damaged-file recomputation and ``run_for``."""
+
+    FOLDER = "boxmaps"
 
     def __init__(self, ctx: Context | None, job_id: int | None, bb: bbm.Backbone) -> None:
         self.ctx, self.bb = ctx, bb
-        base = folder_of(ctx, job_id) if ctx is not None and job_id is not None else None
-        self.base = None if base is None or ctx is None else ctx.storage.join(base, key(bb.key))
+        base = folder_of(ctx, job_id, self.FOLDER) if ctx is not None and job_id is not None else None
+        self.base = None if base is None or ctx is None else ctx.storage.join(base, self.digest(bb.key))
         self.computed = 0  # maps this store had to compute (the rest were read)
+
+    def digest(self, backbone_key: str) -> str:
+        return key(backbone_key)
+
+    def compute(self, image: Any, scale: float) -> Any:
+        return compute(self.bb, image, scale)
+
+    def encode(self, maps: Any) -> bytes:
+        return bytes(maps.to_bytes())
+
+    def decode(self, data: bytes) -> Any:
+        return Maps.from_bytes(data)
 
     def uri_of(self, uri: str) -> str | None:
         if self.base is None or self.ctx is None:
@@ -114,19 +132,19 @@ class Store:
         where = self.uri_of(uri)
         return where is not None and self.ctx is not None and self.ctx.storage.exists(where)
 
-    def get(self, uri: str, load: Loader) -> Maps:
+    def get(self, uri: str, load: Loader) -> Any:
         """The image's maps: read if stored (a damaged file is computed again), else computed and stored."""
         where = self.uri_of(uri)
         if where is not None and self.ctx is not None:
             try:
-                return Maps.from_bytes(self.ctx.storage.read_bytes(where))
+                return self.decode(self.ctx.storage.read_bytes(where))
             except (StorageError, ValueError, KeyError, OSError):
                 pass
         image, scale = load(uri)  # ImageError / StorageError name the URI
-        maps = compute(self.bb, image, scale)
+        maps = self.compute(image, scale)
         self.computed += 1
         if where is not None and self.ctx is not None:
-            self.ctx.storage.write_bytes(where, maps.to_bytes())
+            self.ctx.storage.write_bytes(where, self.encode(maps))
         return maps
 
 
@@ -138,10 +156,10 @@ def _uris(ctx: Context, job_id: int) -> list[str]:
     return list(dict.fromkeys(str(r) for (r,) in rows if r))
 
 
-def run_for(ctx: Context, job_id: int, load: Loader, seconds: float) -> bool:
-    """Compute and store missing maps for about ``seconds``; True when every image of the job has its maps (or
-    could not be decoded)."""
-    store = Store(ctx, job_id, bbm.load())
+def run_for(ctx: Context, job_id: int, load: Loader, seconds: float, kind: type[Store] = Store) -> bool:
+    """Compute and store missing maps (of the ``kind`` of store) for about ``seconds``; True when every image of
+    the job has its maps (or could not be decoded)."""
+    store = kind(ctx, job_id, bbm.load())
     have: set[str] = set()
     if store.base is not None:
         try:

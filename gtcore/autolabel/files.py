@@ -49,8 +49,10 @@ def record(
 
 def write_training_files(
     ctx: Context, f: loop.JobFacts, n: int, train_items: list, val_items: list, preds: dict, th: rules.Threshold,
-    trained_on: int, seconds: float,
+    trained_on: int, seconds: float, compared: list | None = None,
 ) -> None:  # fmt: skip
+    """``compared``: each candidate model's name, threshold, bound and coverage on the validation set (the first
+    with the most coverage is the round's model)."""
     tr = outputs.folder_uri(ctx, f.folder, "training", str(n))
     outputs.write_lines(ctx, ctx.storage.join(tr, "train.manifest"), [line for _, _, _, line in train_items])
     metrics = {
@@ -65,6 +67,7 @@ def write_training_files(
         "lowerBoundAtThreshold": th.bound,
         "validationCovered": th.covered,
         "trainingSeconds": round(seconds, 3),
+        "candidates": compared or [],
     }
     ctx.storage.write_text(ctx.storage.join(tr, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     al = outputs.folder_uri(ctx, f.folder, "activelearning", str(n), "validation")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gtcore.autolabel import backbone as bbm
-from gtcore.autolabel import boxmaps, boxnet, embeddings, features, models, onnx_models
+from gtcore.autolabel import boxmaps, boxnet, clsmaps, embeddings, features, maphead, models, onnx_models
 from gtcore.autolabel import classifier as clf
 from gtcore.autolabel import detector as det
 from gtcore.autolabel import segmenter as seg
@@ -47,6 +47,8 @@ class Learner:
     cache: embeddings.Cache | None = None  # the backbone's vectors of the job's images (created on first use)
     maps: boxmaps.Store | None = None  # boxes: the job's stored feature maps (created on first use)
     proposals: bool = False  # boxes: the region-proposal detector on hand-made features (``detector``), no backbone
+    map_head: bool = False  # classification: train the conv head on stored block-10 maps (``maphead``)
+    class_maps: clsmaps.Store | None = None  # the job's stored block-10 maps (created on first use)
 
     @property
     def boxes(self) -> bool:
@@ -70,7 +72,18 @@ class Learner:
     def kind(self) -> str:
         if self.text:
             return "builtin-text"
+        if isinstance(self.model, maphead.MapHead):
+            return maphead.KIND
         return "builtin-detector" if self.boxes else "builtin-segmenter" if self.masks else "builtin-classifier"
+
+    @property
+    def head(self) -> str:
+        """What labels (the training files' words): for classification, which head."""
+        if isinstance(self.model, maphead.MapHead):
+            return maphead.HEAD
+        if self.fixed or self.boxes or self.masks or self.text:
+            return self.source
+        return "linear head on " + ("ONNX features" if self.extractor else "pooled embeddings")
 
     @property
     def on_backbone(self) -> bool:
@@ -92,6 +105,12 @@ class Learner:
         if self.maps is None:
             self.maps = boxmaps.Store(self.ctx, self.job_id, bbm.load())
         return self.maps
+
+    def block_maps(self, uris: Sequence[str], load: Loader) -> np.ndarray:
+        """(N, 112, 14, 14) float16 block-10 maps of the images (``clsmaps``: stored, or computed and stored)."""
+        if self.class_maps is None:
+            self.class_maps = clsmaps.Store(self.ctx, self.job_id, bbm.load())
+        return self.class_maps.get_many(list(uris), load)
 
     def _vectors(self, uris: Sequence[str], load: Loader) -> np.ndarray:
         if self.on_backbone:
@@ -119,6 +138,13 @@ class Learner:
             self.model = seg.train(items, load, self.n_labels + 1, bb=self.embedder().bb)
             self.source = "built-in"
             return int(self.model.linear.meta["images"])
+        if self.map_head:  # the conv head on block-10 maps (a rival of the linear head: ``builtin_rival``)
+            pairs = list(samples)
+            y = np.asarray([int(lab) for _, lab in pairs], dtype=np.int64)
+            if len(pairs) < maphead.MIN_LABELS:
+                raise clf.TrainingError(f"the map head needs {maphead.MIN_LABELS} human labels; {len(pairs)} so far")
+            self.model = maphead.fit(self.block_maps([u for u, _ in pairs], load), y, self.n_labels, meta=meta)
+            return len(pairs)
         if not self.boxes:
             pairs = list(samples)
             if not pairs:
@@ -173,7 +199,8 @@ class Learner:
             p = self.model.scores([load(uri)[0]])[0]
             return int(np.argmax(p)), float(np.max(p))
         if not self.boxes and not self.masks and not isinstance(self.model, onnx_models.OnnxModel):
-            p = self.model.scores(self._vectors([uri], load))[0]
+            x = self.block_maps([uri], load) if isinstance(self.model, maphead.MapHead) else self._vectors([uri], load)
+            p = self.model.scores(x)[0]
             label = int(np.argmax(p))
             return label, float(p[label])
         if isinstance(self.model, boxnet.BoxNet):  # boxes in the original's pixels, from the stored maps
@@ -213,77 +240,17 @@ def score(task_type: str, prediction: Any, truth: Any) -> float:
     return det.image_score(pred, truth)
 
 
-def open_learner(
-    ctx: Context, task_type: str, n_labels: int, initial_uri: str | None, *, job_id: int | None = None
-) -> Learner:
-    """The learner a job starts with: built-in, or from ``InitialActiveLearningModelArn`` (ModelError if unusable).
-    With ``job_id`` the backbone's embeddings of the job's images are read from (and added to) the store."""
-    lr = Learner(task_type, n_labels, ctx=ctx, job_id=job_id)
-    if not initial_uri:
-        return lr
-    saved = models.find(ctx, initial_uri)
-    if saved is not None:
-        if saved.task_type != task_type:
-            raise models.ModelError(f"{initial_uri}: a saved {saved.task_type} model cannot label a {task_type} job")
-        lr.model = models.load(ctx, saved)
-        meta = (
-            lr.model.meta
-            if isinstance(lr.model, boxnet.BoxNet)
-            else lr.model.scorer.meta
-            if lr.boxes
-            else lr.model.linear.meta
-            if lr.masks
-            else lr.model.meta
-        )
-        if meta.get("features") not in _usable_features(lr):
-            raise models.ModelError(
-                f"{initial_uri}: this model was trained on the features of {meta.get('features')}; "
-                "a later job can start only from a model on the built-in features"
-            )
-        out = meta.get("n_out", 0) - (1 if lr.boxes or lr.masks else 0)
-        if out != n_labels:
-            raise models.ModelError(f"{initial_uri}: the saved model has {out} labels; this job has {n_labels}")
-        lr.source = f"saved model {saved.uri}"
-        return lr
-    if lr.masks:
-        raise models.ModelError(
-            f"{MODEL_FIELD}: {initial_uri} is not a saved semantic-segmentation model of this product; semantic "
-            "segmentation jobs use the built-in segmenter (an ONNX model is not supported for them) or start from "
-            "the FinalActiveLearningModelArn of an earlier semantic-segmentation job"
-        )
-    if lr.text:
-        raise models.ModelError(
-            f"{MODEL_FIELD}: {initial_uri} is not a saved text-classification model of this product; text jobs use "
-            "the built-in text learner or the FinalActiveLearningModelArn of an earlier text-classification job"
-        )
-    onnx = onnx_models.open_model(ctx, initial_uri)
-    lr.source = f"ONNX {onnx.role} {initial_uri}"
-    if onnx.role == "features":
-        lr.extractor = onnx
-    elif (onnx.role == "detector") != lr.boxes:
-        raise models.ModelError(f"{initial_uri}: an ONNX {onnx.role} cannot label a {task_type} job")
-    else:
-        lr.model = onnx
-    return lr
-
-
-def _usable_features(lr: Learner) -> tuple[str, ...]:
-    """The ``features`` a saved model may have been trained on to label this job (the current backbone's, or the
-    hand-made ones of earlier versions)."""
-    if lr.text:
-        return (txt.FEATURES_VERSION,)
-    if lr.masks:
-        return (seg.FEATURES_VERSION, seg.DEEP_FEATURES_VERSION)
-    return (bbm.key(), features.FEATURES_VERSION)
-
-
 def builtin_rival(lr: Learner) -> Learner | None:
     """A second learner to train on the same human labels and compare on the validation set (the better one
     labels): for a team's fixed ONNX classifier or detector, a fresh built-in learner of the same job; for the
+    built-in linear head on the backbone's pooled embeddings, the conv head on its block-10 maps (``maphead``: it
+    wins on shapes on clutter, the linear head with few labels); for the
     built-in box detector on the backbone, the region-proposal detector (it wins on objects that stand out from
     a plain background, the backbone's on clutter); None otherwise."""
     if lr.fixed:
         return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache)
+    if not (lr.boxes or lr.masks or lr.text or lr.map_head) and lr.extractor is None and lr.on_backbone:
+        return Learner(lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache, map_head=True)
     if lr.boxes and lr.extractor is None:
         return Learner(
             lr.task_type, lr.n_labels, ctx=lr.ctx, job_id=lr.job_id, cache=lr.cache, maps=lr.maps, proposals=True

@@ -1,7 +1,7 @@
 """Models the product saves: written atomically to the store, SHA-256 kept in the database, loaded only when the
 file's checksum matches. And the model a job starts from (``InitialActiveLearningModelArn``).
 
-A saved model is ``<job folder>/training/<iteration>/model.npz`` (``classifier.LinearModel``,
+A saved model is ``<job folder>/training/<iteration>/model.npz`` (``classifier.LinearModel``, ``maphead.MapHead``,
 ``detector.BoxModel`` or ``segmenter.SegModel`` arrays, read with ``allow_pickle=False``). Its URI is the job's
 ``LabelingJobOutput.FinalActiveLearningModelArn``. Given back as ``InitialActiveLearningModelArn``, a URI that
 is a saved model (in ``autolabel_models``, checksum matching) is loaded as the product's own; any other URI
@@ -99,13 +99,21 @@ def load(ctx: Context, saved: SavedModel) -> Any:
         raise ModelError(
             f"{saved.uri}: the file's SHA-256 does not match the one recorded when it was saved; not loaded"
         )
-    from gtcore.autolabel import boxnet, classifier, detector, segmenter  # here: they use this module's ModelError
+    from gtcore.autolabel import (  # here: they use this module's ModelError
+        boxnet,
+        classifier,
+        detector,
+        maphead,
+        segmenter,
+    )
 
     try:
         if saved.kind == "builtin-detector":
             return boxnet.BoxNet.from_bytes(data) if boxnet.is_boxnet(data) else detector.BoxModel.from_bytes(data)
         if saved.kind == "builtin-segmenter":
             return segmenter.SegModel.from_bytes(data)
+        if saved.kind == maphead.KIND:
+            return maphead.MapHead.from_bytes(data)
         if saved.kind == "builtin-text":
             from gtcore.autolabel.text import TextModel
 

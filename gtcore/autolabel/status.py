@@ -2,7 +2,8 @@
 with people only), per iteration (round) the human- and machine-labeled counts, the validation estimate at the
 threshold, its one-sided lower bound, the threshold chosen on the validation set and the one the round used after
 its check, the metric measured on the round's fresh human-checked sample, training and inference seconds; human
-vs machine labels over time for the chart; and whether a worker is waiting for the next batch."""
+vs machine labels over time for the chart; which model each round chose (for classification the linear head on
+pooled embeddings or the map head on block-10 maps); and whether a worker is waiting for the next batch."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from gtcore.autolabel import loop
+from gtcore.autolabel import loop, maphead
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_reader
 
 IT = dbm.autolabel_iterations
+MODEL_NAMES = {  # a saved model's kind, as the status page names it
+    "builtin-classifier": "linear head",
+    maphead.KIND: "map head",
+    "builtin-detector": "detector",
+    "builtin-segmenter": "segmenter",
+    "builtin-text": "text model",
+}
 S = dbm.autolabel_jobs
 
 
@@ -41,6 +49,7 @@ class Iteration:
     check_failed: bool | None = None
     trained: bool = False
     job_ended: bool = False  # the job is final: a round still open ended with it
+    model: str = ""  # which model the round chose (classification: which head), from its saved model's kind
 
     @property
     def stage(self) -> str:
@@ -96,6 +105,8 @@ def loop_status(ctx: Context, actor: Actor, job_id: int) -> LoopStatus:
             return LoopStatus(False, "", None, None, [], [])
         job_status = conn.execute(select(dbm.jobs.c.status).where(dbm.jobs.c.id == job_id)).scalar()
         ended = job_status in ("Completed", "Stopped", "Failed")
+        m = dbm.autolabel_models
+        kinds = {int(i): str(k) for i, k in conn.execute(select(m.c.id, m.c.kind).where(m.c.job_id == job_id))}
         its = [
             Iteration(
                 r.iteration,
@@ -118,6 +129,7 @@ def loop_status(ctx: Context, actor: Actor, job_id: int) -> LoopStatus:
                 r.check_failed,
                 r.model_id is not None or r.threshold is not None,
                 ended,
+                MODEL_NAMES.get(str(kinds.get(r.model_id, "")), str(kinds.get(r.model_id, ""))),
             )  # fmt: skip
             for r in conn.execute(select(IT).where(IT.c.job_id == job_id).order_by(IT.c.iteration))
         ]

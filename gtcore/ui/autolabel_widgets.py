@@ -80,6 +80,7 @@ def _iterations_ui(status: LoopStatus) -> None:
                 "Checked": checked,
                 "Used": "" if it.finished_at is None or not it.trained else _num(it.threshold) or "none",
                 "Machine": "" if it.machine_labeled is None else str(it.machine_labeled),
+                "Model": it.model,
                 "Train/infer s": ""
                 if it.training_seconds is None
                 else f"{it.training_seconds:.1f} / {_num(it.inference_seconds, 1) or '-'}",
@@ -92,6 +93,8 @@ def _iterations_ui(status: LoopStatus) -> None:
             "Bound (95 %)": "its one-sided 95 % lower confidence bound: the threshold is the lowest where it "
             "reaches the target",
             "Threshold": "chosen on the validation set",
+            "Model": "the model the round chose: of those trained (for classification the linear head on pooled "
+            "embeddings and the map head on block-10 maps), the one covering most of the validation set at the bound",
             "Checked": "the model's metric on the round's fresh human labels (the batch people labeled while it "
             "trained, partly drawn at random from the objects left) at or above the threshold, and how many",
             "Used": "the threshold the round machine-labeled at after that check (raised, kept, or none)",
