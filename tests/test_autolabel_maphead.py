@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from sklearn.datasets import load_sample_images
+from sqlalchemy import select
 
 from gtcore.autolabel import backbone as bbm
-from gtcore.autolabel import clsmaps, maphead, models, opening
+from gtcore.autolabel import clsmaps, embeddings, loop, maphead, models, opening
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel.features import load_image
 from gtcore.autolabel.status import loop_status
 from gtcore.context import Context
+from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from tests.fixtures.autolabel import AutoWorld
 
@@ -183,3 +185,39 @@ def test_the_loop_compares_both_heads_and_the_status_names_the_chosen_one(auto_w
             assert by_round[m["iteration"]].model == ("map head" if best["model"] == maphead.HEAD else "linear head")
     assert clsmaps.wanted(w.ctx, job) is False  # the job is done: no more map work
     assert opening.open_learner(w.ctx, "ImageClassification", 10, None).map_head is False
+
+
+def test_the_embedding_pass_stores_the_block_maps_too(auto_world: AutoWorld) -> None:
+    """One backbone pass gives an image-classification object's embedding and its block-10 maps: the embedding step
+    stores both, so the maps' own walk has nothing left to compute for those images."""
+    w = auto_world
+    job = w.create("classification", 100)
+    load = lambda uri: load_image(w.ctx, uri)  # noqa: E731
+    with w.ctx.db.write() as conn:  # the loop's state, as its first poll makes it (no background work run)
+        facts = loop.job_facts(conn, job)
+        assert facts is not None
+        loop.ensure_state(conn, facts)
+    assert clsmaps.wanted(w.ctx, job)
+    assert embeddings.embed_some(w.ctx, job, load, limit=8) == 8
+    with w.ctx.db.read() as conn:
+        done = [
+            r
+            for (r,) in conn.execute(
+                select(dbm.objects.c.source_ref)
+                .join(
+                    dbm.autolabel_embeddings,
+                    (dbm.autolabel_embeddings.c.job_id == dbm.objects.c.job_id)
+                    & (dbm.autolabel_embeddings.c.idx == dbm.objects.c.idx),
+                )
+                .where(dbm.objects.c.job_id == job)
+            )
+        ]
+    assert len(done) == 8
+    store = clsmaps.Store(w.ctx, job, bbm.load())
+    assert all(store.has(u) for u in done)
+    stored = store.get(done[0], load)
+    assert store.computed == 0  # read back, not computed again
+    assert np.array_equal(stored, bbm.load().map10([load(done[0])[0]])[0])  # the same maps as their own pass
+    vec = bbm.load().embed([load(done[0])[0]])[0]
+    both = bbm.load().embed_and_map10([load(done[0])[0]])
+    assert np.array_equal(both[0][0], vec) and np.array_equal(both[1][0], stored)

@@ -110,10 +110,23 @@ class Backbone:
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         """(N, EMBED_DIM) float32: average and max pooling of the maps of blocks 10 (stride 16, 112 channels) and
         15 (stride 32, 320), each image at 224 x 224 (see the module docstring for why these layers)."""
+        return self.embed_and_map10(images, keep_maps=False)[0]
+
+    def map10(self, images: list[Image.Image]) -> np.ndarray:
+        """(N, 112, 14, 14) float16: the maps of block 10 (stride 16) of each image at 224 x 224, the input of the
+        classification map head (``maphead``); the same pass as ``embed`` up to block 10."""
+        return self.embed_and_map10(images, embed=False)[1]
+
+    def embed_and_map10(
+        self, images: list[Image.Image], *, embed: bool = True, keep_maps: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The embeddings and the block-10 maps of ``images`` in ONE pass of the backbone (a classification job's
+        embedding step stores both): blocks 11-15 only when ``embed``, the maps kept only when ``keep_maps``."""
         from PIL import Image as PILImage
 
-        out = []
+        vecs, maps = [], []
         net = self.net
+        last = len(net._blocks) if embed else 11
         for k in range(0, len(images), BATCH):
             arrs = [
                 np.asarray(im.convert("RGB").resize((INPUT_SIDE, INPUT_SIDE), PILImage.Resampling.BILINEAR))
@@ -122,32 +135,19 @@ class Backbone:
             pooled = []
             with self.lock, self.torch.inference_mode():
                 x = net._swish(net._bn0(net._conv_stem(self._tensor(arrs))))
-                for i, block in enumerate(net._blocks):
+                for i, block in enumerate(net._blocks[:last]):
                     x = block(x)
-                    if i in (10, 15):
+                    if i == 10 and keep_maps:
+                        maps.append(x.numpy().astype(np.float16))
+                    if embed and i in (10, 15):
                         pooled += [x.mean(dim=(2, 3)), x.amax(dim=(2, 3))]
-                v = self.torch.cat(pooled, dim=1)
-            out.append(v.numpy().astype(np.float32))
-        return np.concatenate(out) if out else np.zeros((0, EMBED_DIM), np.float32)
-
-    def map10(self, images: list[Image.Image]) -> np.ndarray:
-        """(N, 112, 14, 14) float16: the maps of block 10 (stride 16) of each image at 224 x 224, the input of the
-        classification map head (``maphead``); the same pass as ``embed`` up to block 10."""
-        from PIL import Image as PILImage
-
-        out = []
-        net = self.net
-        for k in range(0, len(images), BATCH):
-            arrs = [
-                np.asarray(im.convert("RGB").resize((INPUT_SIDE, INPUT_SIDE), PILImage.Resampling.BILINEAR))
-                for im in images[k : k + BATCH]
-            ]
-            with self.lock, self.torch.inference_mode():
-                x = net._swish(net._bn0(net._conv_stem(self._tensor(arrs))))
-                for block in net._blocks[:11]:
-                    x = block(x)
-            out.append(x.numpy().astype(np.float16))
-        return np.concatenate(out) if out else np.zeros((0, MAP_CHANNELS[16], 14, 14), np.float16)
+                if embed:
+                    vecs.append(self.torch.cat(pooled, dim=1).numpy().astype(np.float32))
+        side = INPUT_SIDE // 16
+        return (
+            np.concatenate(vecs) if vecs else np.zeros((0, EMBED_DIM), np.float32),
+            np.concatenate(maps) if maps else np.zeros((0, MAP_CHANNELS[16], side, side), np.float16),
+        )
 
     def maps(self, image: Image.Image, side: int) -> tuple[dict[int, np.ndarray], tuple[int, int]]:
         """({stride: (C, H/stride, W/stride) float32}, (W, H) the network saw): the image reduced to at most

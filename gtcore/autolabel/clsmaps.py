@@ -11,8 +11,10 @@ PUT): a worker killed at any point leaves a whole file or none. The key digest n
 weights checksum) and the map's layer and size: a changed backbone never reads old maps. Read with
 ``numpy.load(..., allow_pickle=False)``; a damaged file is computed again.
 
-Who computes them: the work kind ``autolabel.clsmaps`` (``gtcore.work.handlers.clsmaps``, enqueued by the loop's
-poll beside the embeddings) walks the job's images for about a minute per run and re-enqueues itself until all
+Who computes them: the embedding step stores them from its own pass of the backbone (``embeddings.embed_some``:
+one pass gives both); the work kind ``autolabel.clsmaps`` (``gtcore.work.handlers.clsmaps``, enqueued by the
+loop's poll beside the embeddings) walks the job's images for about a minute per run, computing only what the
+embedding step did not store (an image embedded before the job wanted maps), and re-enqueues itself until all
 are there; training and inference compute on the spot (and store) an image not done yet.
 """
 
@@ -74,12 +76,16 @@ class Store(boxmaps.Store):
                     continue  # ``get`` below raises the loader's error naming the URI
             for u, m in zip(part, self.bb.map10(images) if images else [], strict=True):
                 self.computed += 1
-                where = self.uri_of(u)
-                if where is not None and self.ctx is not None:
-                    self.ctx.storage.write_bytes(where, self.encode(m))
-                else:
-                    self.memo[u] = np.asarray(m)
+                self.put(u, m)
         return np.stack([self.get(u, load) for u in uris]) if uris else np.zeros((0, *SHAPE), np.float16)
+
+    def put(self, uri: str, maps: np.ndarray) -> None:
+        """Store the maps of ``uri`` (computed here or by the embedding pass), written whole."""
+        where = self.uri_of(uri)
+        if where is not None and self.ctx is not None:
+            self.ctx.storage.write_bytes(where, self.encode(maps))
+        else:
+            self.memo[uri] = np.asarray(maps)
 
     def digest(self, backbone_key: str) -> str:
         return key(backbone_key)

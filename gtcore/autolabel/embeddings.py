@@ -100,20 +100,26 @@ def _store_once(ctx: Context, job_id: int, key: str, rows: list[tuple[int, np.nd
             conn.execute(E.insert(), new)
 
 
-def embed_images(bb: bbm.Backbone, items: list[tuple[int, str]], load: Loader) -> list[tuple[int, Any, str | None]]:
-    """(idx, vector or None, error) of (idx, URI) items; images are decoded one at a time, embedded in batches."""
+def embed_images(
+    bb: bbm.Backbone, items: list[tuple[int, str]], load: Loader, maps: Any = None
+) -> list[tuple[int, Any, str | None]]:
+    """(idx, vector or None, error) of (idx, URI) items; images are decoded one at a time, embedded in batches.
+    ``maps``: a ``clsmaps.Store`` whose block-10 maps come out of the same pass and are stored with it."""
     out: list[tuple[int, Any, str | None]] = []
     for k in range(0, len(items), bbm.BATCH):
-        batch: list[tuple[int, Any]] = []
+        batch: list[tuple[int, str, Any]] = []
         for idx, uri in items[k : k + bbm.BATCH]:
             try:
-                batch.append((idx, load(uri)[0]))
+                batch.append((idx, uri, load(uri)[0]))
             except (ImageError, StorageError) as exc:
                 log.warning("object %s (%s): not embedded: %s", idx, uri, exc)
                 out.append((idx, None, str(exc)[:500]))
         if batch:
-            vecs = bb.embed([im for _, im in batch])
-            out.extend((idx, v, None) for (idx, _), v in zip(batch, vecs, strict=True))
+            vecs, m10 = bb.embed_and_map10([im for _, _, im in batch], keep_maps=maps is not None)
+            if maps is not None:
+                for (_, uri, _), m in zip(batch, m10, strict=True):
+                    maps.put(uri, m)
+            out.extend((idx, v, None) for (idx, _, _), v in zip(batch, vecs, strict=True))
     return out
 
 
@@ -121,10 +127,17 @@ def embed_some(
     ctx: Context, job_id: int, load: Loader, *, limit: int | None = None, bb: bbm.Backbone | None = None
 ) -> int:
     """Embed and store up to ``limit`` (default ``CHUNK``) objects still missing; returns how many were done (0: all
-    are). One transaction for the lot."""
+    are). One transaction for the lot. An image-classification job's block-10 maps (``clsmaps``) are stored from
+    the same pass, so the map head's ``autolabel.clsmaps`` walk finds them there instead of running the
+    backbone a second time."""
+    from gtcore.autolabel import clsmaps
+
     bb = bb or bbm.load()
     todo = missing(ctx, job_id, bb.key, limit or CHUNK)
-    _store(ctx, job_id, bb.key, embed_images(bb, todo, load))
+    if not todo:
+        return 0
+    maps = clsmaps.Store(ctx, job_id, bb) if clsmaps.wanted(ctx, job_id) else None
+    _store(ctx, job_id, bb.key, embed_images(bb, todo, load, maps))
     return len(todo)
 
 
