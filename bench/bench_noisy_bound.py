@@ -1,5 +1,5 @@
 """Benchmark: how much of a validation set the bound can machine-label when the human labels are noisy, with and
-without the labels' posteriors (``rules.noisy_lower_bound``), on simulated, known-calibrated models.
+without the labels' posteriors (``bounds.noisy_lower_bound``), on simulated, known-calibrated models.
 
 python bench/bench_noisy_bound.py [--classes 6] [--validation 300] [--error 0.15] [--workers 3] [--a 60] [--draws 20]
 

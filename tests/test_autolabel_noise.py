@@ -1,5 +1,5 @@
 """The bound against the TRUTH when the human labels are noisy: each validation label's probability of being
-right (the consolidation's posterior) enters ``rules.noisy_lower_bound``."""
+right (the consolidation's posterior) enters ``bounds.noisy_lower_bound``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from gtcore.autolabel import pool, posterior, rules
+from gtcore.autolabel import bounds, pool, posterior, rules
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from gtcore.jobs import api as jobs
@@ -19,14 +19,14 @@ from tests.fixtures.simulate import label_posterior
 
 
 def test_noisy_bound_is_clopper_pearson_on_sure_labels_and_corrects_for_doubtful_ones() -> None:
-    assert rules.noisy_lower_bound(95, 100, [1.0] * 100) == rules.accuracy_lower_bound(95, 100)
+    assert bounds.noisy_lower_bound(95, 100, [1.0] * 100) == bounds.accuracy_lower_bound(95, 100)
     # 288 of 300 agree with labels that are ~96 % right: the model itself is better than the agreement says
     q = [0.96] * 300
-    assert rules.noisy_lower_bound(288, 300, q) > rules.accuracy_lower_bound(288, 300)
-    assert rules.noisy_lower_bound(288, 300, q) > 0.95
-    assert rules.noisy_lower_bound(0, 0, []) == 0.0
+    assert bounds.noisy_lower_bound(288, 300, q) > bounds.accuracy_lower_bound(288, 300)
+    assert bounds.noisy_lower_bound(288, 300, q) > 0.95
+    assert bounds.noisy_lower_bound(0, 0, []) == 0.0
     # with labels barely better than a coin no correction is claimed
-    assert rules.noisy_lower_bound(60, 100, [0.5] * 100) == rules.accuracy_lower_bound(60, 100)
+    assert bounds.noisy_lower_bound(60, 100, [0.5] * 100) == bounds.accuracy_lower_bound(60, 100)
 
 
 def _answers(rng: np.random.Generator, truth: int, k: int, error: float, workers: int) -> list[int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gtcore.autolabel import classifier, detector, rules
+from gtcore.autolabel import bounds, classifier, detector, rules
 from gtcore.autolabel import features as feats
 
 
@@ -93,17 +93,17 @@ def test_mean_iou_bound_meets_the_target_in_95_percent_of_validation_draws() -> 
 
 
 def test_the_bound_not_the_estimate_decides() -> None:
-    assert rules.accuracy_lower_bound(59, 59) == pytest.approx(0.05 ** (1 / 59))  # Clopper-Pearson, no error
-    assert rules.accuracy_lower_bound(59, 59) > 0.95 > rules.accuracy_lower_bound(58, 58)
-    assert rules.accuracy_lower_bound(0, 10) == 0.0 and rules.accuracy_upper_bound(10, 10) == 1.0
-    assert rules.accuracy_upper_bound(27, 30) > 0.95 > rules.accuracy_upper_bound(24, 30)
+    assert bounds.accuracy_lower_bound(59, 59) == pytest.approx(0.05 ** (1 / 59))  # Clopper-Pearson, no error
+    assert bounds.accuracy_lower_bound(59, 59) > 0.95 > bounds.accuracy_lower_bound(58, 58)
+    assert bounds.accuracy_lower_bound(0, 10) == 0.0 and bounds.accuracy_upper_bound(10, 10) == 1.0
+    assert bounds.accuracy_upper_bound(27, 30) > 0.95 > bounds.accuracy_upper_bound(24, 30)
     # 58 right of 58 is a point estimate of 1.0 but not proof of 0.95: no threshold
     th = rules.choose_threshold([0.9] * 58 + [0.1] * 60, [1.0] * 58 + [0.0] * 60, 0.95, min_count=10)
     assert th.value is None and th.metric == 1.0 and th.bound is not None and th.bound < 0.95
     th = rules.choose_threshold([0.9] * 59 + [0.1] * 60, [1.0] * 59 + [0.0] * 60, 0.95, min_count=10)
     assert th.value == 0.9 and th.covered == 59 and th.bound >= 0.95 and th.metric == 1.0
-    lo = rules.mean_lower_bound([0.7] * 40 + [0.5] * 10)
-    assert lo < 0.66 < rules.mean_upper_bound([0.7] * 40 + [0.5] * 10) and lo > 0.62
+    lo = bounds.mean_lower_bound([0.7] * 40 + [0.5] * 10)
+    assert lo < 0.66 < bounds.mean_upper_bound([0.7] * 40 + [0.5] * 10) and lo > 0.62
 
 
 def test_objects_at_the_threshold_are_machine_labeled_and_count() -> None:
@@ -255,7 +255,7 @@ def test_a_bound_exactly_at_the_target_sets_the_threshold() -> None:
     """The threshold rule's boundary: the lower bound must reach the target (``>=``), so a bound equal to it
     passes; a hair above it does not."""
     confs, right = [0.9] * 40, [1.0] * 40
-    at = rules.accuracy_lower_bound(40, 40)  # the bound the 40 right answers give
+    at = bounds.accuracy_lower_bound(40, 40)  # the bound the 40 right answers give
     th = rules.choose_threshold(confs, right, at)
     assert th.value == 0.9 and th.bound == at and th.covered == 40
     assert rules.choose_threshold(confs, right, at + 1e-9).value is None

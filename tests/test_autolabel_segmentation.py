@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from gtcore.autolabel import models, opening, rules
+from gtcore.autolabel import bounds, models, opening, rules
 from gtcore.autolabel import segmenter as seg
 from gtcore.context import Context
 from gtcore.core.access import Actor
@@ -98,7 +98,7 @@ def test_threshold_on_a_known_validation_set_meets_mean_iou_0_7() -> None:
     assert th.value is not None and th.bound is not None and th.bound >= 0.7  # the lower bound, not the mean
     above = [s for c, s in zip(confs, scores, strict=True) if c >= th.value]
     assert np.mean(above) >= 0.7 and th.metric == pytest.approx(np.mean(above)) and th.covered == len(above)
-    assert rules.mean_lower_bound([s for c, s in zip(confs, scores, strict=True) if c >= 0]) < 0.7  # all: too low
+    assert bounds.mean_lower_bound([s for c, s in zip(confs, scores, strict=True) if c >= 0]) < 0.7  # all: too low
 
 
 def test_segmenter_learns_shapes_and_round_trips_without_pickle() -> None:

@@ -7,7 +7,7 @@ object). A model that is 99 % right against the truth then agrees with its valid
 the time, and no threshold could prove 0.95 against them: nothing would be machine-labeled. The consolidation
 (``gtcore.consolidation.classification.fit_single_label``: Dawid-Skene EM over the whole job, a confusion matrix
 per worker) gives each object ``P(true class = consolidated class | all answers)``: ``label_right``. The bound
-(``rules.noisy_lower_bound``) turns the model's agreement with the labels into a bound on its accuracy against
+(``bounds.noisy_lower_bound``) turns the model's agreement with the labels into a bound on its accuracy against
 the truth with these probabilities. Objects answered by one person count as sure (as before: their agreement
 understates the accuracy, it never overstates it when the model's errors are independent of the person's).
 """

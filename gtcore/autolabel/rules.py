@@ -5,11 +5,11 @@ human labels, the stopping budgets and the uncertainty ranking.
 A threshold ``t`` machine-labels every object whose confidence is ``>= t`` (objects AT the threshold are
 machine-labeled, so their validation twins count). It is never chosen on the point estimate: the machine labels of
 the validation objects at or above ``t`` must reach the target with a one-sided 95 % lower confidence bound
-(``accuracy_lower_bound``: Clopper-Pearson, for 1/0 correctness; ``mean_lower_bound``: a Poisson bootstrap of the
-mean, for IoU), over at least ``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
+(``bounds``: Clopper-Pearson for 1/0 correctness, a Poisson bootstrap of the mean for IoU), over at least
+``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
 (``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling), so choosing the
 lowest one that passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
-``noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
+``bounds.noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
 the accuracy against the truth.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from gtcore.autolabel import bounds
 from gtcore.core.autolabeling import (
     ALGORITHM_FAMILY,
     CONFIDENCE,
@@ -45,8 +45,6 @@ __all__ = [
     "validation_size",
 ]
 TASK_TYPES = tuple(ALGORITHM_FAMILY)
-BOOTSTRAP_DRAWS = 1000
-BOOTSTRAP_SEED = 20260
 
 
 def probe_failed(failed: int, probed: int) -> bool:
@@ -57,75 +55,6 @@ def probe_failed(failed: int, probed: int) -> bool:
 def machine_labels(confidence: float, threshold: float | None) -> bool:
     """Whether an object of ``confidence`` is machine-labeled at ``threshold``: AT the threshold it is (``>=``)."""
     return threshold is not None and confidence >= threshold
-
-
-def accuracy_lower_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
-    """One-sided Clopper-Pearson lower bound of a proportion (``right`` of ``n``)."""
-    from scipy.stats import beta
-
-    k = round(right)
-    if n <= 0 or k <= 0:
-        return 0.0
-    return float(beta.ppf(1.0 - confidence, k, n - k + 1))
-
-
-def noisy_lower_bound(agree: float, n: int, label_right: Sequence[float], confidence: float = CONFIDENCE) -> float:
-    """One-sided lower bound of the machine labels' accuracy against the TRUTH from their agreement (``agree`` of
-    ``n``) with human labels each right only with probability ``label_right`` (the consolidation's posterior,
-    ``posterior``). With labels all sure it is plain Clopper-Pearson.
-
-    Otherwise, given the labels' probabilities ``q_i``: the model's errors on objects it never saw are independent
-    of the annotators', so object i agrees with probability ``acc*q_i + (1-acc)*r_i``, where ``r_i <= 1-q_i`` is
-    the chance that a wrong label equals the model's wrong class. The agreements are independent Bernoulli draws,
-    so Clopper-Pearson bounds their mean ``A`` (Hoeffding: a sum of unequal Bernoullis is no more spread than the
-    binomial of the same mean), and ``A <= (1-q) + acc*(2q-1)`` with ``q`` the mean of the ``q_i`` gives
-    ``acc >= (A - (1-q)) / (2q - 1)`` (for q > 1/2). The one assumption beyond the Clopper-Pearson one is that the
-    posteriors are not over-modest; Dawid-Skene's tend to be over-confident, which only makes the bound lower."""
-    if n <= 0:
-        return 0.0
-    a = accuracy_lower_bound(agree, n, confidence)
-    q = sum(min(1.0, max(0.0, float(x))) for x in label_right) / max(1, len(label_right))
-    if q >= 1.0 or q <= 0.5:
-        return a
-    return min(1.0, max(a, (a - (1.0 - q)) / (2.0 * q - 1.0)))
-
-
-def accuracy_upper_bound(right: float, n: int, confidence: float = CONFIDENCE) -> float:
-    """One-sided Clopper-Pearson upper bound of a proportion (``right`` of ``n``)."""
-    from scipy.stats import beta
-
-    k = round(right)
-    if n <= 0 or k >= n:
-        return 1.0
-    return float(beta.ppf(confidence, k + 1, n - k))
-
-
-def _bootstrap_prefix_means(scores: Sequence[float]) -> Any:
-    """(draws x n) means of every prefix of ``scores`` under Poisson(1) resampling weights (seeded: the same
-    scores give the same bound, so a retried step chooses the same threshold)."""
-    import numpy as np
-
-    s = np.asarray(scores, dtype=float)
-    w = np.random.default_rng(BOOTSTRAP_SEED).poisson(1.0, size=(BOOTSTRAP_DRAWS, len(s))).astype(float)
-    sums, counts = np.cumsum(w * s, axis=1), np.cumsum(w, axis=1)
-    return np.where(counts > 0, sums / np.maximum(counts, 1.0), 0.0)
-
-
-def mean_lower_bound(scores: Sequence[float], confidence: float = CONFIDENCE) -> float:
-    """One-sided bootstrap lower bound of the mean of ``scores`` (IoU in [0, 1])."""
-    import numpy as np
-
-    if not scores:
-        return 0.0
-    return float(np.quantile(_bootstrap_prefix_means(scores)[:, -1], 1.0 - confidence))
-
-
-def mean_upper_bound(scores: Sequence[float], confidence: float = CONFIDENCE) -> float:
-    import numpy as np
-
-    if not scores:
-        return 1.0
-    return float(np.quantile(_bootstrap_prefix_means(scores)[:, -1], confidence))
 
 
 def candidate_sizes(n: int, min_count: int = MIN_CONFIDENT_VALIDATION) -> list[int]:
@@ -177,15 +106,15 @@ def choose_threshold(
     n = len(conf)
     if n == 0:
         return Threshold(None, None, None, 0, 0)
-    boot = _bootstrap_prefix_means(sc) if metric != "accuracy" else None
+    boot = bounds.bootstrap_prefix_means(sc) if metric != "accuracy" else None
     cum = np.cumsum(sc)
 
     def at(size: int) -> tuple[float, float]:  # (estimate, bound) of the ``size`` most confident
         mean = float(cum[size - 1] / size)
         if boot is None and qs is not None:
-            return mean, noisy_lower_bound(float(cum[size - 1]), size, qs[:size])
+            return mean, bounds.noisy_lower_bound(float(cum[size - 1]), size, qs[:size])
         if boot is None:
-            return mean, accuracy_lower_bound(float(cum[size - 1]), size)
+            return mean, bounds.accuracy_lower_bound(float(cum[size - 1]), size)
         return mean, float(np.quantile(boot[:, size - 1], 1.0 - CONFIDENCE))
 
     best: Threshold | None = None
@@ -244,7 +173,7 @@ def check_round(
         return [s for c, s in zip(f_conf, f_score, strict=True) if machine_labels(c, t)]
 
     def upper(xs: list[float]) -> float:
-        return accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else mean_upper_bound(xs)
+        return bounds.accuracy_upper_bound(sum(xs), len(xs)) if metric == "accuracy" else bounds.mean_upper_bound(xs)
 
     confs = [float(c) for c in val[0]] + f_conf
     scores = [float(s) for s in val[1]] + f_score
@@ -283,8 +212,8 @@ def _bound_at(confs: Sequence[float], scores: Sequence[float], qs: Sequence[floa
     kept = [(s, q) for c, s, q in zip(confs, scores, qs, strict=True) if machine_labels(c, t)]
     xs = [s for s, _ in kept]
     if metric == "accuracy":
-        return noisy_lower_bound(sum(xs), len(xs), [q for _, q in kept])
-    return mean_lower_bound(xs)
+        return bounds.noisy_lower_bound(sum(xs), len(xs), [q for _, q in kept])
+    return bounds.mean_lower_bound(xs)
 
 
 def human_budget(max_human: int | None, human_so_far: int) -> int | None:
