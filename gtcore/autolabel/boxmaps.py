@@ -147,6 +147,18 @@ class Store:
             self.ctx.storage.write_bytes(where, self.encode(maps))
         return maps
 
+    GROUP = 1  # images ``fill`` computes together (``run_for`` hands it this many at a time)
+
+    def fill(self, uris: list[str], load: Loader, job_id: int | None = None) -> None:
+        """Compute and store the maps of ``uris`` not stored yet; an unreadable image is logged and skipped."""
+        for uri in uris:
+            if self.has(uri):
+                continue
+            try:
+                self.get(uri, load)
+            except (ImageError, StorageError) as exc:
+                log.warning("job %s: %s: no %s maps: %s", job_id, uri, self.FOLDER, exc)
+
 
 def _uris(ctx: Context, job_id: int) -> list[str]:
     with ctx.db.read() as conn:
@@ -158,7 +170,7 @@ def _uris(ctx: Context, job_id: int) -> list[str]:
 
 def run_for(ctx: Context, job_id: int, load: Loader, seconds: float, kind: type[Store] = Store) -> bool:
     """Compute and store missing maps (of the ``kind`` of store) for about ``seconds``; True when every image of
-    the job has its maps (or could not be decoded)."""
+    the job has its maps (or could not be decoded). The one walk for every kind of stored maps."""
     store = kind(ctx, job_id, bbm.load())
     have: set[str] = set()
     if store.base is not None:
@@ -169,15 +181,10 @@ def run_for(ctx: Context, job_id: int, load: Loader, seconds: float, kind: type[
     todo = [u for u in _uris(ctx, job_id) if store.uri_of(u) not in have]
     random.Random(time.time_ns()).shuffle(todo)  # two runs at once (a poll and a re-run) rarely meet
     t0 = time.monotonic()
-    for uri in todo:
+    for k in range(0, len(todo), store.GROUP):
         if time.monotonic() - t0 >= seconds:
             return False
-        if store.has(uri):
-            continue
-        try:
-            store.get(uri, load)
-        except (ImageError, StorageError) as exc:
-            log.warning("job %s: %s: no feature maps: %s", job_id, uri, exc)
+        store.fill(todo[k : k + store.GROUP], load, job_id)
     return True
 
 

@@ -87,6 +87,15 @@ class Store(boxmaps.Store):
         else:
             self.memo[uri] = np.asarray(maps)
 
+    GROUP = bbm.BATCH
+
+    def fill(self, uris: list[str], load: boxmaps.Loader, job_id: int | None = None) -> None:
+        """In one batch of the backbone; when an image of it cannot be read, the others one at a time."""
+        try:
+            self.get_many(uris, load)
+        except (ImageError, StorageError):
+            super().fill(uris, load, job_id)
+
     def digest(self, backbone_key: str) -> str:
         return key(backbone_key)
 
@@ -108,30 +117,7 @@ class Store(boxmaps.Store):
 
 def run_for(ctx: Context, job_id: int, load: boxmaps.Loader, seconds: float) -> bool:
     """Compute and store missing maps for about ``seconds``; True when every image has them (or cannot be read)."""
-    import time
-
-    store = Store(ctx, job_id, bbm.load())
-    have: set[str] = set()
-    if store.base is not None:
-        try:
-            have = set(ctx.storage.list(store.base + "/", suffixes=(".npz",)))
-        except StorageError:
-            have = set()
-    todo = [u for u in boxmaps._uris(ctx, job_id) if store.uri_of(u) not in have]
-    t0 = time.monotonic()
-    for k in range(0, len(todo), bbm.BATCH):
-        if time.monotonic() - t0 >= seconds:
-            return False
-        part = todo[k : k + bbm.BATCH]
-        try:
-            store.get_many(part, load)
-        except (ImageError, StorageError):  # one image cannot be read: the others of the batch one at a time
-            for u in part:
-                try:
-                    store.get(u, load)
-                except (ImageError, StorageError) as exc:
-                    log.warning("job %s: %s: no block-10 maps: %s", job_id, u, exc)
-    return True
+    return boxmaps.run_for(ctx, job_id, load, seconds, Store)
 
 
 def wanted(ctx: Context, job_id: int) -> bool:
