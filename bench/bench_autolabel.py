@@ -291,10 +291,15 @@ def main() -> None:
         def f(x: float | None) -> str:
             return "-" if x is None else f"{x:.3f}"
 
+        checked = (  # the fresh labels at or above the threshold checked (none when no threshold was found)
+            f"checked {f(it.check_metric)} on {it.check_count} fresh"
+            if it.check_count
+            else "checked - (no fresh label at or above a threshold)"
+        )
         print(f"  round {it.number}: sent {it.released}; trained on {it.human_labeled} "
               f"in {it.training_seconds or 0:.1f} s; "
               f"estimate {f(it.metric)} bound {f(it.bound)} on {it.validation_count} validation -> threshold "
-              f"{f(it.validation_threshold)}; checked {f(it.check_metric)} on {it.check_count or 0} fresh; used "
+              f"{f(it.validation_threshold)}; {checked}; used "
               f"{f(it.threshold)} ({it.decision or it.stage}); inference {it.inference_seconds or 0:.1f} s; "
               f"machine-labeled {it.machine_labeled or 0}; REALIZED {realized}"
               + (f"; error: {it.error}" if it.error else ""))  # fmt: skip
