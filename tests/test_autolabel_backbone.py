@@ -240,15 +240,15 @@ from tests.fixtures.core import make_settings
 
 marker = Path(sys.argv[2])
 embeddings.CHUNK = 8
-real = backbone.Backbone.embed
+real = backbone.Backbone.embed_and_map10  # the embedding step's one pass (vectors and block-10 maps)
 calls = []
-def slow_embed(self, images):
+def slow_embed(self, images, **kw):
     calls.append(1)
     if len(calls) == 2:  # the first chunk is stored; killed while embedding the second
         marker.write_text("embedding")
         threading.Event().wait(600)  # hangs here until the test kills this process
-    return real(self, images)
-backbone.Backbone.embed = slow_embed
+    return real(self, images, **kw)
+backbone.Backbone.embed_and_map10 = slow_embed
 ctx = Context.from_settings(make_settings(Path(sys.argv[1]), GT_AUTOLABEL_MIN_OBJECTS="100"))
 runner.run_until_idle(ctx, max_seconds=120, kinds=["autolabel.embed"])
 """

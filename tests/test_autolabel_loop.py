@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gtcore.autolabel import loop, models
+from gtcore.autolabel import batches, models
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -51,7 +51,7 @@ def test_held_objects_wait_for_the_loop_then_a_probe_of_ten(auto_world: AutoWorl
     assert queue.claim_next(w.ctx, w.workers[0], job) is None  # everything is held until the loop releases it
     runner.run_until_idle(w.ctx, max_seconds=60)
     with w.ctx.db.read() as c:
-        c_ = loop.counts(c, job)
+        c_ = batches.counts(c, job)
     assert (c_.claimable, c_.held, c_.probe_total) == (10, 110, 10)
     assert queue.claim_next(w.ctx, w.workers[0], job) is not None
 

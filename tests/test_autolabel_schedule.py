@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gtcore.autolabel import loop
+from gtcore.autolabel import batches
 from gtcore.autolabel.status import loop_status, preparing_more
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -22,9 +22,9 @@ from tests.fixtures.autolabel import AutoWorld, make_auto_world
 SYSTEM = Actor.system_actor()
 
 
-def _counts(w: AutoWorld, job: int) -> loop.Counts:
+def _counts(w: AutoWorld, job: int) -> batches.Counts:
     with w.ctx.db.read() as c:
-        return loop.counts(c, job)
+        return batches.counts(c, job)
 
 
 def _pending(w: AutoWorld, kind: str) -> int:

@@ -1,5 +1,5 @@
 """The ``autolabel.infer`` step of round N (run by background workers), once round N's batch is settled
-(``loop.batch_settled``).
+(``batches.batch_settled``).
 
 Score the model on the batch's human labels
 (objects it never saw, from the pool that remains) and check the threshold there (``rules.check_round``: kept,
@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gtcore.autolabel import files, loop, models, opening, pool, rules
+from gtcore.autolabel import batches, files, loop, models, opening, pool, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel import text as txt
 from gtcore.autolabel.segmenter import SegPrediction, within_limit
@@ -63,7 +63,7 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     if it.finished_at is not None or not loop.trained(it):
         return []
     with ctx.db.read() as conn:
-        if not loop.batch_settled(conn, job_id):
+        if not batches.batch_settled(conn, job_id):
             return []  # people are still labeling the round's batch: ``step`` enqueues this again once settled
     writer.write_intermediate(ctx, job_id, iteration=n)  # consolidates the batch's answers
     try:
@@ -153,7 +153,7 @@ def _store(
     ctx: Context, f: loop.JobFacts, n: int, labeled: list, scored: list, model_id: int | None, finish: dict
 ) -> list:
     with ctx.db.read() as conn:
-        c = loop.counts(conn, f.id)
+        c = batches.counts(conn, f.id)
     budget = rules.labeled_budget(
         f.stopping.get("MaxPercentageOfInputDatasetLabeled"), f.total, c.human + c.machine + c.released_open
     )

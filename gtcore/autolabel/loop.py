@@ -26,13 +26,12 @@ release a batch twice):
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy import Connection, select, update
 
-from gtcore.autolabel import rules
+from gtcore.autolabel import batches, rules
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -43,7 +42,6 @@ O = dbm.objects  # noqa: E741
 J = dbm.jobs
 S = dbm.autolabel_jobs
 IT = dbm.autolabel_iterations
-CHUNK = 500
 Action = tuple[str, int]  # ("train" | "infer" | "step", iteration)
 
 
@@ -131,91 +129,6 @@ def ensure_state(conn: Connection, f: JobFacts) -> Any:
     return row
 
 
-@dataclass(frozen=True)
-class Counts:
-    held: int = 0
-    claimable: int = 0  # released, open, still needs an answer nobody holds
-    released_open: int = 0
-    human: int = 0  # status done
-    machine: int = 0
-    failed: int = 0
-    probe_total: int = 0
-    probe_open: int = 0
-    probe_failed: int = 0
-    validation_open: int = 0
-
-
-def counts(conn: Connection, job_id: int) -> Counts:
-    claim = case((and_(O.c.taken < O.c.needed, O.c.declines < O.c.needed), 1), else_=0)
-    q = (
-        select(O.c.status, O.c.held, O.c.al_role, claim, func.count())
-        .where(O.c.job_id == job_id)
-        .group_by(O.c.status, O.c.held, O.c.al_role, claim)
-    )
-    c: dict[str, int] = {}
-    for status, held, role, claimable, n in conn.execute(q):
-        n = int(n)
-        opened = status == "open"
-
-        def add(key: str, v: int = n) -> None:
-            c[key] = c.get(key, 0) + v
-
-        if opened and held:
-            add("held")
-        if opened and not held:
-            add("released_open")
-            if claimable:
-                add("claimable")
-        if status == "done":
-            add("human")
-        if status == "machine":
-            add("machine")
-        if status == "failed":
-            add("failed")
-        if role == "probe":
-            add("probe_total")
-            if opened:
-                add("probe_open")
-            if status == "failed":
-                add("probe_failed")
-        if role == "validation" and opened:
-            add("validation_open")
-    return Counts(**c)
-
-
-def held_objects(conn: Connection, job_id: int) -> list[tuple[int, float | None]]:
-    q = select(O.c.idx, O.c.al_confidence).where(O.c.job_id == job_id, O.c.status == "open", O.c.held.is_(True))
-    return [(int(i), c) for i, c in conn.execute(q.order_by(O.c.idx))]
-
-
-def hand_to_people(conn: Connection, job_id: int, idxs: list[int], role: str, iteration: int) -> int:
-    """Hand held objects to people (they become claimable); returns how many moved."""
-    moved = 0
-    for k in range(0, len(idxs), CHUNK):
-        moved += conn.execute(
-            update(O)
-            .where(O.c.job_id == job_id, O.c.idx.in_(idxs[k : k + CHUNK]), O.c.status == "open", O.c.held.is_(True))
-            .values(held=False, al_role=role, al_iteration=iteration, updated_at=dbm.now())
-        ).rowcount
-    return moved
-
-
-def _random_held(conn: Connection, job_id: int, n: int, seed: int) -> list[int]:
-    idxs = [i for i, _ in held_objects(conn, job_id)]
-    random.Random(seed).shuffle(idxs)
-    return idxs[:n]
-
-
-def next_batch(conn: Connection, job_id: int, n: int, seed: int) -> tuple[list[int], list[int]]:
-    """(most uncertain, random check) held objects of a round's batch of ``n``."""
-    held = held_objects(conn, job_id)
-    random.Random(seed).shuffle(held)
-    check = rules.check_size(n)
-    uncertain = rules.most_uncertain(held, n - check)
-    taken = set(uncertain)
-    return uncertain, [i for i, _ in held if i not in taken][:check]
-
-
 def _advance(conn: Connection, job_id: int, old_iteration: int, **values: Any) -> bool:
     """Compare-and-set of the loop's state: True if this transaction moved it."""
     return (
@@ -249,12 +162,12 @@ def step(ctx: Context, job_id: int) -> list[Action]:
         st = ensure_state(conn, f)
         if st.phase in ("human-only", "done"):
             return []
-        c = counts(conn, job_id)
+        c = batches.counts(conn, job_id)
         seed = job_id * 1009 + int(st.iteration)
         if st.phase == "new":
-            probe = _random_held(conn, job_id, rules.PROBE_SIZE, seed)
+            probe = batches.random_held(conn, job_id, rules.PROBE_SIZE, seed)
             if _advance(conn, job_id, 0, phase="probe", iteration=1):
-                _new_iteration(conn, job_id, 1, hand_to_people(conn, job_id, probe, "probe", 1))
+                _new_iteration(conn, job_id, 1, batches.hand_to_people(conn, job_id, probe, "probe", 1))
             return []
         if st.phase == "probe":
             if c.probe_open:
@@ -266,11 +179,11 @@ def step(ctx: Context, job_id: int) -> list[Action]:
                 )
                 _advance(conn, job_id, int(st.iteration), phase="done")
             else:
-                val = _random_held(conn, job_id, rules.validation_size(f.total), seed)
-                n = hand_to_people(conn, job_id, val, "validation", 2)
+                val = batches.random_held(conn, job_id, rules.validation_size(f.total), seed)
+                n = batches.hand_to_people(conn, job_id, val, "validation", 2)
                 if not st.initial_model_uri:
-                    batch = _random_held(conn, job_id, rules.training_batch_size(f.max_concurrent), seed + 1)
-                    n += hand_to_people(conn, job_id, batch, "train", 2)
+                    batch = batches.random_held(conn, job_id, rules.training_batch_size(f.max_concurrent), seed + 1)
+                    n += batches.hand_to_people(conn, job_id, batch, "train", 2)
                 if _advance(conn, job_id, 1, phase="labeling", iteration=2):
                     _new_iteration(conn, job_id, 2, n)
                 return []
@@ -281,7 +194,7 @@ def step(ctx: Context, job_id: int) -> list[Action]:
     return []
 
 
-def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> list[Action]:
+def _loop_step(conn: Connection, f: JobFacts, st: Any, c: batches.Counts, seed: int) -> list[Action]:
     if c.released_open:
         return []  # the round's batch (or the validation set) is not settled: people first
     last = latest_iteration(conn, f.id)
@@ -301,15 +214,12 @@ def _loop_step(conn: Connection, f: JobFacts, st: Any, c: Counts, seed: int) -> 
         return []  # nothing new to learn from and nobody to send work to: the stopping condition ends the job
     if not _advance(conn, f.id, n, phase="loop", iteration=n + 1):
         return []
-    uncertain, check = next_batch(conn, f.id, k, seed) if k else ([], [])
-    moved = hand_to_people(conn, f.id, uncertain, "batch", n + 1) + hand_to_people(conn, f.id, check, "check", n + 1)
+    uncertain, check = batches.next_batch(conn, f.id, k, seed) if k else ([], [])
+    moved = batches.hand_to_people(conn, f.id, uncertain, "batch", n + 1) + batches.hand_to_people(
+        conn, f.id, check, "check", n + 1
+    )
     _new_iteration(conn, f.id, n + 1, moved)
     return [("train", n + 1)]
-
-
-def batch_settled(conn: Connection, job_id: int) -> bool:
-    """Whether nothing released to people is still open (claimed-but-unanswered objects are open)."""
-    return counts(conn, job_id).released_open == 0
 
 
 def still_running(conn: Connection, job_id: int) -> bool:
@@ -330,5 +240,5 @@ def go_human_only(ctx: Context, job_id: int, reason: str, iteration: int | None 
                 .where(IT.c.job_id == job_id, IT.c.iteration == iteration)
                 .values(error=reason[:2000], finished_at=dbm.now())
             )
-        idxs = [i for i, _ in held_objects(conn, job_id)]
-        hand_to_people(conn, job_id, idxs, "batch", iteration or 0)
+        idxs = [i for i, _ in batches.held_objects(conn, job_id)]
+        batches.hand_to_people(conn, job_id, idxs, "batch", iteration or 0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from gtcore.autolabel import loop, maphead
+from gtcore.autolabel import batches, maphead
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor, require_reader
@@ -175,5 +175,5 @@ def preparing_more(ctx: Context, job_id: int) -> bool:
         ).first()
         if row is None or row.status != "InProgress" or row.phase in ("human-only", "done"):
             return False
-        c = loop.counts(conn, job_id)
+        c = batches.counts(conn, job_id)
     return c.held > 0 and c.claimable == 0
