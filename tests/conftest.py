@@ -32,3 +32,15 @@ def _no_embedded_worker_unless_asked(request: pytest.FixtureRequest):
     stray = [t.name for t in threading.enumerate() if t.name.startswith("embedded-") and t.ident not in before]
     if stray:
         pytest.fail(f"an embedded background worker started inside pytest: {stray} (GT_EMBEDDED_WORKER=0 was lost)")
+
+
+@pytest.fixture(autouse=True)
+def _linear_head_only_unless_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Automated labeling's rounds run with the linear head alone in tests not marked ``map_head``: the map head
+    (the linear head's rival, 10-25 s of training a round on 2 cores) has its own tests
+    (``tests/test_autolabel_maphead.py``). Workers and servers started as subprocesses use the product's value."""
+    if request.node.get_closest_marker("map_head") is None:
+        from gtcore.autolabel import maphead
+
+        monkeypatch.setattr(maphead, "MIN_LABELS", 10**9)
+    yield

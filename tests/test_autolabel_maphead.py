@@ -25,6 +25,8 @@ from gtcore.core import db as dbm
 from gtcore.core.access import Actor
 from tests.fixtures.autolabel import AutoWorld
 
+pytestmark = pytest.mark.map_head  # the map head trains here (tests/conftest.py turns it off elsewhere)
+
 SHAPES = ("cross", "ring", "bar")
 
 

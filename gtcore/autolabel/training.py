@@ -114,19 +114,14 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         candidates = [lr]
         if not lr.fixed and lr.model is not None:  # a saved model to start from: compare it with a fresh one
             candidates.append(lrn.Learner(f.task_type, len(f.labels), lr.model, lr.extractor, lr.source, ctx, job_id))
-        rival = lrn.builtin_rival(lr)  # a second learner on the same labels (builtin_rival)
-        if rival is not None:
-            try:
-                rival.train([(u, lab) for _, u, lab, _ in train_items], load)
-                candidates.append(rival)
-            except TrainingError as exc:  # too few labels for it yet (the map head): the first learner alone
-                log.info("job %s round %s: no rival this round (%s)", job_id, n, exc)
         trained_on = lr.train([(u, lab) for _, u, lab, _ in train_items], load)
         gone = pool.gone_before(ctx, job_id, n)  # validation objects earlier rounds would have labeled
         sure = _label_right(ctx, f, [v[0] for v in val_items])  # how sure each human label is
         best: tuple[Any, rules.Threshold, dict[int, Any], str] | None = None
         compared: list[dict[str, Any]] = []  # every candidate's coverage, in the round's training files
-        for cand in candidates:
+
+        def score(cand: Any) -> rules.Threshold:
+            nonlocal best
             confs, scores, preds = lrn.validation_scores(cand, [(u, lab) for _, u, lab, _ in val_items], load)
             enc = pool.encode([v[0] for v in val_items], confs, scores, sure)
             v_conf, v_score, v_right = pool.remaining(pool.triples(enc), gone)
@@ -134,6 +129,19 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             compared.append({"model": cand.head, "threshold": th.value, "covered": th.covered, "bound": th.bound})
             if best is None or th.covered > best[1].covered:
                 best = (cand, th, preds, enc)
+            return th
+
+        for cand in candidates:
+            score(cand)
+        rival = lrn.builtin_rival(lr)  # a second learner on the same labels (builtin_rival)
+        # the rival can only win by covering more: when the best so far covers every validation object still
+        # like the pool, it is not trained (its training is most of a round's time)
+        if rival is not None and best is not None and best[1].covered < best[1].total:
+            try:
+                rival.train([(u, lab) for _, u, lab, _ in train_items], load)
+                score(rival)
+            except TrainingError as exc:  # too few labels for it yet (the map head): the first learner alone
+                log.info("job %s round %s: no rival this round (%s)", job_id, n, exc)
         assert best is not None
     except models.ModelError as exc:
         loop.go_human_only(ctx, job_id, str(exc), n)
