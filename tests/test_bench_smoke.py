@@ -54,6 +54,8 @@ TINY: dict[str, list[str] | None] = {
     "bench_noisy_bound.py": ["--validation", "60", "--draws", "2"],
     "bench_map_head.py": ["{tmp}/letters-head", "--labels", "8", "--epochs", "1", "--validation", "8"],
     "bench_crowd_parts.py": None,
+    "bench_caches.py": None,
+    "bench_quality.py": None,
     "crowd_sim.py": None,
     "queue_bare.py": None,
 }  # fmt: skip
