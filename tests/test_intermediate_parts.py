@@ -105,7 +105,7 @@ def test_checkpoints_bound_the_assemblies() -> None:
 
 
 _KILLED_CHILD = """
-import sys, time
+import sys, threading
 from pathlib import Path
 from gtcore.context import Context
 from gtcore.output import parts, writer
@@ -115,7 +115,7 @@ real = Storage.publish_write
 def publish(self, w, uri, **kw):
     if "/parts/" in uri:
         Path(sys.argv[2]).write_text("writing")
-        time.sleep(600)  # killed here: the part's temp file is written, not published
+        threading.Event().wait(600)  # hangs here until the test kills this process: written, not published
     return real(self, w, uri, **kw)
 Storage.publish_write = publish
 writer.write_intermediate(Context.from_env(), int(sys.argv[1]))
