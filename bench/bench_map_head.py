@@ -22,6 +22,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gtcore.autolabel import backbone as bbm  # noqa: E402
+from gtcore.autolabel import maphead  # noqa: E402
 
 
 def maps(folder: Path, names: list[str]) -> np.ndarray:
@@ -42,7 +43,6 @@ def maps(folder: Path, names: list[str]) -> np.ndarray:
 
 def main() -> None:
     import torch
-    from torch import nn
     from torch.nn import functional as F
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,14 +62,6 @@ def main() -> None:
     perm = np.random.default_rng(a.seed).permutation(len(y))
     val, rest = perm[: a.validation], perm[a.validation :]
 
-    def head(c: int, k: int, w: int = 64) -> nn.Module:
-        return nn.Sequential(
-            nn.Conv2d(c, w, 1), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * w, k),
-        )  # fmt: skip
-
     def shift(xb: torch.Tensor, s: int = 2) -> torch.Tensor:
         n, _, h, w = xb.shape
         p = F.pad(xb, (s, s, s, s))
@@ -80,7 +72,7 @@ def main() -> None:
         tr = rest[:count]
         t0 = time.perf_counter()
         torch.manual_seed(a.seed)
-        m = head(x.shape[1], len(classes))
+        m = maphead.network(x.shape[1], len(classes))  # the product's network
         opt = torch.optim.AdamW(m.parameters(), 3e-3, weight_decay=0.05)
         xt, yt = torch.from_numpy(x[tr].astype(np.float32)), torch.from_numpy(y[tr])
         steps = a.epochs * ((len(tr) + 63) // 64)

@@ -29,7 +29,7 @@ from gtcore.autolabel import batches, files, loop, models, opening, pool, rules
 from gtcore.autolabel import learner as lrn
 from gtcore.autolabel import text as txt
 from gtcore.autolabel.segmenter import SegPrediction, within_limit
-from gtcore.autolabel.training import CHUNK, MISSING_EXTRA, _context, _human_items, _label_right, _loader
+from gtcore.autolabel.training import CHUNK, _context, _human_items, _label_right, _loader, model_unusable
 from gtcore.context import Context
 from gtcore.core import db as dbm
 from gtcore.core.access import Actor
@@ -77,11 +77,8 @@ def infer(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
         t0 = time.perf_counter()
         labeled, scored, lines = _predict_held(ctx, f, lr, check.threshold)
         seconds = time.perf_counter() - t0
-    except models.ModelError as exc:
-        loop.go_human_only(ctx, job_id, str(exc), n)
-        return []
-    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
-        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
+    except (models.ModelError, ImportError) as exc:
+        model_unusable(ctx, job_id, n, exc)
         return []
     finish = {
         "inference_seconds": seconds,

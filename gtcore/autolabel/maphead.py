@@ -61,7 +61,7 @@ def _torch() -> Any:
     return torch
 
 
-def _net(channels: int, n_out: int) -> Any:
+def network(channels: int, n_out: int) -> Any:
     from torch import nn
 
     w = WIDTH
@@ -85,7 +85,7 @@ class MapHead:
     def _module(self) -> Any:
         if self._built is None:
             torch = _torch()
-            net = _net(self.channels, self.n_out)
+            net = network(self.channels, self.n_out)
             net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in self.params.items()}, strict=True)
             net.eval()
             self._built = net
@@ -181,7 +181,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_out: int, *, meta: dict[str, Any] | None
     rng = np.random.default_rng(seed)
     tr, cal = split(y, CAL_SHARE, rng)
     torch.manual_seed(seed)
-    net = _net(x.shape[1], n_out)
+    net = network(x.shape[1], n_out)
     epochs = epochs_for(len(tr))
     steps = epochs * math.ceil(len(tr) / BATCH)
     opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=0.05)

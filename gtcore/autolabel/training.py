@@ -96,6 +96,13 @@ def _finish_iteration(ctx: Context, job_id: int, n: int, **values: Any) -> None:
         conn.execute(update(IT).where(IT.c.job_id == job_id, IT.c.iteration == n).values(**values))
 
 
+def model_unusable(ctx: Context, job_id: int, n: int, exc: Exception) -> None:
+    """A round's model cannot be used (a bad or missing model file, or the automated-labeling libraries missing on
+    this worker: scikit-learn / scipy / onnx / onnxruntime / torch): the job goes on with people, the reason shown."""
+    reason = f"{MISSING_EXTRA} ({exc})" if isinstance(exc, ImportError) else str(exc)
+    loop.go_human_only(ctx, job_id, reason, n)
+
+
 def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
     got = _context(ctx, job_id, n)
     if got is None:
@@ -143,11 +150,8 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             except TrainingError as exc:  # too few labels for it yet (the map head): the first learner alone
                 log.info("job %s round %s: no rival this round (%s)", job_id, n, exc)
         assert best is not None
-    except models.ModelError as exc:
-        loop.go_human_only(ctx, job_id, str(exc), n)
-        return []
-    except ImportError as exc:  # scikit-learn / scipy / onnx / onnxruntime missing on this worker
-        loop.go_human_only(ctx, job_id, f"{MISSING_EXTRA} ({exc})", n)
+    except (models.ModelError, ImportError) as exc:
+        model_unusable(ctx, job_id, n, exc)
         return []
     except TrainingError as exc:
         _finish_iteration(
