@@ -134,7 +134,17 @@ def test_a_threshold_needs_the_minimum_number_of_validation_objects() -> None:
     # a perfect model on 29 validation objects: too few to trust, whatever the bound; 30 at IoU 1.0 pass
     assert rules.choose_threshold([0.9] * 29, [1.0] * 29, 0.6, metric="mean-iou").value is None
     assert rules.choose_threshold([0.9] * 30, [1.0] * 30, 0.6, metric="mean-iou").value == 0.9
-    assert rules.candidate_sizes(100)[:5] == [30, 36, 42, 50, 60] and rules.candidate_sizes(29) == []
+    assert rules.candidate_sizes(100) == [30, 36, 42, 50, 60, 71, 85, 100] and rules.candidate_sizes(29) == []
+    assert rules.candidate_sizes(30) == [30] and rules.candidate_sizes(101)[-2:] == [85, 101]  # n on the grid: once
+
+
+def test_the_whole_validation_set_is_a_candidate() -> None:
+    """280 validation objects, all right but one: the grid's largest size below 280 is 240, so without the whole
+    set as a candidate the threshold would leave the 40 least confident objects' pool twins to people."""
+    conf = [1.0 - i / 1000 for i in range(280)]
+    right = [1.0] * 279 + [0.0]
+    th = rules.choose_threshold(conf, right, 0.95)
+    assert th.covered == 280 and th.value == conf[-1]
 
 
 def test_threshold_for_boxes_uses_mean_iou_and_none_when_unreachable() -> None:

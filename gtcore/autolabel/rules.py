@@ -7,7 +7,7 @@ machine-labeled, so their validation twins count). It is never chosen on the poi
 the validation objects at or above ``t`` must reach the target with a one-sided 95 % lower confidence bound
 (``bounds``: Clopper-Pearson for 1/0 correctness, a Poisson bootstrap of the mean for IoU), over at least
 ``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
-(``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling), so choosing the
+(``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling, and all of them), so choosing the
 lowest one that passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
 ``bounds.noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
 the accuracy against the truth.
@@ -58,7 +58,9 @@ def machine_labels(confidence: float, threshold: float | None) -> bool:
 
 
 def candidate_sizes(n: int, min_count: int = MIN_CONFIDENT_VALIDATION) -> list[int]:
-    """The object counts (most confident first) at which a threshold is tested: ``min_count * 2**(j/4)``."""
+    """The object counts (most confident first) at which a threshold is tested: ``min_count * 2**(j/4)``, and all
+    ``n`` (a model good on the whole validation set labels the whole pool, not only the grid's largest size below
+    ``n``, which can leave up to a sixth of the pool to people for nothing)."""
     out: list[int] = []
     j = 0
     while True:
@@ -68,6 +70,8 @@ def candidate_sizes(n: int, min_count: int = MIN_CONFIDENT_VALIDATION) -> list[i
         if not out or size > out[-1]:
             out.append(size)
         j += 1
+    if out and out[-1] < n:
+        out.append(n)
     return out
 
 
