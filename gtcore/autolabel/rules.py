@@ -6,9 +6,9 @@ A threshold ``t`` machine-labels every object whose confidence is ``>= t`` (obje
 machine-labeled, so their validation twins count). It is never chosen on the point estimate: the machine labels of
 the validation objects at or above ``t`` must reach the target with a one-sided 95 % lower confidence bound
 (``bounds``: Clopper-Pearson for 1/0 correctness, a Poisson bootstrap of the mean for IoU), over at least
-``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested
-(``candidate_sizes``: the ones covering about 30, 36, 42, 50, 60 ... objects, four per doubling, and all of them), so choosing the
-lowest one that passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
+``MIN_CONFIDENT_VALIDATION`` objects. Only a few candidate thresholds are tested (``candidate_sizes``: the ones
+covering about 30, 36, 42, 50, 60 ... objects, four per doubling, and all of them), so choosing the lowest one that
+passes does not turn the 5 % risk of each test into a much larger one. Noisy human labels:
 ``bounds.noisy_lower_bound`` turns agreement with labels that are each right with a known probability into a bound on
 the accuracy against the truth.
 """
