@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench_annotators as annotators  # noqa: E402
 import bench_caches as caches  # noqa: E402
 import bench_quality as quality  # noqa: E402
 
@@ -58,11 +58,8 @@ from gtcore.autolabel.status import loop_status  # noqa: E402
 from gtcore.context import Context  # noqa: E402
 from gtcore.core import autolabeling  # noqa: E402
 from gtcore.core.access import Actor  # noqa: E402
-from gtcore.core.errors import TaskError  # noqa: E402
 from gtcore.core.settings import Settings  # noqa: E402
 from gtcore.jobs import api as jobs  # noqa: E402
-from gtcore.queue import api as queue  # noqa: E402
-from tests.fixtures import simulate  # noqa: E402
 from tests.fixtures.core import make_team, make_user  # noqa: E402
 
 SYSTEM = Actor.system_actor()
@@ -117,42 +114,6 @@ def _request(name: str, manifest: Path, labels_file: Path, out: Path, task_type:
             f"labeling-job-algorithm-specification/{FAMILY[task_type]}"
         },
     }
-
-
-def _annotate_until_final(ctx: Context, people: list[Actor], job_id: int, truth: dict, labels: list[str],
-                          error: float, sizes: dict[str, tuple[int, int]], pause: float = 0.0) -> float:  # fmt: skip
-    """Each annotator (a thread) claims, takes ``pause`` seconds, and submits until the job is final; returns the
-    seconds in which they had nothing to claim (summed over annotators, divided by their number)."""
-    waited = [0.0] * len(people)
-
-    def work(k: int, w: Actor) -> None:
-        while True:
-            try:
-                task = queue.claim_next(ctx, w, job_id)
-            except TaskError:
-                return
-            if task is None:
-                if jobs.job_summary(ctx, SYSTEM, job_id=job_id).status in ("Completed", "Stopped", "Failed"):
-                    return
-                time.sleep(0.2)
-                waited[k] += 0.2
-                continue
-            name = Path(str(task.source_ref)).name
-            rng = random.Random(f"{name}:{w.email}")  # the same person errs on the same object whenever asked
-            answer = simulate.answer_for(truth[name], labels, error, rng, sizes[name])
-            time.sleep(pause)  # --answer-seconds: how long an annotator takes (0: instantly)
-            try:
-                queue.submit(ctx, w, task.assignment_id, answer)
-            except TaskError:
-                return
-
-    threads = [threading.Thread(target=work, args=(k, w), daemon=True) for k, w in enumerate(people)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():  # a timed join, so Ctrl-C reaches this thread
-            t.join(0.5)
-    return sum(waited) / max(1, len(people))
 
 
 def _peak_rss_mb(pid: int) -> float | None:
@@ -236,7 +197,7 @@ def main() -> None:
     watcher = threading.Thread(target=watch_rss, daemon=True)
     watcher.start()
     try:
-        waited = _annotate_until_final(
+        waited = annotators.annotate_until_final(
             ctx, people, job_id, truth, labels, args.worker_error, sizes, args.answer_seconds
         )
     finally:

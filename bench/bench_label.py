@@ -39,8 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from bench_label_jobs import classify_times, make_image, mask_times, photo, probe_color  # noqa: E402
 
 from gtcore.images import task_views  # noqa: E402
 from gtcore.images.views import ViewSpec  # noqa: E402
@@ -61,7 +60,6 @@ from tests.fixtures.labeling import (  # noqa: E402
     LabelWorld,
     sign_in,
     start_job,
-    task_caption,
     wait_background,
     wait_task,
 )
@@ -81,36 +79,6 @@ PICKED_JS = """(label) => {
   const primary = document.querySelectorAll('[data-testid="stBaseButton-primary"]');
   return [...primary].some(x => x.innerText.includes(label)) ? performance.now() : false;
 }"""
-
-
-def probe_color(i: int) -> tuple[int, int, int]:
-    """Distinct, saturated colours: consecutive images differ by far more than the probe tolerance."""
-    palette = [(230, 30, 30), (30, 200, 40), (30, 60, 230), (240, 220, 20), (200, 30, 220), (20, 210, 220)]
-    r, g, b = palette[i % len(palette)]
-    shade = (i // len(palette)) * 9 % 40
-    return max(0, r - shade), max(0, g - shade), max(0, b - shade)
-
-
-def photo(size: tuple[int, int]) -> np.ndarray:
-    """Photo-like pixels (smooth waves and sensor noise): a 12 MP JPEG of them weighs about 4-5 MB."""
-    w, h = size
-    rng = np.random.default_rng(7)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = (np.sin(xx / 61.0) * 50 + np.cos(yy / 41.0) * 50 + 128)[..., None]
-    return np.clip(base + rng.normal(0, 14, (h, w, 3)), 0, 255).astype("uint8")
-
-
-def make_image(path: Path, pixels: np.ndarray, probe: tuple[int, int, int], seed: int) -> Path:
-    """One source JPEG: ``pixels`` shifted by ``seed``, with a probe square in the middle (seen at any zoom)."""
-    img = Image.fromarray(np.roll(pixels, seed * 37, axis=1), "RGB")
-    w, h = img.size
-    side = w // 6
-    ImageDraw.Draw(img).rectangle(
-        [w // 2 - side // 2, h // 2 - side // 2, w // 2 + side // 2, h // 2 + side // 2], fill=probe
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format="JPEG", quality=90)
-    return path
 
 
 def load() -> str:
@@ -161,61 +129,6 @@ def zoom_to(page: Any, level: str) -> None:
         page.keyboard.press("z")
         wait_for_idle(page, settle=0.3)
     raise RuntimeError(f"the zoom bar never showed {level}")
-
-
-IMAGE_JS = """(old) => {
-  const im = document.querySelector('[data-testid="stImage"] img');
-  return im && im.src !== old && im.complete && im.naturalWidth > 0 ? performance.now() : false;
-}"""
-
-
-def _classify(page: Any, job: Any, n: int) -> list[float]:
-    """Submit -> the next image shown on a classification job: pick "car", Ctrl+Enter, the next image loaded."""
-    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
-    out = []
-    for i in range(n):
-        wait_until(lambda: page.locator('[data-testid="stImage"] img').count() > 0, what="the image")
-        wait_for_idle(page, settle=0.2)
-        page.get_by_text("car", exact=True).first.click()
-        wait_for_idle(page, settle=0.2)
-        page.evaluate("() => document.activeElement && document.activeElement.blur()")  # keys go to the page
-        old = page.locator('[data-testid="stImage"] img').first.get_attribute("src")
-        page.keyboard.press("Control+Enter")
-        shown = float(page.wait_for_function(IMAGE_JS, arg=old, polling="raf", timeout=60_000).json_value())
-        out.append(shown - float(page.evaluate("() => window.__gtKeyAt")))
-        wait_until(lambda i=i: task_caption(page).startswith(f"Object {i + 2} "), what="the next task")
-    return out
-
-
-def _masks(page: Any, job: Any, n: int) -> list[float]:
-    """Submit -> the next image painted on a semantic-segmentation job: one brush stroke, Ctrl+Enter, the next
-    image's probe colour on the mask canvas's background."""
-    start_job(page, job.request["HumanTaskConfig"]["TaskTitle"])
-    out = []
-    for i in range(n):
-        cb = canvas_box(page)
-        mid = (int(cb.width // 2), int(cb.height // 2))
-        wait_background(page, probe_color(i), at=mid)
-        wait_for_idle(page, settle=0.5)
-        for attempt in range(3):  # a stroke made while the canvas is being replaced (a new room) is not kept
-            cb = canvas_box(page)
-            page.mouse.move(round(cb.x + 20), round(cb.y + 20 + 10 * attempt))
-            page.mouse.down()
-            page.mouse.move(round(cb.x + 120), round(cb.y + 40 + 10 * attempt), steps=8)
-            page.mouse.up()
-            try:
-                wait_until(lambda: page.get_by_text("pixels of this image labelled").count() > 0, what="the stroke")
-                break
-            except TimeoutError:
-                wait_for_idle(page, settle=0.5)
-        wait_for_idle(page, settle=0.2)
-        cb = canvas_box(page)
-        mid = (int(cb.width // 2), int(cb.height // 2))
-        page.keyboard.press("Control+Enter")
-        painted = wait_background(page, probe_color(i + 1), at=mid, timeout=90)
-        out.append(painted - float(page.evaluate("() => window.__gtKeyAt")))
-        wait_until(lambda i=i: task_caption(page).startswith(f"Object {i + 2} "), what="the next task")
-    return out
 
 
 def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
@@ -290,8 +203,8 @@ def run(root: Path, args: argparse.Namespace, size: tuple[int, int]) -> None:
             received, _ = ws.since("task")
             media = sum(http.under("/media/", body_only=True).values()) - media_before
             rows.append((mode, painted - key_at, wall, parts, received, media))
-        classify = _classify(page, cls_job, n_cls) if cls_job is not None else []
-        masks = _masks(page, mask_job, n_mask) if mask_job is not None else []
+        classify = classify_times(page, cls_job, n_cls) if cls_job is not None else []
+        masks = mask_times(page, mask_job, n_mask) if mask_job is not None else []
         page.context.close()
 
     answers = world.responses(job.name)

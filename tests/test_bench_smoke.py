@@ -56,6 +56,8 @@ TINY: dict[str, list[str] | None] = {
     "bench_crowd_parts.py": None,
     "bench_caches.py": None,
     "bench_quality.py": None,
+    "bench_annotators.py": None,
+    "bench_label_jobs.py": None,
     "crowd_sim.py": None,
     "queue_bare.py": None,
 }  # fmt: skip
