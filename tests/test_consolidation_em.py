@@ -232,3 +232,27 @@ def test_the_leave_one_out_posterior_takes_each_answers_own_soft_count_out_of_it
     assert np.allclose(got.posterior, e_step(True, True), atol=1e-9)
     for other in (e_step(False, False), e_step(True, False), e_step(False, True)):
         assert not np.allclose(other, got.posterior, atol=1e-4)  # the test tells the variants apart
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_chunked_group_sums_give_the_same_fit_whatever_the_chunk(
+    monkeypatch: pytest.MonkeyPatch, shuffled: bool
+) -> None:
+    """The EM's sums run over chunks of whole groups (bounded memory at 1M items): a chunk of 1, 7 or 1,000
+    answers gives exactly the fit of one chunk holding them all, answers in item order or not, with gold items."""
+    rng = np.random.default_rng(7)
+    n_items, k, n_workers = 700, 4, 25
+    item = np.repeat(np.arange(n_items), rng.integers(1, 6, n_items))
+    if shuffled:
+        item = rng.permutation(item)
+    truth = rng.integers(0, k, n_items)
+    worker = rng.integers(0, n_workers, len(item))
+    label = np.where(rng.random(len(item)) < 0.7, truth[item], rng.integers(0, k, len(item)))
+    gold = {3: int(truth[3]), 40: int(truth[40])}
+    monkeypatch.setattr(em, "CHUNK", 10**9)
+    whole = em.fit(item, worker, label, n_items, n_workers, k, gold=gold)
+    for chunk in (1, 7, 1000):
+        monkeypatch.setattr(em, "CHUNK", chunk)
+        part = em.fit(item, worker, label, n_items, n_workers, k, gold=gold)
+        assert np.array_equal(part.posterior, whole.posterior) and np.array_equal(part.counts, whole.counts)
+        assert part.epochs == whole.epochs

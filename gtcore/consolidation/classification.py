@@ -222,11 +222,15 @@ def fit_encoded(enc: Encoded, k: int, *, gold: Mapping[int, int] | None = None) 
     if len(fit_items):
         pos = np.full(enc.n_items, -1, dtype=np.int64)
         pos[fit_items] = np.arange(len(fit_items))
-        keep = fitted[enc.item]
+        if len(fit_items) == enc.n_items:  # every item fitted: the answers as they are (no copies of 1M-row arrays)
+            item, worker, label = enc.item, enc.worker, enc.label
+        else:
+            keep = fitted[enc.item]
+            item, worker, label = pos[enc.item[keep]], enc.worker[keep], enc.label[keep]
         model = em.fit(
-            pos[enc.item[keep]],
-            enc.worker[keep],
-            enc.label[keep],
+            item,
+            worker,
+            label,
             len(fit_items),
             len(enc.workers),
             k,
