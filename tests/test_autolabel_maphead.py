@@ -5,6 +5,7 @@ and the round records which one it chose."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -101,6 +102,7 @@ def test_map_head_learns_shapes_on_clutter_calibrated_and_saved_with_a_checksum(
     saved = models.SavedModel(1, str(tmp_path / "model.npz"), models.sha256(data), lr.kind, "ImageClassification")
     back = models.load(ctx, saved)
     assert isinstance(back, maphead.MapHead) and back.temperature == lr.model.temperature
+    assert len(back.params) == len(back.temperatures) == maphead.MEMBERS == meta["members"]
     x = lr.block_maps(test[:4], _loader(shapes))
     assert np.allclose(back.scores(x), lr.model.scores(x), atol=1e-5)
     data = bytearray(Path(saved.uri).read_bytes())
@@ -223,3 +225,32 @@ def test_the_embedding_pass_stores_the_block_maps_too(auto_world: AutoWorld) -> 
     vec = bbm.load().embed([load(done[0])[0]])[0]
     both = bbm.load().embed_and_map10([load(done[0])[0]])
     assert np.array_equal(both[0][0], vec) and np.array_equal(both[1][0], stored)
+
+
+def test_the_confidence_is_the_members_mean_and_a_one_network_file_still_loads(
+    shapes: dict[str, Image.Image], maps: clsmaps.Store
+) -> None:
+    """Each member is trained on its own seed and held-out share; the head's probabilities are the mean of the
+    members' calibrated ones. A file of the previous format (one network, ``FORMAT_V1``) loads as one member."""
+    names = list(shapes)
+    x = maps.get_many(names[:90], _loader(shapes))
+    y = np.array([int(u[0]) for u in names[:90]])
+    head = maphead.fit(x, y, len(SHAPES))
+    assert len(head.params) == maphead.MEMBERS and len(set(head.temperatures)) >= 1
+    singles = [maphead.MapHead([p], [t], head.channels, head.n_out) for p, t in zip(head.params, head.temperatures)]
+    each = [m.scores(x[:8]) for m in singles]
+    assert np.allclose(head.scores(x[:8]), np.mean(each, axis=0), atol=1e-6)
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # different seeds: different members
+    buf = io.BytesIO()
+    meta = {"format": maphead.FORMAT_V1, "n_out": head.n_out, "channels": head.channels}
+    np.savez(buf, **{f"p_{k}": v for k, v in head.params[0].items()}, temperature=np.array([head.temperatures[0]]),
+             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))  # fmt: skip
+    old = maphead.MapHead.from_bytes(buf.getvalue())
+    assert len(old.params) == 1 and np.allclose(old.scores(x[:8]), each[0], atol=1e-6)
+    back = maphead.MapHead.from_bytes(head.to_bytes())
+    assert np.allclose(back.scores(x[:8]), head.scores(x[:8]), atol=1e-6)
+    other = io.BytesIO()
+    bad = json.dumps({**meta, "format": "v9"}).encode()
+    np.savez(other, temperature=np.array([1.0]), meta=np.frombuffer(bad, np.uint8))
+    with pytest.raises(ValueError, match="not a"):
+        maphead.MapHead.from_bytes(other.getvalue())
