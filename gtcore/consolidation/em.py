@@ -50,7 +50,7 @@ MAX_EPOCHS = 100
 TOLERANCE = 1e-7
 _FLOOR = 1e-6
 LEAVE_ONE_OUT = True
-CHUNK = 1 << 18  # answers per chunk of the per-item sums
+CHUNK = 1 << 18  # answers per chunk of the group sums (``_Groups.sum_by``)
 
 
 @dataclass
