@@ -183,9 +183,12 @@ def test_the_loop_compares_both_heads_and_the_status_names_the_chosen_one(auto_w
         names = [c["model"] for c in m["candidates"]]
         assert names == ["linear head on pooled embeddings", maphead.HEAD]
     by_round = {it.number: it for it in status.iterations}
-    for m in both:  # the round's model is the candidate covering most of the validation set at the bound
-        best = max(m["candidates"], key=lambda c: c["covered"])
-        if m["candidates"][0]["covered"] != m["candidates"][1]["covered"]:
+    for m in both:  # the round's model covers most of the validation set at the bound; at equal coverage, the
+        # higher bound (that of its most confident objects when neither proved a threshold)
+        a, b = m["candidates"]
+        key = [(c["covered"], c["bound"] if c["bound"] is not None else -1.0) for c in (a, b)]
+        if key[0] != key[1]:
+            best = a if key[0] > key[1] else b
             assert by_round[m["iteration"]].model == ("map head" if best["model"] == maphead.HEAD else "linear head")
     assert clsmaps.wanted(w.ctx, job) is False  # the job is done: no more map work
     assert opening.open_learner(w.ctx, "ImageClassification", 10, None).map_head is False

@@ -269,3 +269,16 @@ def test_a_bound_exactly_at_the_target_sets_the_threshold() -> None:
     th = rules.choose_threshold(confs, right, at)
     assert th.value == 0.9 and th.bound == at and th.covered == 40
     assert rules.choose_threshold(confs, right, at + 1e-9).value is None
+
+
+def test_a_rounds_candidate_wins_by_coverage_then_by_bound() -> None:
+    """Two heads each round: the one covering more validation objects at the bound labels; at equal coverage (most
+    often none) the one whose most confident objects come nearer the target is reported and picks the next batch."""
+    from gtcore.autolabel import training
+
+    T = rules.Threshold
+    passed, near, far = T(0.9, 0.97, 0.96, 50, 280), T(None, 0.9, 0.8, 0, 280), T(None, 0.7, 0.6, 0, 280)
+    assert training._better(passed, near) and not training._better(near, passed)
+    assert training._better(near, far) and not training._better(far, near)
+    assert not training._better(near, near) and not training._better(T(None, None, None, 0, 0), far)
+    assert training._better(T(0.5, 0.96, 0.95, 60, 280), passed)  # more covered beats a higher bound

@@ -96,6 +96,16 @@ def _finish_iteration(ctx: Context, job_id: int, n: int, **values: Any) -> None:
         conn.execute(update(IT).where(IT.c.job_id == job_id, IT.c.iteration == n).values(**values))
 
 
+def _better(a: rules.Threshold, b: rules.Threshold) -> bool:
+    """Whether a candidate with threshold ``a`` beats one with ``b``: it covers more of the validation set at the
+    bound; at equal coverage (none at all, most often) its bound is higher. The bound of a candidate that proved
+    nothing is that of its most confident objects: the round reports, and picks its next batch by, the model
+    nearer the target, not whichever was scored first."""
+    if a.covered != b.covered:
+        return a.covered > b.covered
+    return (a.bound if a.bound is not None else -1.0) > (b.bound if b.bound is not None else -1.0)
+
+
 def model_unusable(ctx: Context, job_id: int, n: int, exc: Exception) -> None:
     """A round's model cannot be used (a bad or missing model file, or the automated-labeling libraries missing on
     this worker: scikit-learn / scipy / onnx / onnxruntime / torch): the job goes on with people, the reason shown."""
@@ -134,7 +144,7 @@ def train(ctx: Context, job_id: int, n: int) -> list[loop.Action]:
             v_conf, v_score, v_right = pool.remaining(pool.triples(enc), gone)
             th = rules.choose_threshold(v_conf, v_score, target, metric=metric_name, label_right=v_right)
             compared.append({"model": cand.head, "threshold": th.value, "covered": th.covered, "bound": th.bound})
-            if best is None or th.covered > best[1].covered:
+            if best is None or _better(th, best[1]):
                 best = (cand, th, preds, enc)
             return th
 
